@@ -1,0 +1,93 @@
+"""The configuration of one training run, validated before anything runs."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from digitnet.data import DATA_SOURCES
+from digitnet.distribute import STRATEGIES
+from digitnet.errors import ConfigError
+from digitnet.models import get_spec
+
+# Fields that change how a run is watched or where it goes, not what it computes:
+# a run interrupted under other values of these may still be resumed.
+NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy"})
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "lenet"
+    # None means the registered model's paper setting.
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    output_dir: str | None = None
+    data_source: str = "embedded"
+    data_dir: str | None = None
+    tfds_data_dir: str | None = None
+    train_examples: int | None = None
+    test_examples: int | None = None
+    validation_split: float = 0.0
+    strategy: str = "auto"
+    steps_per_execution: int = 1
+    # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
+    pretrain_epochs: int | None = None
+    # A trained autoencoder (.keras) whose encoder replaces the pretraining.
+    encoder: str | None = None
+    fresh: bool = False
+    verbose: int = 1
+    export_formats: tuple[str, ...] = ()
+    export_dir: str = "saved_models"
+
+    def resolved(self) -> "TrainConfig":
+        """Fills the paper's defaults from the registry and checks every value."""
+        spec = get_spec(self.arch)
+        config = dataclasses.replace(
+            self,
+            epochs=spec.epochs if self.epochs is None else self.epochs,
+            batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
+            learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
+            output_dir=self.output_dir or os.path.join("runs", self.arch),
+            export_formats=tuple(self.export_formats),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "steps_per_execution": self.steps_per_execution}
+        optional_positive = {"train_examples": self.train_examples, "test_examples": self.test_examples,
+                             "pretrain_epochs": self.pretrain_epochs}
+        for name, value in {**positive, **{k: v for k, v in optional_positive.items() if v is not None}}.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, received {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < float("inf")):
+            raise ConfigError(f"--learning-rate must be a positive number, received {self.learning_rate!r}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ConfigError(f"--validation-split must be in [0, 1), received {self.validation_split!r}")
+        if self.data_source not in DATA_SOURCES:
+            raise ConfigError(f"unknown --data-source {self.data_source!r}; choose one of {', '.join(DATA_SOURCES)}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"unknown --strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.encoder is not None and not Path(self.encoder).is_file():
+            raise ConfigError(f"--encoder: no such file {self.encoder!r} (expected a trained autoencoder .keras)")
+        check_writable_folder(self.output_dir, "--output-dir")
+
+    def result_fields(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_RESULT_FIELDS}
+
+
+def check_writable_folder(folder: str | os.PathLike, flag: str) -> None:
+    """Refuses a folder that is a file or cannot be created or written."""
+    path = Path(folder)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {folder!r} is a file, expected a folder")
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {folder!r} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {folder!r} is not writable ({existing} refuses writes)")

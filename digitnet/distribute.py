@@ -1,0 +1,48 @@
+"""tf.distribute strategies by name. Create the strategy before any other TF op."""
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+from digitnet.errors import ConfigError
+
+
+def _auto() -> tf.distribute.Strategy:
+    if tf.config.list_physical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _multi_worker() -> tf.distribute.Strategy:
+    if "TF_CONFIG" not in os.environ:
+        raise ConfigError("--strategy multi_worker needs the TF_CONFIG environment variable (see README, 'Several workers')")
+    try:
+        json.loads(os.environ["TF_CONFIG"])
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({error}): received {os.environ['TF_CONFIG']!r}") from None
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+STRATEGIES = {
+    "auto": _auto,
+    "default": tf.distribute.get_strategy,
+    "mirrored": tf.distribute.MirroredStrategy,
+    "multi_worker": _multi_worker,
+}
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's outputs (always true on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())

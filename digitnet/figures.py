@@ -1,0 +1,100 @@
+"""Figures a person would rather look at than read (matplotlib, PNG)."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digitnet.files import atomic_path  # noqa: E402
+
+
+def _save(figure, path) -> str:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
+    plt.close(figure)
+    return os.fspath(path)
+
+
+def plot_all_losses(loss_rows: list[dict], path, title: str) -> str:
+    """The loss of every batch over the whole run (the paper's Figures 5-7)."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    stages = list(dict.fromkeys(r["stage"] for r in loss_rows))
+    for stage in stages:
+        rows = [r for r in loss_rows if r["stage"] == stage]
+        axis.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], linewidth=0.6,
+                  label=stage if len(stages) > 1 else None)
+    if len(stages) > 1:
+        axis.legend()
+    axis.set(title=title, xlabel="batch (whole run)", ylabel="training loss")
+    axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_reconstructions(images: np.ndarray, reconstructions: np.ndarray, path, title: str) -> str:
+    """Test digits (top row) above their reconstructions (the paper's Figures 8-9)."""
+    count = len(images)
+    figure, axes = plt.subplots(2, count, figsize=(count * 0.9, 2.1))
+    for column in range(count):
+        for row, picture in enumerate((images[column], reconstructions[column])):
+            axes[row, column].imshow(np.squeeze(picture), cmap="gray_r", vmin=0, vmax=1)
+            axes[row, column].axis("off")
+    axes[0, 0].set_title("original", loc="left", fontsize=8)
+    axes[1, 0].set_title("reconstruction", loc="left", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, path, title: str) -> str:
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    figure, axis = plt.subplots(figsize=(6, 5.5))
+    shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # colour the errors, not the diagonal
+    axis.imshow(shown, cmap="Reds")
+    for true_class in range(10):
+        for predicted in range(10):
+            count = matrix[true_class, predicted]
+            if count:
+                axis.text(predicted, true_class, str(count), ha="center", va="center", fontsize=7,
+                          color="black" if true_class != predicted else "tab:blue")
+    axis.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+             title=f"{title}\n{matrix.trace()} / {matrix.sum()} correct")
+    return _save(figure, path)
+
+
+def plot_digit_grid(images: np.ndarray, captions: list[str], path, title: str, columns: int = 10) -> str:
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.05), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(np.squeeze(images[index]), cmap="gray_r", vmin=0, vmax=1)
+            axis.set_title(captions[index], fontsize=7)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def classification_figures(model, inputs: np.ndarray, labels: np.ndarray, output_dir, name: str) -> list[str]:
+    """Confusion matrix, and the misclassified test digits with their predictions."""
+    predictions = np.argmax(model.predict(inputs, batch_size=1000, verbose=0), axis=1)
+    paths = [plot_confusion_matrix(labels, predictions, os.path.join(output_dir, "confusion_matrix.png"),
+                                   f"{name}: test set")]
+    wrong = np.flatnonzero(predictions != labels)[:50]
+    if len(wrong):
+        paths.append(plot_digit_grid(
+            inputs[wrong], [f"{labels[i]}→{predictions[i]}" for i in wrong],
+            os.path.join(output_dir, "misclassified.png"),
+            f"{name}: misclassified test digits (true→predicted), first {len(wrong)} of {int((predictions != labels).sum())}"))
+    return paths
+
+
+def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output_dir, name: str) -> list[str]:
+    """The first test example of each digit above its reconstruction."""
+    picks = [int(np.flatnonzero(labels == digit)[0]) for digit in range(10) if (labels == digit).any()]
+    reconstructions = model.predict(inputs[picks], verbose=0)
+    return [plot_reconstructions(inputs[picks], reconstructions, os.path.join(output_dir, "reconstructions.png"),
+                                 f"{name}: test digits and their reconstructions")]
