@@ -12,6 +12,7 @@ from digitnet.models import get_spec
 
 # Fields that change how a run is watched or where it goes, not what it computes:
 # a run interrupted under other values of these may still be resumed.
+LR_SCHEDULES = ("constant", "cosine")
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy"})
 
 
@@ -33,6 +34,8 @@ class TrainConfig:
     validation_split: float = 0.0
     strategy: str = "auto"
     steps_per_execution: int = 1
+    # 'cosine' decays the learning rate to 0 over each training stage.
+    lr_schedule: str = "cosine"
     # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
     pretrain_epochs: int | None = None
     # A trained autoencoder (.keras) whose encoder replaces the pretraining.
@@ -67,6 +70,8 @@ class TrainConfig:
             raise ConfigError(f"--learning-rate must be a positive number, received {self.learning_rate!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise ConfigError(f"--validation-split must be in [0, 1), received {self.validation_split!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown --lr-schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if self.data_source not in DATA_SOURCES:
             raise ConfigError(f"unknown --data-source {self.data_source!r}; choose one of {', '.join(DATA_SOURCES)}")
         if self.strategy not in STRATEGIES:

@@ -115,8 +115,10 @@ def build_ae_classifier(encoder: keras.Model | None = None, head_units: tuple[in
     _require_positive("head_units", head_units)
     if encoder is None:
         encoder = build_autoencoder().get_layer("encoder")
-    if not isinstance(encoder, keras.Model) or tuple(encoder.input_shape[1:]) != INPUT_SHAPE:
-        raise ConfigError(f"encoder must be a Keras model taking {INPUT_SHAPE} images, received {encoder!r}")
+    if (not isinstance(encoder, keras.Model) or tuple(encoder.input_shape[1:]) != INPUT_SHAPE
+            or len(encoder.output_shape) != 2):
+        raise ConfigError(f"encoder must be a Keras model from {INPUT_SHAPE} images to a flat code, received "
+                          f"{getattr(encoder, 'name', encoder)!r} with output shape {getattr(encoder, 'output_shape', None)}")
     inputs = _images_input()
     x = encoder(inputs)
     for units in head_units:

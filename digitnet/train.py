@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: MirroredStrategy when GPUs are visible, else the default strategy")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="batches per call into the compiled train step (faster; all-losses rows then cover that many batches)")
+    parser.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
+                        help="cosine (default) decays the learning rate to 0 over the run; constant is the paper's")
     parser.add_argument("--pretrain-epochs", type=int, help="epochs of the autoencoder pretraining (ae_classifier)")
     parser.add_argument("--encoder", help="trained autoencoder .keras whose encoder ae_classifier uses instead of pretraining")
     parser.add_argument("--export", default="", help="after training, export in these formats (comma-separated: saved_model,tflite)")
@@ -58,7 +60,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         data_source=args.data_source, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
         train_examples=args.train_examples, test_examples=args.test_examples,
         validation_split=args.validation_split, strategy=args.strategy,
-        steps_per_execution=args.steps_per_execution, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
+        steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
         export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
         verbose=0 if args.quiet else 1,
     )

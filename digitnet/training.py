@@ -62,8 +62,7 @@ def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
 
 
 def _say(config: TrainConfig, message: str) -> None:
-    if config.verbose:
-        print(f"[digitnet] {message}", flush=True)
+    print(f"[digitnet] {message}", flush=True)
 
 
 def prepare_output_dir(config: TrainConfig) -> str:
@@ -125,14 +124,20 @@ def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitAr
         raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
 
 
-def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig) -> None:
+def _learning_rate(stage: Stage, config: TrainConfig, steps_per_epoch: int):
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=stage.epochs * steps_per_epoch)
+    return stage.learning_rate
+
+
+def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig, steps_per_epoch: int) -> None:
     if stage.frozen_layer:
         model.get_layer(stage.frozen_layer).trainable = False
     else:
         for layer in model.layers:
             layer.trainable = True
     model.compile(
-        optimizer=keras.optimizers.Adam(stage.learning_rate),
+        optimizer=keras.optimizers.Adam(_learning_rate(stage, config, steps_per_epoch)),
         loss=spec.task.loss,
         metrics=list(spec.task.metrics),
         steps_per_execution=config.steps_per_execution,
@@ -210,7 +215,7 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
     for stage in stages_for(spec, config):
         done_weights = output_dir / "backup" / f"{stage.name}.done.weights.h5"
         with strategy.scope():
-            _compile(model, spec, stage, config)
+            _compile(model, spec, stage, config, steps_per_epoch=-(-len(train_images) // config.batch_size))
         if done_weights.exists():
             model.load_weights(done_weights)
         else:

@@ -1,0 +1,103 @@
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from digitnet import cli, train
+from digitnet.models import REGISTRY
+
+QUICK = ["--train-examples", "300", "--test-examples", "100", "--epochs", "1", "--pretrain-epochs", "1", "--quiet"]
+COMMON_FILES = ["config.json", "history.csv", "all_losses.csv", "all_losses.png", "metrics.json", "model.keras"]
+TASK_FILES = {"classification": ["confusion_matrix.png", "misclassified.png"], "reconstruction": ["reconstructions.png"]}
+
+
+def run_cli(argv):
+    return cli.run_command(train.main, argv)
+
+
+@pytest.mark.parametrize("arch", list(REGISTRY))
+def test_cli_run_writes_every_file(arch, tmp_path, capsys):
+    assert run_cli(["--arch", arch, "--output-dir", str(tmp_path), *QUICK]) == 0
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    spec = REGISTRY[arch]
+    assert ("test accuracy" if spec.task.name == "classification" else "test reconstruction loss") in last_line
+    for name in COMMON_FILES + TASK_FILES[spec.task.name]:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "backup").exists()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["train_examples"] == 300 and metrics["test_examples"] == 100
+    with open(tmp_path / "all_losses.csv") as file:
+        rows = list(csv.DictReader(file))
+    stages = len(metrics["stages"])
+    assert len(rows) == stages * 300 // spec.batch_size + stages * (300 % spec.batch_size > 0)
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert model.name == arch
+
+
+def test_all_losses_are_the_losses_of_each_batch(tmp_path):
+    """The recovered per-batch losses average back to Keras' epoch loss."""
+    assert run_cli(["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--batch-size", "64"]) == 0
+    with open(tmp_path / "all_losses.csv") as file:
+        losses = [float(r["loss"]) for r in csv.DictReader(file)]
+    with open(tmp_path / "history.csv") as file:
+        epoch_loss = float(next(csv.DictReader(file))["loss"])
+    sizes = [64, 64, 64, 64, 44]
+    assert np.average(losses, weights=sizes) == pytest.approx(epoch_loss, rel=1e-5)
+    assert len(set(losses)) == 5
+
+
+def test_ae_classifier_reports_frozen_and_fine_tuned(tmp_path):
+    assert run_cli(["--arch", "ae_classifier", "--output-dir", str(tmp_path), *QUICK]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["stages"]) == {"frozen", "fine_tuned"}
+    assert (tmp_path / "pretrain-autoencoder" / "metrics.json").exists()
+    assert "frozen: test accuracy" in metrics["headline"] and "fine_tuned: test accuracy" in metrics["headline"]
+
+
+def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, capsys):
+    folder = tmp_path / "run"
+    argv = ["--arch", "bpnn", "--output-dir", str(folder), *QUICK]
+    assert run_cli(argv) == 0
+    first = (folder / "metrics.json").read_text()
+    assert run_cli(argv) == 0
+    assert "already holds this finished run" in capsys.readouterr().out
+    assert (folder / "metrics.json").read_text() == first
+    assert run_cli(argv + ["--fresh"]) == 0
+    archived = [p for p in tmp_path.iterdir() if p.name.startswith("run.")]
+    assert len(archived) == 1 and (archived[0] / "metrics.json").read_text() == first
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--batch-size", "0"], "--batch-size must be a positive integer, received 0"),
+        (["--epochs", "-3"], "--epochs must be a positive integer, received -3"),
+        (["--learning-rate", "0"], "--learning-rate must be a positive number, received 0.0"),
+        (["--train-examples", "0"], "--train-examples must be a positive integer, received 0"),
+        (["--validation-split", "1.5"], "--validation-split must be in"),
+        (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist: data folder not found"),
+        (["--encoder", "/nonexistent/ae.keras"], "--encoder: no such file"),
+    ],
+)
+def test_bad_values_give_one_clear_line_and_exit_2(argv, message, tmp_path, capsys):
+    assert run_cli(["--output-dir", str(tmp_path / "run"), "--quiet", *argv]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_output_dir_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert run_cli(["--output-dir", str(target)]) == cli.EXIT_USAGE
+    assert "is a file, expected a folder" in capsys.readouterr().err
+    assert target.read_text() == "x"
+
+
+def test_unknown_arch_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as raised:
+        run_cli(["--arch", "resnet"])
+    assert raised.value.code == 2
+    assert "invalid choice: 'resnet'" in capsys.readouterr().err
