@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from digitnet import figures
@@ -22,10 +23,24 @@ class Task:
     make_targets: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
     # Turns evaluate()'s dict into the sentence printed last by a run.
     describe: Callable[[dict], str]
-    # Names of the SavedModel outputs, in the order of the model's outputs.
-    serving_outputs: tuple[str, ...]
+    # (model, normalised images) -> the named outputs of the SavedModel signature.
+    serve: Callable[[object, tf.Tensor], dict]
+    # The output that TFLite files carry and that predictors return.
+    primary_output: str
     # (model, test inputs, test labels, output folder, title) -> PNG paths written.
     figures: Callable
+    # (first output of any runtime, uint8 images, labels) -> test metrics.
+    score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict]
+
+
+def _classify(probabilities: tf.Tensor) -> dict:
+    return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
+
+
+def _bce(reconstructions: np.ndarray, images: np.ndarray) -> float:
+    targets = images.reshape(reconstructions.shape).astype(np.float64) / 255.0
+    p = np.clip(reconstructions.astype(np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(targets * np.log(p) + (1 - targets) * np.log(1 - p))))
 
 
 def _describe_classification(metrics: dict) -> str:
@@ -42,8 +57,11 @@ CLASSIFICATION = Task(
     metrics=("accuracy",),
     make_targets=lambda images, labels: (images, labels),
     describe=_describe_classification,
-    serving_outputs=("probabilities", "classes"),
+    serve=lambda model, images: _classify(model(images, training=False)),
+    primary_output="probabilities",
     figures=figures.classification_figures,
+    score=lambda probabilities, images, labels: {
+        "accuracy": float(np.mean(np.argmax(probabilities, axis=1) == labels))},
 )
 
 RECONSTRUCTION = Task(
@@ -52,6 +70,14 @@ RECONSTRUCTION = Task(
     metrics=(),
     make_targets=lambda images, labels: (images, images),
     describe=_describe_reconstruction,
-    serving_outputs=("reconstructions", "codes"),
+    serve=lambda model, images: {
+        "reconstructions": model(images, training=False),
+        "codes": model.get_layer("encoder")(images, training=False),
+    },
+    primary_output="reconstructions",
     figures=figures.reconstruction_figures,
+    score=lambda reconstructions, images, labels: {"reconstruction_bce": _bce(reconstructions, images)},
 )
+
+
+PRIMARY_OUTPUTS = (CLASSIFICATION.primary_output, RECONSTRUCTION.primary_output)

@@ -1,0 +1,249 @@
+"""Exporters: a SavedModel that TF Serving loads, and TFLite files for phones.
+
+Library functions return the paths they wrote; `python -m digitnet.export`
+is the thin command over them. Every folder is written under a temporary
+name and renamed, so a server watching `saved_models/` never sees half a model.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from digitnet.errors import ConfigError, DataError
+from digitnet.files import atomic_path, write_json, write_text
+from digitnet.models import get_spec
+from digitnet.pipeline import normalize_images
+
+TFLITE_VARIANTS = ("float32", "dynamic_range", "int8")
+FORMATS = ("saved_model", "tflite")
+REPRESENTATIVE_EXAMPLES = 500
+
+
+def load_keras_model(path: str | os.PathLike) -> keras.Model:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such model file (expected a .keras file, e.g. runs/lenet/model.keras)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # Keras raises many types for a bad archive
+        raise DataError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
+
+
+def next_version(base: Path) -> int:
+    """One more than the highest numeric version folder under `base`."""
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if base.exists() else []
+    return max(versions, default=0) + 1
+
+
+def publish_version(staging: Path, base: Path) -> Path:
+    """Renames a finished `staging` folder to the next free version under `base`.
+
+    rename() refuses an existing non-empty target, so two exporters racing
+    for one number never overwrite each other: the loser takes the next."""
+    while True:
+        target = base / str(next_version(base))
+        try:
+            os.rename(staging, target)
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+
+
+@contextlib.contextmanager
+def staging_folder(base: Path):
+    """A temporary folder beside the versions (hidden, so not a servable version)."""
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=base, prefix=".staging-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_archive(model: keras.Model, path: Path, endpoints: dict) -> None:
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, signature) in endpoints.items():
+        archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+    archive.write_out(str(path), verbose=False)
+
+
+def serving_endpoints(model: keras.Model, batch: int | None = None) -> dict:
+    """`serving_default` takes uint8 images [batch, 28, 28] as clients send them;
+    `serving_float` takes float32 [batch, 28, 28, 1] in [0, 1]."""
+    serve = get_spec(model.name).task.serve
+    return {
+        "serving_default": (
+            lambda images: serve(model, normalize_images(images)),
+            [tf.TensorSpec([batch, 28, 28], tf.uint8, name="images")],
+        ),
+        "serving_float": (
+            lambda images: serve(model, images),
+            [tf.TensorSpec([batch, 28, 28, 1], tf.float32, name="images")],
+        ),
+    }
+
+
+def export_saved_model(model: keras.Model, base_dir: str | os.PathLike,
+                       describe: Callable[[Path], dict] | None = None) -> Path:
+    """Writes `<base_dir>/<next version>/` for TF Serving and returns that folder.
+
+    `describe(staged_path)` may check the staged SavedModel and returns the
+    model card written beside it before the version is published."""
+    base = Path(base_dir)
+    with staging_folder(base) as staging:
+        _write_archive(model, staging / "model", serving_endpoints(model))
+        if describe is not None:
+            write_model_card(staging / "model", describe(staging / "model"))
+        return publish_version(staging / "model", base)
+
+
+def _representative_dataset(images: np.ndarray):
+    def generate():
+        for image in images[:REPRESENTATIVE_EXAMPLES]:
+            yield [image[None, :, :, None].astype(np.float32) / 255.0]
+
+    return generate
+
+
+def tflite_bytes(model: keras.Model, variant: str, representative_images: np.ndarray | None = None) -> bytes:
+    """One TFLite variant of `model`: batch fixed at 1, as LiteRT.js requires.
+
+    The graph takes float32 [1, 28, 28, 1] in [0, 1] (uint8 [1, 28, 28, 1]
+    holding raw pixels for int8, whose input scale is 1/255) and returns the
+    task's first output (probabilities, or reconstructions)."""
+    if variant not in TFLITE_VARIANTS:
+        raise ConfigError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
+    task = get_spec(model.name).task
+    first_output = lambda images: task.serve(model, images)[task.primary_output]  # noqa: E731
+    with tempfile.TemporaryDirectory() as folder:
+        # TFLiteConverter.from_keras_model is broken on Keras 3: go through a SavedModel.
+        _write_archive(model, Path(folder), {
+            "serving_default": (first_output, [tf.TensorSpec([1, 28, 28, 1], tf.float32, name="images")])})
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if variant != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "int8":
+            if representative_images is None:
+                raise ConfigError("the int8 variant needs representative training images")
+            converter.representative_dataset = _representative_dataset(representative_images)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            # uint8, not int8, at the edges: LiteRT.js rejects int8 tensors.
+            converter.inference_input_type = tf.uint8
+            converter.inference_output_type = tf.uint8
+        return converter.convert()
+
+
+def export_tflite(model: keras.Model, base_dir: str | os.PathLike, representative_images: np.ndarray,
+                  variants: Iterable[str] = TFLITE_VARIANTS,
+                  describe: Callable[[dict[str, Path]], dict] | None = None) -> dict[str, Path]:
+    """Writes `<base_dir>/<next version>/<name>_<variant>.tflite`; returns variant -> path."""
+    base = Path(base_dir)
+    with staging_folder(base) as staging:
+        folder = staging / "model"
+        folder.mkdir()
+        names = {}
+        for variant in variants:
+            names[variant] = f"{model.name}_{variant}.tflite"
+            (folder / names[variant]).write_bytes(tflite_bytes(model, variant, representative_images))
+        if describe is not None:
+            write_model_card(folder, describe({variant: folder / name for variant, name in names.items()}))
+        version = publish_version(folder, base)
+    return {variant: version / name for variant, name in names.items()}
+
+
+def write_model_card(folder: Path, card: dict) -> tuple[Path, Path]:
+    lines = [f"# Model card: {card.get('name', '?')}", ""]
+    for key, value in card.items():
+        if isinstance(value, dict):
+            lines.append(f"## {key.replace('_', ' ').capitalize()}")
+            lines.extend(f"- **{k}**: {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in value.items())
+            lines.append("")
+        else:
+            lines.append(f"- **{key}**: {value}")
+    return write_json(folder / "model_card.json", card), write_text(folder / "model_card.md", "\n".join(lines) + "\n")
+
+
+def _agreement(reference: np.ndarray, outputs: np.ndarray) -> dict:
+    """How closely a runtime's outputs follow the Keras model's."""
+    agreement = {"max_abs_difference": float(np.max(np.abs(reference - outputs)))}
+    if reference.ndim == 2:
+        agreement["argmax_agreement"] = float(np.mean(np.argmax(reference, 1) == np.argmax(outputs, 1)))
+    return agreement
+
+
+def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_dir: str | os.PathLike,
+                 data, name: str | None = None, log=print) -> dict:
+    """Exports a trained .keras model in `formats`, each checked on the whole test set.
+
+    Returns {"saved_model": path, "tflite": {variant: path}, "card": card}."""
+    from digitnet.runtimes import SavedModelPredictor, TFLitePredictor
+
+    formats = list(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"--formats must name some of {', '.join(FORMATS)}, received {','.join(formats)!r}")
+    model_path = Path(model_path)
+    model = load_keras_model(model_path)
+    spec = get_spec(model.name)
+    name = name or model.name
+    images, labels = data.test_images, data.test_labels
+    reference = model.predict(normalize_images(images), batch_size=1000, verbose=0)
+    run_config = model_path.parent / "config.json"
+    card = {
+        "name": name,
+        "model": {"arch": model.name, "summary": spec.summary, "task": spec.task.name,
+                  "parameters": int(model.count_params())},
+        "training": json.loads(run_config.read_text())["config"] if run_config.exists() else {},
+        "data": {"source": data.source, "test_examples": int(len(images)), "train_examples": int(len(data.train_images))},
+        "test_metrics": {"keras": spec.task.score(reference, images, labels)},
+        "input_contract": {
+            "saved_model serving_default": "images: uint8 [batch, 28, 28], white digit on black (MNIST polarity), "
+                                           "0-255; normalised inside the graph",
+            "saved_model serving_float": "images: float32 [batch, 28, 28, 1] in [0, 1]",
+            "tflite float32 / dynamic_range": "float32 [1, 28, 28, 1] in [0, 1]",
+            "tflite int8": "uint8 [1, 28, 28, 1] raw pixels (scale 1/255); output uint8, dequantize with the "
+                           "output's scale and zero point",
+            "outputs": "classifiers: probabilities [batch, 10], classes [batch]; "
+                       "autoencoders: reconstructions [batch, 28, 28, 1], codes [batch, 6]",
+        },
+        "files": {},
+    }
+    written: dict = {"card": card}
+
+    def describe_saved_model(path: Path) -> dict:
+        outputs = SavedModelPredictor(path)(images)
+        card["test_metrics"]["saved_model"] = {**spec.task.score(outputs, images, labels), **_agreement(reference, outputs)}
+        card["files"]["saved_model_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        log(f"saved_model: {card['test_metrics']['saved_model']}")
+        return card
+
+    def describe_tflite(paths: dict[str, Path]) -> dict:
+        for variant, path in paths.items():
+            predictor = TFLitePredictor(path)
+            outputs = predictor(images)
+            card["test_metrics"][f"tflite_{variant}"] = {
+                **spec.task.score(outputs, images, labels), **_agreement(reference, outputs),
+                "median_latency_ms": round(1000 * float(np.median(predictor.latencies)), 4)}
+            card["files"][f"tflite_{variant}_bytes"] = path.stat().st_size
+            log(f"tflite {variant}: {card['test_metrics'][f'tflite_{variant}']}, {path.stat().st_size} bytes")
+        return card
+
+    if "saved_model" in formats:
+        written["saved_model"] = export_saved_model(model, Path(output_dir) / name, describe_saved_model)
+        log(f"SavedModel written to {written['saved_model']}")
+    if "tflite" in formats:
+        written["tflite"] = export_tflite(model, Path(output_dir) / "tflite" / name, data.train_images,
+                                          describe=describe_tflite)
+        log(f"TFLite files written to {next(iter(written['tflite'].values())).parent}")
+    return written

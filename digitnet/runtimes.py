@@ -1,0 +1,106 @@
+"""One interface over the three model formats: .keras, SavedModel, .tflite.
+
+Each predictor takes uint8 images [N, 28, 28] (MNIST polarity) and returns
+the model's first output as float32: probabilities [N, 10] for classifiers,
+reconstructions for autoencoders.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.errors import DataError
+
+BATCH = 1000
+
+
+class KerasPredictor:
+    def __init__(self, path: Path):
+        from digitnet.exporters import load_keras_model
+        from digitnet.models import get_spec
+
+        self.model = load_keras_model(path)
+        self.task = get_spec(self.model.name).task
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        from digitnet.pipeline import normalize_images
+
+        return self.model.predict(normalize_images(images), batch_size=BATCH, verbose=0)
+
+
+class SavedModelPredictor:
+    def __init__(self, path: Path):
+        import tensorflow as tf
+
+        try:
+            self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        except (OSError, ValueError, KeyError) as error:
+            raise DataError(f"{path}: not a SavedModel with a serving_default signature ({error})") from None
+        from digitnet.tasks import PRIMARY_OUTPUTS
+
+        outputs = self.signature.structured_outputs
+        self.output = next((name for name in PRIMARY_OUTPUTS if name in outputs), None)
+        if self.output is None:
+            raise DataError(f"{path}: serving_default has outputs {sorted(outputs)}, none of {PRIMARY_OUTPUTS}")
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        parts = [self.signature(images=tf.constant(images[i:i + BATCH]))[self.output].numpy()
+                 for i in range(0, len(images), BATCH)]
+        return np.concatenate(parts)
+
+
+class TFLitePredictor:
+    """Runs a .tflite file with LiteRT, one image at a time (its batch is 1)."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(model_path=str(path))
+        except (ValueError, RuntimeError) as error:
+            raise DataError(f"{path}: not a loadable TFLite model ({error})") from None
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.latencies: list[float] = []
+
+    def _quantize_input(self, image: np.ndarray) -> np.ndarray:
+        pixels = image.astype(np.float32)[None, :, :, None] / 255.0
+        scale, zero_point = self.input["quantization"]
+        if self.input["dtype"] == np.float32:
+            return pixels
+        info = np.iinfo(self.input["dtype"])
+        return np.clip(np.round(pixels / scale + zero_point), info.min, info.max).astype(self.input["dtype"])
+
+    def _dequantize_output(self, values: np.ndarray) -> np.ndarray:
+        scale, zero_point = self.output["quantization"]
+        if self.output["dtype"] == np.float32:
+            return values
+        return (values.astype(np.float32) - zero_point) * scale
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        outputs = []
+        for image in images:
+            self.interpreter.set_tensor(self.input["index"], self._quantize_input(image))
+            started = time.perf_counter()
+            self.interpreter.invoke()
+            self.latencies.append(time.perf_counter() - started)
+            outputs.append(self._dequantize_output(self.interpreter.get_tensor(self.output["index"]))[0])
+        return np.stack(outputs)
+
+
+def load_predictor(path: str | os.PathLike):
+    """Picks the runtime from what `path` is: a folder with saved_model.pb, a .keras or a .tflite file."""
+    path = Path(path)
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return SavedModelPredictor(path)
+    loaders = {".keras": KerasPredictor, ".tflite": TFLitePredictor}
+    if path.is_file() and path.suffix in loaders:
+        return loaders[path.suffix](path)
+    raise DataError(f"{path}: not a model: expected a SavedModel folder (holding saved_model.pb), "
+                    f"a .keras file or a .tflite file")
