@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     from digitnet.training import train  # TensorFlow loads only once the flags are known to be good
 
     result = train(config)
+    if config.export_formats:
+        from digitnet.data import load_digits
+        from digitnet.exporters import export_model
+
+        export_model(result.model_path, config.export_formats, config.export_dir,
+                     load_digits(config.data_source, config.data_dir, config.tfds_data_dir))
+    # Last line: the figure a user ran this for.
     print(f"{config.arch}: {result.headline}  [run folder: {result.output_dir}]")
     return 0
 

@@ -1,0 +1,69 @@
+"""Predict digits in your own image files with any exported or trained model.
+
+    python -m digitnet.predict --model saved_models/lenet/1 my_digit.png photo.jpg
+    python -m digitnet.predict --model saved_models/tflite/lenet/1/lenet_int8.tflite *.png
+    python -m digitnet.predict --model runs/lenet/model.keras digit.png --save-preprocessed out/
+
+Each image is prepared the way MNIST was made (digitnet/preprocess.py). A bad
+file gets its own error line; the others still get their answers. The exit
+code is 2 when any file failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from digitnet import cli
+from digitnet.errors import DataError
+
+
+def predict_files(model_path: str, paths: list[str]) -> list[dict]:
+    """One result per file: {"file", "digit", "probability", "probabilities"} or {"file", "error"}."""
+    from digitnet.preprocess import prepare_file
+    from digitnet.runtimes import load_predictor
+
+    predictor = load_predictor(model_path)
+    results = []
+    for path in paths:
+        try:
+            image = prepare_file(path)
+        except DataError as error:
+            results.append({"file": path, "error": str(error)})
+            continue
+        probabilities = predictor(image[None])[0]
+        if probabilities.shape != (10,):
+            raise DataError(f"{model_path}: is not a classifier (its output has shape {list(probabilities.shape)})")
+        digit = int(np.argmax(probabilities))
+        results.append({"file": path, "digit": digit, "probability": float(probabilities[digit]),
+                        "probabilities": [round(float(p), 6) for p in probabilities], "image": image})
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="SavedModel folder, .keras file or .tflite file")
+    parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): any size, colour or grey")
+    parser.add_argument("--save-preprocessed", metavar="DIR", help="also write each 28x28 model input as PNG here")
+    cli.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    results = predict_files(args.model, args.images)
+    for result in results:
+        if "error" in result:
+            print(f"error: {result['error']}", file=sys.stderr)
+            continue
+        print(f"{result['file']}: {result['digit']} (probability {result['probability']:.3f})")
+        if args.save_preprocessed:
+            from PIL import Image
+
+            os.makedirs(args.save_preprocessed, exist_ok=True)
+            stem = os.path.splitext(os.path.basename(result["file"]))[0]
+            Image.fromarray(result["image"]).save(os.path.join(args.save_preprocessed, f"{stem}_28x28.png"))
+    return cli.EXIT_USAGE if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run_command(main))

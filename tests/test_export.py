@@ -1,0 +1,126 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet import cli, train
+from digitnet.exporters import TFLITE_VARIANTS, export_model
+from digitnet.runtimes import load_predictor
+
+TEST_SUBSET = 1000
+
+
+@pytest.fixture(scope="module")
+def trained_lenet(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lenet-run")
+    argv = ["--arch", "lenet", "--output-dir", str(folder), "--train-examples", "2000", "--test-examples", "200",
+            "--epochs", "1", "--quiet"]
+    assert cli.run_command(train.main, argv) == 0
+    return folder / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def exported(trained_lenet, mnist, tmp_path_factory):
+    output = tmp_path_factory.mktemp("exports")
+    written = export_model(trained_lenet, ["saved_model", "tflite"], output, mnist.take_test(TEST_SUBSET))
+    return output, written
+
+
+def test_tf_serving_layout_and_versions_never_overwrite(exported, trained_lenet, mnist):
+    output, written = exported
+    assert written["saved_model"] == output / "lenet" / "1"
+    assert (output / "lenet" / "1" / "saved_model.pb").is_file()
+    assert (output / "lenet" / "1" / "variables").is_dir()
+    before = (output / "lenet" / "1" / "saved_model.pb").read_bytes()
+    again = export_model(trained_lenet, ["saved_model"], output, mnist.take_test(10))
+    assert again["saved_model"] == output / "lenet" / "2"
+    assert (output / "lenet" / "1" / "saved_model.pb").read_bytes() == before
+    assert sorted(p.name for p in (output / "lenet").iterdir()) == ["1", "2"]  # no staging left behind
+
+
+def test_signatures_take_named_uint8_images_and_name_their_outputs(exported):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(exported[1]["saved_model"]))
+    default = loaded.signatures["serving_default"]
+    _, inputs = default.structured_input_signature
+    assert list(inputs) == ["images"]
+    assert inputs["images"].dtype == tf.uint8 and inputs["images"].shape.as_list() == [None, 28, 28]
+    assert sorted(default.structured_outputs) == ["classes", "probabilities"]
+    float_inputs = loaded.signatures["serving_float"].structured_input_signature[1]["images"]
+    assert float_inputs.dtype == tf.float32 and float_inputs.shape.as_list() == [None, 28, 28, 1]
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        default(images=tf.zeros([1, 28, 28], tf.float32))
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        default(images=tf.zeros([1, 32, 32], tf.uint8))
+
+
+def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, mnist, tmp_path):
+    np.save(tmp_path / "images.npy", mnist.test_images[:50])
+    script = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"model = tf.saved_model.load({str(exported[1]['saved_model'])!r})\n"
+        f"out = model.signatures['serving_default'](images=tf.constant(np.load({str(tmp_path / 'images.npy')!r})))\n"
+        "assert not any(m.startswith('digitnet') for m in sys.modules), 'digitnet was imported'\n"
+        "print(' '.join(map(str, out['classes'].numpy())))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    classes = np.array(done.stdout.split(), dtype=int)
+    keras_classes = np.argmax(load_predictor(exported[1]["saved_model"])(mnist.test_images[:50]), axis=1)
+    np.testing.assert_array_equal(classes, keras_classes)
+
+
+def test_saved_model_cli_show_and_run(exported, mnist, tmp_path):
+    path = str(exported[1]["saved_model"])
+    np.save(tmp_path / "two.npy", mnist.test_images[:2])
+    show = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
+    assert show.returncode == 0, show.stderr[-2000:]
+    assert "serving_default" in show.stdout and "probabilities" in show.stdout and "images" in show.stdout
+    run = subprocess.run(["saved_model_cli", "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--inputs", f"images={tmp_path / 'two.npy'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "classes" in run.stdout and "probabilities" in run.stdout
+    assert "[7 2]" in run.stdout.replace("\n", " ")  # the first two test digits
+
+
+def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist):
+    images, labels = mnist.test_images[:TEST_SUBSET], mnist.test_labels[:TEST_SUBSET]
+    reference = load_predictor(trained_lenet)(images)
+    np.testing.assert_allclose(load_predictor(exported[1]["saved_model"])(images), reference, atol=1e-5)
+    card = json.loads((exported[1]["saved_model"] / "model_card.json").read_text())
+    assert card["test_metrics"]["saved_model"]["argmax_agreement"] == 1.0
+    keras_accuracy = float(np.mean(np.argmax(reference, 1) == labels))
+    for variant in TFLITE_VARIANTS:
+        path = exported[1]["tflite"][variant]
+        predictor = load_predictor(path)
+        assert predictor.input["shape"].tolist() == [1, 28, 28, 1]
+        outputs = predictor(images)
+        agreement = np.mean(np.argmax(outputs, 1) == np.argmax(reference, 1))
+        accuracy = float(np.mean(np.argmax(outputs, 1) == labels))
+        if variant == "float32":
+            assert agreement >= 0.999
+        if variant == "int8":
+            assert predictor.input["dtype"] == np.uint8 and predictor.output["dtype"] == np.uint8
+            assert abs(accuracy - keras_accuracy) <= 0.01
+        assert accuracy == pytest.approx(card_accuracy(path, variant), abs=1e-9)
+
+
+def card_accuracy(path, variant):
+    return json.loads((path.parent / "model_card.json").read_text())["test_metrics"][f"tflite_{variant}"]["accuracy"]
+
+
+def test_export_cli_refuses_bad_input(tmp_path, capsys):
+    assert cli.run_command(__import__("digitnet.export", fromlist=["main"]).main,
+                           ["--model", str(tmp_path / "none.keras"), "--output-dir", str(tmp_path)]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    (tmp_path / "junk.keras").write_text("not a zip")
+    assert cli.run_command(__import__("digitnet.export", fromlist=["main"]).main,
+                           ["--model", str(tmp_path / "junk.keras"), "--output-dir", str(tmp_path)]) == 2
+    assert "not a loadable Keras model" in capsys.readouterr().err

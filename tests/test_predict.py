@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet import cli, predict
+from digitnet.errors import DataError
+from digitnet.preprocess import to_mnist
+from digitnet import preprocess
+
+REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
+
+
+def user_style(mnist_image: np.ndarray, scale: int, offset: tuple[int, int], canvas=(300, 260)) -> Image.Image:
+    """What a user sends: dark ink on white paper, large, off-centre, in colour."""
+    big = Image.fromarray(255 - mnist_image).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR)
+    page = Image.new("L", canvas, 255)
+    page.paste(big, offset)
+    return page.convert("RGB")
+
+
+def test_mnist_digits_survive_preprocessing_nearly_unchanged(mnist):
+    for image in mnist.test_images[:20]:
+        prepared = to_mnist(image.astype(np.float32) / 255.0)
+        rows, cols = np.flatnonzero(prepared.any(axis=1)), np.flatnonzero(prepared.any(axis=0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21, 22)  # 20 + anti-aliasing fringe
+        assert np.corrcoef(prepared.ravel(), image.ravel())[0, 1] > 0.95
+        ys, xs = np.indices(prepared.shape)
+        assert abs((ys * prepared).sum() / prepared.sum() - 14.0) < 0.75
+        assert abs((xs * prepared).sum() / prepared.sum() - 14.0) < 0.75
+
+
+@pytest.mark.parametrize("scale, offset, suffix", [(3, (10, 150), ".png"), (6, (100, 0), ".jpg"), (1, (250, 200), ".png")])
+def test_user_images_get_the_class_of_the_mnist_digit(mnist, tmp_path, scale, offset, suffix):
+    keep = list(range(30))
+    paths = []
+    for index in keep:
+        path = tmp_path / f"digit{index}{suffix}"
+        user_style(mnist.test_images[index], scale, offset, canvas=(28 * scale + 300, 28 * scale + 260)).save(path)
+        paths.append(str(path))
+    results = predict.predict_files(REFERENCE_SAVED_MODEL, paths)
+    direct = predict.predict_files(REFERENCE_SAVED_MODEL, [])  # the model loads with no files too
+    assert direct == []
+    predicted = np.array([r["digit"] for r in results])
+    assert np.mean(predicted == mnist.test_labels[keep]) >= 0.95
+
+
+def test_bad_files_get_their_own_error_and_the_rest_are_answered(mnist, tmp_path, capsys, monkeypatch):
+    good = tmp_path / "good.png"
+    user_style(mnist.test_images[0], 3, (20, 20)).save(good)
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    Image.new("L", (400, 400), 255).save(tmp_path / "huge.png")
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 100_000)
+    files = [str(tmp_path / n) for n in ("text.png", "empty.png", "blank.png", "huge.png", "good.png", "missing.png")]
+    code = cli.run_command(predict.main, ["--model", REFERENCE_SAVED_MODEL, *files])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"{good}: 7 (probability" in out
+    assert "text.png: not an image file" in err
+    assert "empty.png: not an image file" in err
+    assert "blank.png: no digit found" in err
+    assert "huge.png: image of 400x400 pixels is too large" in err
+    assert "missing.png: file not found" in err
+    assert "Traceback" not in err
+
+
+def test_not_a_model(tmp_path):
+    with pytest.raises(DataError, match="not a model"):
+        predict.predict_files(str(tmp_path), [])
