@@ -155,11 +155,15 @@ def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, num_examples
     return callbacks
 
 
-def train(config: TrainConfig, data: DigitArrays | None = None) -> RunResult:
-    """Trains `config.arch` as configured; the entry point for library users."""
+def train(config: TrainConfig, data: DigitArrays | None = None,
+          strategy: tf.distribute.Strategy | None = None) -> RunResult:
+    """Trains `config.arch` as configured; the entry point for library users.
+
+    `strategy` overrides `config.strategy` (for example a MirroredStrategy over
+    chosen devices)."""
     config = config.resolved()
     # Before any other TensorFlow op, as MultiWorkerMirroredStrategy requires.
-    strategy = make_strategy(config.strategy)
+    strategy = strategy or make_strategy(config.strategy)
     if data is None:
         data = load_digits(config.data_source, config.data_dir, config.tfds_data_dir)
     data = data.take_train(config.train_examples).take_test(config.test_examples)
