@@ -25,8 +25,12 @@ def plot_all_losses(loss_rows: list[dict], path, title: str) -> str:
     stages = list(dict.fromkeys(r["stage"] for r in loss_rows))
     for stage in stages:
         rows = [r for r in loss_rows if r["stage"] == stage]
-        axis.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], linewidth=0.6,
-                  label=stage if len(stages) > 1 else None)
+        steps, losses = [int(r["step"]) for r in rows], np.array([float(r["loss"]) for r in rows])
+        line, = axis.plot(steps, losses, linewidth=0.5, alpha=0.45, label=stage if len(stages) > 1 else None)
+        window = min(50, len(losses))
+        if window > 1:  # the trend hides in the batch-to-batch noise: overlay a moving mean
+            trend = np.convolve(losses, np.ones(window) / window, mode="valid")
+            axis.plot(steps[window - 1:], trend, color=line.get_color(), linewidth=1.6)
     if len(stages) > 1:
         axis.legend()
     axis.set(title=title, xlabel="batch (whole run)", ylabel="training loss")
