@@ -1,0 +1,48 @@
+"""export/: the TF Serving REST client's request and the TFLite demo."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "export"))
+
+import rest_client  # noqa: E402
+
+
+def _digit_png(mnist, index, path):
+    Image.fromarray(255 - mnist.test_images[index]).resize((112, 112)).save(path)
+    return str(path)
+
+
+def test_rest_request_body_is_what_tf_serving_expects(mnist, tmp_path):
+    paths = [_digit_png(mnist, i, tmp_path / f"d{i}.png") for i in range(3)]
+    body = rest_client.build_request(paths)
+    assert body["signature_name"] == "serving_default"
+    instances = np.array(body["instances"])
+    assert instances.shape == (3, 28, 28) and instances.dtype.kind == "i"
+    assert 0 <= instances.min() and instances.max() <= 255
+    assert np.corrcoef(instances[0].ravel(), mnist.test_images[0].ravel())[0, 1] > 0.9
+    json.dumps(body)  # serialisable as the POST body
+    assert rest_client.predict_url("http://localhost:8501/", "lenet") == "http://localhost:8501/v1/models/lenet:predict"
+    assert rest_client.predict_url("http://h:8501", "lenet", 2) == "http://h:8501/v1/models/lenet/versions/2:predict"
+
+
+def test_rest_client_dry_run_prints_the_body(mnist, tmp_path):
+    path = _digit_png(mnist, 1, tmp_path / "two.png")
+    done = subprocess.run([sys.executable, str(ROOT / "export" / "rest_client.py"), "--dry-run", path],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert np.array(json.loads(done.stdout)["instances"]).shape == (1, 28, 28)
+
+
+def test_tflite_demo_prints_prediction_probability_and_latency(mnist, tmp_path):
+    path = _digit_png(mnist, 0, tmp_path / "seven.png")
+    model = ROOT / "saved_models" / "tflite" / "lenet" / "1" / "lenet_int8.tflite"
+    done = subprocess.run([sys.executable, str(ROOT / "export" / "tflite_demo.py"), str(model), path],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{path}: 7 (probability" in done.stdout and " ms)" in done.stdout
