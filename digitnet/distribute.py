@@ -22,7 +22,11 @@ def _multi_worker() -> tf.distribute.Strategy:
         json.loads(os.environ["TF_CONFIG"])
     except json.JSONDecodeError as error:
         raise ConfigError(f"TF_CONFIG is not valid JSON ({error}): received {os.environ['TF_CONFIG']!r}") from None
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    from digitnet.keras_fixes import apply_multi_worker_fixes
+
+    apply_multi_worker_fixes()
+    return strategy
 
 
 STRATEGIES = {

@@ -82,13 +82,16 @@ def serving_endpoints(model: keras.Model, batch: int | None = None) -> dict:
     """`serving_default` takes uint8 images [batch, 28, 28] as clients send them;
     `serving_float` takes float32 [batch, 28, 28, 1] in [0, 1]."""
     serve = get_spec(model.name).task.serve
+    # A signature does not check shapes when called; without ensure_shape a
+    # wrong image size fails deep inside the model ("Input to reshape is a
+    # tensor with 480 values...") instead of naming the expected shape.
     return {
         "serving_default": (
-            lambda images: serve(model, normalize_images(images)),
+            lambda images: serve(model, normalize_images(tf.ensure_shape(images, [batch, 28, 28]))),
             [tf.TensorSpec([batch, 28, 28], tf.uint8, name="images")],
         ),
         "serving_float": (
-            lambda images: serve(model, images),
+            lambda images: serve(model, tf.ensure_shape(images, [batch, 28, 28, 1])),
             [tf.TensorSpec([batch, 28, 28, 1], tf.float32, name="images")],
         ),
     }

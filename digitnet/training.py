@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -25,7 +26,7 @@ from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import is_chief, make_strategy
 from digitnet.errors import ConfigError
 from digitnet.files import atomic_path, read_csv_rows, write_json
-from digitnet.models import REGISTRY, ModelSpec, get_spec
+from digitnet.models import ModelSpec, get_spec
 from digitnet.pipeline import make_dataset, normalize_images, split_validation
 
 FINE_TUNE_LR_FACTOR = 0.1
@@ -242,6 +243,7 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
         headline = "; ".join(f"{name}: {spec.task.describe(m)}" for name, m in stage_metrics.items())
     metrics = {
         "arch": config.arch,
+        "weights_sha256": weights_digest(model),
         "task": spec.task.name,
         "test": final,
         "stages": stage_metrics,
@@ -264,5 +266,9 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
     return RunResult(output_dir, metrics, headline, resumed=state == "resume")
 
 
-def registered_archs() -> list[str]:
-    return list(REGISTRY)
+def weights_digest(model: keras.Model) -> str:
+    """A fingerprint of every weight, to compare runs and workers bit for bit."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import socket
 import textwrap
 
 import pytest
@@ -50,3 +51,59 @@ def test_multi_worker_needs_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ConfigError, match="TF_CONFIG is not valid JSON"):
         make_strategy("multi_worker")
+
+
+WORKER = textwrap.dedent("""
+    import json, sys
+    from digitnet.config import TrainConfig
+    from digitnet.training import train
+    config = TrainConfig(arch="bpnn", epochs=2, train_examples=600, test_examples=200, batch_size=60,
+                         output_dir=sys.argv[1], strategy="multi_worker", verbose=0)
+    result = train(config)
+    print(json.dumps({"weights": result.metrics["weights_sha256"], "test": result.metrics["test"],
+                      "output_dir": str(result.output_dir)}))
+""")
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    try:
+        for index in range(2):
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+            workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "run")],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        outputs = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()  # MWMS traps SIGTERM: only SIGKILL stops a worker waiting for its peer
+                worker.wait()
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
+    assert chief["weights"] == other["weights"]
+    assert chief["output_dir"] == str(tmp_path / "run")
+    assert not os.path.exists(other["output_dir"])  # the other worker's scratch folder is gone
+    import keras
+    import numpy as np
+    from digitnet.data import load_digits
+    from digitnet.pipeline import normalize_images
+
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    data = load_digits().take_test(200)
+    predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
+    assert np.mean(predictions == data.test_labels) == pytest.approx(chief["test"]["accuracy"], abs=1e-6)
