@@ -32,6 +32,8 @@ class TrainConfig:
     train_examples: int | None = None
     test_examples: int | None = None
     validation_split: float = 0.0
+    # Evaluate on the test set after every epoch (history gains val_* columns).
+    test_every_epoch: bool = False
     strategy: str = "auto"
     steps_per_execution: int = 1
     # 'cosine' decays the learning rate to 0 over each training stage.

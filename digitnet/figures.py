@@ -102,3 +102,33 @@ def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output
     reconstructions = model.predict(inputs[picks], verbose=0)
     return [plot_reconstructions(inputs[picks], reconstructions, os.path.join(output_dir, "reconstructions.png"),
                                  f"{name}: test digits and their reconstructions")]
+
+
+def _band(axis, values: np.ndarray, x, label=None):
+    mean = values.mean(axis=0)
+    line, = axis.plot(x, mean, linewidth=1.2, label=label)
+    if len(values) > 1:
+        axis.fill_between(x, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
+
+
+def plot_band(values: np.ndarray, path, title: str, xlabel: str, ylabel: str, log_scale: bool = False) -> str:
+    """Mean over runs (rows of `values`) with the min-max range shaded."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    window = min(20, values.shape[1])
+    smoothed = np.array([np.convolve(v, np.ones(window) / window, mode="valid") for v in values])
+    _band(axis, smoothed, np.arange(window - 1, values.shape[1]))
+    axis.set(title=title + (f" (moving mean of {window} batches)" if window > 1 else ""), xlabel=xlabel, ylabel=ylabel)
+    if log_scale:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_curves(curves: dict[str, np.ndarray], path, title: str, xlabel: str, ylabel: str) -> str:
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for label, values in curves.items():
+        _band(axis, values, np.arange(1, values.shape[1] + 1), label=label)
+    axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axis.legend()
+    axis.grid(alpha=0.3)
+    return _save(figure, path)

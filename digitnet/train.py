@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-examples", type=int, help="evaluate on the first N test images only")
     parser.add_argument("--validation-split", type=float, default=0.0,
                         help="hold out this fraction of the training images for validation")
+    parser.add_argument("--test-every-epoch", action="store_true",
+                        help="evaluate on the test set after every epoch (history.csv gains val_* columns)")
     parser.add_argument("--strategy", default="auto", choices=list(STRATEGIES),
                         help="auto: MirroredStrategy when GPUs are visible, else the default strategy")
     parser.add_argument("--steps-per-execution", type=int, default=1,
@@ -59,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, deterministic=args.deterministic, output_dir=args.output_dir, fresh=args.fresh,
         data_source=args.data_source, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
         train_examples=args.train_examples, test_examples=args.test_examples,
-        validation_split=args.validation_split, strategy=args.strategy,
+        validation_split=args.validation_split, test_every_epoch=args.test_every_epoch, strategy=args.strategy,
         steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
         export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
         verbose=0 if args.quiet else 1,

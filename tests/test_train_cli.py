@@ -101,3 +101,9 @@ def test_unknown_arch_is_refused_by_the_parser(capsys):
         run_cli(["--arch", "resnet"])
     assert raised.value.code == 2
     assert "invalid choice: 'resnet'" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    assert run_cli(["--output-dir", str(tmp_path / "run"), "--batch-size", "0", "--debug"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "--batch-size must be a positive integer" in err

@@ -1,0 +1,39 @@
+import json
+
+from digitnet import cli, reproduce
+from digitnet.reproduction import MODELS
+
+QUICK = ["--runs", "2", "--train-examples", "200", "--test-examples", "100", "--epochs", "1"]
+FIGURES = ["accuracy_vs_epoch.png", "confusion_matrix_lenet.png", "misclassified_lenet.png",
+           *[f"all_losses_{arch}.png" for arch in MODELS],
+           "reconstructions_autoencoder.png", "reconstructions_conv_autoencoder.png"]
+
+
+def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, capsys):
+    argv = [*QUICK, "--output-dir", str(tmp_path)]
+    assert cli.run_command(reproduce.main, argv) == 0
+    out = capsys.readouterr().out
+    assert "[reproduce] run 10/10: conv_autoencoder seed 1" in out
+    report = json.loads((tmp_path / "reproduction.json").read_text())
+    labels = {row["label"]: row for row in report["rows"]}
+    assert len(labels) == 6 and all(row["runs"] == 2 for row in labels.values())
+    assert labels["BPNN"]["paper"] == 97.65 and labels["Conv autoencoder, test BCE"]["paper"] == 0.1129
+    for row in labels.values():
+        assert row["min"] <= row["mean"] <= row["max"]
+    assert report["machine"]["cores"] >= 1 and report["machine"]["tensorflow"]
+    markdown = (tmp_path / "reproduction.md").read_text()
+    assert "| BPNN | 97.65 |" in markdown and "python -m digitnet.reproduce" in markdown
+    for name in FIGURES:
+        assert (tmp_path / "figures" / name).stat().st_size > 0, name
+        assert f"figures/{name}" in markdown
+
+    assert cli.run_command(reproduce.main, argv) == 0  # everything is read back, nothing retrained
+    assert "already holds this finished run" in capsys.readouterr().out
+    assert json.loads((tmp_path / "reproduction.json").read_text())["rows"] == report["rows"]
+
+
+def test_reproduce_refuses_bad_options(tmp_path, capsys):
+    assert cli.run_command(reproduce.main, ["--runs", "0", "--output-dir", str(tmp_path)]) == 2
+    assert "--runs must be a positive integer, received 0" in capsys.readouterr().err
+    assert cli.run_command(reproduce.main, ["--models", "resnet", "--output-dir", str(tmp_path)]) == 2
+    assert "--models must name some of" in capsys.readouterr().err
