@@ -23,16 +23,22 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets) for `task`.
 
-    Shuffling (over the whole split, reshuffled every epoch from `shuffle_seed`)
-    happens on uint8 elements, and conversion happens once per batch, which is
-    much cheaper than per image.
+    Only indices travel through the per-element stages: they are shuffled
+    (over the whole split, reshuffled every epoch from `shuffle_seed`) and
+    batched, then each batch gathers its uint8 images in one op and converts
+    them at once. Shuffling the images themselves element by element was the
+    bottleneck (about 10x slower).
     """
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    images_tensor = tf.constant(images)
+    labels_tensor = tf.constant(labels.astype(np.int32))
+    dataset = tf.data.Dataset.range(len(images))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     dataset = dataset.map(
-        lambda x, y: task.make_targets(normalize_images(x), y), num_parallel_calls=tf.data.AUTOTUNE
+        lambda index: task.make_targets(normalize_images(tf.gather(images_tensor, index)),
+                                        tf.gather(labels_tensor, index)),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     options = tf.data.Options()
     # Several workers each hold the whole in-memory array, so each takes every

@@ -1,0 +1,34 @@
+"""Shared by the benchmark scripts: machine facts, tables, JSON output."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def machine() -> dict:
+    from digitnet.reproduction import _machine
+
+    return _machine()
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    print(f"\n{title}")
+    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+
+
+def write_results(name: str, results: dict, output_dir: str = "benchmarks/results") -> Path:
+    from digitnet.files import write_json
+
+    path = Path(output_dir) / f"{name}.json"
+    write_json(path, {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                      "python": platform.python_version(), **results})
+    print(f"\nwritten: {path}")
+    return path

@@ -1,0 +1,44 @@
+"""Images per second that the tf.data pipeline delivers, per task, with no model.
+
+    python benchmarks/pipeline.py [--epochs 5]
+
+Compare with the training benchmark: the pipeline must deliver at least 10x
+what the fastest model consumes.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from common import print_table, write_results
+
+from digitnet.data import load_digits
+from digitnet.models import REGISTRY
+from digitnet.pipeline import make_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    args = parser.parse_args()
+    data = load_digits()
+    rows, results = [], {}
+    tasks = {spec.task.name: (spec.task, spec.batch_size) for spec in REGISTRY.values()}
+    for name, (task, batch_size) in tasks.items():
+        dataset = make_dataset(data.train_images, data.train_labels, task, batch_size, shuffle=True, shuffle_seed=0)
+        rates = []
+        for _ in range(args.epochs + 1):
+            started = time.perf_counter()
+            count = sum(int(x.shape[0]) for x, _ in dataset)
+            rates.append(count / (time.perf_counter() - started))
+        rate = float(np.median(rates[1:]))  # the first pass builds the pipeline
+        results[name] = {"batch_size": batch_size, "images_per_second": rate}
+        rows.append([name, batch_size, f"{rate:,.0f}"])
+    print_table("tf.data pipeline, one full training epoch per pass (median after the first)",
+                ["task", "batch", "images/s"], rows)
+    write_results("pipeline", {"tasks": results})
+
+
+if __name__ == "__main__":
+    main()

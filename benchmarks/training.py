@@ -1,0 +1,69 @@
+"""Steady-state training speed of every model at the paper's settings.
+
+    python benchmarks/training.py [--models lenet,bpnn] [--epochs 4] [--steps-per-execution 1]
+
+Trains through digitnet.training.train (the code users run), full data, and
+reports the median seconds per epoch after the first (warm-up) epoch, images
+per second, and achieved GFLOP/s = training FLOPs per image x images/s, with
+training FLOPs taken as 3x the forward pass counted by TensorFlow's profiler.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import numpy as np
+from common import print_table, write_results
+
+from digitnet.config import TrainConfig
+from digitnet.data import load_digits
+from digitnet.models import REGISTRY
+from digitnet.training import train
+
+
+def forward_flops(model) -> int:
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    function = tf.function(lambda x: model(x, training=False))
+    concrete = function.get_concrete_function(tf.TensorSpec([1, 28, 28, 1], tf.float32))
+    graph = convert_variables_to_constants_v2(concrete).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", default=",".join(REGISTRY))
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per model (the first is warm-up)")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    args = parser.parse_args()
+    data = load_digits()
+    rows, results = [], {}
+    for arch in args.models.split(","):
+        spec = REGISTRY[arch]
+        with tempfile.TemporaryDirectory() as folder:
+            config = TrainConfig(arch=arch, epochs=args.epochs, pretrain_epochs=1, output_dir=folder, verbose=0,
+                                 steps_per_execution=args.steps_per_execution)
+            result = train(config, data=data)
+            import keras
+
+            model = keras.models.load_model(result.model_path)
+        seconds = float(np.median([s for s in result.metrics["seconds_per_epoch"].values() if s]))
+        images_per_second = len(data.train_images) / seconds
+        flops = 3 * forward_flops(model)
+        gflops = flops * images_per_second / 1e9
+        results[arch] = {"seconds_per_epoch": seconds, "images_per_second": images_per_second,
+                         "training_flops_per_image": flops, "achieved_gflops": gflops,
+                         "batch_size": spec.batch_size, "epochs": args.epochs,
+                         "steps_per_execution": args.steps_per_execution}
+        rows.append([arch, spec.batch_size, f"{seconds:.2f}", f"{images_per_second:,.0f}",
+                     f"{flops / 1e6:.2f}", f"{gflops:.1f}"])
+    print_table(f"training, full MNIST, median epoch after warm-up (steps_per_execution={args.steps_per_execution})",
+                ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s"], rows)
+    write_results(f"training_spe{args.steps_per_execution}", {"models": results})
+
+
+if __name__ == "__main__":
+    main()
