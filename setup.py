@@ -24,7 +24,7 @@ setup(
         "ai-edge-litert>=2.3",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "playwright==1.65.2"],
         "tensorboard": ["tensorboard==2.21.*"],
     },
 )
