@@ -106,7 +106,7 @@ def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output
 
 def _band(axis, values: np.ndarray, x, label=None):
     mean = values.mean(axis=0)
-    line, = axis.plot(x, mean, linewidth=1.2, label=label)
+    line, = axis.plot(x, mean, linewidth=1.2, marker="o", markersize=3, label=label)
     if len(values) > 1:
         axis.fill_between(x, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
 
