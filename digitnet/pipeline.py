@@ -23,18 +23,28 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets) for `task`.
 
-    Only indices travel through the per-element stages: they are shuffled
-    (over the whole split, reshuffled every epoch from `shuffle_seed`) and
-    batched, then each batch gathers its uint8 images in one op and converts
-    them at once. Shuffling the images themselves element by element was the
-    bottleneck (about 10x slower).
+    No stage works image by image: each epoch draws one permutation of the
+    indices (reshuffled every epoch, reproducibly from `shuffle_seed`), cuts
+    it into batches, and each batch gathers its uint8 images in one op and
+    converts them at once. Shuffling images element by element was the
+    bottleneck (about 10x slower, benchmarks/pipeline.py).
     """
+    count = len(images)
     images_tensor = tf.constant(images)
     labels_tensor = tf.constant(labels.astype(np.int32))
-    dataset = tf.data.Dataset.range(len(images))
+    num_batches = -(-count // batch_size)
+
+    def batches_of(order: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.Dataset.range(num_batches).map(
+            lambda i: order[i * batch_size: tf.minimum((i + 1) * batch_size, count)])
+
     if shuffle:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+        # One random seed per epoch: Dataset.random draws a new one each iteration.
+        epoch_seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
+        dataset = epoch_seeds.flat_map(lambda seed: batches_of(tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([seed, tf.constant(0, tf.int64)]))))
+    else:
+        dataset = batches_of(tf.range(count, dtype=tf.int64))
     dataset = dataset.map(
         lambda index: task.make_targets(normalize_images(tf.gather(images_tensor, index)),
                                         tf.gather(labels_tensor, index)),
