@@ -45,6 +45,8 @@ def make_dataset(
             tf.range(count, dtype=tf.int64), seed=tf.stack([seed, tf.constant(0, tf.int64)]))))
     else:
         dataset = batches_of(tf.range(count, dtype=tf.int64))
+    # flat_map hides the length; Keras needs it to count steps and epochs.
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     dataset = dataset.map(
         lambda index: task.make_targets(normalize_images(tf.gather(images_tensor, index)),
                                         tf.gather(labels_tensor, index)),
