@@ -104,20 +104,25 @@ def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output
                                  f"{name}: test digits and their reconstructions")]
 
 
-def _band(axis, values: np.ndarray, x, label=None):
+def _band(axis, values: np.ndarray, x, label=None, **style):
     mean = values.mean(axis=0)
-    line, = axis.plot(x, mean, linewidth=1.2, marker="o", markersize=3, label=label)
+    line, = axis.plot(x, mean, label=label, **style)
     if len(values) > 1:
         axis.fill_between(x, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
 
 
 def plot_band(values: np.ndarray, path, title: str, xlabel: str, ylabel: str, log_scale: bool = False) -> str:
-    """Mean over runs (rows of `values`) with the min-max range shaded."""
+    """Mean over runs (rows of `values`) with the min-max range shaded, and a
+    moving mean on top where there are enough batches to smooth."""
     figure, axis = plt.subplots(figsize=(8, 4))
-    window = min(20, values.shape[1])
-    smoothed = np.array([np.convolve(v, np.ones(window) / window, mode="valid") for v in values])
-    _band(axis, smoothed, np.arange(window - 1, values.shape[1]))
-    axis.set(title=title + (f" (moving mean of {window} batches)" if window > 1 else ""), xlabel=xlabel, ylabel=ylabel)
+    steps = np.arange(values.shape[1])
+    _band(axis, values, steps, linewidth=0.5)
+    window = min(20, values.shape[1] // 10)
+    if window > 1:
+        trend = np.convolve(values.mean(axis=0), np.ones(window) / window, mode="valid")
+        axis.plot(steps[window - 1:], trend, color="black", linewidth=1.0, label=f"moving mean of {window} batches")
+        axis.legend()
+    axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if log_scale:
         axis.set_yscale("log")
     axis.grid(alpha=0.3)
@@ -127,7 +132,7 @@ def plot_band(values: np.ndarray, path, title: str, xlabel: str, ylabel: str, lo
 def plot_curves(curves: dict[str, np.ndarray], path, title: str, xlabel: str, ylabel: str) -> str:
     figure, axis = plt.subplots(figsize=(7, 4))
     for label, values in curves.items():
-        _band(axis, values, np.arange(1, values.shape[1] + 1), label=label)
+        _band(axis, values, np.arange(1, values.shape[1] + 1), label=label, linewidth=1.2, marker="o", markersize=3)
     axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
     axis.legend()
     axis.grid(alpha=0.3)
