@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(REGISTRY))
     parser.add_argument("--epochs", type=int, default=4, help="epochs per model (the first is warm-up)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"])
     args = parser.parse_args()
     data = load_digits()
     rows, results = [], {}
@@ -45,7 +46,7 @@ def main() -> None:
         spec = REGISTRY[arch]
         with tempfile.TemporaryDirectory() as folder:
             config = TrainConfig(arch=arch, epochs=args.epochs, pretrain_epochs=1, output_dir=folder, verbose=0,
-                                 steps_per_execution=args.steps_per_execution)
+                                 steps_per_execution=args.steps_per_execution, jit_compile=args.jit_compile)
             result = train(config, data=data)
             import keras
 
@@ -57,12 +58,13 @@ def main() -> None:
         results[arch] = {"seconds_per_epoch": seconds, "images_per_second": images_per_second,
                          "training_flops_per_image": flops, "achieved_gflops": gflops,
                          "batch_size": spec.batch_size, "epochs": args.epochs,
-                         "steps_per_execution": args.steps_per_execution}
+                         "steps_per_execution": args.steps_per_execution, "jit_compile": args.jit_compile}
         rows.append([arch, spec.batch_size, f"{seconds:.2f}", f"{images_per_second:,.0f}",
                      f"{flops / 1e6:.2f}", f"{gflops:.1f}"])
-    print_table(f"training, full MNIST, median epoch after warm-up (steps_per_execution={args.steps_per_execution})",
+    print_table(f"training, full MNIST, median epoch after warm-up "
+                f"(steps_per_execution={args.steps_per_execution}, jit_compile={args.jit_compile})",
                 ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s"], rows)
-    write_results(f"training_spe{args.steps_per_execution}", {"models": results})
+    write_results(f"training_spe{args.steps_per_execution}_jit-{args.jit_compile}", {"models": results})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from digitnet.models import get_spec
 # Fields that change how a run is watched or where it goes, not what it computes:
 # a run interrupted under other values of these may still be resumed.
 LR_SCHEDULES = ("constant", "cosine")
-NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy"})
+JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
+NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
+                               "jit_compile"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,8 @@ class TrainConfig:
     test_every_epoch: bool = False
     strategy: str = "auto"
     steps_per_execution: int = 1
+    # XLA: "auto" is Keras' choice (on with GPUs, off on CPU, where it measured slower).
+    jit_compile: str = "auto"
     # 'cosine' decays the learning rate to 0 over each training stage.
     lr_schedule: str = "cosine"
     # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
@@ -72,6 +76,8 @@ class TrainConfig:
             raise ConfigError(f"--learning-rate must be a positive number, received {self.learning_rate!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise ConfigError(f"--validation-split must be in [0, 1), received {self.validation_split!r}")
+        if self.jit_compile not in JIT_CHOICES:
+            raise ConfigError(f"unknown --jit-compile {self.jit_compile!r}; choose one of {', '.join(JIT_CHOICES)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown --lr-schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if self.data_source not in DATA_SOURCES:

@@ -7,6 +7,7 @@ back instead of repeated and an interrupted reproduction resumes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import shutil
@@ -119,7 +120,10 @@ def run_all(options: ReproduceOptions, data: DigitArrays, log=print) -> dict[str
             left = f", about {_format_seconds(trained_seconds / trained * (len(jobs) - number + 1))} left"
         log(f"[reproduce] run {number}/{len(jobs)}: {arch} seed {seed} "
             f"(elapsed {_format_seconds(time.monotonic() - started)}{left})")
-        if options.only_finished and not (run_folder(options, arch, seed) / "metrics.json").exists():
+        if options.only_finished:
+            finished = run_folder(options, arch, seed) / "metrics.json"
+            if finished.exists():
+                results.setdefault(arch, []).append(json.loads(finished.read_text()))
             continue
         run_started = time.monotonic()
         keras.backend.clear_session()  # a fresh graph per run: no retracing, no growing memory

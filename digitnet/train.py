@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: MirroredStrategy when GPUs are visible, else the default strategy")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="batches per call into the compiled train step (faster; all-losses rows then cover that many batches)")
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"],
+                        help="XLA compilation; auto: on with GPUs, off on CPU")
     parser.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
                         help="cosine (default) decays the learning rate to 0 over the run; constant is the paper's")
     parser.add_argument("--pretrain-epochs", type=int, help="epochs of the autoencoder pretraining (ae_classifier)")
@@ -62,7 +64,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         data_source=args.data_source, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
         train_examples=args.train_examples, test_examples=args.test_examples,
         validation_split=args.validation_split, test_every_epoch=args.test_every_epoch, strategy=args.strategy,
-        steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
+        steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule, jit_compile=args.jit_compile, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
         export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
         verbose=0 if args.quiet else 1,
     )

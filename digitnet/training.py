@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from digitnet import figures
 from digitnet.callbacks import RunLogger
-from digitnet.config import TrainConfig
+from digitnet.config import JIT_CHOICES, TrainConfig
 from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import is_chief, make_strategy
 from digitnet.errors import ConfigError
@@ -142,6 +142,7 @@ def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainCon
         loss=spec.task.loss,
         metrics=list(spec.task.metrics),
         steps_per_execution=config.steps_per_execution,
+        jit_compile=JIT_CHOICES[config.jit_compile],
     )
 
 
