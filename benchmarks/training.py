@@ -64,7 +64,8 @@ def main() -> None:
     print_table(f"training, full MNIST, median epoch after warm-up "
                 f"(steps_per_execution={args.steps_per_execution}, jit_compile={args.jit_compile})",
                 ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s"], rows)
-    write_results(f"training_spe{args.steps_per_execution}_jit-{args.jit_compile}", {"models": results})
+    write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}",
+                  {"models": results})
 
 
 if __name__ == "__main__":
