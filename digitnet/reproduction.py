@@ -115,16 +115,16 @@ def run_all(options: ReproduceOptions, data: DigitArrays, log=print) -> dict[str
     results: dict[str, list[dict]] = {}
     started, trained_seconds, trained = time.monotonic(), 0.0, 0
     for number, (arch, seed) in enumerate(jobs, start=1):
-        left = ""
-        if trained:
-            left = f", about {_format_seconds(trained_seconds / trained * (len(jobs) - number + 1))} left"
-        log(f"[reproduce] run {number}/{len(jobs)}: {arch} seed {seed} "
-            f"(elapsed {_format_seconds(time.monotonic() - started)}{left})")
         if options.only_finished:
             finished = run_folder(options, arch, seed) / "metrics.json"
             if finished.exists():
                 results.setdefault(arch, []).append(json.loads(finished.read_text()))
             continue
+        left = ""
+        if trained:
+            left = f", about {_format_seconds(trained_seconds / trained * (len(jobs) - number + 1))} left"
+        log(f"[reproduce] run {number}/{len(jobs)}: {arch} seed {seed} "
+            f"(elapsed {_format_seconds(time.monotonic() - started)}{left})")
         run_started = time.monotonic()
         keras.backend.clear_session()  # a fresh graph per run: no retracing, no growing memory
         result = train(_config(options, arch, seed), data=data)
@@ -192,8 +192,11 @@ def make_figures(options: ReproduceOptions, results: dict[str, list[dict]]) -> l
 
 def write_report(report: dict, figure_paths: list[str], output_dir: str) -> tuple[Path, Path]:
     out = Path(output_dir)
+    assembled = report["options"]["only_finished"]
     lines = ["# Reproduction of Wan Zhu's MNIST tables", "",
-             f"Command: `{report['command']}`", "",
+             f"Command: `{report['command']}`" + (
+                 " (assembled from the finished runs, which `python -m digitnet.reproduce` trained "
+                 "with the same options minus --only-finished)" if assembled else ""), "",
              f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
              f"{report['machine']['gpus']} GPUs, TensorFlow {report['machine']['tensorflow']}, "
              f"Keras {report['machine']['keras']}.", "",
