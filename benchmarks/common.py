@@ -1,7 +1,6 @@
 """Shared by the benchmark scripts: machine facts, tables, JSON output."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys

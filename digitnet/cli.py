@@ -6,7 +6,8 @@ import sys
 import traceback
 from typing import Callable
 
-# TensorFlow's C++ start-up chatter buries the lines users need; set before TF loads.
+# Silences TensorFlow's C++ info and warning logs (set before TF loads). TF 2.21 still prints a few
+# absl lines at import that ignore this variable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitnet.errors import DigitnetError  # noqa: E402

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from digitnet.errors import ConfigError, DataError
-from digitnet.files import atomic_path, write_json, write_text
+from digitnet.files import write_json, write_text
 from digitnet.models import get_spec
 from digitnet.pipeline import normalize_images
 

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import keras
@@ -62,7 +61,7 @@ def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
     ]
 
 
-def _say(config: TrainConfig, message: str) -> None:
+def _say(message: str) -> None:
     print(f"[digitnet] {message}", flush=True)
 
 
@@ -76,7 +75,7 @@ def prepare_output_dir(config: TrainConfig) -> str:
     saved_config = folder / "config.json"
     if not saved_config.exists():
         if folder.exists() and any(folder.iterdir()):
-            _archive(folder, config, "holds files that are not a digitnet run")
+            _archive(folder, "holds files that are not a digitnet run")
         return "new"
     try:
         previous = json.loads(saved_config.read_text())["result_fields"]
@@ -85,11 +84,11 @@ def prepare_output_dir(config: TrainConfig) -> str:
     same = previous == json.loads(json.dumps(config.result_fields()))
     if same and not config.fresh:
         return "finished" if (folder / "metrics.json").exists() else "resume"
-    _archive(folder, config, "--fresh was given" if config.fresh else "it holds a run with another configuration")
+    _archive(folder, "--fresh was given" if config.fresh else "it holds a run with another configuration")
     return "new"
 
 
-def _archive(folder: Path, config: TrainConfig, reason: str) -> None:
+def _archive(folder: Path, reason: str) -> None:
     stamp = datetime.datetime.fromtimestamp(folder.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
     target = folder.with_name(f"{folder.name}.{stamp}")
     counter = 1
@@ -97,7 +96,7 @@ def _archive(folder: Path, config: TrainConfig, reason: str) -> None:
         target = folder.with_name(f"{folder.name}.{stamp}-{counter}")
         counter += 1
     folder.rename(target)
-    _say(config, f"moved the earlier contents of {folder} to {target} ({reason})")
+    _say(f"moved the earlier contents of {folder} to {target} ({reason})")
 
 
 def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy) -> keras.Model:
@@ -116,7 +115,7 @@ def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitAr
             export_formats=(),
             fresh=False,
         )
-        _say(config, f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
+        _say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
         path = _run(pretrain_config, pretrain_spec, data, strategy).model_path
     autoencoder = keras.models.load_model(path)
     try:
@@ -187,10 +186,10 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
     if state == "finished":
         metrics = json.loads((output_dir / "metrics.json").read_text())
         result = RunResult(output_dir, metrics, metrics["headline"], reused=True)
-        _say(config, f"{output_dir} already holds this finished run; reusing it (--fresh trains again)")
+        _say(f"{output_dir} already holds this finished run; reusing it (--fresh trains again)")
         return result
     if state == "resume":
-        _say(config, f"resuming the interrupted run in {output_dir} from its last completed epoch")
+        _say(f"resuming the interrupted run in {output_dir} from its last completed epoch")
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / "config.json", {
         "config": dataclasses.asdict(config),
@@ -228,7 +227,7 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
             model.load_weights(done_weights)
         else:
             if len(stages_for(spec, config)) > 1:
-                _say(config, f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
+                _say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
             model.fit(train_ds, epochs=stage.epochs, validation_data=val_ds, shuffle=False,
                       callbacks=_callbacks(output_dir, stage, config, len(train_images)),
                       verbose=config.verbose and 1)

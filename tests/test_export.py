@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from digitnet import cli, train
 from digitnet.exporters import TFLITE_VARIANTS, export_model

@@ -6,7 +6,6 @@ own preprocessing and LiteRT.js inference agree with Python's.
 import base64
 import functools
 import http.server
-import io
 import shutil
 import subprocess
 import threading
