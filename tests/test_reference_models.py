@@ -24,3 +24,9 @@ def test_reference_model_reaches_its_card(path, key, mnist):
     accuracy = float(np.mean(np.argmax(outputs, axis=1) == mnist.test_labels))
     assert accuracy == pytest.approx(card["test_metrics"][key]["accuracy"], abs=1e-9)
     assert accuracy > 0.97
+
+
+def test_int8_stays_within_0_3_points_of_float32():
+    card = json.loads((ROOT / "tflite" / "lenet" / "1" / "model_card.json").read_text())["test_metrics"]
+    assert abs(card["tflite_int8"]["accuracy"] - card["tflite_float32"]["accuracy"]) <= 0.003
+    assert card["tflite_float32"]["argmax_agreement"] >= 0.999
