@@ -76,6 +76,9 @@ class TrainConfig:
             raise ConfigError(f"--learning-rate must be a positive number, received {self.learning_rate!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise ConfigError(f"--validation-split must be in [0, 1), received {self.validation_split!r}")
+        if self.test_every_epoch and self.validation_split > 0:
+            raise ConfigError("--test-every-epoch and --validation-split both choose the per-epoch evaluation; "
+                              f"give one (received --validation-split {self.validation_split})")
         if self.jit_compile not in JIT_CHOICES:
             raise ConfigError(f"unknown --jit-compile {self.jit_compile!r}; choose one of {', '.join(JIT_CHOICES)}")
         if self.lr_schedule not in LR_SCHEDULES:

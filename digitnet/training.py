@@ -211,8 +211,6 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
     train_ds = make_dataset(train_images, train_labels, spec.task, config.batch_size,
                             shuffle=True, shuffle_seed=config.seed)
     test_ds = make_dataset(data.test_images, data.test_labels, spec.task, config.batch_size)
-    if config.test_every_epoch and validation:
-        raise ConfigError("--test-every-epoch and --validation-split both choose the per-epoch evaluation; give one")
     val_ds = test_ds if config.test_every_epoch else validation and make_dataset(*validation, spec.task, config.batch_size)
 
     with strategy.scope():

@@ -80,6 +80,7 @@ def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, c
         (["--validation-split", "1.5"], "--validation-split must be in"),
         (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist: data folder not found"),
         (["--encoder", "/nonexistent/ae.keras"], "--encoder: no such file"),
+        (["--test-every-epoch", "--validation-split", "0.1"], "give one (received --validation-split 0.1)"),
     ],
 )
 def test_bad_values_give_one_clear_line_and_exit_2(argv, message, tmp_path, capsys):
