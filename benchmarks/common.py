@@ -10,9 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def machine() -> dict:
-    from digitnet.reproduction import _machine
+    from digitnet.reproduction import machine_facts
 
-    return _machine()
+    return machine_facts()
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

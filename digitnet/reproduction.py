@@ -74,7 +74,7 @@ class ReproduceOptions:
             raise ConfigError(f"--models must name some of {', '.join(MODELS)}, received {','.join(self.models)!r}")
 
 
-def _machine() -> dict:
+def machine_facts() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as file:
@@ -157,7 +157,7 @@ def summarise(options: ReproduceOptions, results: dict[str, list[dict]], command
                 (mean > row.paper * scale) if row.higher_is_better else (mean < row.paper * scale)),
             "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
         })
-    return {"options": dataclasses.asdict(options), "rows": rows, "machine": _machine(), "command": command,
+    return {"options": dataclasses.asdict(options), "rows": rows, "machine": machine_facts(), "command": command,
             "train_examples": next(iter(results.values()))[0]["train_examples"],
             "test_examples": next(iter(results.values()))[0]["test_examples"]}
 

@@ -217,14 +217,15 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
         model = spec.build(encoder=encoder) if encoder is not None else spec.build()
 
     stage_metrics, seconds_per_epoch = {}, {}
-    for stage in stages_for(spec, config):
+    stages = stages_for(spec, config)
+    for stage in stages:
         done_weights = output_dir / "backup" / f"{stage.name}.done.weights.h5"
         with strategy.scope():
             _compile(model, spec, stage, config, steps_per_epoch=-(-len(train_images) // config.batch_size))
         if done_weights.exists():
             model.load_weights(done_weights)
         else:
-            if len(stages_for(spec, config)) > 1:
+            if len(stages) > 1:
                 _say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
             model.fit(train_ds, epochs=stage.epochs, validation_data=val_ds, shuffle=False,
                       callbacks=_callbacks(output_dir, stage, config, len(train_images)),
