@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from digitnet.errors import TrainingError
 from digitnet.files import read_csv_rows, write_csv
@@ -76,3 +77,32 @@ class RunLogger(keras.callbacks.Callback):
         for step, r in enumerate(self.loss_rows):
             r["step"] = step
         write_csv(self.output_dir / self.ALL_LOSSES, loss_header, [[r[key] for key in loss_header] for r in self.loss_rows])
+
+
+class CollapseGuard(keras.callbacks.Callback):
+    """Stops a run whose output no longer depends on its input.
+
+    When every ReLU of a layer dies, the model answers every image the same
+    (an autoencoder outputs the mean image) and cannot recover; the loss stays
+    finite, so only the outputs show it. Checked at each epoch's end on a few
+    training images: one forward pass, no cost worth measuring.
+    """
+
+    # A trained model's outputs vary by tenths across images; a collapsed one's by float noise.
+    MIN_SPREAD = 1e-4
+
+    def __init__(self, probe_images, learning_rate: float):
+        super().__init__()
+        self.probe_images = probe_images
+        self.learning_rate = learning_rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = np.asarray(self.model(self.probe_images, training=False))
+        spread = float(outputs.std(axis=0).max())
+        if spread < self.MIN_SPREAD:
+            raise TrainingError(
+                f"the model collapsed by the end of epoch {epoch + 1}: its output is the same for every image "
+                f"(largest spread across {len(outputs)} images: {spread:.1e}), usually because all units of a "
+                f"ReLU layer died; the model is not saved. Try --warmup-epochs 1 or a smaller --learning-rate "
+                f"than {self.learning_rate:g}"
+            )

@@ -14,6 +14,9 @@ from digitnet.models import get_spec
 # a run interrupted under other values of these may still be resumed.
 LR_SCHEDULES = ("constant", "cosine")
 JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
+# Fields added after runs were first saved, with the value that reproduces
+# those runs: a saved run without the field matches a config with that value.
+FIELDS_ADDED_LATER = {"warmup_epochs": 0}
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
                                "jit_compile"})
 
@@ -42,6 +45,8 @@ class TrainConfig:
     jit_compile: str = "auto"
     # 'cosine' decays the learning rate to 0 over each training stage.
     lr_schedule: str = "cosine"
+    # Linear learning-rate warm-up at the start of each stage; None: the model's registered value.
+    warmup_epochs: int | None = None
     # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
     pretrain_epochs: int | None = None
     # A trained autoencoder (.keras) whose encoder replaces the pretraining.
@@ -54,11 +59,15 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """Fills the paper's defaults from the registry and checks every value."""
         spec = get_spec(self.arch)
+        epochs = spec.epochs if self.epochs is None else self.epochs
         config = dataclasses.replace(
             self,
-            epochs=spec.epochs if self.epochs is None else self.epochs,
+            epochs=epochs,
             batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
             learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
+            # The registered warm-up leaves at least one epoch of a short run at full rate.
+            warmup_epochs=(min(spec.warmup_epochs, max(epochs - 1, 0)) if isinstance(epochs, int) else spec.warmup_epochs)
+            if self.warmup_epochs is None else self.warmup_epochs,
             output_dir=self.output_dir or os.path.join("runs", self.arch),
             export_formats=tuple(self.export_formats),
         )
@@ -72,6 +81,11 @@ class TrainConfig:
         for name, value in {**positive, **{k: v for k, v in optional_positive.items() if v is not None}}.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, received {value!r}")
+        if not isinstance(self.warmup_epochs, int) or isinstance(self.warmup_epochs, bool) or self.warmup_epochs < 0:
+            raise ConfigError(f"--warmup-epochs must be a non-negative integer, received {self.warmup_epochs!r}")
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"--warmup-epochs must be fewer than --epochs ({self.epochs}), "
+                              f"received {self.warmup_epochs}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < float("inf")):
             raise ConfigError(f"--learning-rate must be a positive number, received {self.learning_rate!r}")
         if not 0.0 <= self.validation_split < 1.0:

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="XLA compilation; auto: on with GPUs, off on CPU")
     parser.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
                         help="cosine (default) decays the learning rate to 0 over the run; constant is the paper's")
+    parser.add_argument("--warmup-epochs", type=int,
+                        help="raise the learning rate linearly from 0 over this many epochs first; "
+                             "default: the model's (1 for conv_autoencoder, else 0)")
     parser.add_argument("--pretrain-epochs", type=int, help="epochs of the autoencoder pretraining (ae_classifier)")
     parser.add_argument("--encoder", help="trained autoencoder .keras whose encoder ae_classifier uses instead of pretraining")
     parser.add_argument("--export", default="", help="after training, export in these formats (comma-separated: saved_model,tflite)")
@@ -64,7 +67,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         data_source=args.data_source, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
         train_examples=args.train_examples, test_examples=args.test_examples,
         validation_split=args.validation_split, test_every_epoch=args.test_every_epoch, strategy=args.strategy,
-        steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule, jit_compile=args.jit_compile, pretrain_epochs=args.pretrain_epochs, encoder=args.encoder,
+        steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule,
+        warmup_epochs=args.warmup_epochs, jit_compile=args.jit_compile, pretrain_epochs=args.pretrain_epochs,
+        encoder=args.encoder,
         export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
         verbose=0 if args.quiet else 1,
     )

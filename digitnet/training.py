@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from digitnet import figures
-from digitnet.callbacks import RunLogger
-from digitnet.config import JIT_CHOICES, TrainConfig
+from digitnet.callbacks import CollapseGuard, RunLogger
+from digitnet.config import FIELDS_ADDED_LATER, JIT_CHOICES, TrainConfig
 from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import is_chief, make_strategy
 from digitnet.errors import ConfigError
@@ -29,6 +29,7 @@ from digitnet.models import ModelSpec, get_spec
 from digitnet.pipeline import make_dataset, normalize_images, split_validation
 
 FINE_TUNE_LR_FACTOR = 0.1
+COLLAPSE_PROBE_IMAGES = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +82,8 @@ def prepare_output_dir(config: TrainConfig) -> str:
         previous = json.loads(saved_config.read_text())["result_fields"]
     except (ValueError, KeyError):
         previous = None
+    if previous is not None:
+        previous = {**FIELDS_ADDED_LATER, **previous}
     same = previous == json.loads(json.dumps(config.result_fields()))
     if same and not config.fresh:
         return "finished" if (folder / "metrics.json").exists() else "resume"
@@ -110,6 +113,7 @@ def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitAr
             epochs=config.pretrain_epochs or pretrain_spec.epochs,
             batch_size=pretrain_spec.batch_size,
             learning_rate=pretrain_spec.learning_rate,
+            warmup_epochs=pretrain_spec.warmup_epochs,
             output_dir=str(Path(config.output_dir) / f"pretrain-{spec.pretrain}"),
             pretrain_epochs=None,
             export_formats=(),
@@ -124,9 +128,17 @@ def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitAr
         raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
 
 
-def _learning_rate(stage: Stage, config: TrainConfig, steps_per_epoch: int):
+def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: int):
+    """The learning rate of each step of `stage`: linear warm-up from 0 over
+    config.warmup_epochs, then cosine decay to 0 or constant (alpha=1)."""
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    decay_steps = stage.epochs * steps_per_epoch - warmup_steps
+    alpha = 0.0 if config.lr_schedule == "cosine" else 1.0
+    if warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=alpha, warmup_target=stage.learning_rate,
+                                                      warmup_steps=warmup_steps)
     if config.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=stage.epochs * steps_per_epoch)
+        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=decay_steps)
     return stage.learning_rate
 
 
@@ -137,7 +149,7 @@ def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainCon
         for layer in model.layers:
             layer.trainable = True
     model.compile(
-        optimizer=keras.optimizers.Adam(_learning_rate(stage, config, steps_per_epoch)),
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch)),
         loss=spec.task.loss,
         metrics=list(spec.task.metrics),
         steps_per_execution=config.steps_per_execution,
@@ -145,11 +157,13 @@ def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainCon
     )
 
 
-def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, num_examples: int) -> list:
+def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, train_images: np.ndarray) -> list:
     callbacks = [
+        # First: a collapsed epoch must not reach the backup or the logs.
+        CollapseGuard(normalize_images(train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
         # Before RunLogger: it sets the epoch that RunLogger trims its rows to.
         keras.callbacks.BackupAndRestore(str(output_dir / "backup" / stage.name)),
-        RunLogger(output_dir, config.batch_size, num_examples, stage.learning_rate, stage=stage.name),
+        RunLogger(output_dir, config.batch_size, len(train_images), stage.learning_rate, stage=stage.name),
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / "tensorboard" / stage.name)))
@@ -228,7 +242,7 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
             if len(stages) > 1:
                 _say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
             model.fit(train_ds, epochs=stage.epochs, validation_data=val_ds, shuffle=False,
-                      callbacks=_callbacks(output_dir, stage, config, len(train_images)),
+                      callbacks=_callbacks(output_dir, stage, config, train_images),
                       verbose=config.verbose and 1)
             with atomic_path(done_weights) as temporary:
                 model.save_weights(temporary)

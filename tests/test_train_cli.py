@@ -81,6 +81,8 @@ def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, c
         (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist: data folder not found"),
         (["--encoder", "/nonexistent/ae.keras"], "--encoder: no such file"),
         (["--test-every-epoch", "--validation-split", "0.1"], "give one (received --validation-split 0.1)"),
+        (["--warmup-epochs", "-1"], "--warmup-epochs must be a non-negative integer, received -1"),
+        (["--epochs", "2", "--warmup-epochs", "2"], "--warmup-epochs must be fewer than --epochs (2), received 2"),
     ],
 )
 def test_bad_values_give_one_clear_line_and_exit_2(argv, message, tmp_path, capsys):

@@ -1,0 +1,59 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from digitnet import cli, train
+from digitnet.callbacks import CollapseGuard
+from digitnet.config import TrainConfig
+from digitnet.errors import TrainingError
+from digitnet.training import Stage, learning_rate_schedule
+
+QUICK = ["--train-examples", "300", "--test-examples", "100", "--epochs", "1", "--quiet"]
+
+
+@pytest.mark.parametrize("lr_schedule, last", [("cosine", 0.0), ("constant", 0.005)])
+def test_warmup_rises_linearly_from_zero_then_follows_the_schedule(lr_schedule, last):
+    config = TrainConfig(arch="lenet", epochs=3, warmup_epochs=1, lr_schedule=lr_schedule).resolved()
+    schedule = learning_rate_schedule(Stage("train", 3, 0.005, None), config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in range(31)]
+    np.testing.assert_allclose(rates[:11], np.linspace(0, 0.005, 11), atol=1e-9)
+    assert rates[15] == pytest.approx(0.005 if lr_schedule == "constant" else 0.005 * (1 + np.cos(np.pi / 4)) / 2)
+    assert rates[30] == pytest.approx(last, abs=1e-9)
+
+
+def test_registered_warmup_leaves_a_short_run_at_full_rate():
+    assert TrainConfig(arch="conv_autoencoder").resolved().warmup_epochs == 1
+    assert TrainConfig(arch="conv_autoencoder", epochs=1).resolved().warmup_epochs == 0
+    assert TrainConfig(arch="lenet").resolved().warmup_epochs == 0
+
+
+def _probe_model(kernel_initializer):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(8, activation="relu", kernel_initializer=kernel_initializer)(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+def test_collapse_guard_stops_a_model_that_answers_every_image_alike():
+    images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
+    guard = CollapseGuard(images, learning_rate=0.005)
+    guard.set_model(_probe_model("glorot_uniform"))
+    guard.on_epoch_end(0)  # a model whose output depends on its input passes
+    guard.set_model(_probe_model("zeros"))  # every ReLU dead: the same output for every image
+    with pytest.raises(TrainingError, match=r"collapsed by the end of epoch 3: .* Try --warmup-epochs 1"):
+        guard.on_epoch_end(2)
+
+
+def test_a_run_saved_before_a_field_existed_is_still_reused(tmp_path, capsys):
+    argv = ["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--epochs", "2"]
+    assert cli.run_command(train.main, argv) == 0
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["result_fields"]["warmup_epochs"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert cli.run_command(train.main, argv) == 0
+    assert "already holds this finished run" in capsys.readouterr().out
+    # ... but not when the new field's value differs from what the old run did.
+    assert cli.run_command(train.main, argv + ["--warmup-epochs", "1"]) == 0
+    assert "another configuration" in capsys.readouterr().out
