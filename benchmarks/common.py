@@ -31,3 +31,21 @@ def write_results(name: str, results: dict, output_dir: str = "benchmarks/result
                       "python": platform.python_version(), **results})
     print(f"\nwritten: {path}")
     return path
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """What this machine reaches on the friendliest kernel there is (a large
+    float32 matmul): the practical peak that achieved GFLOP/s compare with."""
+    import time
+
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform([size, size], seed=[0, 0])
+    multiply = tf.function(lambda x: tf.matmul(x, x))
+    multiply(a).numpy()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        multiply(a).numpy()
+        seconds.append(time.perf_counter() - started)
+    return 2 * size ** 3 / sorted(seconds)[len(seconds) // 2] / 1e9

@@ -9,3 +9,6 @@ python benchmarks/training.py --models bpnn,lenet --epochs 4 --jit-compile on
 python benchmarks/training.py --models autoencoder,conv_autoencoder,ae_classifier --epochs 3
 python benchmarks/inference.py
 python benchmarks/memory.py --arch lenet
+python benchmarks/profile_training.py --arch lenet
+python benchmarks/profile_training.py --arch bpnn
+if python -c "import torch" 2>/dev/null; then python benchmarks/pytorch_lenet.py; fi

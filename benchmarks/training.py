@@ -5,7 +5,8 @@
 Trains through digitnet.training.train (the code users run), full data, and
 reports the median seconds per epoch after the first (warm-up) epoch, images
 per second, and achieved GFLOP/s = training FLOPs per image x images/s, with
-training FLOPs taken as 3x the forward pass counted by TensorFlow's profiler.
+training FLOPs taken as 3x the forward pass counted by TensorFlow's profiler,
+and that as a share of the machine's practical peak (a large float32 matmul).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import argparse
 import tempfile
 
 import numpy as np
-from common import print_table, write_results
+from common import matmul_peak_gflops, print_table, write_results
 
 from digitnet.config import TrainConfig
 from digitnet.data import load_digits
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"])
     args = parser.parse_args()
     data = load_digits()
+    peak = matmul_peak_gflops()
     rows, results = [], {}
     for arch in args.models.split(","):
         spec = REGISTRY[arch]
@@ -57,15 +59,17 @@ def main() -> None:
         gflops = flops * images_per_second / 1e9
         results[arch] = {"seconds_per_epoch": seconds, "images_per_second": images_per_second,
                          "training_flops_per_image": flops, "achieved_gflops": gflops,
+                         "fraction_of_matmul_peak": gflops / peak,
                          "batch_size": spec.batch_size, "epochs": args.epochs,
                          "steps_per_execution": args.steps_per_execution, "jit_compile": args.jit_compile}
         rows.append([arch, spec.batch_size, f"{seconds:.2f}", f"{images_per_second:,.0f}",
-                     f"{flops / 1e6:.2f}", f"{gflops:.1f}"])
+                     f"{flops / 1e6:.2f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f} %"])
     print_table(f"training, full MNIST, median epoch after warm-up "
-                f"(steps_per_execution={args.steps_per_execution}, jit_compile={args.jit_compile})",
-                ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s"], rows)
+                f"(steps_per_execution={args.steps_per_execution}, jit_compile={args.jit_compile}); "
+                f"peak: a 2048x2048 float32 matmul reaches {peak:.0f} GFLOP/s here",
+                ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s", "of peak"], rows)
     write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}",
-                  {"models": results})
+                  {"matmul_peak_gflops": peak, "models": results})
 
 
 if __name__ == "__main__":

@@ -20,38 +20,45 @@ def make_dataset(
     *,
     shuffle_seed: int | None = None,
     shuffle: bool = False,
+    map_parallelism: int | None = tf.data.AUTOTUNE,
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets) for `task`.
 
-    No stage works image by image: each epoch draws one permutation of the
-    indices (reshuffled every epoch, reproducibly from `shuffle_seed`), cuts
-    it into batches, and each batch gathers its uint8 images in one op and
-    converts them at once. Shuffling images element by element was the
-    bottleneck (about 10x slower, benchmarks/pipeline.py).
+    No stage works image by image, and none gathers per batch: each epoch draws
+    one permutation (reshuffled every epoch, reproducibly from `shuffle_seed`),
+    gathers the whole uint8 array in that order in one op, and hands out
+    consecutive slices of it as batches, each converted to float at once.
+    Per-image shuffling was about 10x slower and a gather per batch about 1.5x
+    (benchmarks/pipeline.py). The last batch may be smaller, as with
+    Dataset.batch.
     """
     count = len(images)
     images_tensor = tf.constant(images)
     labels_tensor = tf.constant(labels.astype(np.int32))
-    num_batches = -(-count // batch_size)
+    full_batches, remainder = divmod(count, batch_size)
 
-    def batches_of(order: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.Dataset.range(num_batches).map(
-            lambda i: order[i * batch_size: tf.minimum((i + 1) * batch_size, count)])
+    def batches_in(order: tf.Tensor) -> tf.data.Dataset:
+        epoch_images, epoch_labels = tf.gather(images_tensor, order), tf.gather(labels_tensor, order)
+        cut = full_batches * batch_size
+        batches = tf.data.Dataset.from_tensor_slices((
+            tf.reshape(epoch_images[:cut], [full_batches, batch_size, *images.shape[1:]]),
+            tf.reshape(epoch_labels[:cut], [full_batches, batch_size]),
+        ))
+        if remainder:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors((epoch_images[cut:], epoch_labels[cut:])))
+        return batches
 
     if shuffle:
         # One random seed per epoch: Dataset.random draws a new one each iteration.
         epoch_seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-        dataset = epoch_seeds.flat_map(lambda seed: batches_of(tf.random.experimental.stateless_shuffle(
+        dataset = epoch_seeds.flat_map(lambda seed: batches_in(tf.random.experimental.stateless_shuffle(
             tf.range(count, dtype=tf.int64), seed=tf.stack([seed, tf.constant(0, tf.int64)]))))
     else:
-        dataset = batches_of(tf.range(count, dtype=tf.int64))
+        dataset = batches_in(tf.range(count, dtype=tf.int64))
     # flat_map hides the length; Keras needs it to count steps and epochs.
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
-    dataset = dataset.map(
-        lambda index: task.make_targets(normalize_images(tf.gather(images_tensor, index)),
-                                        tf.gather(labels_tensor, index)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(full_batches + bool(remainder)))
+    dataset = dataset.map(lambda batch_images, batch_labels: task.make_targets(normalize_images(batch_images), batch_labels),
+                          num_parallel_calls=map_parallelism)
     options = tf.data.Options()
     # Several workers each hold the whole in-memory array, so each takes every
     # n-th batch; FILE sharding would need files.

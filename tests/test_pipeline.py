@@ -47,3 +47,17 @@ def test_validation_split_holds_out_the_tail(small_mnist, fraction, held_out):
         np.testing.assert_array_equal(validation[0], small_mnist.train_images[-held_out:])
     else:
         assert validation is None
+
+
+def test_a_shuffled_epoch_holds_every_image_once_with_its_own_label():
+    count, batch = 250, 32
+    images = np.zeros((count, 28, 28), np.uint8)
+    images[:, 0, 0], images[:, 0, 1] = np.arange(count) % 256, np.arange(count) // 256  # each image carries its index
+    labels = (np.arange(count) % 10).astype(np.uint8)
+    dataset = make_dataset(images, labels, CLASSIFICATION, batch, shuffle=True, shuffle_seed=3)
+    batches = list(dataset)
+    assert [len(y) for _, y in batches] == [32] * 7 + [26]
+    indices = np.concatenate([np.rint(x.numpy()[:, 0, 0, 0] * 255) + 256 * np.rint(x.numpy()[:, 0, 1, 0] * 255)
+                              for x, _ in batches]).astype(int)
+    assert sorted(indices) == list(range(count)) and list(indices) != list(range(count))
+    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), indices % 10)

@@ -1,0 +1,139 @@
+"""Where a training step's time goes: TensorFlow's profiler, summarised as a table.
+
+    python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 1]
+
+Traces `--steps` batches of model.fit (after a warm-up that builds the graph)
+at the paper's settings, then reads the trace (XPlane protobuf, no
+TensorBoard needed) and prints:
+- the wall time per batch, and how busy TensorFlow's compute threads were;
+- kernel time by kind of op (conv forward, conv gradients, dense, optimizer,
+  elementwise), summed over threads, as a share of threads x wall time;
+- the tf.data threads' time, to show whether the input pipeline competes.
+The trace itself stays in a temporary folder; the summary goes to
+benchmarks/results/profile_<arch>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import os
+import tempfile
+import time
+
+from common import print_table, write_results
+
+PS_PER_SECOND = 1e12
+# Kernel type (after the ':' in an event name) -> kind, by substring, first match wins.
+KINDS = (
+    ("Conv2DBackprop", "conv gradients"),
+    ("Conv2D", "conv forward (fused bias+ReLU)"),
+    ("MaxPool", "max pooling"),
+    ("MatMul", "dense (MatMul)"),
+    ("ApplyAdam", "optimizer (Adam)"),
+    ("Assign", "optimizer (Adam)"),
+    ("Softmax", "loss and softmax"),
+    ("Xent", "loss and softmax"),
+    ("BiasAddGrad", "bias gradients"),
+    ("ReluGrad", "ReLU gradients"),
+    ("Sigmoid", "sigmoid"),
+    ("Gather", "input gather"),
+)
+
+
+def kind_of(kernel_type: str) -> str:
+    return next((kind for key, kind in KINDS if key in kernel_type), "other ops")
+
+
+def summarize(xplane_path: str, wall_seconds: float, batches: int) -> dict:
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    with open(xplane_path, "rb") as file:
+        space.ParseFromString(file.read())
+    host = next(plane for plane in space.planes if plane.name == "/host:CPU")
+    by_kind, by_kernel = collections.Counter(), collections.Counter()
+    compute_threads, data_seconds = 0, 0.0
+    for line in host.lines:
+        if line.name.startswith("tf_Compute"):
+            compute_threads += 1
+            for event in line.events:
+                name = host.event_metadata[event.metadata_id].name
+                # Kernels are 'scope/op:Type'; executor bookkeeping is 'Class::method'.
+                if ":" in name and "::" not in name:
+                    kernel_type = name.rsplit(":", 1)[1]
+                    by_kind[kind_of(kernel_type)] += event.duration_ps / PS_PER_SECOND
+                    by_kernel[kernel_type] += event.duration_ps / PS_PER_SECOND
+        elif line.name.startswith("tf_data"):
+            # Only the outermost events of each thread, so nested spans count once.
+            ends = 0
+            for event in sorted(line.events, key=lambda e: e.offset_ps):
+                if event.offset_ps >= ends:
+                    data_seconds += event.duration_ps / PS_PER_SECOND
+                    ends = event.offset_ps + event.duration_ps
+    capacity = max(compute_threads, 1) * wall_seconds
+    kernel_seconds = sum(by_kind.values())
+    return {
+        "batches": batches,
+        "wall_seconds": wall_seconds,
+        "ms_per_batch": 1e3 * wall_seconds / batches,
+        "compute_threads": compute_threads,
+        "kernel_busy_fraction": kernel_seconds / capacity,
+        "by_kind_seconds": dict(by_kind.most_common()),
+        "by_kernel_seconds": dict(by_kernel.most_common(12)),
+        "tf_data_thread_seconds": data_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="lenet")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    args = parser.parse_args()
+
+    import keras
+    import tensorflow as tf
+
+    from digitnet.data import load_digits
+    from digitnet.models import get_spec
+    from digitnet.pipeline import make_dataset
+
+    spec = get_spec(args.arch)
+    data = load_digits()
+    dataset = make_dataset(data.train_images, data.train_labels, spec.task, spec.batch_size,
+                           shuffle=True, shuffle_seed=0).repeat()
+    keras.utils.set_random_seed(0)
+    model = spec.build()
+    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=spec.task.loss,
+                  metrics=list(spec.task.metrics), steps_per_execution=args.steps_per_execution)
+    model.fit(dataset, steps_per_epoch=100, epochs=1, verbose=0)  # builds and warms the graph
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        started = time.perf_counter()
+        model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+        wall = time.perf_counter() - started
+        tf.profiler.experimental.stop()
+        summary = summarize(sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True))[-1],
+                            wall, args.steps)
+    capacity = summary["compute_threads"] * wall
+    rows = [[kind, f"{1e3 * seconds / args.steps:.3f}", f"{100 * seconds / capacity:.1f} %"]
+            for kind, seconds in summary["by_kind_seconds"].items()]
+    idle = capacity - sum(summary["by_kind_seconds"].values())
+    rows.append(["(threads not in a kernel: scheduling, Python, waiting)", f"{1e3 * idle / args.steps:.3f}",
+                 f"{100 * idle / capacity:.1f} %"])
+    print_table(f"{args.arch}: {args.steps} batches of {spec.batch_size}, {summary['ms_per_batch']:.2f} ms per batch "
+                f"({60000 / spec.batch_size * summary['ms_per_batch'] / 1e3:.2f} s per 60,000-image epoch; "
+                f"traced, so slightly slower), {summary['compute_threads']} compute threads, "
+                f"steps_per_execution={args.steps_per_execution}",
+                ["where", "ms per batch (thread time)", "share of threads x wall"], rows)
+    print(f"tf.data threads (not in the shares above): {1e3 * summary['tf_data_thread_seconds'] / args.steps:.3f} ms "
+          f"per batch")
+    print_table("slowest kernels", ["kernel", "ms per batch"],
+                [[k, f"{1e3 * s / args.steps:.3f}"] for k, s in summary["by_kernel_seconds"].items()])
+    write_results(f"profile_{args.arch}_spe{args.steps_per_execution}",
+                  {"arch": args.arch, "steps_per_execution": args.steps_per_execution, **summary})
+
+
+if __name__ == "__main__":
+    main()
