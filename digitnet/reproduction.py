@@ -157,9 +157,16 @@ def summarise(options: ReproduceOptions, results: dict[str, list[dict]], command
                 (mean > row.paper * scale) if row.higher_is_better else (mean < row.paper * scale)),
             "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
         })
+    warmup_epochs = {arch: _run_config(options, arch, runs[0]["seed"]).get("warmup_epochs") or 0
+                     for arch, runs in results.items()}
     return {"options": dataclasses.asdict(options), "rows": rows, "machine": machine_facts(), "command": command,
+            "warmup_epochs": {arch: epochs for arch, epochs in warmup_epochs.items() if epochs},
             "train_examples": next(iter(results.values()))[0]["train_examples"],
             "test_examples": next(iter(results.values()))[0]["test_examples"]}
+
+
+def _run_config(options: ReproduceOptions, arch: str, seed: int) -> dict:
+    return json.loads((run_folder(options, arch, seed) / "config.json").read_text())["config"]
 
 
 def _stacked(options, arch, runs, column, rows_of) -> np.ndarray:
@@ -201,7 +208,9 @@ def write_report(report: dict, figure_paths: list[str], output_dir: str) -> tupl
              f"{report['machine']['gpus']} GPUs, TensorFlow {report['machine']['tensorflow']}, "
              f"Keras {report['machine']['keras']}.", "",
              f"Data: {report['train_examples']} training / {report['test_examples']} test images. "
-             f"Learning-rate schedule: {report['options']['lr_schedule']} from 0.005 (Adam).", ""]
+             f"Learning-rate schedule: {report['options']['lr_schedule']} from 0.005 (Adam)"
+             + "".join(f"; {arch} first rises linearly from 0 over {epochs} epoch(s) (its registered warm-up)"
+                       for arch, epochs in report.get("warmup_epochs", {}).items()) + ".", ""]
     epochs = report["options"]["epochs"]
     for table, title in ((1, f"Table 1: test accuracy (%), {epochs or 6} epochs, batch 100"),
                          (2, f"Table 2: test reconstruction loss (per-pixel BCE), {epochs or 20} epochs, batch 128")):

@@ -21,6 +21,7 @@ def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, cap
     for row in labels.values():
         assert row["min"] <= row["mean"] <= row["max"]
     assert report["machine"]["cores"] >= 1 and report["machine"]["tensorflow"]
+    assert report["warmup_epochs"] == {}  # 1-epoch runs keep every epoch at the full rate
     markdown = (tmp_path / "reproduction.md").read_text()
     assert "| BPNN | 97.65 |" in markdown and "python -m digitnet.reproduce" in markdown
     for name in FIGURES:
@@ -30,6 +31,14 @@ def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, cap
     assert cli.run_command(reproduce.main, argv) == 0  # everything is read back, nothing retrained
     assert "already holds this finished run" in capsys.readouterr().out
     assert json.loads((tmp_path / "reproduction.json").read_text())["rows"] == report["rows"]
+
+
+def test_report_says_which_models_warmed_up(tmp_path):
+    argv = ["--runs", "1", "--models", "conv_autoencoder", "--train-examples", "200", "--test-examples", "50",
+            "--epochs", "2", "--output-dir", str(tmp_path)]
+    assert cli.run_command(reproduce.main, argv) == 0
+    assert json.loads((tmp_path / "reproduction.json").read_text())["warmup_epochs"] == {"conv_autoencoder": 1}
+    assert "conv_autoencoder first rises linearly from 0 over 1 epoch(s)" in (tmp_path / "reproduction.md").read_text()
 
 
 def test_reproduce_refuses_bad_options(tmp_path, capsys):
