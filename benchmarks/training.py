@@ -1,6 +1,6 @@
 """Steady-state training speed of every model at the paper's settings.
 
-    python benchmarks/training.py [--models lenet,bpnn] [--epochs 4] [--steps-per-execution 1]
+    python benchmarks/training.py [--models lenet,bpnn] [--epochs 4] [--steps-per-execution 10]
 
 Trains through digitnet.training.train (the code users run), full data, and
 reports the median seconds per epoch after the first (warm-up) epoch, images
@@ -17,6 +17,7 @@ import numpy as np
 from common import matmul_peak_gflops, print_table, write_results
 
 from digitnet.config import TrainConfig
+from digitnet.distribute import FAST_STEPS_PER_EXECUTION
 from digitnet.data import load_digits
 from digitnet.models import REGISTRY
 from digitnet.training import train
@@ -38,7 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default=",".join(REGISTRY))
     parser.add_argument("--epochs", type=int, default=4, help="epochs per model (the first is warm-up)")
-    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--steps-per-execution", type=int, default=FAST_STEPS_PER_EXECUTION,
+                        help="default: digitnet's default on one device")
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"])
     args = parser.parse_args()
     data = load_digits()

@@ -12,12 +12,57 @@ from digitnet.errors import TrainingError
 from digitnet.files import read_csv_rows, write_csv
 
 
+class BatchLossLog(keras.metrics.Metric):
+    """The loss of every batch of the current epoch, recorded inside the compiled step.
+
+    With steps_per_execution N > 1, callbacks see Keras' running mean of the
+    loss only every N batches, and N batches cannot be told apart from it; this
+    metric applies the same loss function to the same outputs and keeps each
+    batch's value at its index in the epoch (Keras resets metrics at the start
+    of each epoch), so the all-losses log stays per batch at any N. Across
+    replicas the values are averaged, as Keras averages the loss.
+    """
+
+    # What the progress bar shows for it: result() is the latest batch's loss.
+    NAME = "last_batch_loss"
+
+    def __init__(self, loss: str, batches_per_epoch: int, name: str = NAME, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.loss_fn = keras.losses.get(loss)
+        self.batches_per_epoch = batches_per_epoch
+        self.values = self.add_variable(shape=(batches_per_epoch,), initializer="zeros", name="values",
+                                        aggregation="mean")
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="count",
+                                       aggregation="only_first_replica")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        loss = keras.ops.mean(self.loss_fn(y_true, y_pred))
+        index = keras.ops.reshape(keras.ops.mod(self.count, self.batches_per_epoch), (1, 1))
+        self.values.assign(keras.ops.scatter_update(self.values, index, keras.ops.reshape(loss, (1,))))
+        self.count.assign(self.count + 1)
+
+    def result(self):
+        return self.values[keras.ops.mod(keras.ops.maximum(self.count - 1, 0), self.batches_per_epoch)]
+
+    def batch_losses(self, first: int, last: int) -> list[float]:
+        """Losses of batches first..last (inclusive) of the current epoch."""
+        return [float(v) for v in keras.ops.convert_to_numpy(self.values)[first:last + 1]]
+
+    def get_config(self):
+        return {"loss": self.loss_fn.__name__, "batches_per_epoch": self.batches_per_epoch, "name": self.name}
+
+
+def without_batch_loss_log(logs: dict) -> dict:
+    """Metrics as reported: the latest batch's loss is progress, not a result."""
+    return {key: value for key, value in logs.items() if not key.endswith(BatchLossLog.NAME)}
+
+
 class RunLogger(keras.callbacks.Callback):
     """Writes history.csv and all_losses.csv at the end of every epoch.
 
-    Keras reports a running mean of the loss over the epoch, weighted by batch
-    size; the loss of each batch is recovered exactly from two successive
-    means. With steps_per_execution > 1 each row covers that many batches.
+    The loss of each batch comes from a BatchLossLog metric (exact at any
+    steps_per_execution); without one, from Keras' running mean of the loss,
+    weighted by batch size, as the difference of two successive means.
     On a resumed run, rows of epochs that are being redone are dropped, so a
     kill mid-epoch neither loses nor duplicates rows.
     A NaN loss stops the run with a TrainingError naming the epoch and batch.
@@ -26,8 +71,10 @@ class RunLogger(keras.callbacks.Callback):
     HISTORY = "history.csv"
     ALL_LOSSES = "all_losses.csv"
 
-    def __init__(self, output_dir: Path, batch_size: int, num_examples: int, learning_rate: float, stage: str = "train"):
+    def __init__(self, output_dir: Path, batch_size: int, num_examples: int, learning_rate: float, stage: str = "train",
+                 batch_loss_log: BatchLossLog | None = None):
         super().__init__()
+        self.batch_loss_log = batch_loss_log
         self.output_dir = Path(output_dir)
         self.batch_size = batch_size
         self.num_examples = num_examples
@@ -48,27 +95,34 @@ class RunLogger(keras.callbacks.Callback):
             self._load_kept_rows(epoch)
         self._seen = 0
         self._mean = 0.0
+        self._next_batch = 0
         self._epoch = epoch
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         mean = float(logs["loss"])
         seen = min((batch + 1) * self.batch_size, self.num_examples)
-        if not math.isfinite(mean):
-            raise TrainingError(
-                f"the loss became {mean} at epoch {self._epoch + 1}, batch {batch + 1} "
-                f"(learning rate {self.learning_rate:g}); the model is not saved. "
-                f"Try a smaller --learning-rate, e.g. {self.learning_rate / 10:g}"
+        if self.batch_loss_log is not None:
+            first = self._next_batch
+            losses = self.batch_loss_log.batch_losses(first, batch)
+        else:
+            first = batch
+            losses = [(mean * seen - self._mean * self._seen) / max(seen - self._seen, 1)]
+        for index, loss in enumerate(losses, start=first):
+            if not (math.isfinite(loss) and math.isfinite(mean)):
+                raise TrainingError(
+                    f"the loss became {loss if not math.isfinite(loss) else mean} at epoch {self._epoch + 1}, "
+                    f"batch {index + 1} (learning rate {self.learning_rate:g}); the model is not saved. "
+                    f"Try a smaller --learning-rate, e.g. {self.learning_rate / 10:g}"
+                )
+            self.loss_rows.append(
+                {"stage": self.stage, "epoch": self._epoch, "batch": index, "step": len(self.loss_rows), "loss": loss}
             )
-        batch_loss = (mean * seen - self._mean * self._seen) / max(seen - self._seen, 1)
-        self.loss_rows.append(
-            {"stage": self.stage, "epoch": self._epoch, "batch": batch, "step": len(self.loss_rows), "loss": batch_loss}
-        )
-        self._seen, self._mean = seen, mean
+        self._seen, self._mean, self._next_batch = seen, mean, batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"stage": self.stage, "epoch": epoch, "seconds": round(time.perf_counter() - self._started, 3)}
-        row.update({key: float(value) for key, value in sorted((logs or {}).items())})
+        row.update({key: float(value) for key, value in sorted(without_batch_loss_log(logs or {}).items())})
         self.history_rows.append(row)
         history_header = list(dict.fromkeys(key for r in self.history_rows for key in r))
         write_csv(self.output_dir / self.HISTORY, history_header,

@@ -17,8 +17,10 @@ JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
 # Fields added after runs were first saved, with the value that reproduces
 # those runs: a saved run without the field matches a config with that value.
 FIELDS_ADDED_LATER = {"warmup_epochs": 0}
+# steps_per_execution changes how many batches run per call, not the updates:
+# tests/test_training_guards.py checks it gives bit-identical weights and losses.
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
-                               "jit_compile"})
+                               "jit_compile", "steps_per_execution"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +42,10 @@ class TrainConfig:
     # Evaluate on the test set after every epoch (history gains val_* columns).
     test_every_epoch: bool = False
     strategy: str = "auto"
-    steps_per_execution: int = 1
+    # Batches per call into the compiled train step; None: 10 on one device (it
+    # halves the BPNN's epoch), 1 under a multi-replica strategy. The all-losses
+    # log stays per batch either way (BatchLossLog).
+    steps_per_execution: int | None = None
     # XLA: "auto" is Keras' choice (on with GPUs, off on CPU, where it measured slower).
     jit_compile: str = "auto"
     # 'cosine' decays the learning rate to 0 over each training stage.
@@ -75,9 +80,9 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "steps_per_execution": self.steps_per_execution}
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
         optional_positive = {"train_examples": self.train_examples, "test_examples": self.test_examples,
-                             "pretrain_epochs": self.pretrain_epochs}
+                             "pretrain_epochs": self.pretrain_epochs, "steps_per_execution": self.steps_per_execution}
         for name, value in {**positive, **{k: v for k, v in optional_positive.items() if v is not None}}.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, received {value!r}")

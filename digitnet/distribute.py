@@ -50,3 +50,20 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())
+
+
+# Batches per compiled call where Keras allows more than one: its multi-step
+# loop fails under Mirrored and MultiWorkerMirrored strategies ("You must feed
+# a value for placeholder tensor", keras-team/keras#19246), so there it is 1.
+FAST_STEPS_PER_EXECUTION = 10
+
+
+def steps_per_execution_for(strategy: tf.distribute.Strategy, requested: int | None) -> int:
+    """`requested`, or the fastest value that works under `strategy`."""
+    single_device = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+    if requested is None:
+        return FAST_STEPS_PER_EXECUTION if single_device else 1
+    if requested > 1 and not single_device:
+        raise ConfigError(f"--steps-per-execution {requested} does not work under {type(strategy).__name__} in this "
+                          "Keras (keras-team/keras#19246); leave it out (1 is used) or give 1")
+    return requested

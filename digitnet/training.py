@@ -19,10 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from digitnet import figures
-from digitnet.callbacks import CollapseGuard, RunLogger
+from digitnet.callbacks import BatchLossLog, CollapseGuard, RunLogger, without_batch_loss_log
 from digitnet.config import FIELDS_ADDED_LATER, JIT_CHOICES, TrainConfig
 from digitnet.data import DigitArrays, load_digits
-from digitnet.distribute import is_chief, make_strategy
+from digitnet.distribute import is_chief, make_strategy, steps_per_execution_for
 from digitnet.errors import ConfigError
 from digitnet.files import atomic_path, read_csv_rows, write_json
 from digitnet.models import ModelSpec, get_spec
@@ -142,28 +142,33 @@ def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: i
     return stage.learning_rate
 
 
-def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig, steps_per_epoch: int) -> None:
+def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
+             steps_per_epoch: int) -> BatchLossLog:
     if stage.frozen_layer:
         model.get_layer(stage.frozen_layer).trainable = False
     else:
         for layer in model.layers:
             layer.trainable = True
+    batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch)),
         loss=spec.task.loss,
-        metrics=list(spec.task.metrics),
+        metrics=[*spec.task.metrics, batch_loss_log],
         steps_per_execution=config.steps_per_execution,
         jit_compile=JIT_CHOICES[config.jit_compile],
     )
+    return batch_loss_log
 
 
-def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, train_images: np.ndarray) -> list:
+def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, train_images: np.ndarray,
+               batch_loss_log: BatchLossLog) -> list:
     callbacks = [
         # First: a collapsed epoch must not reach the backup or the logs.
         CollapseGuard(normalize_images(train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
         # Before RunLogger: it sets the epoch that RunLogger trims its rows to.
         keras.callbacks.BackupAndRestore(str(output_dir / "backup" / stage.name)),
-        RunLogger(output_dir, config.batch_size, len(train_images), stage.learning_rate, stage=stage.name),
+        RunLogger(output_dir, config.batch_size, len(train_images), stage.learning_rate, stage=stage.name,
+                  batch_loss_log=batch_loss_log),
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / "tensorboard" / stage.name)))
@@ -179,6 +184,8 @@ def train(config: TrainConfig, data: DigitArrays | None = None,
     config = config.resolved()
     # Before any other TensorFlow op, as MultiWorkerMirroredStrategy requires.
     strategy = strategy or make_strategy(config.strategy)
+    config = dataclasses.replace(
+        config, steps_per_execution=steps_per_execution_for(strategy, config.steps_per_execution))
     if data is None:
         data = load_digits(config.data_source, config.data_dir, config.tfds_data_dir)
     data = data.take_train(config.train_examples).take_test(config.test_examples)
@@ -235,18 +242,19 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
     for stage in stages:
         done_weights = output_dir / "backup" / f"{stage.name}.done.weights.h5"
         with strategy.scope():
-            _compile(model, spec, stage, config, steps_per_epoch=-(-len(train_images) // config.batch_size))
+            batch_loss_log = _compile(model, spec, stage, config,
+                                      steps_per_epoch=-(-len(train_images) // config.batch_size))
         if done_weights.exists():
             model.load_weights(done_weights)
         else:
             if len(stages) > 1:
                 _say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
             model.fit(train_ds, epochs=stage.epochs, validation_data=val_ds, shuffle=False,
-                      callbacks=_callbacks(output_dir, stage, config, train_images),
+                      callbacks=_callbacks(output_dir, stage, config, train_images, batch_loss_log),
                       verbose=config.verbose and 1)
             with atomic_path(done_weights) as temporary:
                 model.save_weights(temporary)
-        stage_metrics[stage.name] = model.evaluate(test_ds, return_dict=True, verbose=0)
+        stage_metrics[stage.name] = without_batch_loss_log(model.evaluate(test_ds, return_dict=True, verbose=0))
         rows = [r for r in read_csv_rows(output_dir / RunLogger.HISTORY) if r["stage"] == stage.name]
         epoch_seconds = [float(r["seconds"]) for r in rows]
         # The first epoch includes tracing and graph building.
@@ -268,6 +276,9 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
         "seed": config.seed,
         "headline": headline,
     }
+    # The saved model carries only standard metrics, so it loads without digitnet.
+    with strategy.scope():
+        model.compile(optimizer=model.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
     with atomic_path(output_dir / "model.keras") as temporary:
         model.save(temporary)
     loss_rows = read_csv_rows(output_dir / RunLogger.ALL_LOSSES)

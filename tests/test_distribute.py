@@ -107,3 +107,16 @@ def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     data = load_digits().take_test(200)
     predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
     assert np.mean(predictions == data.test_labels) == pytest.approx(chief["test"]["accuracy"], abs=1e-6)
+
+
+def test_steps_per_execution_is_10_on_one_device_and_1_where_keras_cannot_loop():
+    import tensorflow as tf
+
+    from digitnet.distribute import steps_per_execution_for
+
+    assert steps_per_execution_for(tf.distribute.get_strategy(), None) == 10
+    assert steps_per_execution_for(tf.distribute.get_strategy(), 3) == 3
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0"])
+    assert steps_per_execution_for(mirrored, None) == 1
+    with pytest.raises(ConfigError, match=r"--steps-per-execution 4 does not work under MirroredStrategy .*#19246"):
+        steps_per_execution_for(mirrored, 4)

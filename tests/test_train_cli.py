@@ -37,9 +37,11 @@ def test_cli_run_writes_every_file(arch, tmp_path, capsys):
     assert model.name == arch
 
 
-def test_all_losses_are_the_losses_of_each_batch(tmp_path):
-    """The recovered per-batch losses average back to Keras' epoch loss."""
-    assert run_cli(["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--batch-size", "64"]) == 0
+@pytest.mark.parametrize("steps_per_execution", ["1", "3"])
+def test_all_losses_are_the_losses_of_each_batch(steps_per_execution, tmp_path):
+    """The logged per-batch losses average back to Keras' epoch loss, at any steps_per_execution."""
+    assert run_cli(["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--batch-size", "64",
+                    "--steps-per-execution", steps_per_execution]) == 0
     with open(tmp_path / "all_losses.csv") as file:
         losses = [float(r["loss"]) for r in csv.DictReader(file)]
     with open(tmp_path / "history.csv") as file:

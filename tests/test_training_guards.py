@@ -1,3 +1,4 @@
+import csv
 import json
 
 import keras
@@ -57,3 +58,22 @@ def test_a_run_saved_before_a_field_existed_is_still_reused(tmp_path, capsys):
     # ... but not when the new field's value differs from what the old run did.
     assert cli.run_command(train.main, argv + ["--warmup-epochs", "1"]) == 0
     assert "another configuration" in capsys.readouterr().out
+
+
+def _run(tmp_path, name, arch, steps_per_execution):
+    folder = tmp_path / name
+    argv = ["--arch", arch, "--output-dir", str(folder), "--train-examples", "1050", "--test-examples", "100",
+            "--epochs", "2", "--seed", "1", "--deterministic", "--quiet", "--steps-per-execution", steps_per_execution]
+    assert cli.run_command(train.main, argv) == 0
+    with open(folder / "all_losses.csv") as file:
+        rows = [(r["epoch"], r["batch"], r["loss"]) for r in csv.DictReader(file)]
+    return json.loads((folder / "metrics.json").read_text())["weights_sha256"], rows
+
+
+@pytest.mark.parametrize("arch", ["lenet", "autoencoder"])
+def test_steps_per_execution_changes_nothing_but_speed(arch, tmp_path):
+    """Why steps_per_execution is not a result field: same weights, same loss of every batch."""
+    weights_one, rows_one = _run(tmp_path, "one", arch, "1")
+    weights_seven, rows_seven = _run(tmp_path, "seven", arch, "7")
+    assert weights_one == weights_seven
+    assert rows_one == rows_seven and len(rows_one) == 2 * -(-1050 // (100 if arch == "lenet" else 128))
