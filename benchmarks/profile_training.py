@@ -1,9 +1,9 @@
 """Where a training step's time goes: TensorFlow's profiler, summarised as a table.
 
-    python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 1]
+    python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 10]
 
 Traces `--steps` batches of model.fit (after a warm-up that builds the graph)
-at the paper's settings, then reads the trace (XPlane protobuf, no
+at the paper's settings, compiled as digitnet.train compiles it, then reads the trace (XPlane protobuf, no
 TensorBoard needed) and prints:
 - the wall time per batch, and how busy TensorFlow's compute threads were;
 - kernel time by kind of op (conv forward, conv gradients, dense, optimizer,
@@ -22,6 +22,8 @@ import tempfile
 import time
 
 from common import print_table, write_results
+
+from digitnet.distribute import FAST_STEPS_PER_EXECUTION
 
 PS_PER_SECOND = 1e12
 # Kernel type (after the ':' in an event name) -> kind, by substring, first match wins.
@@ -89,12 +91,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="lenet")
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--steps-per-execution", type=int, default=FAST_STEPS_PER_EXECUTION)
     args = parser.parse_args()
 
     import keras
     import tensorflow as tf
 
+    from digitnet.callbacks import BatchLossLog
     from digitnet.data import load_digits
     from digitnet.models import get_spec
     from digitnet.pipeline import make_dataset
@@ -106,7 +109,8 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     model = spec.build()
     model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=spec.task.loss,
-                  metrics=list(spec.task.metrics), steps_per_execution=args.steps_per_execution)
+                  metrics=[*spec.task.metrics, BatchLossLog(spec.task.loss, args.steps)],
+                  steps_per_execution=args.steps_per_execution)
     model.fit(dataset, steps_per_epoch=100, epochs=1, verbose=0)  # builds and warms the graph
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)

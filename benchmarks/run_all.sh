@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 python benchmarks/pipeline.py --epochs 10
 python benchmarks/training.py --models bpnn,lenet --epochs 8
 python benchmarks/training.py --models bpnn,lenet --epochs 8 --steps-per-execution 1
-python benchmarks/training.py --models bpnn,lenet --epochs 5 --jit-compile on
+python benchmarks/training.py --models bpnn,lenet --epochs 5 --jit-compile on --steps-per-execution 1
 python benchmarks/training.py --models autoencoder,conv_autoencoder,ae_classifier --epochs 3
 python benchmarks/inference.py
 python benchmarks/memory.py --arch lenet

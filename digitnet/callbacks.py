@@ -37,12 +37,14 @@ class BatchLossLog(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         loss = keras.ops.mean(self.loss_fn(y_true, y_pred))
-        index = keras.ops.reshape(keras.ops.mod(self.count, self.batches_per_epoch), (1, 1))
-        self.values.assign(keras.ops.scatter_update(self.values, index, keras.ops.reshape(loss, (1,))))
+        # A mask rather than a scatter: XLA recompiled the step for each new index.
+        is_this_batch = keras.ops.arange(self.batches_per_epoch) == keras.ops.mod(self.count, self.batches_per_epoch)
+        self.values.assign(keras.ops.where(is_this_batch, keras.ops.cast(loss, self.values.dtype), self.values))
         self.count.assign(self.count + 1)
 
     def result(self):
-        return self.values[keras.ops.mod(keras.ops.maximum(self.count - 1, 0), self.batches_per_epoch)]
+        latest = keras.ops.mod(keras.ops.maximum(self.count - 1, 0), self.batches_per_epoch)
+        return keras.ops.sum(keras.ops.where(keras.ops.arange(self.batches_per_epoch) == latest, self.values, 0.0))
 
     def batch_losses(self, first: int, last: int) -> list[float]:
         """Losses of batches first..last (inclusive) of the current epoch."""
