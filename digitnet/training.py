@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from digitnet import figures
 from digitnet.callbacks import BatchLossLog, CollapseGuard, RunLogger, without_batch_loss_log
-from digitnet.config import FIELDS_ADDED_LATER, JIT_CHOICES, TrainConfig
+from digitnet.config import FIELDS_ADDED_LATER, JIT_CHOICES, NOT_RESULT_FIELDS, TrainConfig
 from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import is_chief, make_strategy, steps_per_execution_for
 from digitnet.errors import ConfigError
@@ -83,7 +83,10 @@ def prepare_output_dir(config: TrainConfig) -> str:
     except (ValueError, KeyError):
         previous = None
     if previous is not None:
-        previous = {**FIELDS_ADDED_LATER, **previous}
+        # Saved under older versions: fields added since take their old behaviour,
+        # fields no longer counted as results (steps_per_execution) are dropped.
+        previous = {key: value for key, value in {**FIELDS_ADDED_LATER, **previous}.items()
+                    if key not in NOT_RESULT_FIELDS}
     same = previous == json.loads(json.dumps(config.result_fields()))
     if same and not config.fresh:
         return "finished" if (folder / "metrics.json").exists() else "resume"

@@ -29,7 +29,8 @@ def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, cap
         assert f"figures/{name}" in markdown
 
     assert cli.run_command(reproduce.main, argv) == 0  # everything is read back, nothing retrained
-    assert "already holds this finished run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "already holds this finished run" in out and "moved the earlier contents" not in out, out
     assert json.loads((tmp_path / "reproduction.json").read_text())["rows"] == report["rows"]
 
 

@@ -47,11 +47,12 @@ def test_collapse_guard_stops_a_model_that_answers_every_image_alike():
         guard.on_epoch_end(2)
 
 
-def test_a_run_saved_before_a_field_existed_is_still_reused(tmp_path, capsys):
+def test_a_run_saved_by_an_earlier_version_is_still_reused(tmp_path, capsys):
     argv = ["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--epochs", "2"]
     assert cli.run_command(train.main, argv) == 0
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["result_fields"]["warmup_epochs"]
+    saved["result_fields"]["steps_per_execution"] = 1  # a result field in earlier versions
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert cli.run_command(train.main, argv) == 0
     assert "already holds this finished run" in capsys.readouterr().out
