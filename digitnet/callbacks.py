@@ -62,9 +62,8 @@ def without_batch_loss_log(logs: dict) -> dict:
 class RunLogger(keras.callbacks.Callback):
     """Writes history.csv and all_losses.csv at the end of every epoch.
 
-    The loss of each batch comes from a BatchLossLog metric (exact at any
-    steps_per_execution); without one, from Keras' running mean of the loss,
-    weighted by batch size, as the difference of two successive means.
+    The loss of each batch comes from the model's BatchLossLog metric, read
+    after each call into the compiled step (exact at any steps_per_execution).
     On a resumed run, rows of epochs that are being redone are dropped, so a
     kill mid-epoch neither loses nor duplicates rows.
     A NaN loss stops the run with a TrainingError naming the epoch and batch.
@@ -73,13 +72,10 @@ class RunLogger(keras.callbacks.Callback):
     HISTORY = "history.csv"
     ALL_LOSSES = "all_losses.csv"
 
-    def __init__(self, output_dir: Path, batch_size: int, num_examples: int, learning_rate: float, stage: str = "train",
-                 batch_loss_log: BatchLossLog | None = None):
+    def __init__(self, output_dir: Path, batch_loss_log: BatchLossLog, learning_rate: float, stage: str = "train"):
         super().__init__()
         self.batch_loss_log = batch_loss_log
         self.output_dir = Path(output_dir)
-        self.batch_size = batch_size
-        self.num_examples = num_examples
         self.learning_rate = learning_rate
         self.stage = stage
         self.history_rows: list[dict] | None = None
@@ -95,32 +91,24 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.history_rows is None:
             self._load_kept_rows(epoch)
-        self._seen = 0
-        self._mean = 0.0
         self._next_batch = 0
         self._epoch = epoch
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["loss"])
-        seen = min((batch + 1) * self.batch_size, self.num_examples)
-        if self.batch_loss_log is not None:
-            first = self._next_batch
-            losses = self.batch_loss_log.batch_losses(first, batch)
-        else:
-            first = batch
-            losses = [(mean * seen - self._mean * self._seen) / max(seen - self._seen, 1)]
-        for index, loss in enumerate(losses, start=first):
-            if not (math.isfinite(loss) and math.isfinite(mean)):
+        # With steps_per_execution N, `batch` is the last of the N batches just run.
+        first = self._next_batch
+        for index, loss in enumerate(self.batch_loss_log.batch_losses(first, batch), start=first):
+            if not math.isfinite(loss):
                 raise TrainingError(
-                    f"the loss became {loss if not math.isfinite(loss) else mean} at epoch {self._epoch + 1}, "
-                    f"batch {index + 1} (learning rate {self.learning_rate:g}); the model is not saved. "
+                    f"the loss became {loss} at epoch {self._epoch + 1}, batch {index + 1} "
+                    f"(learning rate {self.learning_rate:g}); the model is not saved. "
                     f"Try a smaller --learning-rate, e.g. {self.learning_rate / 10:g}"
                 )
             self.loss_rows.append(
                 {"stage": self.stage, "epoch": self._epoch, "batch": index, "step": len(self.loss_rows), "loss": loss}
             )
-        self._seen, self._mean, self._next_batch = seen, mean, batch + 1
+        self._next_batch = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"stage": self.stage, "epoch": epoch, "seconds": round(time.perf_counter() - self._started, 3)}

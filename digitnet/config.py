@@ -65,14 +65,16 @@ class TrainConfig:
         """Fills the paper's defaults from the registry and checks every value."""
         spec = get_spec(self.arch)
         epochs = spec.epochs if self.epochs is None else self.epochs
+        warmup_epochs = self.warmup_epochs
+        if warmup_epochs is None and isinstance(epochs, int):
+            # The registered warm-up leaves at least one epoch of a short run at full rate.
+            warmup_epochs = max(min(spec.warmup_epochs, epochs - 1), 0)
         config = dataclasses.replace(
             self,
             epochs=epochs,
             batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
             learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
-            # The registered warm-up leaves at least one epoch of a short run at full rate.
-            warmup_epochs=(min(spec.warmup_epochs, max(epochs - 1, 0)) if isinstance(epochs, int) else spec.warmup_epochs)
-            if self.warmup_epochs is None else self.warmup_epochs,
+            warmup_epochs=warmup_epochs,
             output_dir=self.output_dir or os.path.join("runs", self.arch),
             export_formats=tuple(self.export_formats),
         )

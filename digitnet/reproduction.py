@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import platform
 import shutil
@@ -155,7 +156,8 @@ def summarise(options: ReproduceOptions, results: dict[str, list[dict]], command
             "difference": None if np.isnan(row.paper) else mean - row.paper * scale,
             "beats_paper": None if np.isnan(row.paper) else bool(
                 (mean > row.paper * scale) if row.higher_is_better else (mean < row.paper * scale)),
-            "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
+            # fsum: the same figure whatever order the stages come in (metrics.json sorts them).
+            "seconds_per_epoch": math.fsum(seconds) / len(seconds) if seconds else None,
         })
     warmup_epochs = {arch: _run_config(options, arch, runs[0]["seed"]).get("warmup_epochs") or 0
                      for arch, runs in results.items()}

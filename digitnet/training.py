@@ -116,12 +116,12 @@ def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitAr
             epochs=config.pretrain_epochs or pretrain_spec.epochs,
             batch_size=pretrain_spec.batch_size,
             learning_rate=pretrain_spec.learning_rate,
-            warmup_epochs=pretrain_spec.warmup_epochs,
+            warmup_epochs=None,  # resolved() gives the pretrained model's own
             output_dir=str(Path(config.output_dir) / f"pretrain-{spec.pretrain}"),
             pretrain_epochs=None,
             export_formats=(),
             fresh=False,
-        )
+        ).resolved()
         _say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
         path = _run(pretrain_config, pretrain_spec, data, strategy).model_path
     autoencoder = keras.models.load_model(path)
@@ -170,8 +170,7 @@ def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, train_images
         CollapseGuard(normalize_images(train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
         # Before RunLogger: it sets the epoch that RunLogger trims its rows to.
         keras.callbacks.BackupAndRestore(str(output_dir / "backup" / stage.name)),
-        RunLogger(output_dir, config.batch_size, len(train_images), stage.learning_rate, stage=stage.name,
-                  batch_loss_log=batch_loss_log),
+        RunLogger(output_dir, batch_loss_log, stage.learning_rate, stage=stage.name),
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / "tensorboard" / stage.name)))
