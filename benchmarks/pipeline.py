@@ -16,7 +16,7 @@ from common import print_table, write_results
 
 from digitnet.data import load_digits
 from digitnet.models import REGISTRY
-from digitnet.pipeline import make_dataset
+from digitnet.pipeline import epoch_variable, make_dataset
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
                 "throughput (map on 2 threads, prefetch 8)": {"map_parallelism": 2, "prefetch_batches": 8}}
     for name, (task, batch_size) in tasks.items():
         for setting, keywords in settings.items():
-            dataset = make_dataset(data.train_images, data.train_labels, task, batch_size, shuffle=True,
+            dataset = make_dataset(data.train_images, data.train_labels, task, batch_size, epoch=epoch_variable(),
                                    shuffle_seed=0, **keywords)
             rates = []
             # Counted inside TensorFlow (Dataset.reduce), as model.fit consumes it,

@@ -100,12 +100,12 @@ def main() -> None:
     from digitnet.callbacks import BatchLossLog
     from digitnet.data import load_digits
     from digitnet.models import get_spec
-    from digitnet.pipeline import make_dataset
+    from digitnet.pipeline import epoch_variable, make_dataset
 
     spec = get_spec(args.arch)
     data = load_digits()
     dataset = make_dataset(data.train_images, data.train_labels, spec.task, spec.batch_size,
-                           shuffle=True, shuffle_seed=0).repeat()
+                           shuffle_seed=0, epoch=epoch_variable()).repeat()
     keras.utils.set_random_seed(0)
     model = spec.build()
     model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=spec.task.loss,

@@ -1,15 +1,17 @@
-"""Callbacks that record a run: per-epoch history and the loss of every batch."""
+"""Callbacks of a training run: its records, its backup, and its stops."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from digitnet import interrupts
 from digitnet.errors import TrainingError
-from digitnet.files import read_csv_rows, write_csv
+from digitnet.files import atomic_path, read_csv_rows, write_csv
 
 
 class BatchLossLog(keras.metrics.Metric):
@@ -150,3 +152,68 @@ class CollapseGuard(keras.callbacks.Callback):
                 f"ReLU layer died; the model is not saved. Try --warmup-epochs 1 or a smaller --learning-rate "
                 f"than {self.learning_rate:g}"
             )
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Tells the input pipeline which epoch starts (pipeline.make_dataset(epoch=...))."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """The state after each completed epoch, to resume from after a kill.
+
+    One file per epoch (weights and optimizer state), named by the number of
+    epochs it completes, written under a temporary name and renamed: a kill at
+    any moment leaves whole files only, each with its epoch in its name. The
+    two newest are kept, so workers killed a moment apart still share one
+    (resume.py). `resume_epoch` (chosen by resume.agree_on_start) is restored
+    in on_train_begin and fit() continues after it.
+    """
+
+    PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5")
+    KEEP = 2
+
+    def __init__(self, folder: Path, resume_epoch: int = 0, on_restore=None):
+        super().__init__()
+        self.folder = Path(folder)
+        self.resume_epoch = resume_epoch
+        self.on_restore = on_restore
+
+    def saved_epochs(self) -> dict[int, Path]:
+        if not self.folder.is_dir():
+            return {}
+        found = (self.PATTERN.fullmatch(path.name) for path in self.folder.iterdir())
+        return {int(match.group(1)): self.folder / match.group(0) for match in found if match}
+
+    def on_train_begin(self, logs=None):
+        if self.resume_epoch:
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(self.folder / f"epoch-{self.resume_epoch}.weights.h5")
+            if self.on_restore:
+                self.on_restore(self.resume_epoch)
+        # Keras reads this after on_train_begin; None for a fresh start, also in a later stage's fit().
+        self.model._initial_epoch = self.resume_epoch or None
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_path(self.folder / f"epoch-{epoch + 1}.weights.h5") as temporary:
+            self.model.save_weights(temporary)
+        for completed, path in self.saved_epochs().items():
+            if completed <= epoch + 1 - self.KEEP:
+                path.unlink(missing_ok=True)
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Turns a recorded Ctrl-C into KeyboardInterrupt at the next batch or epoch end (see interrupts.py)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupts.raise_if_requested()
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupts.raise_if_requested()

@@ -6,17 +6,18 @@ import os
 from pathlib import Path
 
 from digitnet.data import DATA_SOURCES
-from digitnet.distribute import STRATEGIES
 from digitnet.errors import ConfigError
-from digitnet.models import get_spec
+from digitnet.registry import get_spec
 
 # Fields that change how a run is watched or where it goes, not what it computes:
 # a run interrupted under other values of these may still be resumed.
 LR_SCHEDULES = ("constant", "cosine")
+EXPORT_FORMATS = ("saved_model", "tflite")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
 # Fields added after runs were first saved, with the value that reproduces
 # those runs: a saved run without the field matches a config with that value.
-FIELDS_ADDED_LATER = {"warmup_epochs": 0}
+FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none"}
 # steps_per_execution changes how many batches run per call, not the updates:
 # tests/test_training_guards.py checks it gives bit-identical weights and losses.
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
@@ -52,6 +53,8 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     # Linear learning-rate warm-up at the start of each stage; None: the model's registered value.
     warmup_epochs: int | None = None
+    # Augmentation preset of the training images (augment.py); None: the model's registered one.
+    augment: str | None = None
     # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
     pretrain_epochs: int | None = None
     # A trained autoencoder (.keras) whose encoder replaces the pretraining.
@@ -75,6 +78,7 @@ class TrainConfig:
             batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
             learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
             warmup_epochs=warmup_epochs,
+            augment=spec.augment if self.augment is None else self.augment,
             output_dir=self.output_dir or os.path.join("runs", self.arch),
             export_formats=tuple(self.export_formats),
         )
@@ -108,8 +112,15 @@ class TrainConfig:
             raise ConfigError(f"unknown --data-source {self.data_source!r}; choose one of {', '.join(DATA_SOURCES)}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown --strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        unknown = [f for f in self.export_formats if f not in EXPORT_FORMATS]
+        if unknown:
+            raise ConfigError(f"--export takes some of {', '.join(EXPORT_FORMATS)} (comma-separated), "
+                              f"received {','.join(self.export_formats)!r}")
         if self.encoder is not None and not Path(self.encoder).is_file():
             raise ConfigError(f"--encoder: no such file {self.encoder!r} (expected a trained autoencoder .keras)")
+        from digitnet.augment import get_augmentation
+
+        get_augmentation(self.augment)
         check_writable_folder(self.output_dir, "--output-dir")
 
     def result_fields(self) -> dict:

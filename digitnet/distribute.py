@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
+import numpy as np
 import tensorflow as tf
 
-from digitnet.errors import ConfigError
+from digitnet import quiet
+from digitnet.config import STRATEGIES
+from digitnet.errors import ConfigError, TrainingError
 
 
 def _auto() -> tf.distribute.Strategy:
-    if tf.config.list_physical_devices("GPU"):
+    """MirroredStrategy over two or more GPUs; otherwise the default strategy,
+    which runs on the one GPU when there is one (and keeps steps_per_execution 10)."""
+    if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -22,25 +28,33 @@ def _multi_worker() -> tf.distribute.Strategy:
         json.loads(os.environ["TF_CONFIG"])
     except json.JSONDecodeError as error:
         raise ConfigError(f"TF_CONFIG is not valid JSON ({error}): received {os.environ['TF_CONFIG']!r}") from None
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    _bound_peer_waits()
+    try:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as error:  # raised by the start-up barrier's timeout
+        raise TrainingError(f"not every worker of the cluster joined within {PEER_TIMEOUT_SECONDS} s "
+                            f"({', '.join(cluster_addresses())}): start the same command on each ({error})") from None
     from digitnet.keras_fixes import apply_multi_worker_fixes
 
     apply_multi_worker_fixes()
     return strategy
 
 
-STRATEGIES = {
+_MAKERS = {
     "auto": _auto,
     "default": tf.distribute.get_strategy,
     "mirrored": tf.distribute.MirroredStrategy,
     "multi_worker": _multi_worker,
 }
+assert tuple(_MAKERS) == STRATEGIES, "config.STRATEGIES names every strategy made here"
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    if name not in STRATEGIES:
+    if name not in _MAKERS:
         raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]()
+    with quiet.native_stderr():  # the first device query prints CUDA's notices
+        tf.config.list_physical_devices()
+    return _MAKERS[name]()
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
@@ -67,3 +81,81 @@ def steps_per_execution_for(strategy: tf.distribute.Strategy, requested: int | N
         raise ConfigError(f"--steps-per-execution {requested} does not work under {type(strategy).__name__} in this "
                           "Keras (keras-team/keras#19246); leave it out (1 is used) or give 1")
     return requested
+
+
+# How long a worker waits for its peers at start-up, and how often it checks
+# that they are still there during training (TensorFlow's health check: a
+# peer that does not answer CHECK_RETRIES checks of CHECK_TIMEOUT_SECONDS
+# aborts the collectives). Without these bounds a worker waits forever.
+PEER_TIMEOUT_SECONDS = int(os.environ.get("DIGITNET_PEER_TIMEOUT", "120"))
+CHECK_INTERVAL_SECONDS = 5
+CHECK_TIMEOUT_SECONDS = 5
+CHECK_RETRIES = 2
+
+
+def _bound_peer_waits() -> None:
+    from tensorflow.python.distribute import collective_all_reduce_strategy as mwms
+
+    extended = mwms.CollectiveAllReduceExtended
+    extended._check_health_initial_timeout = PEER_TIMEOUT_SECONDS
+    extended._check_health_interval = CHECK_INTERVAL_SECONDS
+    extended._check_health_timeout = CHECK_TIMEOUT_SECONDS
+    extended._check_health_retry_limit = CHECK_RETRIES
+
+
+def cluster_addresses() -> list[str]:
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    return [f"{job} {index} ({address})" for job, addresses in cluster.items()
+            for index, address in enumerate(addresses)]
+
+
+def name_missing_peer(error: Exception) -> str | None:
+    """'worker 1 (127.0.0.1:12346)' for an error that says /job:worker/replica:0/task:1 is down, else None."""
+    # TensorFlow names the peer in its health check's abort ("... task:1 is down") or in the
+    # coordination service's ("tasks are unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1").
+    match = re.search(r"/job:(\w+)/replica:\d+/task:(\d+) is down", str(error)) or re.search(
+        r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", str(error))
+    if not match:
+        return None
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    job, index = match.group(1), int(match.group(2))
+    addresses = cluster.get(job, [])
+    return f"{job} {index}" + (f" ({addresses[index]})" if index < len(addresses) else "")
+
+
+def worker_index(strategy: tf.distribute.Strategy) -> int:
+    """This process's place among the workers (0 on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return 0
+    jobs = resolver.cluster_spec().as_dict()
+    return (len(jobs.get("chief", [])) if resolver.task_type == "worker" else 0) + resolver.task_id
+
+
+def worker_count(strategy: tf.distribute.Strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return 1
+    jobs = resolver.cluster_spec().as_dict()
+    return len(jobs.get("chief", [])) + len(jobs.get("worker", []))
+
+
+def gather_rows(strategy: tf.distribute.Strategy, row: list[float]) -> list[list[float]]:
+    """Every worker's `row`, in worker order, on every worker (one all-reduce).
+
+    Each worker places its row at its own index of a zero matrix, on its first
+    replica only, and the sum over all replicas is the matrix of all rows."""
+    workers = worker_count(strategy)
+    if workers == 1:
+        return [list(row)]
+    local_replicas = strategy.num_replicas_in_sync // workers
+    mine = np.zeros((workers, len(row)))
+    mine[worker_index(strategy)] = row
+
+    def value(context):
+        first = context.replica_id_in_sync_group % local_replicas == 0
+        return tf.constant(mine if first else np.zeros_like(mine), tf.float64)
+
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.experimental_distribute_values_from_function(value),
+                            axis=None)
+    return total.numpy().tolist()

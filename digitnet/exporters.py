@@ -18,13 +18,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from digitnet.config import EXPORT_FORMATS as FORMATS
 from digitnet.errors import ConfigError, DataError
 from digitnet.files import write_json, write_text
-from digitnet.models import get_spec
+from digitnet.models import describe_model
 from digitnet.pipeline import normalize_images
 
 TFLITE_VARIANTS = ("float32", "dynamic_range", "int8")
-FORMATS = ("saved_model", "tflite")
 REPRESENTATIVE_EXAMPLES = 500
 
 
@@ -39,8 +39,8 @@ def load_keras_model(path: str | os.PathLike) -> keras.Model:
 
 
 def next_version(base: Path) -> int:
-    """One more than the highest numeric version folder under `base`."""
-    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if base.exists() else []
+    """One more than the highest number naming anything under `base` (a file named '3' takes 3 as well)."""
+    versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.exists() else []
     return max(versions, default=0) + 1
 
 
@@ -57,6 +57,7 @@ def publish_version(staging: Path, base: Path) -> Path:
         except OSError:
             if not target.exists():
                 raise
+            # Taken meanwhile (by a racing exporter): next_version now counts it.
 
 
 @contextlib.contextmanager
@@ -81,7 +82,7 @@ def _write_archive(model: keras.Model, path: Path, endpoints: dict) -> None:
 def serving_endpoints(model: keras.Model, batch: int | None = None) -> dict:
     """`serving_default` takes uint8 images [batch, 28, 28] as clients send them;
     `serving_float` takes float32 [batch, 28, 28, 1] in [0, 1]."""
-    serve = get_spec(model.name).task.serve
+    serve = describe_model(model)[0].serve
     # A signature does not check shapes when called; without ensure_shape a
     # wrong image size fails deep inside the model ("Input to reshape is a
     # tensor with 480 values...") instead of naming the expected shape.
@@ -127,7 +128,7 @@ def tflite_bytes(model: keras.Model, variant: str, representative_images: np.nda
     task's first output (probabilities, or reconstructions)."""
     if variant not in TFLITE_VARIANTS:
         raise ConfigError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
-    task = get_spec(model.name).task
+    task = describe_model(model)[0]
     first_output = lambda images: task.serve(model, images)[task.primary_output]  # noqa: E731
     with tempfile.TemporaryDirectory() as folder:
         # TFLiteConverter.from_keras_model is broken on Keras 3: go through a SavedModel.
@@ -198,18 +199,18 @@ def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_d
         raise ConfigError(f"--formats must name some of {', '.join(FORMATS)}, received {','.join(formats)!r}")
     model_path = Path(model_path)
     model = load_keras_model(model_path)
-    spec = get_spec(model.name)
+    task, summary = describe_model(model)
     name = name or model.name
     images, labels = data.test_images, data.test_labels
     reference = model.predict(normalize_images(images), batch_size=1000, verbose=0)
     run_config = model_path.parent / "config.json"
     card = {
         "name": name,
-        "model": {"arch": model.name, "summary": spec.summary, "task": spec.task.name,
+        "model": {"arch": model.name, "summary": summary, "task": task.name,
                   "parameters": int(model.count_params())},
         "training": json.loads(run_config.read_text())["config"] if run_config.exists() else {},
         "data": {"source": data.source, "test_examples": int(len(images)), "train_examples": int(len(data.train_images))},
-        "test_metrics": {"keras": spec.task.score(reference, images, labels)},
+        "test_metrics": {"keras": task.score(reference, images, labels)},
         "input_contract": {
             "saved_model serving_default": "images: uint8 [batch, 28, 28], white digit on black (MNIST polarity), "
                                            "0-255; normalised inside the graph",
@@ -226,7 +227,7 @@ def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_d
 
     def describe_saved_model(path: Path) -> dict:
         outputs = SavedModelPredictor(path)(images)
-        card["test_metrics"]["saved_model"] = {**spec.task.score(outputs, images, labels), **_agreement(reference, outputs)}
+        card["test_metrics"]["saved_model"] = {**task.score(outputs, images, labels), **_agreement(reference, outputs)}
         card["files"]["saved_model_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         log(f"saved_model: {card['test_metrics']['saved_model']}")
         return card
@@ -236,7 +237,7 @@ def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_d
             predictor = TFLitePredictor(path)
             outputs = predictor(images)
             card["test_metrics"][f"tflite_{variant}"] = {
-                **spec.task.score(outputs, images, labels), **_agreement(reference, outputs),
+                **task.score(outputs, images, labels), **_agreement(reference, outputs),
                 "median_latency_ms": round(1000 * float(np.median(predictor.latencies)), 4)}
             card["files"][f"tflite_{variant}_bytes"] = path.stat().st_size
             log(f"tflite {variant}: {card['test_metrics'][f'tflite_{variant}']}, {path.stat().st_size} bytes")

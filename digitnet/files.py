@@ -5,7 +5,7 @@ import contextlib
 import csv
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -18,8 +18,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     '.keras' and '.weights.h5' endings."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
-    os.close(handle)
+    temporary = _create_exclusive(path.parent, f"-{path.name}")
     try:
         yield Path(temporary)
         os.replace(temporary, path)
@@ -27,6 +26,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def _create_exclusive(folder: Path, suffix: str) -> str:
+    """A new empty file with a random name in `folder`, with the permissions
+    the umask gives any new file (mkstemp would make it 0600 and the renamed
+    result unreadable to others)."""
+    while True:
+        candidate = folder / f".tmp-{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return str(candidate)
+        except FileExistsError:
+            continue
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

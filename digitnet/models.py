@@ -1,22 +1,18 @@
-"""Keras functional builders for the paper's models, and the one registry.
+"""Keras functional builders of the registered models (registry.py names them).
 
 Every model takes float images [batch, 28, 28, 1] in [0, 1] (the pipeline and
 the exporters normalise uint8 for it). Adding a model means adding a builder
-and one REGISTRY entry; the tests are parametrized over REGISTRY.
+here and one REGISTRY entry in registry.py; the tests are parametrized over REGISTRY.
 """
 from __future__ import annotations
-
-import dataclasses
-from typing import Callable
 
 import keras
 from keras import layers
 
 from digitnet.errors import ConfigError
+from digitnet.registry import INPUT_SHAPE, NUM_CLASSES, REGISTRY, ModelSpec, get_spec  # noqa: F401 (re-exported)
 from digitnet.tasks import CLASSIFICATION, RECONSTRUCTION, Task
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
 CODE_UNITS = 6
 
 
@@ -131,44 +127,53 @@ def build_ae_classifier(encoder: keras.Model | None = None, head_units: tuple[in
     return keras.Model(inputs, outputs, name="ae_classifier")
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: how to build it, what it learns, the paper's settings."""
-
-    build: Callable[..., keras.Model]
-    task: Task
-    epochs: int
-    learning_rate: float
-    batch_size: int
-    summary: str
-    # Registered autoencoder trained first; its encoder is passed to build().
-    pretrain: str | None = None
-    # Sub-model trained frozen first, then unfrozen for a fine-tuning stage.
-    fine_tune_layer: str | None = None
-    # Epochs over which the learning rate rises linearly from 0 at the start.
-    warmup_epochs: int = 0
+def _conv_bn_relu(x, filters: int, size: int, strides: int = 1, padding: str = "valid"):
+    x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
+    # Momentum 0.9: the moving statistics settle within one short epoch, not ten.
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.Activation("relu")(x)
 
 
-REGISTRY: dict[str, ModelSpec] = {
-    "bpnn": ModelSpec(build_bpnn, CLASSIFICATION, 6, 0.005, 100, "784-300 sigmoid-10 MLP (the paper's BPNN)"),
-    "lenet": ModelSpec(build_lenet, CLASSIFICATION, 6, 0.005, 100, "LeNet-5 style CNN"),
-    "autoencoder": ModelSpec(build_autoencoder, RECONSTRUCTION, 20, 0.005, 128, "dense autoencoder, 6-unit code"),
-    # Without the warm-up, 1 seed in 7 lost every ReLU of the third conv in the
-    # first 200 batches at lr 0.005 and output the mean image from then on.
-    "conv_autoencoder": ModelSpec(
-        build_conv_autoencoder, RECONSTRUCTION, 20, 0.005, 128, "convolutional autoencoder, 6-unit code",
-        warmup_epochs=1,
-    ),
-    "ae_classifier": ModelSpec(
-        build_ae_classifier, CLASSIFICATION, 6, 0.005, 100,
-        "classifier on a trained autoencoder's 6-unit code (the paper's 'Autoencoder' row)",
-        pretrain="autoencoder", fine_tune_layer="encoder",
-    ),
-}
+def build_deep_cnn(filters: tuple[int, int, int] = (32, 64, 128), dropout: float = 0.4) -> keras.Model:
+    """A batch-normalised CNN of about 330,000 parameters: two blocks of
+    conv 3x3, conv 3x3, conv 5x5 stride 2 (a learned pooling) with
+    filters[0] and filters[1] maps, then a 4x4 conv to filters[2] features and
+    softmax; dropout after each block. With augmented training digits this
+    design is known to reach about 99.6 % on MNIST as a single model."""
+    _require_positive("filters", filters)
+    if len(filters) != 3:
+        raise ConfigError(f"filters must hold 3 positive integers, received {filters!r}")
+    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be a number in [0, 1), received {dropout!r}")
+    inputs = _images_input()
+    x = inputs
+    for count in filters[:2]:
+        x = _conv_bn_relu(x, count, 3)
+        x = _conv_bn_relu(x, count, 3)
+        x = _conv_bn_relu(x, count, 5, strides=2, padding="same")
+        x = layers.Dropout(dropout)(x)
+    x = _conv_bn_relu(x, filters[2], 4)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="deep_cnn")
 
 
-def get_spec(arch: str) -> ModelSpec:
-    try:
-        return REGISTRY[arch]
-    except KeyError:
-        raise ConfigError(f"unknown arch {arch!r}; choose one of {', '.join(REGISTRY)}") from None
+def describe_model(model: keras.Model) -> tuple[Task, str]:
+    """(task, summary) of any Keras model on 28x28x1 images: the registered
+    model's when digitnet trained it (its name is the arch), otherwise read
+    from what it computes: 10 outputs classify, an image-shaped output
+    reconstructs."""
+    if model.name in REGISTRY:
+        return REGISTRY[model.name].task, REGISTRY[model.name].summary
+    input_shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    output_shape = tuple(model.output_shape[1:]) if not isinstance(model.output_shape, list) else None
+    if input_shape != INPUT_SHAPE:
+        raise ConfigError(f"model {model.name!r} takes inputs of shape {model.input_shape}, expected "
+                          f"(None, {', '.join(map(str, INPUT_SHAPE))})")
+    if output_shape == (NUM_CLASSES,):
+        return CLASSIFICATION, f"Keras classifier {model.name!r} ({model.count_params():,} parameters)"
+    if output_shape == INPUT_SHAPE:
+        return RECONSTRUCTION, f"Keras image-to-image model {model.name!r} ({model.count_params():,} parameters)"
+    raise ConfigError(f"model {model.name!r} outputs shape {model.output_shape}: neither {NUM_CLASSES} class "
+                      f"probabilities nor a {INPUT_SHAPE} image")

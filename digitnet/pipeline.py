@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from digitnet.augment import augment_batch
 from digitnet.tasks import Task
 
 
@@ -19,24 +20,27 @@ def make_dataset(
     batch_size: int,
     *,
     shuffle_seed: int | None = None,
-    shuffle: bool = False,
+    epoch: tf.Variable | None = None,
+    augment: str = "none",
     map_parallelism: int | None = None,
     prefetch_batches: int = 2,
 ) -> tf.data.Dataset:
     """Batches of (inputs, targets) for `task`.
 
-    No stage works image by image, and none gathers per batch: each epoch draws
-    one permutation (reshuffled every epoch, reproducibly from `shuffle_seed`),
-    gathers the whole uint8 array in that order in one op, and hands out
-    consecutive slices of it as batches, each converted to float at once.
-    Per-image shuffling was about 10x slower and a gather per batch about 1.5x
-    (benchmarks/pipeline.py). The last batch may be smaller, as with
-    Dataset.batch.
+    With `epoch` (an int64 variable that training sets at the start of every
+    epoch, see callbacks.EpochClock) the examples are shuffled: each epoch's
+    permutation is drawn from (shuffle_seed, epoch) alone, so a run resumed in
+    a new process sees the same order in every epoch as one left alone.
+    Without it, the examples keep their order. `augment` names a preset of
+    augment.py applied to each training batch, seeded from (shuffle_seed,
+    epoch, batch index): new every epoch, the same after a resume.
 
-    tf.data's autotuning is off, and the map and prefetch sizes are fixed:
-    with it on, a training epoch here stalled for about 2.5 s once in every
-    few epochs (benchmarks/README.md), and converting a batch is too cheap to
-    need parallel calls.
+    No stage works image by image: each epoch gathers the whole uint8 array in
+    its order in one op and hands out consecutive slices as batches (the last
+    one smaller, as with Dataset.batch), each converted to float at once.
+    tf.data's autotuning is off and the map and prefetch sizes are fixed: with
+    autotuning, a training epoch here stalled for about 2.5 s every few epochs
+    (benchmarks/README.md).
     """
     count = len(images)
     # Flat rows: gathering [n, 784] is about 5x faster than gathering [n, 28, 28].
@@ -56,17 +60,24 @@ def make_dataset(
                 (tf.reshape(epoch_images[cut:], [remainder, *images.shape[1:]]), epoch_labels[cut:])))
         return batches
 
-    if shuffle:
-        # One random seed per epoch: Dataset.random draws a new one each iteration.
-        epoch_seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-        dataset = epoch_seeds.flat_map(lambda seed: batches_in(tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([seed, tf.constant(0, tf.int64)]))))
+    seed = tf.constant(shuffle_seed or 0, tf.int64)
+    if epoch is not None:
+        # The variable is read when an epoch's iterator starts, after EpochClock set it.
+        dataset = tf.data.Dataset.range(1).flat_map(lambda _: batches_in(
+            epoch_permutation(count, seed, epoch.read_value())))
     else:
         dataset = batches_in(tf.range(count, dtype=tf.int64))
     # flat_map hides the length; Keras needs it to count steps and epochs.
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(full_batches + bool(remainder)))
-    dataset = dataset.map(lambda batch_images, batch_labels: task.make_targets(normalize_images(batch_images), batch_labels),
-                          num_parallel_calls=map_parallelism)
+    if augment != "none":
+        if epoch is None:
+            raise ValueError("augmentation needs the epoch variable that seeds it")
+        dataset = dataset.enumerate().map(
+            lambda index, batch: _augmented(batch, augment, tf.stack([seed, epoch.read_value()]), index),
+            num_parallel_calls=map_parallelism)
+    dataset = dataset.map(lambda batch_images, batch_labels: task.make_targets(
+        batch_images if augment != "none" else normalize_images(batch_images), batch_labels),
+        num_parallel_calls=map_parallelism)
     options = tf.data.Options()
     # Several workers each hold the whole in-memory array, so each takes every
     # n-th batch; FILE sharding would need files.
@@ -74,6 +85,24 @@ def make_dataset(
     options.deterministic = True
     options.autotune.enabled = False
     return dataset.with_options(options).prefetch(prefetch_batches)
+
+
+def _augmented(batch, preset: str, epoch_seed: tf.Tensor, index: tf.Tensor):
+    """(uint8 images, labels) -> (augmented float images, labels); labels untouched."""
+    images, labels = batch
+    seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+    return augment_batch(normalize_images(images), seed, preset), labels
+
+
+def epoch_variable() -> tf.Variable:
+    """The variable that make_dataset(epoch=...) reads and callbacks.EpochClock sets."""
+    return tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+
+
+def epoch_permutation(count: int, seed: tf.Tensor, epoch: tf.Tensor) -> tf.Tensor:
+    """The order of the examples in `epoch`: a function of (seed, epoch) only."""
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(count, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
 
 
 def split_validation(images: np.ndarray, labels: np.ndarray, fraction: float):

@@ -26,7 +26,7 @@ from digitnet.config import TrainConfig
 from digitnet.data import DigitArrays
 from digitnet.errors import ConfigError
 from digitnet.files import read_csv_rows, write_json, write_text
-from digitnet.models import get_spec
+from digitnet.registry import get_spec
 from digitnet.training import train
 
 

@@ -20,10 +20,10 @@ BATCH = 1000
 class KerasPredictor:
     def __init__(self, path: Path):
         from digitnet.exporters import load_keras_model
-        from digitnet.models import get_spec
+        from digitnet.models import describe_model
 
         self.model = load_keras_model(path)
-        self.task = get_spec(self.model.name).task
+        self.task = describe_model(self.model)[0]
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         from digitnet.pipeline import normalize_images

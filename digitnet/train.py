@@ -12,8 +12,8 @@ import sys
 from digitnet import cli
 from digitnet.config import TrainConfig
 from digitnet.data import DATA_SOURCES
-from digitnet.distribute import STRATEGIES
-from digitnet.models import REGISTRY
+from digitnet.config import STRATEGIES
+from digitnet.registry import REGISTRY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-every-epoch", action="store_true",
                         help="evaluate on the test set after every epoch (history.csv gains val_* columns)")
     parser.add_argument("--strategy", default="auto", choices=list(STRATEGIES),
-                        help="auto: MirroredStrategy when GPUs are visible, else the default strategy")
+                        help="auto: MirroredStrategy over two or more GPUs, else the default strategy (one GPU or the CPU)")
     parser.add_argument("--steps-per-execution", type=int,
                         help="batches per call into the compiled train step: the same updates and per-batch losses, "
                              "fewer Python round trips (default 10 on one device, 1 under mirrored/multi_worker)")
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup-epochs", type=int,
                         help="raise the learning rate linearly from 0 over this many epochs first; "
                              "default: the model's (1 for conv_autoencoder, else 0)")
+    parser.add_argument("--augment", help="augmentation of the training images: none, affine, elastic; "
+                        "default: the model's (elastic for deep_cnn, none for the paper's models)")
     parser.add_argument("--pretrain-epochs", type=int, help="epochs of the autoencoder pretraining (ae_classifier)")
     parser.add_argument("--encoder", help="trained autoencoder .keras whose encoder ae_classifier uses instead of pretraining")
     parser.add_argument("--export", default="", help="after training, export in these formats (comma-separated: saved_model,tflite)")
@@ -69,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         train_examples=args.train_examples, test_examples=args.test_examples,
         validation_split=args.validation_split, test_every_epoch=args.test_every_epoch, strategy=args.strategy,
         steps_per_execution=args.steps_per_execution, lr_schedule=args.lr_schedule,
-        warmup_epochs=args.warmup_epochs, jit_compile=args.jit_compile, pretrain_epochs=args.pretrain_epochs,
+        warmup_epochs=args.warmup_epochs, augment=args.augment, jit_compile=args.jit_compile, pretrain_epochs=args.pretrain_epochs,
         encoder=args.encoder,
         export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
         verbose=0 if args.quiet else 1,

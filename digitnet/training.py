@@ -2,31 +2,32 @@
 
 A run folder holds: config.json, history.csv, all_losses.csv/.png,
 metrics.json, model.keras, the task's figures, and backup/ while unfinished.
+`run` reads as the list of its steps; each step is a function below it.
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import importlib.util
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from digitnet import figures
-from digitnet.callbacks import BatchLossLog, CollapseGuard, RunLogger, without_batch_loss_log
-from digitnet.config import FIELDS_ADDED_LATER, JIT_CHOICES, NOT_RESULT_FIELDS, TrainConfig
+from digitnet import figures, run_folder
+from digitnet.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, EpochClock, RunLogger, StopOnInterrupt,
+                                without_batch_loss_log)
+from digitnet.config import JIT_CHOICES, TrainConfig
 from digitnet.data import DigitArrays, load_digits
-from digitnet.distribute import is_chief, make_strategy, steps_per_execution_for
-from digitnet.errors import ConfigError
+from digitnet.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
+from digitnet.errors import ConfigError, TrainingError
 from digitnet.files import atomic_path, read_csv_rows, write_json
-from digitnet.models import ModelSpec, get_spec
-from digitnet.pipeline import make_dataset, normalize_images, split_validation
+from digitnet.registry import ModelSpec, get_spec
+from digitnet.pipeline import epoch_variable, make_dataset, normalize_images, split_validation
+from digitnet.resume import ResumePoint, agree_on_start
 
 FINE_TUNE_LR_FACTOR = 0.1
 COLLAPSE_PROBE_IMAGES = 64
@@ -39,6 +40,8 @@ class RunResult:
     headline: str
     resumed: bool = False
     reused: bool = False
+    # False on the workers other than the chief: they write no run folder.
+    chief: bool = True
 
     @property
     def model_path(self) -> Path:
@@ -50,7 +53,18 @@ class Stage:
     name: str
     epochs: int
     learning_rate: float
-    frozen_layer: str | None
+    # A sub-model kept frozen during this stage (None: everything trains).
+    frozen_submodel: str | None
+
+
+@dataclasses.dataclass
+class Datasets:
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    train_images: np.ndarray
+    # The epoch the training dataset shuffles for (set by callbacks.EpochClock).
+    clock: tf.Variable
 
 
 def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
@@ -62,119 +76,8 @@ def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
     ]
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"[digitnet] {message}", flush=True)
-
-
-def prepare_output_dir(config: TrainConfig) -> str:
-    """Decides what to do with what the output folder already holds.
-
-    Returns 'new', 'resume' (same config, unfinished) or 'finished' (same
-    config, done). A folder from another config, or any folder under
-    --fresh, is moved aside, never deleted."""
-    folder = Path(config.output_dir)
-    saved_config = folder / "config.json"
-    if not saved_config.exists():
-        if folder.exists() and any(folder.iterdir()):
-            _archive(folder, "holds files that are not a digitnet run")
-        return "new"
-    try:
-        previous = json.loads(saved_config.read_text())["result_fields"]
-    except (ValueError, KeyError):
-        previous = None
-    if previous is not None:
-        # Saved under older versions: fields added since take their old behaviour,
-        # fields no longer counted as results (steps_per_execution) are dropped.
-        previous = {key: value for key, value in {**FIELDS_ADDED_LATER, **previous}.items()
-                    if key not in NOT_RESULT_FIELDS}
-    same = previous == json.loads(json.dumps(config.result_fields()))
-    if same and not config.fresh:
-        return "finished" if (folder / "metrics.json").exists() else "resume"
-    _archive(folder, "--fresh was given" if config.fresh else "it holds a run with another configuration")
-    return "new"
-
-
-def _archive(folder: Path, reason: str) -> None:
-    stamp = datetime.datetime.fromtimestamp(folder.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-    target = folder.with_name(f"{folder.name}.{stamp}")
-    counter = 1
-    while target.exists():
-        target = folder.with_name(f"{folder.name}.{stamp}-{counter}")
-        counter += 1
-    folder.rename(target)
-    _say(f"moved the earlier contents of {folder} to {target} ({reason})")
-
-
-def _load_pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy) -> keras.Model:
-    if config.encoder is not None:
-        path = Path(config.encoder)
-    else:
-        pretrain_spec = get_spec(spec.pretrain)
-        pretrain_config = dataclasses.replace(
-            config,
-            arch=spec.pretrain,
-            epochs=config.pretrain_epochs or pretrain_spec.epochs,
-            batch_size=pretrain_spec.batch_size,
-            learning_rate=pretrain_spec.learning_rate,
-            warmup_epochs=None,  # resolved() gives the pretrained model's own
-            output_dir=str(Path(config.output_dir) / f"pretrain-{spec.pretrain}"),
-            pretrain_epochs=None,
-            export_formats=(),
-            fresh=False,
-        ).resolved()
-        _say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
-        path = _run(pretrain_config, pretrain_spec, data, strategy).model_path
-    autoencoder = keras.models.load_model(path)
-    try:
-        return autoencoder.get_layer("encoder")
-    except ValueError:
-        raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
-
-
-def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: int):
-    """The learning rate of each step of `stage`: linear warm-up from 0 over
-    config.warmup_epochs, then cosine decay to 0 or constant (alpha=1)."""
-    warmup_steps = config.warmup_epochs * steps_per_epoch
-    decay_steps = stage.epochs * steps_per_epoch - warmup_steps
-    alpha = 0.0 if config.lr_schedule == "cosine" else 1.0
-    if warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=alpha, warmup_target=stage.learning_rate,
-                                                      warmup_steps=warmup_steps)
-    if config.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=decay_steps)
-    return stage.learning_rate
-
-
-def _compile(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
-             steps_per_epoch: int) -> BatchLossLog:
-    if stage.frozen_layer:
-        model.get_layer(stage.frozen_layer).trainable = False
-    else:
-        for layer in model.layers:
-            layer.trainable = True
-    batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch)),
-        loss=spec.task.loss,
-        metrics=[*spec.task.metrics, batch_loss_log],
-        steps_per_execution=config.steps_per_execution,
-        jit_compile=JIT_CHOICES[config.jit_compile],
-    )
-    return batch_loss_log
-
-
-def _callbacks(output_dir: Path, stage: Stage, config: TrainConfig, train_images: np.ndarray,
-               batch_loss_log: BatchLossLog) -> list:
-    callbacks = [
-        # First: a collapsed epoch must not reach the backup or the logs.
-        CollapseGuard(normalize_images(train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
-        # Before RunLogger: it sets the epoch that RunLogger trims its rows to.
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup" / stage.name)),
-        RunLogger(output_dir, batch_loss_log, stage.learning_rate, stage=stage.name),
-    ]
-    if importlib.util.find_spec("tensorboard") is not None:
-        callbacks.append(keras.callbacks.TensorBoard(str(output_dir / "tensorboard" / stage.name)))
-    return callbacks
 
 
 def train(config: TrainConfig, data: DigitArrays | None = None,
@@ -191,30 +94,63 @@ def train(config: TrainConfig, data: DigitArrays | None = None,
     if data is None:
         data = load_digits(config.data_source, config.data_dir, config.tfds_data_dir)
     data = data.take_train(config.train_examples).take_test(config.test_examples)
-    return _run(config, get_spec(config.arch), data, strategy)
-
-
-def _run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy) -> RunResult:
-    chief = is_chief(strategy)
-    scratch = None if chief else tempfile.mkdtemp(prefix="digitnet-worker-")
+    folder = run_folder.worker_folder(config.output_dir, worker_index(strategy))
     try:
-        return _run_in(config, spec, data, strategy, Path(config.output_dir) if chief else Path(scratch))
-    finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        result = run(config, get_spec(config.arch), data, strategy, folder)
+    except tf.errors.OpError as error:
+        peer = name_missing_peer(error)
+        if peer is None:
+            raise
+        raise TrainingError(f"{peer} stopped answering, so this worker stops too; the last completed epoch is "
+                            "kept: run the same command on every worker again to resume") from None
+    if not result.chief:
+        # The chief holds the run; this worker's state is no longer needed.
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
 
 
-def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, output_dir: Path) -> RunResult:
-    state = prepare_output_dir(dataclasses.replace(config, output_dir=str(output_dir)))
-    if state == "finished":
-        metrics = json.loads((output_dir / "metrics.json").read_text())
-        result = RunResult(output_dir, metrics, metrics["headline"], reused=True)
-        _say(f"{output_dir} already holds this finished run; reusing it (--fresh trains again)")
-        return result
-    if state == "resume":
-        _say(f"resuming the interrupted run in {output_dir} from its last completed epoch")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(output_dir / "config.json", {
+def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path) -> RunResult:
+    """One run in `folder`: agree on where to start, train every stage, save and describe the result."""
+    chief = worker_index(strategy) == 0
+    stages = stages_for(spec, config)
+    start = agree_on_start(config, folder, stages, strategy)
+    if start.finished:
+        return reuse_finished_run(folder, chief)
+    start_folder(folder, config, spec, data, start)
+    seed_everything(config)
+    encoder = pretrained_encoder(config, spec, data, strategy, folder) if spec.pretrain else None
+    datasets = make_datasets(config, spec, data)
+    with strategy.scope():
+        model = spec.build(encoder=encoder) if encoder is not None else spec.build()
+    stage_metrics = {stage.name: run_stage(model, spec, stage, index, start, config, datasets, strategy, folder)
+                     for index, stage in enumerate(stages)}
+    metrics = summarize(config, spec, model, stage_metrics, len(datasets.train_images), data, folder)
+    save_model(model, spec, strategy, folder)
+    # On every worker: under a multi-worker strategy the figures' predictions are collective.
+    draw_figures(model, spec, config, data, folder)
+    # Written last: its presence marks the run finished.
+    write_json(folder / run_folder.METRICS, metrics)
+    shutil.rmtree(folder / run_folder.BACKUP, ignore_errors=True)
+    return RunResult(folder, metrics, metrics["headline"], resumed=start.resumed, chief=chief)
+
+
+def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
+    if not chief:
+        return RunResult(folder, {}, "the chief holds this finished run", reused=True, chief=False)
+    metrics = json.loads((folder / run_folder.METRICS).read_text())
+    say(f"{folder} already holds this finished run; reusing it (--fresh trains again)")
+    return RunResult(folder, metrics, metrics["headline"], reused=True)
+
+
+def start_folder(folder: Path, config: TrainConfig, spec: ModelSpec, data: DigitArrays, start: ResumePoint) -> None:
+    """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
+    if start.move_aside:
+        moved = run_folder.move_aside(folder, start.move_aside)
+        say(f"moved the earlier contents of {folder} to {moved} ({start.move_aside})")
+    if start.clear:
+        run_folder.clear_worker_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / run_folder.CONFIG, {
         "config": dataclasses.asdict(config),
         "result_fields": config.result_fields(),
         "model": {"arch": config.arch, "summary": spec.summary, "task": spec.task.name},
@@ -223,75 +159,165 @@ def _run_in(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, o
         "keras": keras.__version__,
     })
 
+
+def seed_everything(config: TrainConfig) -> None:
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    encoder = _load_pretrained_encoder(config, spec, data, strategy) if spec.pretrain else None
+
+def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path):
+    """The encoder of --encoder's autoencoder, or of one trained first in `folder`/pretrain-<arch>."""
+    if config.encoder is not None:
+        path = Path(config.encoder)
+    else:
+        pretrain_spec = get_spec(spec.pretrain)
+        pretrain_config = dataclasses.replace(
+            config,
+            arch=spec.pretrain,
+            epochs=config.pretrain_epochs or pretrain_spec.epochs,
+            batch_size=pretrain_spec.batch_size,
+            learning_rate=pretrain_spec.learning_rate,
+            warmup_epochs=None,  # resolved() gives the pretrained model's own
+            output_dir=str(Path(config.output_dir) / f"pretrain-{spec.pretrain}"),
+            pretrain_epochs=None,
+            export_formats=(),
+            fresh=False,
+        ).resolved()
+        say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
+        path = run(pretrain_config, pretrain_spec, data, strategy, folder / f"pretrain-{spec.pretrain}").model_path
+    autoencoder = keras.models.load_model(path)
+    try:
+        return autoencoder.get_layer("encoder")
+    except ValueError:
+        raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
+
+
+def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays) -> Datasets:
     (train_images, train_labels), validation = split_validation(
-        data.train_images, data.train_labels, config.validation_split
-    )
+        data.train_images, data.train_labels, config.validation_split)
+    clock = epoch_variable()
     train_ds = make_dataset(train_images, train_labels, spec.task, config.batch_size,
-                            shuffle=True, shuffle_seed=config.seed)
+                            shuffle_seed=config.seed, epoch=clock, augment=config.augment)
     test_ds = make_dataset(data.test_images, data.test_labels, spec.task, config.batch_size)
-    val_ds = test_ds if config.test_every_epoch else validation and make_dataset(*validation, spec.task, config.batch_size)
+    if config.test_every_epoch:
+        validation_ds = test_ds
+    else:
+        validation_ds = validation and make_dataset(*validation, spec.task, config.batch_size)
+    return Datasets(train_ds, test_ds, validation_ds, train_images, clock)
 
+
+def run_stage(model: keras.Model, spec: ModelSpec, stage: Stage, index: int, start: ResumePoint,
+              config: TrainConfig, datasets: Datasets, strategy, folder: Path) -> dict:
+    """Trains one stage from where the run starts (or loads it, if it was completed) and tests it."""
+    backup = folder / run_folder.BACKUP / stage.name
+    steps_per_epoch = -(-len(datasets.train_images) // config.batch_size)
     with strategy.scope():
-        model = spec.build(encoder=encoder) if encoder is not None else spec.build()
+        batch_loss_log = compile_for_stage(model, spec, stage, config, steps_per_epoch)
+    completed = start.epochs_completed(index, stage.epochs)
+    if completed == stage.epochs:
+        model.load_weights(backup / f"epoch-{completed}.weights.h5")
+    else:
+        if index or spec.pretrain:
+            say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
+        callbacks = stage_callbacks(folder, stage, completed, config, datasets, batch_loss_log)
+        model.fit(datasets.train, epochs=stage.epochs, validation_data=datasets.validation, shuffle=False,
+                  callbacks=callbacks, verbose=config.verbose and 1)
+    return without_batch_loss_log(model.evaluate(datasets.test, return_dict=True, verbose=0))
 
-    stage_metrics, seconds_per_epoch = {}, {}
-    stages = stages_for(spec, config)
-    for stage in stages:
-        done_weights = output_dir / "backup" / f"{stage.name}.done.weights.h5"
-        with strategy.scope():
-            batch_loss_log = _compile(model, spec, stage, config,
-                                      steps_per_epoch=-(-len(train_images) // config.batch_size))
-        if done_weights.exists():
-            model.load_weights(done_weights)
-        else:
-            if len(stages) > 1:
-                _say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
-            model.fit(train_ds, epochs=stage.epochs, validation_data=val_ds, shuffle=False,
-                      callbacks=_callbacks(output_dir, stage, config, train_images, batch_loss_log),
-                      verbose=config.verbose and 1)
-            with atomic_path(done_weights) as temporary:
-                model.save_weights(temporary)
-        stage_metrics[stage.name] = without_batch_loss_log(model.evaluate(test_ds, return_dict=True, verbose=0))
-        rows = [r for r in read_csv_rows(output_dir / RunLogger.HISTORY) if r["stage"] == stage.name]
-        epoch_seconds = [float(r["seconds"]) for r in rows]
-        # The first epoch includes tracing and graph building.
-        seconds_per_epoch[stage.name] = float(np.median(epoch_seconds[1:] or epoch_seconds)) if epoch_seconds else None
 
-    final = stage_metrics[stage.name]
+def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: int):
+    """The learning rate of each step of `stage`: linear warm-up from 0 over
+    config.warmup_epochs, then cosine decay to 0 or constant (alpha=1)."""
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    decay_steps = stage.epochs * steps_per_epoch - warmup_steps
+    alpha = 0.0 if config.lr_schedule == "cosine" else 1.0
+    if warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=alpha, warmup_target=stage.learning_rate,
+                                                      warmup_steps=warmup_steps)
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=decay_steps)
+    return stage.learning_rate
+
+
+def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
+                      steps_per_epoch: int) -> BatchLossLog:
+    for layer in model.layers:
+        layer.trainable = layer.name != stage.frozen_submodel
+    batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch)),
+        loss=spec.task.loss,
+        metrics=[*spec.task.metrics, batch_loss_log],
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=JIT_CHOICES[config.jit_compile],
+    )
+    return batch_loss_log
+
+
+def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainConfig, datasets: Datasets,
+                    batch_loss_log: BatchLossLog) -> list:
+    def announce(epoch):
+        say(f"resuming the interrupted run in {folder} after its completed epoch {epoch} (stage '{stage.name}')")
+
+    callbacks = [
+        EpochClock(datasets.clock),
+        # Before the records and the backup: a collapsed epoch must reach neither.
+        CollapseGuard(normalize_images(datasets.train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
+        # Records before backup: a kill between the two redoes the epoch, and
+        # RunLogger drops the redone epoch's rows, so nothing is lost or doubled.
+        RunLogger(folder, batch_loss_log, stage.learning_rate, stage=stage.name),
+        EpochBackup(folder / run_folder.BACKUP / stage.name, resume_epoch=completed, on_restore=announce),
+        StopOnInterrupt(),
+    ]
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(folder / "tensorboard" / stage.name)))
+    return callbacks
+
+
+def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_metrics: dict, train_examples: int,
+              data: DigitArrays, folder: Path) -> dict:
+    final = list(stage_metrics.values())[-1]
     headline = spec.task.describe(final)
     if len(stage_metrics) > 1:
         headline = "; ".join(f"{name}: {spec.task.describe(m)}" for name, m in stage_metrics.items())
-    metrics = {
+    return {
         "arch": config.arch,
         "weights_sha256": weights_digest(model),
         "task": spec.task.name,
         "test": final,
         "stages": stage_metrics,
-        "seconds_per_epoch": seconds_per_epoch,
-        "train_examples": len(train_images),
+        "seconds_per_epoch": seconds_per_epoch(folder, list(stage_metrics)),
+        "train_examples": train_examples,
         "test_examples": len(data.test_images),
         "seed": config.seed,
         "headline": headline,
     }
-    # The saved model carries only standard metrics, so it loads without digitnet.
+
+
+def seconds_per_epoch(folder: Path, stage_names: list[str]) -> dict:
+    """Median epoch time per stage, leaving out the first epoch (tracing and graph building)."""
+    rows = read_csv_rows(folder / RunLogger.HISTORY)
+    result = {}
+    for name in stage_names:
+        seconds = [float(r["seconds"]) for r in rows if r["stage"] == name]
+        result[name] = float(np.median(seconds[1:] or seconds)) if seconds else None
+    return result
+
+
+def save_model(model: keras.Model, spec: ModelSpec, strategy, folder: Path) -> None:
+    """model.keras with only standard metrics, so it loads without digitnet."""
     with strategy.scope():
         model.compile(optimizer=model.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
-    with atomic_path(output_dir / "model.keras") as temporary:
+    with atomic_path(folder / "model.keras") as temporary:
         model.save(temporary)
-    loss_rows = read_csv_rows(output_dir / RunLogger.ALL_LOSSES)
-    figures.plot_all_losses(loss_rows, output_dir / "all_losses.png",
+
+
+def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data: DigitArrays, folder: Path) -> None:
+    figures.plot_all_losses(read_csv_rows(folder / RunLogger.ALL_LOSSES), folder / "all_losses.png",
                             f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
     test_inputs = normalize_images(data.test_images).numpy()
-    spec.task.figures(model, test_inputs, data.test_labels, output_dir, config.arch)
-    # Written last: its presence marks the run finished.
-    write_json(output_dir / "metrics.json", metrics)
-    shutil.rmtree(output_dir / "backup", ignore_errors=True)
-    return RunResult(output_dir, metrics, headline, resumed=state == "resume")
+    spec.task.figures(model, test_inputs, data.test_labels, folder, config.arch)
 
 
 def weights_digest(model: keras.Model) -> str:

@@ -1,0 +1,66 @@
+"""Train a committee of one registered model over several seeds and average their probabilities.
+
+    python -m digitnet.committee --arch deep_cnn --members 5
+    python -m digitnet.committee --arch deep_cnn --members 5 --export saved_model,tflite
+
+Members are ordinary runs in <output-dir>/member-<k>/ (seed k): an interrupted
+member resumes and a finished one is reused, so the same command continues a
+committee across sessions. The committee folder gets config.json,
+metrics.json (every member and the committee), model.keras, the confusion
+matrix and the misclassified test digits; --export publishes it under the
+served name 'committee'.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from digitnet import cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.committee", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="deep_cnn", help="registered model of every member (default deep_cnn)")
+    parser.add_argument("--members", type=int, default=5, help="number of members, seeds 0..N-1 (default 5)")
+    parser.add_argument("--output-dir", help="committee folder (default runs/committee-<arch>)")
+    parser.add_argument("--epochs", type=int, help="epochs of each member (default: the model's)")
+    parser.add_argument("--train-examples", type=int, help="train each member on the first N images only")
+    parser.add_argument("--test-examples", type=int, help="test on the first N test images only")
+    parser.add_argument("--export", default="", help="then export the committee: saved_model,tflite")
+    parser.add_argument("--export-dir", default="saved_models", help="where --export writes")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    cli.add_debug_flag(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from digitnet.config import TrainConfig
+    from digitnet.errors import ConfigError
+
+    if args.members < 1:
+        raise ConfigError(f"--members must be a positive integer, received {args.members}")
+    folder = args.output_dir or f"runs/committee-{args.arch}"
+    base = TrainConfig(arch=args.arch, epochs=args.epochs, train_examples=args.train_examples,
+                       test_examples=args.test_examples, output_dir=f"{folder}/member-0",
+                       export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
+                       verbose=0 if args.quiet else 1)
+    base.resolved()  # every flag checked before any training
+    from digitnet.data import load_digits
+    from digitnet.ensemble import NAME, train_committee
+
+    data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
+    result = train_committee(base, args.members, folder, data)
+    if base.export_formats:
+        from digitnet.exporters import export_model
+
+        export_model(result.model_path, base.export_formats, base.export_dir, load_digits(), name=NAME)
+    print(f"{result.metrics['headline']}  [committee folder: {result.folder}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run_command(main, interrupted_hint=(
+        "Finished members are kept and the current member's last completed epoch is in its backup/; "
+        "run the same command again to continue.")))

@@ -1,0 +1,110 @@
+"""A committee: several runs of one model with different seeds, their probabilities averaged.
+
+Each member is an ordinary run folder (`<committee folder>/member-<k>/`,
+seed k), trained by training.train: resumable, and reused once finished.
+Members are never chosen by their test accuracy: all N trained members vote.
+The committee itself is one Keras model (every member inside one graph,
+named 'committee'), so it is saved, exported and served like any other.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digitnet.config import TrainConfig
+from digitnet.data import DigitArrays
+from digitnet.files import atomic_path, read_csv_rows, write_json
+from digitnet.registry import INPUT_SHAPE, get_spec
+from digitnet.pipeline import normalize_images
+from digitnet.training import RunResult, say, train
+
+NAME = "committee"
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitteeResult:
+    folder: Path
+    metrics: dict
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / "model.keras"
+
+
+def member_folder(folder: Path, index: int) -> Path:
+    return Path(folder) / f"member-{index}"
+
+
+def train_members(base: TrainConfig, members: int, folder: Path, data: DigitArrays) -> list[RunResult]:
+    """Trains (or reuses, or resumes) members 0..members-1, member k with seed base.seed + k."""
+    results = []
+    for index in range(members):
+        say(f"committee member {index + 1} of {members} (seed {base.seed + index})")
+        config = dataclasses.replace(base, seed=base.seed + index, output_dir=str(member_folder(folder, index)),
+                                     export_formats=())
+        results.append(train(config, data=data))
+    return results
+
+
+def build_committee(members: list[keras.Model], name: str = NAME) -> keras.Model:
+    """One model whose output is the mean of the members' probabilities."""
+    inputs = keras.Input(shape=INPUT_SHAPE, name="images")
+    outputs = []
+    for index, member in enumerate(members):
+        member.name = f"member_{index}"
+        outputs.append(member(inputs))
+    averaged = keras.layers.Average(name="probabilities")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(inputs, averaged, name=name)
+
+
+def evaluate(model: keras.Model, data: DigitArrays) -> dict:
+    probabilities = model.predict(normalize_images(data.test_images), batch_size=1000, verbose=0)
+    predicted = np.argmax(probabilities, axis=1)
+    picked = probabilities[np.arange(len(predicted)), data.test_labels]
+    return {"accuracy": float(np.mean(predicted == data.test_labels)),
+            "errors": int(np.sum(predicted != data.test_labels)),
+            "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))}
+
+
+def training_seconds(run_folder: Path) -> float:
+    """Seconds the run spent in training epochs (history.csv), all stages."""
+    return float(sum(float(row["seconds"]) for row in read_csv_rows(run_folder / "history.csv")))
+
+
+def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: DigitArrays) -> CommitteeResult:
+    """Builds, tests, saves and draws the committee of the trained members."""
+    members = [keras.models.load_model(result.model_path) for result in results]
+    model = build_committee(members)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    committee = evaluate(model, data)
+    metrics = {
+        "arch": base.arch,
+        "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "test": r.metrics["test"],
+                     "training_seconds": training_seconds(r.output_dir)} for r in results],
+        "committee": committee,
+        "training_seconds": sum(training_seconds(r.output_dir) for r in results),
+        "test_examples": int(len(data.test_images)),
+        "headline": f"committee of {len(results)} {base.arch}: test accuracy {100 * committee['accuracy']:.2f} % "
+                    f"({committee['errors']} errors in {len(data.test_images):,})",
+    }
+    write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results)})
+    with atomic_path(folder / "model.keras") as temporary:
+        model.save(temporary)
+    get_spec(base.arch).task.figures(model, normalize_images(data.test_images).numpy(), data.test_labels,
+                                     folder, f"committee of {len(results)} {base.arch}")
+    write_json(folder / "metrics.json", metrics)
+    return CommitteeResult(folder, metrics)
+
+
+def train_committee(base: TrainConfig, members: int, folder: str | Path, data: DigitArrays) -> CommitteeResult:
+    folder = Path(folder)
+    results = train_members(base, members, folder, data)
+    return assemble(base, results, folder, data)
+
+
+def read_metrics(folder: Path) -> dict:
+    return json.loads((Path(folder) / "metrics.json").read_text())
