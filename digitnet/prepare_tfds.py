@@ -9,7 +9,10 @@ files) but were compressed anew, so their .gz checksums differ. They are
 placed in TFDS's download cache under the names TFDS expects, with the
 `.INFO` record TFDS writes after a download, naming the registered
 checksum; TFDS then builds `mnist` from them without touching the network
-and without any patch to TFDS.
+and without any patch to TFDS. `download_and_prepare` is told not to fetch
+TFDS's prepared copy from Google Cloud Storage (by default it tries that
+first, where GCS is enabled), so it builds from these cached files and
+downloads nothing (tests/test_tfds.py checks this with the network blocked).
 """
 from __future__ import annotations
 
@@ -61,7 +64,11 @@ def prepare_tfds_mnist(tfds_data_dir: str | None = None, source_dir: Path | None
         info = {"urls": [url], "dataset_names": ["mnist"], "original_fname": filename,
                 "url_info": {"size": int(size), "checksum": sha256, "filename": filename}}
         write_text(resource.get_info_path(target), json.dumps(info, sort_keys=True))
-    builder.download_and_prepare(download_dir=str(download_dir))
+    offline = tfds.download.DownloadConfig(
+        try_download_gcs=False,  # build from our files, never fetch TFDS's prepared copy from GCS
+        download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS,  # reuse the cache above, never re-download
+    )
+    builder.download_and_prepare(download_dir=str(download_dir), download_config=offline)
     return Path(builder.data_dir)
 
 

@@ -1,5 +1,6 @@
 """export/: the TF Serving REST client's request and the TFLite demo."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,12 @@ def test_rest_request_body_is_what_tf_serving_expects(mnist, tmp_path):
     assert instances.shape == (3, 28, 28) and instances.dtype.kind == "i"
     assert 0 <= instances.min() and instances.max() <= 255
     assert np.corrcoef(instances[0].ravel(), mnist.test_images[0].ravel())[0, 1] > 0.9
-    json.dumps(body)  # serialisable as the POST body
+    # What TF Serving would do with it: the committed LeNet's serving_default, fed the JSON round trip.
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(str(ROOT / "saved_models" / "lenet" / "1")).signatures[body["signature_name"]]
+    sent = np.array(json.loads(json.dumps(body))["instances"], dtype=np.uint8)
+    np.testing.assert_array_equal(serving(images=tf.constant(sent))["classes"].numpy(), mnist.test_labels[:3])
     assert rest_client.predict_url("http://localhost:8501/", "lenet") == "http://localhost:8501/v1/models/lenet:predict"
     assert rest_client.predict_url("http://h:8501", "lenet", 2) == "http://h:8501/v1/models/lenet/versions/2:predict"
 
@@ -36,7 +42,9 @@ def test_rest_client_dry_run_prints_the_body(mnist, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "export" / "rest_client.py"), "--dry-run", path],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert np.array(json.loads(done.stdout)["instances"]).shape == (1, 28, 28)
+    printed = json.loads(done.stdout)
+    assert np.array(printed["instances"]).shape == (1, 28, 28)
+    assert printed == rest_client.build_request([path])  # exactly the body it would POST
 
 
 def test_tflite_demo_prints_prediction_probability_and_latency(mnist, tmp_path):
@@ -45,4 +53,5 @@ def test_tflite_demo_prints_prediction_probability_and_latency(mnist, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "export" / "tflite_demo.py"), str(model), path],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert f"{path}: 7 (probability" in done.stdout and " ms)" in done.stdout
+    expected = rf"{re.escape(path)}: 7 \(probability (0\.9\d\d|1\.000), \d+\.\d{{3}} ms\)\n"
+    assert re.fullmatch(expected, done.stdout), done.stdout
