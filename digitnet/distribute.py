@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from digitnet import quiet
 from digitnet.config import STRATEGIES
-from digitnet.errors import ConfigError, TrainingError
+from digitnet.errors import ConfigError
 
 
 def _auto() -> tf.distribute.Strategy:
@@ -29,11 +29,7 @@ def _multi_worker() -> tf.distribute.Strategy:
     except json.JSONDecodeError as error:
         raise ConfigError(f"TF_CONFIG is not valid JSON ({error}): received {os.environ['TF_CONFIG']!r}") from None
     _bound_peer_waits()
-    try:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as error:  # raised by the start-up barrier's timeout
-        raise TrainingError(f"not every worker of the cluster joined within {PEER_TIMEOUT_SECONDS} s "
-                            f"({', '.join(cluster_addresses())}): start the same command on each ({error})") from None
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
     from digitnet.keras_fixes import apply_multi_worker_fixes
 
     apply_multi_worker_fixes()
@@ -83,30 +79,26 @@ def steps_per_execution_for(strategy: tf.distribute.Strategy, requested: int | N
     return requested
 
 
-# How long a worker waits for its peers at start-up, and how often it checks
-# that they are still there during training (TensorFlow's health check: a
-# peer that does not answer CHECK_RETRIES checks of CHECK_TIMEOUT_SECONDS
-# aborts the collectives). Without these bounds a worker waits forever.
-PEER_TIMEOUT_SECONDS = int(os.environ.get("DIGITNET_PEER_TIMEOUT", "120"))
-CHECK_INTERVAL_SECONDS = 5
-CHECK_TIMEOUT_SECONDS = 5
-CHECK_RETRIES = 2
+# How long a silent peer is waited for during training before every other
+# worker's collectives are aborted (train() then names the peer).
+HEARTBEAT_TIMEOUT_SECONDS = 20
 
 
 def _bound_peer_waits() -> None:
-    from tensorflow.python.distribute import collective_all_reduce_strategy as mwms
+    """Configures TensorFlow's coordination service before MWMS does: a worker whose heartbeats
+    stop for HEARTBEAT_TIMEOUT_SECONDS aborts the collectives of all others."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
 
-    extended = mwms.CollectiveAllReduceExtended
-    extended._check_health_initial_timeout = PEER_TIMEOUT_SECONDS
-    extended._check_health_interval = CHECK_INTERVAL_SECONDS
-    extended._check_health_timeout = CHECK_TIMEOUT_SECONDS
-    extended._check_health_retry_limit = CHECK_RETRIES
-
-
-def cluster_addresses() -> list[str]:
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    return [f"{job} {index} ({address})" for job, addresses in cluster.items()
-            for index, address in enumerate(addresses)]
+    if context.context().coordination_service is not None:
+        return
+    cluster_spec = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=cluster_spec.num_tasks(job))
+            for job in ("chief", "worker") if job in cluster_spec.jobs]
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster_spec),
+        coordinated_jobs=jobs, heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000)
 
 
 def name_missing_peer(error: Exception) -> str | None:

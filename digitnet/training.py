@@ -186,7 +186,8 @@ def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, 
         ).resolved()
         say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
         path = run(pretrain_config, pretrain_spec, data, strategy, folder / f"pretrain-{spec.pretrain}").model_path
-    autoencoder = keras.models.load_model(path)
+    with strategy.scope():  # its variables become the strategy's, like the rest of the model's
+        autoencoder = keras.models.load_model(path)
     try:
         return autoencoder.get_layer("encoder")
     except ValueError:

@@ -5,9 +5,11 @@ import subprocess
 import sys
 import socket
 import textwrap
+import time
 
 import pytest
 
+from digitnet import cli
 from digitnet.distribute import make_strategy
 from digitnet.errors import ConfigError
 
@@ -33,8 +35,16 @@ def test_mirrored_strategy_trains_over_two_replicas(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
-    assert 0.0 <= report["accuracy"] <= 1.0
-    assert (tmp_path / "run" / "model.keras").exists()
+    import keras
+    import numpy as np
+    from digitnet.data import load_digits
+    from digitnet.pipeline import normalize_images
+
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    data = load_digits().take_test(100)
+    predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
+    assert report["accuracy"] == pytest.approx(np.mean(predictions == data.test_labels), abs=1e-6)
+    assert report["accuracy"] > 0.3  # 400 images, one epoch: well above chance if both replicas learned
 
 
 def test_auto_strategy_without_gpu_is_the_default_one():
@@ -42,6 +52,24 @@ def test_auto_strategy_without_gpu_is_the_default_one():
 
     assert make_strategy("auto").num_replicas_in_sync == 1
     assert isinstance(make_strategy("default"), type(tf.distribute.get_strategy()))
+
+
+@pytest.mark.parametrize("gpus, mirrored", [(0, False), (1, False), (2, True)])
+def test_auto_takes_mirrored_only_from_two_gpus(monkeypatch, gpus, mirrored):
+    """One GPU keeps the default strategy, so steps_per_execution stays 10 (keras#19246 hits Mirrored only)."""
+    import tensorflow as tf
+
+    from digitnet.distribute import steps_per_execution_for
+
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: (
+        [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(gpus)]
+        if kind == "GPU" else real(kind)))
+    monkeypatch.setattr(tf.distribute, "MirroredStrategy", lambda *args, **kwargs: "mirrored")
+    strategy = make_strategy("auto")
+    assert (strategy == "mirrored") is mirrored
+    if not mirrored:
+        assert steps_per_execution_for(strategy, None) == 10
 
 
 def test_multi_worker_needs_tf_config(monkeypatch):
@@ -55,13 +83,20 @@ def test_multi_worker_needs_tf_config(monkeypatch):
 
 WORKER = textwrap.dedent("""
     import json, sys
+    from digitnet import cli
     from digitnet.config import TrainConfig
     from digitnet.training import train
-    config = TrainConfig(arch="bpnn", epochs=2, train_examples=600, test_examples=200, batch_size=60,
-                         output_dir=sys.argv[1], strategy="multi_worker", verbose=0)
-    result = train(config)
-    print(json.dumps({"weights": result.metrics["weights_sha256"], "test": result.metrics["test"],
-                      "output_dir": str(result.output_dir)}))
+
+    def main(argv):
+        config = TrainConfig(arch=sys.argv[2], epochs=int(sys.argv[3]), train_examples=600, test_examples=200,
+                             batch_size=60, pretrain_epochs=1, output_dir=sys.argv[1], strategy="multi_worker",
+                             verbose=0)
+        result = train(config)
+        print(json.dumps({"weights": result.metrics.get("weights_sha256"), "test": result.metrics.get("test"),
+                          "output_dir": str(result.output_dir), "reused": result.reused}))
+        return 0
+
+    sys.exit(cli.run_command(main, []))
 """)
 
 
@@ -76,28 +111,40 @@ def _free_ports(count):
             s.close()
 
 
-def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
-    ports = _free_ports(2)
+def _start_workers(folder, ports, arch="bpnn", epochs=2, indices=(0, 1), env_extra=None):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = []
+    for index in indices:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {}),
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(folder), arch, str(epochs)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    return workers
+
+
+def _finish(workers, timeout=240):
     try:
-        for index in range(2):
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-            workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "run")],
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
-        outputs = [worker.communicate(timeout=240) for worker in workers]
+        return [worker.communicate(timeout=timeout) for worker in workers]
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()  # MWMS traps SIGTERM: only SIGKILL stops a worker waiting for its peer
                 worker.wait()
+
+
+def _run_two_workers(folder, arch="bpnn", epochs=2):
+    workers = _start_workers(folder, _free_ports(2), arch, epochs)
+    outputs = _finish(workers)
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
-    chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+
+
+def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
+    chief, other = _run_two_workers(tmp_path / "run")
     assert chief["weights"] == other["weights"]
     assert chief["output_dir"] == str(tmp_path / "run")
-    assert not os.path.exists(other["output_dir"])  # the other worker's scratch folder is gone
+    assert not os.path.exists(other["output_dir"])  # the other worker's state folder is gone
     import keras
     import numpy as np
     from digitnet.data import load_digits
@@ -107,6 +154,52 @@ def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     data = load_digits().take_test(200)
     predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
     assert np.mean(predictions == data.test_labels) == pytest.approx(chief["test"]["accuracy"], abs=1e-6)
+    # The same command again: every worker reuses the finished run (none trains alone).
+    again = _run_two_workers(tmp_path / "run")
+    assert [report["reused"] for report in again] == [True, True]
+
+
+def test_two_workers_train_ae_classifier_with_its_pretraining(tmp_path):
+    chief, other = _run_two_workers(tmp_path / "run", arch="ae_classifier", epochs=1)
+    assert chief["weights"] == other["weights"]
+    assert (tmp_path / "run" / "pretrain-autoencoder" / "model.keras").exists()
+    assert not os.path.exists(other["output_dir"])
+
+
+def test_killed_workers_resume_together_from_the_same_epoch(tmp_path):
+    folder = tmp_path / "run"
+    workers = _start_workers(folder, _free_ports(2), epochs=30)
+    saved = [folder / "backup" / "train" / "epoch-2.weights.h5",
+             tmp_path / "run.worker-1" / "backup" / "train" / "epoch-2.weights.h5"]
+    deadline = time.monotonic() + 240
+    while not all(p.exists() for p in saved) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for worker in workers:
+        worker.kill()
+        worker.wait()
+    assert all(p.exists() for p in saved)
+    workers = _start_workers(folder, _free_ports(2), epochs=30)
+    outputs = _finish(workers, timeout=300)
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
+    assert "resuming the interrupted run" in outputs[0][0] and "resuming the interrupted run" in outputs[1][0]
+    assert chief["weights"] == other["weights"]
+
+
+def test_a_worker_whose_peer_dies_stops_naming_it(tmp_path):
+    ports = _free_ports(2)
+    workers = _start_workers(tmp_path / "run", ports, epochs=500)
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "run" / "history.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers[1].kill()
+    killed = time.monotonic()
+    (out, err), = _finish(workers[:1], timeout=120)
+    _finish(workers[1:])
+    assert time.monotonic() - killed < 90
+    assert workers[0].returncode == cli.EXIT_USAGE
+    assert f"worker 1 (127.0.0.1:{ports[1]}) stopped answering" in err and "Traceback" not in err
 
 
 def test_steps_per_execution_is_10_on_one_device_and_1_where_keras_cannot_loop():

@@ -1,13 +1,20 @@
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
-from digitnet import cli, train
+import pytest
+
+from digitnet import callbacks, cli, train
+from digitnet.exporters import publish_version
+from digitnet.files import write_json
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+BPNN_20K = ["--arch", "bpnn", "--train-examples", "20000", "--test-examples", "100", "--quiet"]
 
 
 def test_nan_loss_stops_the_run_with_advice(tmp_path, capsys):
@@ -19,51 +26,192 @@ def test_nan_loss_stops_the_run_with_advice(tmp_path, capsys):
     assert not (tmp_path / "model.keras").exists() and not (tmp_path / "metrics.json").exists()
 
 
-def _history_epochs(folder):
+def _history_rows(folder):
     path = folder / "history.csv"
     if not path.exists():
         return []
     with open(path) as file:
-        return [int(row["epoch"]) for row in csv.DictReader(file)]
+        return list(csv.DictReader(file))
 
 
-def test_killed_run_resumes_from_the_last_completed_epoch(tmp_path):
-    argv = [sys.executable, "-m", "digitnet.train", "--arch", "bpnn", "--train-examples", "20000",
-            "--test-examples", "100", "--epochs", "4", "--quiet", "--output-dir", str(tmp_path)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+def _wait_for(condition, process, seconds=240):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert condition(), "the awaited state never came"
+
+
+def _weights(folder):
+    return json.loads((folder / "metrics.json").read_text())["weights_sha256"]
+
+
+def test_a_killed_deterministic_run_resumes_to_the_uninterrupted_weights(tmp_path):
+    """Resuming continues the same run: bit-identical weights, and the epoch done before the kill is not redone."""
+    argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "4", "--seed", "4", "--deterministic"]
+    alone = subprocess.run([*argv, "--output-dir", str(tmp_path / "alone")], capture_output=True, text=True,
+                           timeout=300, env=ENV)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+
+    folder = tmp_path / "killed"
+    process = subprocess.Popen([*argv, "--output-dir", str(folder)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=ENV)
     try:
-        deadline = time.monotonic() + 240
-        while not _history_epochs(tmp_path) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-        assert _history_epochs(tmp_path), "the first epoch never finished"
+        _wait_for(lambda: (folder / "backup" / "train" / "epoch-1.weights.h5").exists(), process)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    completed = _history_epochs(tmp_path)
-    assert len(completed) < 4 and not (tmp_path / "metrics.json").exists()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=ENV)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "resuming the interrupted run" in done.stdout
-    assert _history_epochs(tmp_path) == [0, 1, 2, 3]
+    assert not (folder / "metrics.json").exists()
+    first_epoch = _history_rows(folder)[0]
+    resumed = subprocess.run([*argv, "--output-dir", str(folder)], capture_output=True, text=True, timeout=300, env=ENV)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming the interrupted run" in resumed.stdout
+    rows = _history_rows(folder)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    assert rows[0] == first_epoch  # epoch 0 was kept, not trained again
+    assert _weights(folder) == _weights(tmp_path / "alone")
+    with open(folder / "all_losses.csv") as file:
+        assert [int(r["step"]) for r in csv.DictReader(file)] == list(range(4 * 200))
+
+
+def test_a_stop_right_after_the_backup_loses_no_rows(tmp_path, monkeypatch, capsys):
+    """The epoch's records are written before its backup: a kill once the backup exists leaves no gap."""
+    original = callbacks.EpochBackup.on_epoch_end
+
+    def backup_then_die(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt  # as if killed the moment the backup was written
+
+    argv = ["--arch", "bpnn", "--train-examples", "1000", "--test-examples", "50", "--epochs", "3", "--quiet",
+            "--output-dir", str(tmp_path)]
+    monkeypatch.setattr(callbacks.EpochBackup, "on_epoch_end", backup_then_die)
+    assert cli.run_command(train.main, argv) == cli.EXIT_INTERRUPTED
+    monkeypatch.setattr(callbacks.EpochBackup, "on_epoch_end", original)
+    assert cli.run_command(train.main, argv) == 0
+    assert "after its completed epoch 2" in capsys.readouterr().out
+    assert [int(r["epoch"]) for r in _history_rows(tmp_path)] == [0, 1, 2]
     with open(tmp_path / "all_losses.csv") as file:
-        rows = list(csv.DictReader(file))
-    assert [int(r["step"]) for r in rows] == list(range(4 * 200))
+        assert [(int(r["epoch"]), int(r["batch"])) for r in csv.DictReader(file)] == [
+            (epoch, batch) for epoch in range(3) for batch in range(10)]
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    argv = [sys.executable, "-m", "digitnet.train", "--arch", "bpnn", "--train-examples", "20000",
-            "--test-examples", "100", "--epochs", "30", "--quiet", "--output-dir", str(tmp_path)]
+def test_the_collapse_guard_stops_before_the_backup_and_saves_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(callbacks.CollapseGuard, "MIN_SPREAD", float("inf"))  # every model counts as collapsed
+    argv = ["--arch", "lenet", "--train-examples", "300", "--test-examples", "50", "--epochs", "2", "--quiet",
+            "--output-dir", str(tmp_path)]
+    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    assert "the model collapsed by the end of epoch 1" in capsys.readouterr().err
+    assert not (tmp_path / "model.keras").exists() and not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "backup" / "train" / "epoch-1.weights.h5").exists()
+    assert _history_rows(tmp_path) == []
+
+
+def _busy_cores(count):
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+@pytest.mark.parametrize("load", [0, 2])
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, load):
+    argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "60", "--output-dir", str(tmp_path)]
+    busy = _busy_cores(load)
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
-        deadline = time.monotonic() + 240
-        while not _history_epochs(tmp_path) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
+        _wait_for(lambda: bool(_history_rows(tmp_path)), process)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=120)
     finally:
-        if process.poll() is None:
-            process.kill()
+        for other in [process, *busy]:
+            if other.poll() is None:
+                other.kill()
     assert process.returncode == cli.EXIT_INTERRUPTED
     assert "run the same command again to resume" in err and "Traceback" not in err
+
+
+def test_an_interrupt_swallowed_by_a_finaliser_still_stops_the_run(tmp_path, monkeypatch, capsys):
+    """Python drops a KeyboardInterrupt raised inside __del__; the run must stop all the same."""
+    original = callbacks.RunLogger.on_epoch_end
+
+    def interrupted_inside_a_finaliser(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 0:
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass  # what Python does with an exception in a finaliser
+
+    monkeypatch.setattr(callbacks.RunLogger, "on_epoch_end", interrupted_inside_a_finaliser)
+    argv = ["--arch", "bpnn", "--train-examples", "500", "--test-examples", "50", "--epochs", "5", "--quiet",
+            "--output-dir", str(tmp_path)]
+    try:
+        assert cli.run_command(train.main, argv, interrupted_hint="resume hint") == cli.EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert "resume hint" in capsys.readouterr().err
+    assert len(_history_rows(tmp_path)) == 1
+
+
+@pytest.mark.parametrize("where", ["mystuff", "."])
+def test_a_folder_of_the_users_own_files_is_refused_and_left_alone(tmp_path, monkeypatch, capsys, where):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / where
+    folder.mkdir(exist_ok=True)
+    (folder / "thesis.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["--arch", "bpnn", "--train-examples", "100", "--epochs", "1", "--quiet", "--output-dir", where]
+    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "holds files that are not a digitnet run" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (folder / "thesis.txt").read_text() == "mine" and not (folder / "config.json").exists()
+
+
+def test_a_bad_export_format_is_refused_before_training(tmp_path, capsys):
+    started = time.monotonic()
+    argv = ["--arch", "bpnn", "--export", "saved_model,onnx_typo", "--output-dir", str(tmp_path / "run")]
+    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    assert "--export takes some of saved_model, tflite" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and time.monotonic() - started < 30
+
+
+def test_publish_version_steps_over_a_file_named_like_a_version(tmp_path):
+    base = tmp_path / "lenet"
+    (base / "1").mkdir(parents=True)
+    (base / "2").write_text("a file, not a version")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    published = []
+    worker = threading.Thread(target=lambda: published.append(publish_version(staging, base)), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert published == [base / "3"] and (base / "2").read_text() == "a file, not a version"
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "metrics.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_tensorflow_start_up_lines_stay_hidden_unless_debug(tmp_path):
+    argv = [sys.executable, "-m", "digitnet.train", "--arch", "bpnn", "--train-examples", "100", "--test-examples",
+            "20", "--epochs", "1", "--quiet"]
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([*argv, "--output-dir", str(tmp_path / "a")], capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
+    loud = subprocess.run([*argv, "--output-dir", str(tmp_path / "b"), "--debug"], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert loud.returncode == 0 and "oneDNN" in loud.stderr
+
+
+def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
+    code = ("import sys; from digitnet import cli, train; "
+            "code = cli.run_command(train.main, ['--batch-size', '0']); "
+            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
+    assert done.stdout.split() == ["2", "False", "False"], done.stderr[-2000:]
