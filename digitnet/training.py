@@ -319,6 +319,11 @@ def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data:
                             f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
     test_inputs = normalize_images(data.test_images).numpy()
     spec.task.figures(model, test_inputs, data.test_labels, folder, config.arch)
+    if config.augment != "none":
+        from digitnet.augment_figure import augmentation_grid
+
+        # What the model was trained on: training digits beside augmented versions of them.
+        augmentation_grid(data.train_images[:8], config.augment, folder / "augmentation.png", seed=config.seed)
 
 
 def weights_digest(model: keras.Model) -> str:

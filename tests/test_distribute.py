@@ -28,6 +28,7 @@ MIRRORED_ON_TWO_CPUS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_over_two_replicas(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", MIRRORED_ON_TWO_CPUS, str(tmp_path / "run")],
@@ -140,6 +141,7 @@ def _run_two_workers(folder, arch="bpnn", epochs=2):
     return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
 
 
+@pytest.mark.slow
 def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     chief, other = _run_two_workers(tmp_path / "run")
     assert chief["weights"] == other["weights"]
@@ -159,6 +161,7 @@ def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     assert [report["reused"] for report in again] == [True, True]
 
 
+@pytest.mark.slow
 def test_two_workers_train_ae_classifier_with_its_pretraining(tmp_path):
     chief, other = _run_two_workers(tmp_path / "run", arch="ae_classifier", epochs=1)
     assert chief["weights"] == other["weights"]
@@ -166,6 +169,7 @@ def test_two_workers_train_ae_classifier_with_its_pretraining(tmp_path):
     assert not os.path.exists(other["output_dir"])
 
 
+@pytest.mark.slow
 def test_killed_workers_resume_together_from_the_same_epoch(tmp_path):
     folder = tmp_path / "run"
     workers = _start_workers(folder, _free_ports(2), epochs=30)
@@ -187,6 +191,7 @@ def test_killed_workers_resume_together_from_the_same_epoch(tmp_path):
     assert chief["weights"] == other["weights"]
 
 
+@pytest.mark.slow
 def test_a_worker_whose_peer_dies_stops_naming_it(tmp_path):
     ports = _free_ports(2)
     workers = _start_workers(tmp_path / "run", ports, epochs=500)

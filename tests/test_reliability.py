@@ -45,6 +45,7 @@ def _weights(folder):
     return json.loads((folder / "metrics.json").read_text())["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_a_killed_deterministic_run_resumes_to_the_uninterrupted_weights(tmp_path):
     """Resuming continues the same run: bit-identical weights, and the epoch done before the kill is not redone."""
     argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "4", "--seed", "4", "--deterministic"]
@@ -112,6 +113,7 @@ def _busy_cores(count):
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("load", [0, 2])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, load):
     argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "60", "--output-dir", str(tmp_path)]
@@ -197,6 +199,7 @@ def test_written_files_honour_the_umask(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.slow
 def test_tensorflow_start_up_lines_stay_hidden_unless_debug(tmp_path):
     argv = [sys.executable, "-m", "digitnet.train", "--arch", "bpnn", "--train-examples", "100", "--test-examples",
             "20", "--epochs", "1", "--quiet"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitnet import cli, train
-from digitnet.models import REGISTRY
+from digitnet.registry import REGISTRY
 
 QUICK = ["--train-examples", "300", "--test-examples", "100", "--epochs", "1", "--pretrain-epochs", "1", "--quiet"]
 COMMON_FILES = ["config.json", "history.csv", "all_losses.csv", "all_losses.png", "metrics.json", "model.keras"]
@@ -23,8 +23,10 @@ def test_cli_run_writes_every_file(arch, tmp_path, capsys):
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     spec = REGISTRY[arch]
     assert ("test accuracy" if spec.task.name == "classification" else "test reconstruction loss") in last_line
-    for name in COMMON_FILES + TASK_FILES[spec.task.name]:
+    augmented = ["augmentation.png"] if spec.augment != "none" else []
+    for name in COMMON_FILES + TASK_FILES[spec.task.name] + augmented:
         assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "augmentation.png").exists() == bool(augmented)
     assert not (tmp_path / "backup").exists()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["train_examples"] == 300 and metrics["test_examples"] == 100
