@@ -23,19 +23,10 @@ from digitnet.errors import ConfigError, DataError
 from digitnet.files import write_json, write_text
 from digitnet.models import describe_model
 from digitnet.pipeline import normalize_images
+from digitnet.runtimes import SavedModelPredictor, TFLitePredictor, load_keras_model
 
 TFLITE_VARIANTS = ("float32", "dynamic_range", "int8")
 REPRESENTATIVE_EXAMPLES = 500
-
-
-def load_keras_model(path: str | os.PathLike) -> keras.Model:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such model file (expected a .keras file, e.g. runs/lenet/model.keras)")
-    try:
-        return keras.models.load_model(path)
-    except Exception as error:  # Keras raises many types for a bad archive
-        raise DataError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
 
 
 def next_version(base: Path) -> int:
@@ -191,8 +182,6 @@ def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_d
     """Exports a trained .keras model in `formats`, each checked on the whole test set.
 
     Returns {"saved_model": path, "tflite": {variant: path}, "card": card}."""
-    from digitnet.runtimes import SavedModelPredictor, TFLitePredictor
-
     formats = list(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:

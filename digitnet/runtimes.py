@@ -17,9 +17,21 @@ from digitnet.errors import DataError
 BATCH = 1000
 
 
+def load_keras_model(path: str | os.PathLike):
+    """A .keras file as a Keras model, or a DataError naming the file and what is wrong."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such model file (expected a .keras file, e.g. runs/lenet/model.keras)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # Keras raises many types for a bad archive
+        raise DataError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
+
+
 class KerasPredictor:
     def __init__(self, path: Path):
-        from digitnet.exporters import load_keras_model
         from digitnet.models import describe_model
 
         self.model = load_keras_model(path)

@@ -68,3 +68,24 @@ def test_bad_files_get_their_own_error_and_the_rest_are_answered(mnist, tmp_path
 def test_not_a_model(tmp_path):
     with pytest.raises(DataError, match="not a model"):
         predict.predict_files(str(tmp_path), [])
+
+
+def test_predict_with_a_users_own_keras_classifier(tmp_path):
+    """Any Keras model from [28, 28, 1] images to 10 probabilities works, whatever its name."""
+    import keras
+    from PIL import Image
+
+    from digitnet.predict import predict_files
+
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs)  # named 'functional...', not a registered arch
+    model.save(tmp_path / "mine.keras")
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    (result,) = predict_files(str(tmp_path / "mine.keras"), [str(tmp_path / "one.png")])
+    prepared = result["image"]  # what digitnet's preprocessing made of the file
+    expected = model.predict(prepared[None, :, :, None].astype(np.float32) / 255.0, verbose=0)[0]
+    assert result["digit"] == int(np.argmax(expected))
+    np.testing.assert_allclose(result["probabilities"], expected, atol=1e-5)
