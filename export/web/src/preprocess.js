@@ -1,7 +1,27 @@
-// The steps of PREPROCESSING.md, mirrored line by line from digitnet/preprocess.py.
+// The steps of PREPROCESSING.md, mirrored function by function from digitnet/preprocess.py:
+// the same doubles, the same order of operations, order statistics and integer counts for
+// every decision, round-half-up (Math.round's rule) everywhere.
 export const FIELD = 28;
 const DIGIT_BOX = 20;
-const INK_THRESHOLD = 0.1;
+const GRID = 96;
+const PAPER_QUANTILE = 0.75;
+const CLOSING = 1 / 6;
+const POLARITY_MARGIN = 0.1;
+const POLARITY_RATIO = 1.5;
+const PAPER_FLOOR = 0.25;
+const INK_MIN = 0.1;
+const NOISE_FACTOR = 6;
+const HISTOGRAM_BINS = 1024;
+const LINE_COVER = 0.9;
+const LINE_WIDTH = 0.03;
+const PIECE = 0.05;
+const NEAR = 0.4;
+const NEAR_SMALL = 0.1;
+const LEVEL_QUANTILE = 0.9;
+const CORE = 0.35;
+const FRINGE = 0.1;
+const MIN_DIGIT = 0.04;
+const LEVEL_MIN = 0.2;
 
 const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -20,10 +40,346 @@ export function greyFromRGBA(rgba, width, height) {
   return grey;
 }
 
-function median(values) {
+// An image or cell grid: row-major values.
+const grid = (rows, cols, data = new Float64Array(rows * cols)) => ({ rows, cols, data });
+
+const cellSize = (height, width) => Math.max(1, Math.ceil(Math.max(height, width) / GRID));
+
+// Calls visit(cellY, cellX, pixels, n) for each cell: its n pixels in raster order in pixels[0..n-1]
+// (a buffer that the next call reuses).
+function forEachCell(image, cell, visit) {
+  const rows = Math.ceil(image.rows / cell);
+  const cols = Math.ceil(image.cols / cell);
+  const pixels = new Float64Array(cell * cell);
+  for (let cy = 0; cy < rows; cy++) {
+    for (let cx = 0; cx < cols; cx++) {
+      let n = 0;
+      for (let y = cy * cell; y < Math.min((cy + 1) * cell, image.rows); y++) {
+        for (let x = cx * cell; x < Math.min((cx + 1) * cell, image.cols); x++) pixels[n++] = image.data[y * image.cols + x];
+      }
+      visit(cy, cx, pixels, n);
+    }
+  }
+}
+
+// Grid of reduce(pixels, n) per cell.
+function perCell(image, cell, reduce) {
+  const rows = Math.ceil(image.rows / cell);
+  const cols = Math.ceil(image.cols / cell);
+  const out = grid(rows, cols);
+  forEachCell(image, cell, (cy, cx, pixels, n) => { out.data[cy * cols + cx] = reduce(pixels, n); });
+  return out;
+}
+
+const anyOf = (pixels, n) => {
+  for (let i = 0; i < n; i++) if (pixels[i]) return 1;
+  return 0;
+};
+
+const sumOf = (pixels, n) => {
+  let total = 0;
+  for (let i = 0; i < n; i++) total += pixels[i];
+  return total;
+};
+
+// low, median, high, paper (upper quartile) and paper_inverted (its mirror, s[n-1-k]) per cell.
+function cellStatistics(image, cell) {
+  const rows = Math.ceil(image.rows / cell);
+  const cols = Math.ceil(image.cols / cell);
+  const stats = { low: grid(rows, cols), median: grid(rows, cols), high: grid(rows, cols),
+    paper: grid(rows, cols), paperInverted: grid(rows, cols) };
+  forEachCell(image, cell, (cy, cx, pixels, n) => {
+    const sorted = pixels.subarray(0, n).sort();
+    const rank = Math.floor(PAPER_QUANTILE * (n - 1));
+    const at = cy * cols + cx;
+    stats.low.data[at] = sorted[0];
+    stats.median.data[at] = sorted[(n - 1) >> 1];
+    stats.high.data[at] = sorted[n - 1];
+    stats.paper.data[at] = sorted[rank];
+    stats.paperInverted.data[at] = sorted[n - 1 - rank];
+  });
+  return stats;
+}
+
+// The maximum (or minimum) over a (2r+1) x (2r+1) window, along columns then rows; beyond the
+// edges the grid continues with its edge values.
+function windowed(g, radius, pick) {
+  const { rows, cols, data } = g;
+  const max = pick === Math.max;
+  const better = (a, b) => (max ? (a > b ? a : b) : (a < b ? a : b));
+  const byRows = new Float64Array(rows * cols);
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cols; x++) {
+      let value = data[y * cols + x];
+      for (let d = -radius; d <= radius; d++) value = better(data[Math.min(Math.max(y + d, 0), rows - 1) * cols + x], value);
+      byRows[y * cols + x] = value;
+    }
+  }
+  const out = grid(rows, cols);
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cols; x++) {
+      let value = byRows[y * cols + x];
+      for (let d = -radius; d <= radius; d++) value = better(byRows[y * cols + Math.min(Math.max(x + d, 0), cols - 1)], value);
+      out.data[y * cols + x] = value;
+    }
+  }
+  return out;
+}
+
+const closingRadius = (g) => Math.max(1, roundHalfUp(Math.max(g.rows, g.cols) * CLOSING));
+
+function lowerMedian(values) {
   const sorted = Float64Array.from(values).sort();
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+// Dark ink on light paper? Counts cells clearly above / below the local mid-range; the
+// border decides a tie.
+function lightBackground(image, stats) {
+  const radius = closingRadius(stats.median);
+  const highs = windowed(stats.high, radius, Math.max);
+  const lows = windowed(stats.low, radius, Math.min);
+  let above = 0;
+  let below = 0;
+  for (let i = 0; i < highs.data.length; i++) {
+    const middle = (highs.data[i] + lows.data[i]) / 2;
+    if (stats.median.data[i] > middle + POLARITY_MARGIN) above++;
+    if (stats.median.data[i] < middle - POLARITY_MARGIN) below++;
+  }
+  if (above > POLARITY_RATIO * below || below > POLARITY_RATIO * above) return above > below;
+  const { rows, cols, data } = image;
+  const border = [];
+  for (let x = 0; x < cols; x++) border.push(data[x]);
+  for (let x = 0; x < cols; x++) border.push(data[(rows - 1) * cols + x]);
+  for (let y = 0; y < rows; y++) border.push(data[y * cols]);
+  for (let y = 0; y < rows; y++) border.push(data[y * cols + cols - 1]);
+  const level = lowerMedian(border);
+  let [low, high] = [Infinity, -Infinity];
+  for (const v of data) { low = Math.min(low, v); high = Math.max(high, v); }
+  return level > 0.5 || level - low > high - level;
+}
+
+// Window-max then window-min; the outermost rows and columns are also closed along themselves
+// alone and keep the lower result (a dark band along an edge stays, a stroke crossing it is filled).
+function closing(levels, radius) {
+  const closed = windowed(windowed(levels, radius, Math.max), radius, Math.min);
+  const { rows, cols } = levels;
+  const edges = [[0, 0, 0, 1, cols], [rows - 1, 0, 0, 1, cols], [0, 0, 1, 0, rows], [0, cols - 1, 1, 0, rows]];
+  for (const [y0, x0, dy, dx, length] of edges) {  // start, step, length of the edge line
+    const line = grid(dy ? length : 1, dy ? 1 : length);
+    for (let i = 0; i < length; i++) line.data[i] = levels.data[(y0 + i * dy) * cols + x0 + i * dx];
+    const lineClosed = windowed(windowed(line, radius, Math.max), radius, Math.min);
+    for (let i = 0; i < length; i++) {
+      const at = (y0 + i * dy) * cols + x0 + i * dx;
+      closed.data[at] = Math.min(closed.data[at], lineClosed.data[i]);
+    }
+  }
+  return closed;
+}
+
+// Reconstruction by erosion: marker lowered to its 3x3 minimum, never below floor, until stable.
+function reconstruct(marker, floor) {
+  for (;;) {
+    const lowered = windowed(marker, 1, Math.min);
+    let changed = false;
+    for (let i = 0; i < lowered.data.length; i++) {
+      lowered.data[i] = Math.max(lowered.data[i], floor.data[i]);
+      if (lowered.data[i] !== marker.data[i]) changed = true;
+    }
+    if (!changed) return marker;
+    marker = lowered;
+  }
+}
+
+// Linear interpolation between cell centres (i + 0.5) * cell - 0.5; flat beyond the outer ones.
+function interpolation(size, cell, cells) {
+  const first = new Int32Array(size);
+  const second = new Int32Array(size);
+  const weight = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const position = (i + 0.5) / cell - 0.5;
+    first[i] = Math.min(Math.max(Math.floor(position), 0), cells - 1);
+    second[i] = Math.min(first[i] + 1, cells - 1);
+    weight[i] = second[i] > first[i] ? Math.min(Math.max(position - first[i], 0), 1) : 0;
+  }
+  return { first, second, weight };
+}
+
+// Local paper level: closing of the cells' upper quartiles, reconstruction, interpolation.
+function paperLevel(levels, cell, height, width) {
+  const radius = closingRadius(levels);
+  const closed = reconstruct(closing(levels, radius), levels);
+  const ys = interpolation(height, cell, closed.rows);
+  const xs = interpolation(width, cell, closed.cols);
+  const rows = grid(closed.rows, width);  // along x first
+  for (let gy = 0; gy < closed.rows; gy++) {
+    for (let x = 0; x < width; x++) {
+      const t = xs.weight[x];
+      rows.data[gy * width + x] = closed.data[gy * closed.cols + xs.first[x]] * (1 - t) +
+        closed.data[gy * closed.cols + xs.second[x]] * t;
+    }
+  }
+  const paper = grid(height, width);  // then y
+  for (let y = 0; y < height; y++) {
+    const t = ys.weight[y];
+    for (let x = 0; x < width; x++) {
+      paper.data[y * width + x] = rows.data[ys.first[y] * width + x] * (1 - t) + rows.data[ys.second[y] * width + x] * t;
+    }
+  }
+  return paper;
+}
+
+// The histogram bin (1/1024 wide) holding the element at floor(quantile * (n - 1)) of the sorted values.
+function histogramBin(values, quantile) {
+  const counts = new Float64Array(HISTOGRAM_BINS);
+  for (const v of values) counts[Math.min(Math.floor(v * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)]++;
+  const rank = Math.floor(quantile * (values.length - 1));
+  let total = 0;
+  for (let bin = 0; bin < HISTOGRAM_BINS; bin++) {
+    total += counts[bin];
+    if (total > rank) return bin;
+  }
+  return HISTOGRAM_BINS - 1;
+}
+
+// [start, end) of each thin band of rows (or columns) marked across LINE_COVER of the image.
+function lineBands(counts, length, across) {
+  const widest = Math.max(2, LINE_WIDTH * across);
+  const bands = [];
+  let start = null;
+  for (let i = 0; i <= counts.length; i++) {
+    const marked = i < counts.length && counts[i] >= LINE_COVER * length;
+    if (marked && start === null) start = i;
+    else if (!marked && start !== null) {
+      if (i - start <= widest) bands.push([start, i]);
+      start = null;
+    }
+  }
+  return bands;
+}
+
+// Clears ruled lines (rows) and margin lines (columns), except where a stroke meets them:
+// marks in the two rows (columns) just beyond the band.
+function withoutLines(marks) {
+  const { rows, cols, data } = marks;
+  const cleared = grid(rows, cols, Uint8Array.from(data));
+  const clear = (lines, across, at) => {  // at(line, position) -> index
+    const counts = new Float64Array(lines);
+    for (let l = 0; l < lines; l++) for (let p = 0; p < across; p++) counts[l] += data[at(l, p)];
+    for (const [start, end] of lineBands(counts, across, lines)) {
+      for (let p = 0; p < across; p++) {
+        const touching = (start >= 2 && data[at(start - 1, p)] && data[at(start - 2, p)]) ||
+          (end + 2 <= lines && data[at(end, p)] && data[at(end + 1, p)]);
+        if (!touching) for (let l = start; l < end; l++) cleared.data[at(l, p)] = 0;
+      }
+    }
+  };
+  clear(rows, cols, (y, x) => y * cols + x);
+  clear(cols, rows, (x, y) => y * cols + x);
+  return cleared;
+}
+
+// 8-connected components of a cell grid, numbered 1, 2, ... in raster order of their first cell.
+function labelCells(on) {
+  const { rows, cols } = on;
+  const labels = new Int32Array(rows * cols);
+  let count = 0;
+  for (let start = 0; start < labels.length; start++) {
+    if (!on.data[start] || labels[start]) continue;
+    labels[start] = ++count;
+    const queue = [start];
+    for (let head = 0; head < queue.length; head++) {
+      const [y, x] = [Math.floor(queue[head] / cols), queue[head] % cols];
+      for (let ny = Math.max(0, y - 1); ny < Math.min(rows, y + 2); ny++) {
+        for (let nx = Math.max(0, x - 1); nx < Math.min(cols, x + 2); nx++) {
+          const at = ny * cols + nx;
+          if (on.data[at] && !labels[at]) { labels[at] = count; queue.push(at); }
+        }
+      }
+    }
+  }
+  return { labels, count };
+}
+
+// The digit's pieces: the one with the most ink (the first on ties) and those near it.
+function digitCells(marks, ink, cell) {
+  const on = perCell(marks, cell, anyOf);
+  const weighted = grid(marks.rows, marks.cols, marks.data.map((m, i) => (m ? Math.floor(ink.data[i] * 255) : 0)));
+  const mass = perCell(weighted, cell, sumOf);
+  const { labels, count } = labelCells(on);
+  const totals = new Float64Array(count + 1);
+  const boxes = Array.from({ length: count + 1 }, () => [Infinity, -Infinity, Infinity, -Infinity]);
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    if (!label) continue;
+    totals[label] += mass.data[i];
+    const [y, x] = [Math.floor(i / on.cols), i % on.cols];
+    const box = boxes[label];
+    [box[0], box[1], box[2], box[3]] = [Math.min(box[0], y), Math.max(box[1], y), Math.min(box[2], x), Math.max(box[3], x)];
+  }
+  let main = 1;
+  for (let label = 2; label <= count; label++) if (totals[label] > totals[main]) main = label;
+  const [top, bottom, left, right] = boxes[main];
+  const size = Math.max(bottom - top, right - left) + 1;
+  const chosen = new Uint8Array(count + 1);
+  for (let label = 1; label <= count; label++) {
+    const [t, b, l, r] = boxes[label];
+    const gap = Math.max(0, t - bottom - 1, top - b - 1, l - right - 1, left - r - 1);
+    const near = totals[label] >= PIECE * totals[main] ? NEAR : NEAR_SMALL;
+    if (gap <= near * size) chosen[label] = 1;
+  }
+  return { chosen: grid(on.rows, on.cols, labels.map((l) => chosen[l])),
+    main: grid(on.rows, on.cols, labels.map((l) => (l === main ? 1 : 0))), size };
+}
+
+// The marks, digit cells and main piece, without ruled and margin lines unless they were all there was.
+function select(ink, threshold, noise) {
+  const marks = grid(ink.rows, ink.cols, ink.data.map((v) => (v > threshold ? 1 : 0)));
+  if (!marks.data.some((v) => v)) {
+    throw new Error(threshold > INK_MIN ? "no digit found (the image is noise)" : "no digit found (the image is blank)");
+  }
+  const cell = cellSize(ink.rows, ink.cols);
+  const smallest = Math.max(2, MIN_DIGIT * Math.max(ink.rows, ink.cols));
+  const cleared = withoutLines(marks);
+  if (cleared.data.some((v) => v)) {
+    const pieces = digitCells(cleared, ink, cell);
+    if (pieces.size * cell >= smallest) return { marks: cleared, ...pieces };
+  }
+  const pieces = digitCells(marks, ink, cell);
+  if (pieces.size * cell < smallest) throw new Error("no digit found (only specks)");
+  return { marks, ...pieces };
+}
+
+// ink -> the digit cropped to its box, in [0, 1]: { data, rows, cols }.
+function findDigit(ink) {
+  const cell = cellSize(ink.rows, ink.cols);
+  const noise = histogramBin(ink.data, 0.5) / HISTOGRAM_BINS;
+  const threshold = Math.max(INK_MIN, NOISE_FACTOR * noise);
+  const { marks, chosen, main } = select(ink, threshold, noise);
+  const cellOf = (i) => Math.floor(Math.floor(i / ink.cols) / cell) * chosen.cols + Math.floor((i % ink.cols) / cell);
+  const mainInk = [];
+  for (let i = 0; i < ink.data.length; i++) if (marks.data[i] && main.data[cellOf(i)]) mainInk.push(ink.data[i]);
+  const level = (histogramBin(mainInk, LEVEL_QUANTILE) + 1) / HISTOGRAM_BINS;
+  if (level < LEVEL_MIN) throw new Error("no digit found (only faint marks)");
+  const coreThreshold = Math.max(threshold, CORE * level);
+  const core = grid(ink.rows, ink.cols, ink.data.map((v, i) => (marks.data[i] && v >= coreThreshold && chosen.data[cellOf(i)] ? 1 : 0)));
+  const keep = windowed(perCell(core, cell, anyOf), 1, Math.max);
+  const fringe = Math.max(FRINGE * level, threshold / 2);
+  let [top, bottom, left, right] = [ink.rows, -1, ink.cols, -1];
+  const digit = new Float64Array(ink.data.length);
+  for (let i = 0; i < ink.data.length; i++) {
+    if (!keep.data[cellOf(i)]) continue;
+    digit[i] = Math.min(1, Math.max(0, (ink.data[i] - noise) / (level - noise)));
+    if (ink.data[i] > fringe) {
+      const [y, x] = [Math.floor(i / ink.cols), i % ink.cols];
+      [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
+    }
+  }
+  const cropped = grid(bottom - top + 1, right - left + 1);
+  for (let y = top; y <= bottom; y++) {
+    for (let x = left; x <= right; x++) cropped.data[(y - top) * cropped.cols + x - left] = digit[y * ink.cols + x];
+  }
+  return cropped;
 }
 
 // [target x source] area-resampling weights, as a flat array.
@@ -40,39 +396,9 @@ function areaWeights(source, target) {
   return weights;
 }
 
-// grey [height x width] in [0, 1], either polarity -> Uint8Array(784), white digit on black.
-export function toMnist(grey, width, height) {
-  const at = (y, x) => grey[y * width + x];
-  const border = [];
-  for (let x = 0; x < width; x++) border.push(at(0, x));
-  for (let x = 0; x < width; x++) border.push(at(height - 1, x));
-  for (let y = 0; y < height; y++) border.push(at(y, 0));
-  for (let y = 0; y < height; y++) border.push(at(y, width - 1));
-  const invert = median(border) > 0.5;
-  const ink = new Float64Array(width * height);
-  let low = Infinity;
-  for (let i = 0; i < ink.length; i++) {
-    ink[i] = invert ? 1 - grey[i] : grey[i];
-    low = Math.min(low, ink[i]);
-  }
-  let high = -Infinity;
-  for (let i = 0; i < ink.length; i++) {
-    ink[i] -= low;
-    high = Math.max(high, ink[i]);
-  }
-  if (high < INK_THRESHOLD) throw new Error("no digit found (the image is blank)");
-  let [top, bottom, left, right] = [height, -1, width, -1];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      ink[y * width + x] /= high;
-      if (ink[y * width + x] > INK_THRESHOLD) {
-        top = Math.min(top, y); bottom = Math.max(bottom, y);
-        left = Math.min(left, x); right = Math.max(right, x);
-      }
-    }
-  }
-  const h = bottom - top + 1;
-  const w = right - left + 1;
+// Cropped digit in [0, 1] -> Uint8Array(784): longer side 20, centre of mass at (14, 14).
+function toField(digit) {
+  const { rows: h, cols: w, data } = digit;
   const scale = DIGIT_BOX / Math.max(h, w);
   const newH = Math.max(1, roundHalfUp(h * scale));
   const newW = Math.max(1, roundHalfUp(w * scale));
@@ -82,7 +408,7 @@ export function toMnist(grey, width, height) {
   for (let i = 0; i < newH; i++) {
     for (let x = 0; x < w; x++) {
       let sum = 0;
-      for (let y = 0; y < h; y++) sum += wy[i * h + y] * ink[(top + y) * width + left + x];
+      for (let y = 0; y < h; y++) sum += wy[i * h + y] * data[y * w + x];
       rowsDone[i * w + x] = sum;
     }
   }
@@ -107,4 +433,19 @@ export function toMnist(grey, width, height) {
     }
   }
   return field;
+}
+
+// grey [height x width] in [0, 1], either polarity -> Uint8Array(784), white digit on black.
+export function toMnist(grey, width, height) {
+  let image = grid(height, width, Float64Array.from(grey));
+  const cell = cellSize(height, width);
+  const stats = cellStatistics(image, cell);
+  let levels = stats.paper;
+  if (!lightBackground(image, stats)) {  // a light digit on a dark ground: make it dark ink on light paper
+    image = grid(height, width, image.data.map((v) => 1 - v));
+    levels = grid(levels.rows, levels.cols, stats.paperInverted.data.map((v) => 1 - v));
+  }
+  const paper = paperLevel(levels, cell, height, width);
+  const ink = grid(height, width, image.data.map((g, i) => Math.max(0, (paper.data[i] - g) / Math.max(paper.data[i], PAPER_FLOOR))));
+  return toField(findDigit(ink));
 }
