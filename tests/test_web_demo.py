@@ -82,8 +82,26 @@ def _user_pngs(mnist, folder, count):
     return paths
 
 
-def test_page_preprocessing_and_inference_match_python(page, mnist, tmp_path):
-    paths = _user_pngs(mnist, tmp_path, 100)
+def _photo_pngs(mnist, folder):
+    """Photographed digits: 9 of each hard case of photo_synth, then one random mix (100 in all)."""
+    from digitnet.photo_synth import CASES, photo_set
+
+    photos = []
+    for number, case in enumerate(CASES):
+        photos += photo_set(mnist.test_images[9 * number:9 * number + 9], (case,), seed=40 + number)
+    photos += photo_set(mnist.test_images[9 * len(CASES):100], None, seed=1)
+    paths = []
+    for index, photo in enumerate(photos):
+        path = folder / f"photo{index:03d}.png"
+        photo.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("make_pngs", [_user_pngs, _photo_pngs])
+def test_page_preprocessing_and_inference_match_python(page, mnist, tmp_path, make_pngs):
+    paths = make_pngs(mnist, tmp_path, 100) if make_pngs is _user_pngs else make_pngs(mnist, tmp_path)
+    assert len(paths) == 100
     encoded = [base64.b64encode(p.read_bytes()).decode() for p in paths]
     results = page.evaluate("(pngs) => window.digitnet.classifyPngs(pngs)", encoded)
     js_pixels = np.array([r["pixels"] for r in results]).reshape(100, 28, 28)
