@@ -1,0 +1,52 @@
+"""The committee: its output is the mean of its members', and its exports agree with it."""
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from digitnet import cli, committee
+from digitnet.exporters import export_model
+from digitnet.pipeline import normalize_images
+from digitnet.runtimes import TFLitePredictor
+
+
+@pytest.fixture(scope="module")
+def tiny_committee(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("committee")
+    argv = ["--arch", "bpnn", "--members", "2", "--epochs", "1", "--train-examples", "300", "--test-examples", "100",
+            "--output-dir", str(folder), "--quiet"]
+    assert cli.run_command(committee.main, argv) == 0
+    return folder
+
+
+def test_committee_output_is_the_mean_of_its_members(tiny_committee, mnist):
+    images = normalize_images(mnist.test_images[:64])
+    members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
+    model = keras.models.load_model(tiny_committee / "model.keras")
+    expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+    assert not np.allclose(expected, members[0].predict(images, verbose=0), atol=1e-3)  # the members differ
+    metrics = json.loads((tiny_committee / "metrics.json").read_text())
+    assert [m["seed"] for m in metrics["members"]] == [0, 1] and model.name == "committee"
+    predicted = np.argmax(model.predict(normalize_images(mnist.test_images[:100]), verbose=0), axis=1)
+    assert metrics["committee"]["errors"] == int(np.sum(predicted != mnist.test_labels[:100]))
+
+
+def test_committee_exports_agree_with_the_keras_committee(tiny_committee, mnist, tmp_path):
+    data = mnist.take_test(200)
+    written = export_model(tiny_committee / "model.keras", ["saved_model", "tflite"], tmp_path, data,
+                           name="committee", log=lambda *a: None)
+    assert written["saved_model"] == tmp_path / "committee" / "1"
+    reference = keras.models.load_model(tiny_committee / "model.keras").predict(
+        normalize_images(data.test_images), verbose=0)
+    served = tf.saved_model.load(str(written["saved_model"])).signatures["serving_default"](
+        images=tf.constant(data.test_images))
+    np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
+    np.testing.assert_array_equal(served["classes"].numpy(), np.argmax(reference, axis=1))
+    float32 = TFLitePredictor(written["tflite"]["float32"])(data.test_images)
+    np.testing.assert_allclose(float32, reference, atol=1e-5)
+    int8 = TFLitePredictor(written["tflite"]["int8"])(data.test_images)
+    accuracy = lambda p: np.mean(np.argmax(p, axis=1) == data.test_labels)  # noqa: E731
+    assert abs(accuracy(int8) - accuracy(float32)) <= 0.003 + 1 / len(data.test_images)
