@@ -79,7 +79,6 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     """Builds, tests, saves and draws the committee of the trained members."""
     members = [keras.models.load_model(result.model_path) for result in results]
     model = build_committee(members)
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     committee = evaluate(model, data)
     metrics = {
         "arch": base.arch,

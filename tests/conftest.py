@@ -46,3 +46,26 @@ def mnist():
 @pytest.fixture(scope="session")
 def small_mnist(mnist):
     return mnist.take_train(300).take_test(100)
+
+
+def tflite_probabilities(path, images):
+    """LiteRT's interpreter driven directly, by the input contract on the model card."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert source["shape"].tolist() == [1, 28, 28, 1]
+    if source["dtype"] == np.uint8:  # "uint8 raw pixels (scale 1/255)"
+        assert source["quantization"] == pytest.approx((1 / 255, 0))
+    outputs = []
+    for image in images:
+        pixels = image[None, :, :, None]
+        if source["dtype"] != np.uint8:
+            pixels = pixels.astype(np.float32) / 255
+        interpreter.set_tensor(source["index"], pixels)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(result["index"])[0])
+    scale, zero_point = result["quantization"]
+    outputs = np.array(outputs)
+    return (outputs.astype(np.float32) - zero_point) * scale if result["dtype"] == np.uint8 else outputs

@@ -9,6 +9,7 @@ import pytest
 from digitnet import cli, train
 from digitnet.exporters import TFLITE_VARIANTS, export_model
 from digitnet.runtimes import load_predictor
+from conftest import tflite_probabilities
 
 TEST_SUBSET = 1000
 
@@ -96,29 +97,6 @@ def keras_probabilities(model_path, images):
 
     return keras.models.load_model(model_path).predict(images.astype(np.float32)[..., None] / 255.0,
                                                         batch_size=1000, verbose=0)
-
-
-def tflite_probabilities(path, images):
-    """LiteRT's interpreter driven directly, by the input contract on the model card."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
-    assert source["shape"].tolist() == [1, 28, 28, 1]
-    if source["dtype"] == np.uint8:  # "uint8 raw pixels (scale 1/255)"
-        assert source["quantization"] == pytest.approx((1 / 255, 0))
-    outputs = []
-    for image in images:
-        pixels = image[None, :, :, None]
-        if source["dtype"] != np.uint8:
-            pixels = pixels.astype(np.float32) / 255
-        interpreter.set_tensor(source["index"], pixels)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(result["index"])[0])
-    scale, zero_point = result["quantization"]
-    outputs = np.array(outputs)
-    return (outputs.astype(np.float32) - zero_point) * scale if result["dtype"] == np.uint8 else outputs
 
 
 def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist):

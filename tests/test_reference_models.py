@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from digitnet.runtimes import load_predictor
+from conftest import tflite_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 TFLITE = ROOT / "tflite" / "lenet" / "1"
@@ -27,29 +28,6 @@ def saved_model_probabilities(folder, images):
     serving = tf.saved_model.load(str(folder)).signatures["serving_default"]
     return np.concatenate([serving(images=tf.constant(images[i:i + 1000]))["probabilities"].numpy()
                            for i in range(0, len(images), 1000)])
-
-
-def tflite_probabilities(path, images):
-    """LiteRT's interpreter driven directly, by the input contract on the model card."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
-    assert source["shape"].tolist() == [1, 28, 28, 1]
-    if source["dtype"] == np.uint8:  # "uint8 raw pixels (scale 1/255)"
-        assert source["quantization"] == pytest.approx((1 / 255, 0))
-    outputs = []
-    for image in images:
-        pixels = image[None, :, :, None]
-        if source["dtype"] != np.uint8:
-            pixels = pixels.astype(np.float32) / 255
-        interpreter.set_tensor(source["index"], pixels)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(result["index"])[0])
-    scale, zero_point = result["quantization"]
-    outputs = np.array(outputs)
-    return (outputs.astype(np.float32) - zero_point) * scale if result["dtype"] == np.uint8 else outputs
 
 
 @pytest.fixture(scope="module")
