@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def machine() -> dict:
-    from digitnet.reproduction import machine_facts
+    from digitnet.machine import machine_facts
 
     return machine_facts()
 

@@ -3,7 +3,15 @@
     python benchmarks/inference.py [--saved-model saved_models/lenet/1] [--tflite-dir saved_models/tflite/lenet/1]
 
 Keras model, SavedModel serving_default, and the three TFLite files in LiteRT
-(batch fixed at 1, so their throughput is 256 single invokes).
+(batch fixed at 1, so their throughput is 256 single invokes). The SavedModel
+and TFLite files run in digitnet.runtimes' predictors, as `digitnet.predict`
+and the export checks run them (uint8 images in, the first output out, TFLite
+inputs quantised and outputs dequantised by the file's own parameters). The
+Keras model is loaded by runtimes.load_keras_model and called as model(x):
+KerasPredictor's model.predict sets up a data pipeline per call, which would
+swamp one image's time. "(invoke only)" is the median time of the
+interpreter's invoke() alone in the one-image runs (TFLitePredictor.latencies),
+the figure a phone app sees per image.
 """
 from __future__ import annotations
 
@@ -27,55 +35,51 @@ def _time(function, repeats: int) -> float:
     return float(np.median(timings))
 
 
+def load_runtimes(args) -> dict:
+    """Runtime name -> (function of uint8 images [N, 28, 28], its TFLitePredictor or None)."""
+    from digitnet.pipeline import normalize_images
+    from digitnet.runtimes import SavedModelPredictor, TFLitePredictor, load_keras_model
+
+    runtimes = {}
+    if Path(args.keras_model).exists():
+        model = load_keras_model(args.keras_model)
+        runtimes["keras (model(x))"] = (lambda x: model(normalize_images(x), training=False), None)
+    runtimes["saved_model serving_default"] = (SavedModelPredictor(Path(args.saved_model)), None)
+    for path in sorted(Path(args.tflite_dir).glob("*.tflite")):
+        predictor = TFLitePredictor(path)
+        runtimes[f"tflite {path.stem}"] = (predictor, predictor)
+    return runtimes
+
+
+def measure(name: str, function, tflite, one: np.ndarray, batch: np.ndarray, repeats: int) -> dict:
+    """{runtime name: {"latency_ms", "batch256_images_per_second"}}, and its invoke-only latency for TFLite."""
+    if tflite is not None:
+        tflite.latencies.clear()
+    latency = _time(lambda: function(one), repeats)
+    results = {name: {"latency_ms": 1000 * latency}}
+    if tflite is not None:  # one invoke per one-image call, the warm-up's first
+        results[f"{name} (invoke only)"] = {"latency_ms": 1000 * float(np.median(tflite.latencies[1:]))}
+    throughput = 256 / _time(lambda: function(batch), max(5, repeats // 20))
+    results[name]["batch256_images_per_second"] = throughput
+    return results
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keras-model", default="runs/lenet/model.keras")
     parser.add_argument("--saved-model", default="saved_models/lenet/1")
     parser.add_argument("--tflite-dir", default="saved_models/tflite/lenet/1")
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    import keras
-    import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
-
-    from digitnet.pipeline import normalize_images
 
     images = load_digits().test_images
     one, batch = images[:1], images[:256]
-    runtimes = {}
-    if Path(args.keras_model).exists():
-        model = keras.models.load_model(args.keras_model)
-        runtimes["keras (model(x))"] = (lambda x: model(normalize_images(x), training=False))
-    signature = tf.saved_model.load(args.saved_model).signatures["serving_default"]
-    runtimes["saved_model serving_default"] = lambda x: signature(images=tf.constant(x))
-    for path in sorted(Path(args.tflite_dir).glob("*.tflite")):
-        interpreter = Interpreter(model_path=str(path))
-        interpreter.allocate_tensors()
-        detail, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-
-        def run(x, interpreter=interpreter, detail=detail, output=output):
-            for image in x:
-                value = image[None, :, :, None]
-                value = value if detail["dtype"] == np.uint8 else value.astype(np.float32) / 255.0
-                interpreter.set_tensor(detail["index"], value)
-                interpreter.invoke()
-                interpreter.get_tensor(output["index"])
-
-        runtimes[f"tflite {path.stem}"] = run
-        # invoke() alone, the figure a phone app sees per image
-        interpreter.set_tensor(detail["index"], (one[0][None, :, :, None] if detail["dtype"] == np.uint8
-                                                 else one[0][None, :, :, None].astype(np.float32) / 255.0))
-        runtimes[f"tflite {path.stem} (invoke only)"] = (lambda x, interpreter=interpreter: interpreter.invoke())
-    rows, results = [], {}
-    for name, function in runtimes.items():
-        latency = _time(lambda: function(one), args.repeats)
-        if name.endswith("(invoke only)"):  # one invoke on a set input: no batch to speak of
-            results[name] = {"latency_ms": 1000 * latency}
-            rows.append([name, f"{1000 * latency:.4f}", "–"])
-            continue
-        throughput = 256 / _time(lambda: function(batch), max(5, args.repeats // 20))
-        results[name] = {"latency_ms": 1000 * latency, "batch256_images_per_second": throughput}
-        rows.append([name, f"{1000 * latency:.4f}", f"{throughput:,.0f}"])
+    results = {}
+    for name, (function, tflite) in load_runtimes(args).items():
+        results.update(measure(name, function, tflite, one, batch, args.repeats))
+    rows = [[name, f"{result['latency_ms']:.4f}",
+             f"{result['batch256_images_per_second']:,.0f}" if "batch256_images_per_second" in result else "–"]
+            for name, result in results.items()]
     print_table("LeNet inference (median)", ["runtime", "1 image, ms", "batch 256, images/s"], rows)
     write_results("inference", {"runtimes": results})
 

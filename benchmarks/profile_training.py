@@ -3,7 +3,8 @@
     python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 10]
 
 Traces `--steps` batches of model.fit (after a warm-up that builds the graph)
-at the paper's settings, compiled as digitnet.train compiles it, then reads the trace (XPlane protobuf, no
+at the registered settings, built and compiled by digitnet.training's own functions
+(compiled_as_trained below), then reads the trace (XPlane protobuf, no
 TensorBoard needed) and prints:
 - the wall time per batch, and how busy TensorFlow's compute threads were;
 - kernel time by kind of op (conv forward, conv gradients, dense, optimizer,
@@ -87,6 +88,29 @@ def summarize(xplane_path: str, wall_seconds: float, batches: int) -> dict:
     }
 
 
+def compiled_as_trained(arch: str, steps_per_execution: int):
+    """(model, endless training dataset, spec) as digitnet.training builds them for the first
+    stage of a run at the registered settings: seeded, the same input pipeline (with the
+    model's augmentation), and compiled by training.compile_for_stage (optimizer and
+    learning-rate schedule, batch-loss log, steps_per_execution, jit_compile)."""
+    from digitnet import training
+    from digitnet.config import TrainConfig
+    from digitnet.data import load_digits
+    from digitnet.registry import get_spec
+
+    spec = get_spec(arch)
+    # The output folder is only validated, never written.
+    config = TrainConfig(arch=arch, steps_per_execution=steps_per_execution,
+                         output_dir=tempfile.gettempdir()).resolved()
+    training.seed_everything(config)
+    datasets = training.make_datasets(config, spec, load_digits())
+    model = spec.build()
+    # As training.run_stage counts them (the batch-loss log holds one epoch).
+    steps_per_epoch = -(-len(datasets.train_images) // config.batch_size)
+    training.compile_for_stage(model, spec, training.stages_for(spec, config)[0], config, steps_per_epoch)
+    return model, datasets.train.repeat(), spec
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="lenet")
@@ -94,23 +118,9 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int, default=FAST_STEPS_PER_EXECUTION)
     args = parser.parse_args()
 
-    import keras
     import tensorflow as tf
 
-    from digitnet.callbacks import BatchLossLog
-    from digitnet.data import load_digits
-    from digitnet.models import get_spec
-    from digitnet.pipeline import epoch_variable, make_dataset
-
-    spec = get_spec(args.arch)
-    data = load_digits()
-    dataset = make_dataset(data.train_images, data.train_labels, spec.task, spec.batch_size,
-                           shuffle_seed=0, epoch=epoch_variable()).repeat()
-    keras.utils.set_random_seed(0)
-    model = spec.build()
-    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=spec.task.loss,
-                  metrics=[*spec.task.metrics, BatchLossLog(spec.task.loss, args.steps)],
-                  steps_per_execution=args.steps_per_execution)
+    model, dataset, spec = compiled_as_trained(args.arch, args.steps_per_execution)
     model.fit(dataset, steps_per_epoch=100, epochs=1, verbose=0)  # builds and warms the graph
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from digitnet.config import AUGMENT_PRESETS
 from digitnet.errors import ConfigError
 
 
@@ -101,6 +102,10 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "elastic-only": Augmentation(**_ELASTIC),
     "elastic": Augmentation(**_AFFINE, **_ELASTIC),
 }
+# The flags offer config.AUGMENT_PRESETS without loading this module: the two name the same presets.
+if tuple(AUGMENTATIONS) != AUGMENT_PRESETS:
+    raise ImportError(f"augment.AUGMENTATIONS names {tuple(AUGMENTATIONS)}, "
+                      f"config.AUGMENT_PRESETS {AUGMENT_PRESETS}: make them agree")
 
 
 def get_augmentation(name) -> Augmentation:

@@ -16,36 +16,31 @@ import argparse
 import sys
 
 from digitnet import cli
+from digitnet.flags import add_config_flags, config_from_args, flag_arguments
+
+# TrainConfig's flags that the committee passes on to every member.
+MEMBER_FLAGS = ("arch", "epochs", "train_examples", "test_examples", "verbose", "export_formats", "export_dir")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.committee", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="deep_cnn", help="registered model of every member (default deep_cnn)")
     parser.add_argument("--members", type=int, default=5, help="number of members, seeds 0..N-1 (default 5)")
     parser.add_argument("--output-dir", help="committee folder (default runs/committee-<arch>)")
-    parser.add_argument("--epochs", type=int, help="epochs of each member (default: the model's)")
-    parser.add_argument("--train-examples", type=int, help="train each member on the first N images only")
-    parser.add_argument("--test-examples", type=int, help="test on the first N test images only")
-    parser.add_argument("--export", default="", help="then export the committee: saved_model,tflite")
-    parser.add_argument("--export-dir", default="saved_models", help="where --export writes")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    arch_help = "registered model of every member (default deep_cnn); " + flag_arguments("arch")["help"]
+    add_config_flags(parser, MEMBER_FLAGS, overrides={"arch": {"default": "deep_cnn", "help": arch_help}})
     cli.add_debug_flag(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from digitnet.config import TrainConfig
     from digitnet.errors import ConfigError
 
     if args.members < 1:
         raise ConfigError(f"--members must be a positive integer, received {args.members}")
     folder = args.output_dir or f"runs/committee-{args.arch}"
-    base = TrainConfig(arch=args.arch, epochs=args.epochs, train_examples=args.train_examples,
-                       test_examples=args.test_examples, output_dir=f"{folder}/member-0",
-                       export_formats=tuple(f for f in args.export.split(",") if f), export_dir=args.export_dir,
-                       verbose=0 if args.quiet else 1)
+    base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{folder}/member-0")
     base.resolved()  # every flag checked before any training
     from digitnet.data import load_digits
     from digitnet.ensemble import NAME, train_committee

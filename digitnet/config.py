@@ -1,4 +1,9 @@
-"""The configuration of one training run, validated before anything runs."""
+"""The configuration of one training run, validated before anything runs.
+
+Each field carries its command-line help and choices once, in its metadata
+(see `setting`); digitnet/flags.py turns the fields into argparse flags. This
+module imports neither TensorFlow nor Keras: commands read it before parsing.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,62 +12,82 @@ from pathlib import Path
 
 from digitnet.data import DATA_SOURCES
 from digitnet.errors import ConfigError
-from digitnet.registry import get_spec
+from digitnet.registry import REGISTRY, get_spec
 
-# Fields that change how a run is watched or where it goes, not what it computes:
-# a run interrupted under other values of these may still be resumed.
 LR_SCHEDULES = ("constant", "cosine")
 EXPORT_FORMATS = ("saved_model", "tflite")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
+# The names of augment.AUGMENTATIONS, in its order (augment.py checks the two agree
+# at import), here so that flags can offer them without loading TensorFlow.
+AUGMENT_PRESETS = ("none", "shift", "affine", "elastic-only", "elastic")
 # Fields added after runs were first saved, with the value that reproduces
 # those runs: a saved run without the field matches a config with that value.
 FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none"}
+# Fields that change how a run is watched or where it goes, not what it computes:
+# a run interrupted under other values of these may still be resumed.
 # steps_per_execution changes how many batches run per call, not the updates:
 # tests/test_training_guards.py checks it gives bit-identical weights and losses.
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
                                "jit_compile", "steps_per_execution"})
+# TrainConfig fields that get no command-line flag (digitnet/flags.py skips them).
+NOT_ON_CLI: frozenset[str] = frozenset()
+
+
+def setting(default, help_text: str, **cli):
+    """A TrainConfig field with its command-line metadata: its help text, and optionally
+    `choices` (a constant of this module), `flag` (a name other than --field-name)
+    and `flag_value` (with `flag`: a switch that sets the field to this value)."""
+    return dataclasses.field(default=default, metadata={"help": help_text, **cli})
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "lenet"
+    arch: str = setting("lenet", "; ".join(f"{name}: {spec.summary}" for name, spec in REGISTRY.items()),
+                        choices=REGISTRY)
     # None means the registered model's paper setting.
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    seed: int = 0
-    deterministic: bool = False
-    output_dir: str | None = None
-    data_source: str = "embedded"
-    data_dir: str | None = None
-    tfds_data_dir: str | None = None
-    train_examples: int | None = None
-    test_examples: int | None = None
-    validation_split: float = 0.0
-    # Evaluate on the test set after every epoch (history gains val_* columns).
-    test_every_epoch: bool = False
-    strategy: str = "auto"
-    # Batches per call into the compiled train step; None: 10 on one device (it
-    # halves the BPNN's epoch), 1 under a multi-replica strategy. The all-losses
-    # log stays per batch either way (BatchLossLog).
-    steps_per_execution: int | None = None
-    # XLA: "auto" is Keras' choice (on with GPUs, off on CPU, where it measured slower).
-    jit_compile: str = "auto"
-    # 'cosine' decays the learning rate to 0 over each training stage.
-    lr_schedule: str = "cosine"
-    # Linear learning-rate warm-up at the start of each stage; None: the model's registered value.
-    warmup_epochs: int | None = None
-    # Augmentation preset of the training images (augment.py); None: the model's registered one.
-    augment: str | None = None
-    # Epochs of the autoencoder pretraining (models with a `pretrain` entry).
-    pretrain_epochs: int | None = None
-    # A trained autoencoder (.keras) whose encoder replaces the pretraining.
-    encoder: str | None = None
-    fresh: bool = False
-    verbose: int = 1
-    export_formats: tuple[str, ...] = ()
-    export_dir: str = "saved_models"
+    epochs: int | None = setting(None, "default: the paper's (6 for classifiers, 20 for autoencoders)")
+    batch_size: int | None = setting(None, "global batch size; default: the paper's (100 or 128)")
+    learning_rate: float | None = setting(None, "Adam learning rate; default 0.005")
+    seed: int = setting(0, "fixes initialisation and shuffling")
+    deterministic: bool = setting(False, "turn on TensorFlow op determinism: same seed, bit-identical weights")
+    output_dir: str | None = setting(None, "run folder; default runs/<arch>. Rerunning the same command "
+                                           "resumes an interrupted run there")
+    data_source: str = setting("embedded", "where the MNIST images come from: the copy embedded in digitnet, "
+                                           "or TFDS (python -m digitnet.prepare_tfds prepares it)",
+                               choices=DATA_SOURCES)
+    data_dir: str | None = setting(None, "folder with the four MNIST-format IDX files (default: the embedded MNIST)")
+    tfds_data_dir: str | None = setting(None, "TFDS (TensorFlow Datasets) data folder (with --data-source tfds)")
+    train_examples: int | None = setting(None, "train on the first N training images only")
+    test_examples: int | None = setting(None, "evaluate on the first N test images only")
+    validation_split: float = setting(0.0, "hold out this fraction of the training images for validation")
+    test_every_epoch: bool = setting(False, "evaluate on the test set after every epoch "
+                                            "(history.csv gains val_* columns)")
+    strategy: str = setting("auto", "auto: MirroredStrategy over two or more GPUs, else the default strategy "
+                                    "(one GPU or the CPU)", choices=STRATEGIES)
+    # The all-losses log stays per batch whatever the value (BatchLossLog).
+    steps_per_execution: int | None = setting(
+        None, "batches per call into the compiled train step: the same updates and per-batch losses, "
+              "fewer Python round trips (default 10 on one device, where it halves the BPNN's epoch; "
+              "1 under mirrored/multi_worker)")
+    jit_compile: str = setting("auto", "XLA compilation; auto: Keras' choice, on with GPUs, off on CPU "
+                                       "(where it measured slower)", choices=JIT_CHOICES)
+    lr_schedule: str = setting("cosine", "cosine (default) decays the learning rate to 0 over each training "
+                                         "stage; constant is the paper's", choices=LR_SCHEDULES)
+    warmup_epochs: int | None = setting(None, "raise the learning rate linearly from 0 over this many epochs at "
+                                              "the start of each stage; default: the model's "
+                                              "(1 for conv_autoencoder, else 0)")
+    augment: str | None = setting(None, "augmentation preset of the training images; default: the "
+                                        "model's (elastic for deep_cnn, none for the paper's models)",
+                                  choices=AUGMENT_PRESETS)
+    pretrain_epochs: int | None = setting(None, "epochs of the autoencoder pretraining (ae_classifier)")
+    encoder: str | None = setting(None, "trained autoencoder .keras whose encoder ae_classifier uses "
+                                        "instead of pretraining")
+    fresh: bool = setting(False, "start over: move an earlier run in --output-dir aside")
+    verbose: int = setting(1, "no progress bar", flag="--quiet", flag_value=0)
+    export_formats: tuple[str, ...] = setting((), "after training, export in these formats", flag="--export",
+                                              choices=EXPORT_FORMATS)
+    export_dir: str = setting("saved_models", "where --export writes")
 
     def resolved(self) -> "TrainConfig":
         """Fills the paper's defaults from the registry and checks every value."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from digitnet.config import TrainConfig
 from digitnet.data import DigitArrays
+from digitnet.figures import figures_for
 from digitnet.files import atomic_path, read_csv_rows, write_json
 from digitnet.registry import INPUT_SHAPE, get_spec
 from digitnet.pipeline import normalize_images
@@ -93,8 +94,8 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results)})
     with atomic_path(folder / "model.keras") as temporary:
         model.save(temporary)
-    get_spec(base.arch).task.figures(model, normalize_images(data.test_images).numpy(), data.test_labels,
-                                     folder, f"committee of {len(results)} {base.arch}")
+    figures_for(get_spec(base.arch).task)(model, normalize_images(data.test_images).numpy(), data.test_labels,
+                                          folder, f"committee of {len(results)} {base.arch}")
     write_json(folder / "metrics.json", metrics)
     return CommitteeResult(folder, metrics)
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from digitnet.config import EXPORT_FORMATS as FORMATS
-from digitnet.errors import ConfigError, DataError
+from digitnet.errors import ConfigError
 from digitnet.files import write_json, write_text
 from digitnet.models import describe_model
 from digitnet.pipeline import normalize_images
@@ -95,12 +95,20 @@ def export_saved_model(model: keras.Model, base_dir: str | os.PathLike,
 
     `describe(staged_path)` may check the staged SavedModel and returns the
     model card written beside it before the version is published."""
+    return _export_saved_model(model, base_dir, describe)[0]
+
+
+def _export_saved_model(model: keras.Model, base_dir: str | os.PathLike,
+                        describe: Callable[[Path], dict] | None) -> tuple[Path, dict | None]:
+    """export_saved_model, also returning the card that describe() gave (None without describe)."""
     base = Path(base_dir)
     with staging_folder(base) as staging:
         _write_archive(model, staging / "model", serving_endpoints(model))
+        card = None
         if describe is not None:
-            write_model_card(staging / "model", describe(staging / "model"))
-        return publish_version(staging / "model", base)
+            card = describe(staging / "model")
+            write_model_card(staging / "model", card)
+        return publish_version(staging / "model", base), card
 
 
 def _representative_dataset(images: np.ndarray):
@@ -143,6 +151,13 @@ def export_tflite(model: keras.Model, base_dir: str | os.PathLike, representativ
                   variants: Iterable[str] = TFLITE_VARIANTS,
                   describe: Callable[[dict[str, Path]], dict] | None = None) -> dict[str, Path]:
     """Writes `<base_dir>/<next version>/<name>_<variant>.tflite`; returns variant -> path."""
+    return _export_tflite(model, base_dir, representative_images, variants, describe)[0]
+
+
+def _export_tflite(model: keras.Model, base_dir: str | os.PathLike, representative_images: np.ndarray,
+                   variants: Iterable[str], describe: Callable[[dict[str, Path]], dict] | None
+                   ) -> tuple[dict[str, Path], dict | None]:
+    """export_tflite, also returning the card that describe() gave (None without describe)."""
     base = Path(base_dir)
     with staging_folder(base) as staging:
         folder = staging / "model"
@@ -151,10 +166,12 @@ def export_tflite(model: keras.Model, base_dir: str | os.PathLike, representativ
         for variant in variants:
             names[variant] = f"{model.name}_{variant}.tflite"
             (folder / names[variant]).write_bytes(tflite_bytes(model, variant, representative_images))
+        card = None
         if describe is not None:
-            write_model_card(folder, describe({variant: folder / name for variant, name in names.items()}))
+            card = describe({variant: folder / name for variant, name in names.items()})
+            write_model_card(folder, card)
         version = publish_version(folder, base)
-    return {variant: version / name for variant, name in names.items()}
+    return {variant: version / name for variant, name in names.items()}, card
 
 
 def write_model_card(folder: Path, card: dict) -> tuple[Path, Path]:
@@ -177,66 +194,99 @@ def _agreement(reference: np.ndarray, outputs: np.ndarray) -> dict:
     return agreement
 
 
-def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_dir: str | os.PathLike,
-                 data, name: str | None = None, log=print) -> dict:
-    """Exports a trained .keras model in `formats`, each checked on the whole test set.
+INPUT_CONTRACT = {
+    "saved_model serving_default": "images: uint8 [batch, 28, 28], white digit on black (MNIST polarity), "
+                                   "0-255; normalised inside the graph",
+    "saved_model serving_float": "images: float32 [batch, 28, 28, 1] in [0, 1]",
+    "tflite float32 / dynamic_range": "float32 [1, 28, 28, 1] in [0, 1]",
+    "tflite int8": "uint8 [1, 28, 28, 1] raw pixels (scale 1/255); output uint8, dequantize with the "
+                   "output's scale and zero point",
+    "outputs": "classifiers: probabilities [batch, 10], classes [batch]; "
+               "autoencoders: reconstructions [batch, 28, 28, 1], codes [batch, 6]",
+}
 
-    Returns {"saved_model": path, "tflite": {variant: path}, "card": card}."""
-    formats = list(formats)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ConfigError(f"--formats must name some of {', '.join(FORMATS)}, received {','.join(formats)!r}")
-    model_path = Path(model_path)
-    model = load_keras_model(model_path)
+
+def build_model_card(model: keras.Model, model_path: Path, name: str, data, reference: np.ndarray) -> dict:
+    """The card of `model` before any export: what it is, how it was trained, its Keras test metrics.
+
+    `reference` holds the Keras model's outputs on data.test_images; the
+    training config comes from the run folder's config.json beside the model, if any."""
     task, summary = describe_model(model)
-    name = name or model.name
-    images, labels = data.test_images, data.test_labels
-    reference = model.predict(normalize_images(images), batch_size=1000, verbose=0)
-    run_config = model_path.parent / "config.json"
-    card = {
+    run_config = Path(model_path).parent / "config.json"
+    return {
         "name": name,
         "model": {"arch": model.name, "summary": summary, "task": task.name,
                   "parameters": int(model.count_params())},
         "training": json.loads(run_config.read_text())["config"] if run_config.exists() else {},
-        "data": {"source": data.source, "test_examples": int(len(images)), "train_examples": int(len(data.train_images))},
-        "test_metrics": {"keras": task.score(reference, images, labels)},
-        "input_contract": {
-            "saved_model serving_default": "images: uint8 [batch, 28, 28], white digit on black (MNIST polarity), "
-                                           "0-255; normalised inside the graph",
-            "saved_model serving_float": "images: float32 [batch, 28, 28, 1] in [0, 1]",
-            "tflite float32 / dynamic_range": "float32 [1, 28, 28, 1] in [0, 1]",
-            "tflite int8": "uint8 [1, 28, 28, 1] raw pixels (scale 1/255); output uint8, dequantize with the "
-                           "output's scale and zero point",
-            "outputs": "classifiers: probabilities [batch, 10], classes [batch]; "
-                       "autoencoders: reconstructions [batch, 28, 28, 1], codes [batch, 6]",
-        },
+        "data": {"source": data.source, "test_examples": int(len(data.test_images)),
+                 "train_examples": int(len(data.train_images))},
+        "test_metrics": {"keras": task.score(reference, data.test_images, data.test_labels)},
+        "input_contract": dict(INPUT_CONTRACT),
         "files": {},
     }
-    written: dict = {"card": card}
 
-    def describe_saved_model(path: Path) -> dict:
-        outputs = SavedModelPredictor(path)(images)
-        card["test_metrics"]["saved_model"] = {**task.score(outputs, images, labels), **_agreement(reference, outputs)}
-        card["files"]["saved_model_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        log(f"saved_model: {card['test_metrics']['saved_model']}")
-        return card
 
-    def describe_tflite(paths: dict[str, Path]) -> dict:
-        for variant, path in paths.items():
-            predictor = TFLitePredictor(path)
-            outputs = predictor(images)
-            card["test_metrics"][f"tflite_{variant}"] = {
-                **task.score(outputs, images, labels), **_agreement(reference, outputs),
-                "median_latency_ms": round(1000 * float(np.median(predictor.latencies)), 4)}
-            card["files"][f"tflite_{variant}_bytes"] = path.stat().st_size
-            log(f"tflite {variant}: {card['test_metrics'][f'tflite_{variant}']}, {path.stat().st_size} bytes")
-        return card
+def check_saved_model(path: Path, task, data, reference: np.ndarray) -> dict:
+    """The staged SavedModel run on the whole test set: {"test_metrics": {...}, "files": {...}} for the card."""
+    outputs = SavedModelPredictor(path)(data.test_images)
+    return {
+        "test_metrics": {"saved_model": {**task.score(outputs, data.test_images, data.test_labels),
+                                         **_agreement(reference, outputs)}},
+        "files": {"saved_model_bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file())},
+    }
 
+
+def check_tflite(paths: dict[str, Path], task, data, reference: np.ndarray) -> dict:
+    """Each staged TFLite file run on the whole test set: {"test_metrics": {...}, "files": {...}} for the card."""
+    checks: dict = {"test_metrics": {}, "files": {}}
+    for variant, path in paths.items():
+        predictor = TFLitePredictor(path)
+        outputs = predictor(data.test_images)
+        checks["test_metrics"][f"tflite_{variant}"] = {
+            **task.score(outputs, data.test_images, data.test_labels), **_agreement(reference, outputs),
+            "median_latency_ms": round(1000 * float(np.median(predictor.latencies)), 4)}
+        checks["files"][f"tflite_{variant}_bytes"] = path.stat().st_size
+    return checks
+
+
+def with_checks(card: dict, checks: dict) -> dict:
+    """A copy of `card` with the test metrics and file sizes of `checks` added after its own."""
+    return {**card, "test_metrics": {**card["test_metrics"], **checks["test_metrics"]},
+            "files": {**card["files"], **checks["files"]}}
+
+
+def _check_formats(formats: Iterable[str]) -> list[str]:
+    formats = list(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"--formats must name some of {', '.join(FORMATS)}, received {','.join(formats)!r}")
+    return formats
+
+
+def export_model(model_path: str | os.PathLike, formats: Iterable[str], output_dir: str | os.PathLike,
+                 data, name: str | None = None, log=print) -> dict:
+    """Exports a trained .keras model in `formats`, each checked on the whole test set.
+
+    Each format's card holds the checks of the formats exported before it.
+    Returns {"card": card, "saved_model": path, "tflite": {variant: path}}."""
+    formats = _check_formats(formats)
+    model_path = Path(model_path)
+    model = load_keras_model(model_path)
+    task, name = describe_model(model)[0], name or model.name
+    reference = model.predict(normalize_images(data.test_images), batch_size=1000, verbose=0)
+    card = build_model_card(model, model_path, name, data, reference)
+    written: dict = {}
     if "saved_model" in formats:
-        written["saved_model"] = export_saved_model(model, Path(output_dir) / name, describe_saved_model)
+        written["saved_model"], card = _export_saved_model(
+            model, Path(output_dir) / name,
+            lambda path, card=card: with_checks(card, check_saved_model(path, task, data, reference)))
+        log(f"saved_model: {card['test_metrics']['saved_model']}")
         log(f"SavedModel written to {written['saved_model']}")
     if "tflite" in formats:
-        written["tflite"] = export_tflite(model, Path(output_dir) / "tflite" / name, data.train_images,
-                                          describe=describe_tflite)
+        written["tflite"], card = _export_tflite(
+            model, Path(output_dir) / "tflite" / name, data.train_images, TFLITE_VARIANTS,
+            lambda paths, card=card: with_checks(card, check_tflite(paths, task, data, reference)))
+        for variant, path in written["tflite"].items():
+            log(f"tflite {variant}: {card['test_metrics'][f'tflite_{variant}']}, {path.stat().st_size} bytes")
         log(f"TFLite files written to {next(iter(written['tflite'].values())).parent}")
-    return written
+    return {"card": card, **written}

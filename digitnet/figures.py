@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import matplotlib
 
@@ -102,6 +103,21 @@ def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output
     reconstructions = model.predict(inputs[picks], verbose=0)
     return [plot_reconstructions(inputs[picks], reconstructions, os.path.join(output_dir, "reconstructions.png"),
                                  f"{name}: test digits and their reconstructions")]
+
+
+# Task name (tasks.Task.name) -> (model, test inputs, test labels, output folder, title) -> PNG paths written.
+TASK_FIGURES: dict[str, Callable[..., list[str]]] = {
+    "classification": classification_figures,
+    "reconstruction": reconstruction_figures,
+}
+
+
+def figures_for(task) -> Callable[..., list[str]]:
+    """The figure function of `task` (a tasks.Task): what training and committees draw after testing."""
+    try:
+        return TASK_FIGURES[task.name]
+    except KeyError:
+        raise KeyError(f"no figures for task {task.name!r}; known: {', '.join(TASK_FIGURES)}") from None
 
 
 def _band(axis, values: np.ndarray, x, label=None, **style):

@@ -42,25 +42,32 @@ def make_dataset(
     autotuning, a training epoch here stalled for about 2.5 s every few epochs
     (benchmarks/README.md).
     """
+    if augment != "none" and epoch is None:
+        raise ValueError("augmentation needs the epoch variable that seeds it")
+    seed = tf.constant(shuffle_seed or 0, tf.int64)
+    dataset = _epoch_batches(images, labels, batch_size, seed, epoch)
+    if augment != "none":
+        dataset = dataset.enumerate().map(
+            lambda index, batch: _augmented(batch, augment, tf.stack([seed, epoch.read_value()]), index),
+            num_parallel_calls=map_parallelism)
+    dataset = dataset.map(lambda batch_images, batch_labels: task.make_targets(
+        batch_images if augment != "none" else normalize_images(batch_images), batch_labels),
+        num_parallel_calls=map_parallelism)
+    return _with_fixed_options(dataset).prefetch(prefetch_batches)
+
+
+def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: tf.Tensor,
+                   epoch: tf.Variable | None) -> tf.data.Dataset:
+    """uint8 (images, labels) batches of one epoch: shuffled by (seed, epoch) with `epoch`, in order without."""
     count = len(images)
     # Flat rows: gathering [n, 784] is about 5x faster than gathering [n, 28, 28].
     images_tensor = tf.constant(images.reshape(count, -1))
     labels_tensor = tf.constant(labels.astype(np.int32))
-    full_batches, remainder = divmod(count, batch_size)
+    batch_count = -(-count // batch_size)
 
     def batches_in(order: tf.Tensor) -> tf.data.Dataset:
-        epoch_images, epoch_labels = tf.gather(images_tensor, order), tf.gather(labels_tensor, order)
-        cut = full_batches * batch_size
-        batches = tf.data.Dataset.from_tensor_slices((
-            tf.reshape(epoch_images[:cut], [full_batches, batch_size, *images.shape[1:]]),
-            tf.reshape(epoch_labels[:cut], [full_batches, batch_size]),
-        ))
-        if remainder:
-            batches = batches.concatenate(tf.data.Dataset.from_tensors(
-                (tf.reshape(epoch_images[cut:], [remainder, *images.shape[1:]]), epoch_labels[cut:])))
-        return batches
+        return _batches_in_order(images_tensor, labels_tensor, order, batch_size, images.shape[1:])
 
-    seed = tf.constant(shuffle_seed or 0, tf.int64)
     if epoch is not None:
         # The variable is read when an epoch's iterator starts, after EpochClock set it.
         dataset = tf.data.Dataset.range(1).flat_map(lambda _: batches_in(
@@ -68,23 +75,35 @@ def make_dataset(
     else:
         dataset = batches_in(tf.range(count, dtype=tf.int64))
     # flat_map hides the length; Keras needs it to count steps and epochs.
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(full_batches + bool(remainder)))
-    if augment != "none":
-        if epoch is None:
-            raise ValueError("augmentation needs the epoch variable that seeds it")
-        dataset = dataset.enumerate().map(
-            lambda index, batch: _augmented(batch, augment, tf.stack([seed, epoch.read_value()]), index),
-            num_parallel_calls=map_parallelism)
-    dataset = dataset.map(lambda batch_images, batch_labels: task.make_targets(
-        batch_images if augment != "none" else normalize_images(batch_images), batch_labels),
-        num_parallel_calls=map_parallelism)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batch_count))
+
+
+def _batches_in_order(images: tf.Tensor, labels: tf.Tensor, order: tf.Tensor, batch_size: int,
+                      image_shape: tuple[int, ...]) -> tf.data.Dataset:
+    """The flat `images` and their `labels` gathered in `order` in one op, handed out as
+    consecutive slices of `batch_size` (the last one smaller, as with Dataset.batch)."""
+    full_batches, remainder = divmod(images.shape[0], batch_size)
+    epoch_images, epoch_labels = tf.gather(images, order), tf.gather(labels, order)
+    cut = full_batches * batch_size
+    batches = tf.data.Dataset.from_tensor_slices((
+        tf.reshape(epoch_images[:cut], [full_batches, batch_size, *image_shape]),
+        tf.reshape(epoch_labels[:cut], [full_batches, batch_size]),
+    ))
+    if remainder:
+        batches = batches.concatenate(tf.data.Dataset.from_tensors(
+            (tf.reshape(epoch_images[cut:], [remainder, *image_shape]), epoch_labels[cut:])))
+    return batches
+
+
+def _with_fixed_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Deterministic order, fixed sizes (no autotuning), and each worker taking every n-th batch."""
     options = tf.data.Options()
     # Several workers each hold the whole in-memory array, so each takes every
     # n-th batch; FILE sharding would need files.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     options.deterministic = True
     options.autotune.enabled = False
-    return dataset.with_options(options).prefetch(prefetch_batches)
+    return dataset.with_options(options)
 
 
 def _augmented(batch, preset: str, epoch_seed: tf.Tensor, index: tf.Tensor):

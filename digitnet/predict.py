@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Iterator
 
 import numpy as np
 
@@ -21,25 +22,31 @@ from digitnet.errors import DataError
 
 
 def predict_files(model_path: str, paths: list[str]) -> list[dict]:
-    """One result per file: {"file", "digit", "probability", "probabilities"} or {"file", "error"}."""
-    from digitnet.preprocess import prepare_file
+    """One result per file: {"file", "digit", "probability", "probabilities", "image"} or {"file", "error"}."""
     from digitnet.runtimes import load_predictor
 
-    predictor = load_predictor(model_path)
-    results = []
+    return list(predict_each(load_predictor(model_path), paths, model_path))
+
+
+def predict_each(predictor, paths: list[str], model_name: str) -> Iterator[dict]:
+    """predict_files with a predictor already loaded (any of runtimes.py), yielding each
+    file's result as soon as it is answered, so a caller can read the predictor's
+    state for that file (TFLitePredictor.latencies[-1]). `model_name` names the
+    model in the error raised when it is not a classifier."""
+    from digitnet.preprocess import prepare_file
+
     for path in paths:
         try:
             image = prepare_file(path)
         except DataError as error:
-            results.append({"file": path, "error": str(error)})
+            yield {"file": path, "error": str(error)}
             continue
         probabilities = predictor(image[None])[0]
         if probabilities.shape != (10,):
-            raise DataError(f"{model_path}: is not a classifier (its output has shape {list(probabilities.shape)})")
+            raise DataError(f"{model_name}: is not a classifier (its output has shape {list(probabilities.shape)})")
         digit = int(np.argmax(probabilities))
-        results.append({"file": path, "digit": digit, "probability": float(probabilities[digit]),
-                        "probabilities": [round(float(p), 6) for p in probabilities], "image": image})
-    return results
+        yield {"file": path, "digit": digit, "probability": float(probabilities[digit]),
+               "probabilities": [round(float(p), 6) for p in probabilities], "image": image}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,8 @@ class ModelSpec:
     warmup_epochs: int = 0
     # Augmentation preset of the training images (augment_presets.py).
     augment: str = "none"
+    # Run-folder PNGs (figures.py) the reproduction report copies from the model's first seed.
+    report_figures: tuple[str, ...] = ()
 
     def build(self, **kwargs):
         """The Keras model (loads Keras)."""
@@ -48,13 +50,19 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     # The paper's models at the paper's settings (Adam, lr 0.005; batch 100 or 128).
     "bpnn": ModelSpec("build_bpnn", "classification", 6, 0.005, 100, "784-300 sigmoid-10 MLP (the paper's BPNN)"),
-    "lenet": ModelSpec("build_lenet", "classification", 6, 0.005, 100, "LeNet-5 style CNN"),
-    "autoencoder": ModelSpec("build_autoencoder", "reconstruction", 20, 0.005, 128, "dense autoencoder, 6-unit code"),
+    "lenet": ModelSpec(
+        "build_lenet", "classification", 6, 0.005, 100, "LeNet-5 style CNN",
+        report_figures=("confusion_matrix.png", "misclassified.png"),
+    ),
+    "autoencoder": ModelSpec(
+        "build_autoencoder", "reconstruction", 20, 0.005, 128, "dense autoencoder, 6-unit code",
+        report_figures=("reconstructions.png",),
+    ),
     # The warm-up keeps every ReLU of the third convolution alive through the
     # first batches at lr 0.005 (without it, one seed in seven collapsed).
     "conv_autoencoder": ModelSpec(
         "build_conv_autoencoder", "reconstruction", 20, 0.005, 128, "convolutional autoencoder, 6-unit code",
-        warmup_epochs=1,
+        warmup_epochs=1, report_figures=("reconstructions.png",),
     ),
     "ae_classifier": ModelSpec(
         "build_ae_classifier", "classification", 6, 0.005, 100,

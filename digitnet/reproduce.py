@@ -13,7 +13,11 @@ import argparse
 import sys
 
 from digitnet import cli
+from digitnet.flags import add_config_flags, config_values
 from digitnet.reproduction import MODELS, ReproduceOptions
+
+# The flags that mean what they mean to digitnet.train, each run taking them as given.
+SHARED_FLAGS = ("train_examples", "test_examples", "epochs", "lr_schedule")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,23 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10, help="seeds per model (the paper averaged 10)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--output-dir", default="reports")
-    parser.add_argument("--train-examples", type=int, help="train on the first N images (a quick look)")
-    parser.add_argument("--test-examples", type=int, help="test on the first N images")
-    parser.add_argument("--epochs", type=int, help="override the paper's epochs (a quick look)")
-    parser.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"])
+    add_config_flags(parser, SHARED_FLAGS)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--only-finished", action="store_true",
                         help="report the runs that already finished; train nothing")
     cli.add_debug_flag(parser)
     args = parser.parse_args(argv)
     options = ReproduceOptions(runs=args.runs, models=tuple(m for m in args.models.split(",") if m),
-                               output_dir=args.output_dir, train_examples=args.train_examples,
-                               test_examples=args.test_examples, epochs=args.epochs,
-                               lr_schedule=args.lr_schedule, first_seed=args.first_seed,
-                               only_finished=args.only_finished)
+                               output_dir=args.output_dir, first_seed=args.first_seed,
+                               only_finished=args.only_finished, **config_values(args, SHARED_FLAGS))
     options.validate()
     from digitnet.data import load_digits
-    from digitnet.reproduction import reproduce
+    from digitnet.report import reproduce
 
     reproduce(options, load_digits())
     return 0

@@ -1,17 +1,20 @@
 """What a model is trained to do: its targets, loss, metrics and headline.
 
-The registry (models.py) gives every architecture one of these, so training,
-evaluation, export and figures never branch on an architecture's name.
+The registry (registry.py) gives every architecture one of these, so training,
+evaluation and export never branch on an architecture's name. The figures
+of each task live with the figures (figures.figures_for). Importing this
+module loads neither a plotting library nor TensorFlow (whose Keras imports
+matplotlib): TensorFlow loads when a task first serves a model.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import tensorflow as tf
 
-from digitnet import figures
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,13 +30,13 @@ class Task:
     serve: Callable[[object, tf.Tensor], dict]
     # The output that TFLite files carry and that predictors return.
     primary_output: str
-    # (model, test inputs, test labels, output folder, title) -> PNG paths written.
-    figures: Callable
     # (first output of any runtime, uint8 images, labels) -> test metrics.
     score: Callable[[np.ndarray, np.ndarray, np.ndarray], dict]
 
 
 def _classify(probabilities: tf.Tensor) -> dict:
+    import tensorflow as tf
+
     return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
 
 
@@ -59,7 +62,6 @@ CLASSIFICATION = Task(
     describe=_describe_classification,
     serve=lambda model, images: _classify(model(images, training=False)),
     primary_output="probabilities",
-    figures=figures.classification_figures,
     score=lambda probabilities, images, labels: {
         "accuracy": float(np.mean(np.argmax(probabilities, axis=1) == labels))},
 )
@@ -75,7 +77,6 @@ RECONSTRUCTION = Task(
         "codes": model.get_layer("encoder")(images, training=False),
     },
     primary_output="reconstructions",
-    figures=figures.reconstruction_figures,
     score=lambda reconstructions, images, labels: {"reconstruction_bce": _bce(reconstructions, images)},
 )
 

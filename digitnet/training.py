@@ -318,7 +318,7 @@ def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data:
     figures.plot_all_losses(read_csv_rows(folder / RunLogger.ALL_LOSSES), folder / "all_losses.png",
                             f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
     test_inputs = normalize_images(data.test_images).numpy()
-    spec.task.figures(model, test_inputs, data.test_labels, folder, config.arch)
+    figures.figures_for(spec.task)(model, test_inputs, data.test_labels, folder, config.arch)
     if config.augment != "none":
         from digitnet.augment_figure import augmentation_grid
 

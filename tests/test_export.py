@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitnet import cli, train
-from digitnet.exporters import TFLITE_VARIANTS, export_model
+from digitnet.exporters import TFLITE_VARIANTS, export_model, with_checks
 from digitnet.runtimes import load_predictor
 from conftest import tflite_probabilities
 
@@ -117,6 +117,9 @@ def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist)
     assert card["test_metrics"]["saved_model"]["accuracy"] == pytest.approx(keras_accuracy, abs=1e-9)
     assert card["test_metrics"]["saved_model"]["argmax_agreement"] == 1.0
     tflite_card = json.loads((exported[1]["tflite"]["int8"].parent / "model_card.json").read_text())["test_metrics"]
+    # The TFLite card, written last, holds the SavedModel's checks too; export_model returns that card.
+    assert tflite_card["saved_model"] == card["test_metrics"]["saved_model"]
+    assert exported[1]["card"]["test_metrics"] == tflite_card
     assert set(exported[1]["tflite"]) == set(TFLITE_VARIANTS)
     for variant in TFLITE_VARIANTS:
         path = exported[1]["tflite"][variant]
@@ -134,6 +137,16 @@ def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist)
             assert predictor.input["dtype"] == np.uint8 and predictor.output["dtype"] == np.uint8
         assert tflite_card[f"tflite_{variant}"]["accuracy"] == pytest.approx(accuracy, abs=1e-9)
         assert tflite_card[f"tflite_{variant}"]["argmax_agreement"] == pytest.approx(agreement, abs=1e-9)
+
+
+def test_checks_join_a_copy_of_the_card_after_its_own_metrics():
+    card = {"name": "toy", "test_metrics": {"keras": {"accuracy": 0.9}}, "input_contract": {}, "files": {}}
+    checks = {"test_metrics": {"saved_model": {"accuracy": 0.9}}, "files": {"saved_model_bytes": 3}}
+    checked = with_checks(card, checks)
+    assert list(checked) == list(card)  # the card's sections keep their order (model_card.md follows it)
+    assert list(checked["test_metrics"]) == ["keras", "saved_model"]
+    assert checked["files"] == {"saved_model_bytes": 3}
+    assert card["test_metrics"] == {"keras": {"accuracy": 0.9}} and card["files"] == {}
 
 
 def test_export_cli_refuses_bad_input(tmp_path, capsys):

@@ -1,10 +1,15 @@
 """The figures show what they claim: checked on the matplotlib objects, with known inputs."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
 from digitnet import figures
+from digitnet.registry import REGISTRY, get_spec
 
 
 @pytest.fixture
@@ -116,6 +121,22 @@ def test_no_misclassified_figure_when_all_are_right(drawn, tmp_path):
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["confusion_matrix.png"]
     assert not (tmp_path / "misclassified.png").exists()
     assert drawn[0].axes[0].get_title().endswith("20 / 20 correct")
+
+
+@pytest.mark.parametrize("arch", sorted(REGISTRY))
+def test_every_registered_task_has_its_figures(arch):
+    expected = {"classification": figures.classification_figures, "reconstruction": figures.reconstruction_figures}
+    task = get_spec(arch).task
+    assert figures.figures_for(task) is expected[task.name]
+
+
+def test_importing_the_tasks_loads_no_plotting_library():
+    script = ("import sys, digitnet.tasks\n"
+              "assert 'matplotlib' not in sys.modules and 'digitnet.figures' not in sys.modules, "
+              "sorted(m for m in sys.modules if 'matplotlib' in m or m == 'digitnet.figures')[:5]\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_reconstruction_grid_puts_the_inputs_above_their_reconstructions(drawn, tmp_path):

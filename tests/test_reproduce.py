@@ -24,6 +24,7 @@ def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, cap
     assert report["warmup_epochs"] == {}  # 1-epoch runs keep every epoch at the full rate
     markdown = (tmp_path / "reproduction.md").read_text()
     assert "| BPNN | 97.65 |" in markdown and "python -m digitnet.reproduce" in markdown
+    assert sorted(path.name for path in (tmp_path / "figures").iterdir()) == sorted(FIGURES)  # nothing more
     for name in FIGURES:
         assert (tmp_path / "figures" / name).stat().st_size > 0, name
         assert f"figures/{name}" in markdown
