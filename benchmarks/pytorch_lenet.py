@@ -32,6 +32,28 @@ def lenet(nn):
     )
 
 
+def train_lenet(images, labels, epochs: int, batch_size: int, learning_rate: float):
+    """Trains a fresh LeNet on float tensors [N, 1, 28, 28] in [0, 1]; returns
+    (model, seconds of each epoch)."""
+    import torch
+    from torch import nn
+
+    model = lenet(nn)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        model.train()
+        for batch in torch.randperm(len(images)).split(batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(images[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    return model, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=4)
@@ -39,7 +61,6 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import torch
-        from torch import nn
     except ImportError:
         sys.exit("PyTorch is not installed; `pip install torch==2.13.0 --index-url "
                  "https://download.pytorch.org/whl/cpu` to run this comparison")
@@ -47,19 +68,7 @@ def main() -> None:
     data = load_digits()
     images = torch.from_numpy(data.train_images.astype(np.float32) / 255.0).unsqueeze(1)
     labels = torch.from_numpy(data.train_labels.astype(np.int64))
-    model = lenet(nn)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    loss_fn = nn.CrossEntropyLoss()
-    seconds = []
-    for _ in range(args.epochs):
-        started = time.perf_counter()
-        model.train()
-        for batch in torch.randperm(len(images)).split(args.batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(images[batch]), labels[batch])
-            loss.backward()
-            optimizer.step()
-        seconds.append(time.perf_counter() - started)
+    model, seconds = train_lenet(images, labels, args.epochs, args.batch_size, learning_rate=0.005)
     with torch.no_grad():
         test = torch.from_numpy(data.test_images.astype(np.float32) / 255.0).unsqueeze(1)
         accuracy = float((model(test).argmax(1).numpy() == data.test_labels).mean())

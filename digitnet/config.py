@@ -74,7 +74,8 @@ class TrainConfig:
                                        "(where it measured slower)", choices=JIT_CHOICES)
     lr_schedule: str = setting("cosine", "cosine (default) decays the learning rate to 0 over each training "
                                          "stage; constant is the paper's", choices=LR_SCHEDULES)
-    warmup_epochs: int | None = setting(None, "raise the learning rate linearly from 0 over this many epochs at "
+    warmup_epochs: float | None = setting(None, "raise the learning rate linearly from 0 over this many epochs "
+                                                "(fractions too: 0.2 is a fifth of the first epoch) at "
                                               "the start of each stage; default: the model's "
                                               "(1 for conv_autoencoder, else 0)")
     augment: str | None = setting(None, "augmentation preset of the training images; default: the "
@@ -94,15 +95,17 @@ class TrainConfig:
         spec = get_spec(self.arch)
         epochs = spec.epochs if self.epochs is None else self.epochs
         warmup_epochs = self.warmup_epochs
-        if warmup_epochs is None and isinstance(epochs, int):
+        if warmup_epochs is None and isinstance(epochs, int) and spec.warmup_epochs >= epochs:
             # The registered warm-up leaves at least one epoch of a short run at full rate.
-            warmup_epochs = max(min(spec.warmup_epochs, epochs - 1), 0)
+            warmup_epochs = max(epochs - 1, 0)
+        elif warmup_epochs is None:
+            warmup_epochs = spec.warmup_epochs
         config = dataclasses.replace(
             self,
             epochs=epochs,
             batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
             learning_rate=spec.learning_rate if self.learning_rate is None else self.learning_rate,
-            warmup_epochs=warmup_epochs,
+            warmup_epochs=_whole_if_integral(warmup_epochs),
             augment=spec.augment if self.augment is None else self.augment,
             output_dir=self.output_dir or os.path.join("runs", self.arch),
             export_formats=tuple(self.export_formats),
@@ -117,8 +120,9 @@ class TrainConfig:
         for name, value in {**positive, **{k: v for k, v in optional_positive.items() if v is not None}}.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, received {value!r}")
-        if not isinstance(self.warmup_epochs, int) or isinstance(self.warmup_epochs, bool) or self.warmup_epochs < 0:
-            raise ConfigError(f"--warmup-epochs must be a non-negative integer, received {self.warmup_epochs!r}")
+        if (not isinstance(self.warmup_epochs, (int, float)) or isinstance(self.warmup_epochs, bool)
+                or not 0 <= self.warmup_epochs < float("inf")):
+            raise ConfigError(f"--warmup-epochs must be a non-negative number, received {self.warmup_epochs!r}")
         if self.warmup_epochs >= self.epochs:
             raise ConfigError(f"--warmup-epochs must be fewer than --epochs ({self.epochs}), "
                               f"received {self.warmup_epochs}")
@@ -150,6 +154,11 @@ class TrainConfig:
 
     def result_fields(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_RESULT_FIELDS}
+
+
+def _whole_if_integral(value):
+    """1.0 -> 1: a whole number of epochs is saved (and fingerprinted) as the int it was before fractions."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def check_writable_folder(folder: str | os.PathLike, flag: str) -> None:

@@ -159,6 +159,27 @@ def build_deep_cnn(filters: tuple[int, int, int] = (32, 64, 128), dropout: float
     return keras.Model(inputs, outputs, name="deep_cnn")
 
 
+def build_fast(filters: tuple[int, int] = (24, 32), dense_units: int = 256) -> keras.Model:
+    """The small CNN of the fastest published MNIST recipe (tuomaso/train_mnist_fast):
+    conv 5x5 to filters[0] maps, max pool, conv 3x3 to filters[1] maps, max
+    pool, dense_units, softmax. Pooling comes before each ReLU (the same
+    function, a quarter of the ReLUs). One epoch of it reaches about 99 %."""
+    _require_positive("filters", filters)
+    if len(filters) != 2:
+        raise ConfigError(f"filters must hold 2 positive integers, received {filters!r}")
+    _require_positive("dense_units", dense_units)
+    inputs = _images_input()
+    x = inputs
+    for index, (count, size) in enumerate(zip(filters, (5, 3)), start=1):
+        x = layers.Conv2D(count, size, name=f"conv{index}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
+        x = layers.Activation("relu", name=f"relu{index}")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="fast")
+
+
 def describe_model(model: keras.Model) -> tuple[Task, str]:
     """(task, summary) of any Keras model on 28x28x1 images: the registered
     model's when digitnet trained it (its name is the arch), otherwise read

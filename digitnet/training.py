@@ -230,7 +230,7 @@ def run_stage(model: keras.Model, spec: ModelSpec, stage: Stage, index: int, sta
 def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: int):
     """The learning rate of each step of `stage`: linear warm-up from 0 over
     config.warmup_epochs, then cosine decay to 0 or constant (alpha=1)."""
-    warmup_steps = config.warmup_epochs * steps_per_epoch
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
     decay_steps = stage.epochs * steps_per_epoch - warmup_steps
     alpha = 0.0 if config.lr_schedule == "cosine" else 1.0
     if warmup_steps:
@@ -247,7 +247,8 @@ def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config:
         layer.trainable = layer.name != stage.frozen_submodel
     batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch)),
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch),
+                                        beta_1=spec.adam_betas[0], beta_2=spec.adam_betas[1]),
         loss=spec.task.loss,
         metrics=[*spec.task.metrics, batch_loss_log],
         steps_per_execution=config.steps_per_execution,

@@ -85,7 +85,7 @@ def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, c
         (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist: data folder not found"),
         (["--encoder", "/nonexistent/ae.keras"], "--encoder: no such file"),
         (["--test-every-epoch", "--validation-split", "0.1"], "give one (received --validation-split 0.1)"),
-        (["--warmup-epochs", "-1"], "--warmup-epochs must be a non-negative integer, received -1"),
+        (["--warmup-epochs", "-1"], "--warmup-epochs must be a non-negative number, received -1.0"),
         (["--epochs", "2", "--warmup-epochs", "2"], "--warmup-epochs must be fewer than --epochs (2), received 2"),
     ],
 )

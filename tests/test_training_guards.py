@@ -30,6 +30,37 @@ def test_registered_warmup_leaves_a_short_run_at_full_rate():
     assert TrainConfig(arch="lenet").resolved().warmup_epochs == 0
 
 
+def test_a_fractional_warmup_rises_within_the_first_epoch():
+    config = TrainConfig(arch="fast").resolved()  # registered: 0.2 of its one epoch
+    assert config.warmup_epochs == 0.2
+    schedule = learning_rate_schedule(Stage("train", 1, 0.01, None), config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in range(11)]
+    np.testing.assert_allclose(rates[:3], [0.0, 0.005, 0.01], atol=1e-9)
+    assert rates[10] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_whole_number_of_warmup_epochs_keeps_the_fingerprint_of_an_int():
+    """Runs saved before fractions were allowed hold `"warmup_epochs": 1`; the
+    same settings given as 1.0 must match them (resume, reuse, worker agreement)."""
+    config = TrainConfig(arch="lenet", epochs=3, warmup_epochs=1.0).resolved()
+    assert type(config.warmup_epochs) is int
+    assert json.dumps(config.result_fields(), sort_keys=True) == json.dumps(
+        TrainConfig(arch="lenet", epochs=3, warmup_epochs=1).resolved().result_fields(), sort_keys=True)
+
+
+def test_the_registered_adam_betas_reach_the_optimizer():
+    from digitnet.registry import REGISTRY
+    from digitnet.training import compile_for_stage
+
+    config = TrainConfig(arch="fast").resolved()
+    model = REGISTRY["fast"].build()
+    compile_for_stage(model, REGISTRY["fast"], Stage("train", 1, 0.01, None), config, steps_per_epoch=10)
+    assert (model.optimizer.beta_1, model.optimizer.beta_2) == (0.7, 0.9)
+    model = REGISTRY["lenet"].build()
+    compile_for_stage(model, REGISTRY["lenet"], Stage("train", 1, 0.005, None), config, steps_per_epoch=10)
+    assert (model.optimizer.beta_1, model.optimizer.beta_2) == (0.9, 0.999)
+
+
 def _probe_model(kernel_initializer):
     inputs = keras.Input((28, 28, 1))
     x = keras.layers.Flatten()(inputs)
