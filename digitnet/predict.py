@@ -3,6 +3,11 @@
     python -m digitnet.predict --model saved_models/lenet/1 my_digit.png photo.jpg
     python -m digitnet.predict --model saved_models/tflite/lenet/1/lenet_int8.tflite *.png
     python -m digitnet.predict --model runs/lenet/model.keras digit.png --save-preprocessed out/
+    python -m digitnet.predict digit.png      # the newest reference model in saved_models/
+
+Without --model, the newest exported committee in saved_models/committee/
+answers, else the newest LeNet in saved_models/lenet/; the first line on
+stderr says which.
 
 Each image is prepared the way MNIST was made (digitnet/preprocess.py). A bad
 file gets its own error line; the others still get their answers. The exit
@@ -13,12 +18,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from digitnet import cli
 from digitnet.errors import DataError
+
+
+# The served names tried without --model, best first, and how the command names each.
+REFERENCE_MODELS = (("committee", "the reference committee"), ("lenet", "the reference LeNet"))
+
+
+def default_model(root: str = "saved_models") -> tuple[str, str]:
+    """(path, description) of the newest version of the best reference model under `root`."""
+    for name, description in REFERENCE_MODELS:
+        base = Path(root) / name
+        versions = [int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir()] if base.is_dir() else []
+        if versions:
+            return str(base / str(max(versions))), description
+    raise DataError(f"no --model given and no reference model under {root}/ ({' or '.join(n for n, _ in REFERENCE_MODELS)}"
+                    "/<version>): give --model, or export one with "
+                    "`python -m digitnet.train --arch lenet --export saved_model`")
 
 
 def predict_files(model_path: str, paths: list[str]) -> list[dict]:
@@ -52,11 +74,15 @@ def predict_each(predictor, paths: list[str], model_name: str) -> Iterator[dict]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="SavedModel folder, .keras file or .tflite file")
+    parser.add_argument("--model", help="SavedModel folder, .keras file or .tflite file; default: the newest "
+                        "reference committee in saved_models/, else the reference LeNet")
     parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): any size, colour or grey")
     parser.add_argument("--save-preprocessed", metavar="DIR", help="also write each 28x28 model input as PNG here")
     cli.add_debug_flag(parser)
     args = parser.parse_args(argv)
+    if args.model is None:
+        args.model, description = default_model()
+        print(f"model: {args.model} ({description}; --model chooses another)", file=sys.stderr)
     results = predict_files(args.model, args.images)
     for result in results:
         if "error" in result:

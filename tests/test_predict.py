@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -89,3 +91,24 @@ def test_predict_with_a_users_own_keras_classifier(tmp_path):
     expected = model.predict(prepared[None, :, :, None].astype(np.float32) / 255.0, verbose=0)[0]
     assert result["digit"] == int(np.argmax(expected))
     np.testing.assert_allclose(result["probabilities"], expected, atol=1e-5)
+
+
+def test_without_model_the_newest_committee_answers_else_lenet_and_it_says_which(mnist, tmp_path, capsys, monkeypatch):
+    image = tmp_path / "seven.png"
+    user_style(mnist.test_images[0], 3, (20, 20)).save(image)
+    reference = os.path.abspath(REFERENCE_SAVED_MODEL)
+    monkeypatch.chdir(tmp_path)
+    assert cli.run_command(predict.main, [str(image)]) == cli.EXIT_USAGE  # nothing exported here yet
+    assert "no --model given and no reference model under saved_models/" in capsys.readouterr().err
+    (tmp_path / "saved_models" / "lenet").mkdir(parents=True)
+    (tmp_path / "saved_models" / "lenet" / "1").symlink_to(reference)
+    assert cli.run_command(predict.main, [str(image)]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"model: {os.path.join('saved_models', 'lenet', '1')} (the reference LeNet;")
+    assert f"{image}: 7 (probability" in out
+    (tmp_path / "saved_models" / "committee").mkdir()
+    for version in ("2", "10"):  # the newest version, by number, of the committee
+        (tmp_path / "saved_models" / "committee" / version).symlink_to(reference)
+    assert cli.run_command(predict.main, [str(image)]) == 0
+    assert capsys.readouterr().err.startswith(
+        f"model: {os.path.join('saved_models', 'committee', '10')} (the reference committee;")
