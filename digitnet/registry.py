@@ -29,7 +29,7 @@ class ModelSpec:
     # Registered autoencoder trained first; its encoder is passed to build().
     pretrain: str | None = None
     # Sub-model trained frozen first, then unfrozen for a fine-tuning stage.
-    fine_tune_layer: str | None = None
+    frozen_submodel: str | None = None
     # Epochs over which the learning rate rises linearly from 0 at the start (fractions too).
     warmup_epochs: float = 0
     # Adam's beta_1 and beta_2 (Keras' defaults unless a recipe says otherwise).
@@ -69,7 +69,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "ae_classifier": ModelSpec(
         "build_ae_classifier", "classification", 6, 0.005, 100,
         "classifier on a trained autoencoder's 6-unit code (the paper's 'Autoencoder' row)",
-        pretrain="autoencoder", fine_tune_layer="encoder",
+        pretrain="autoencoder", frozen_submodel="encoder",
     ),
     # Beyond the paper: settings from the literature on such nets, fixed before any run.
     "deep_cnn": ModelSpec(

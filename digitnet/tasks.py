@@ -25,7 +25,7 @@ class Task:
     # (images, labels) -> (inputs, targets) inside the tf.data pipeline.
     make_targets: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
     # Turns evaluate()'s dict into the sentence printed last by a run.
-    describe: Callable[[dict], str]
+    headline: Callable[[dict], str]
     # (model, normalised images) -> the named outputs of the SavedModel signature.
     serve: Callable[[object, tf.Tensor], dict]
     # The output that TFLite files carry and that predictors return.
@@ -46,11 +46,11 @@ def _bce(reconstructions: np.ndarray, images: np.ndarray) -> float:
     return float(np.mean(-(targets * np.log(p) + (1 - targets) * np.log(1 - p))))
 
 
-def _describe_classification(metrics: dict) -> str:
+def _headline_classification(metrics: dict) -> str:
     return f"test accuracy {100 * metrics['accuracy']:.2f} % (test loss {metrics['loss']:.4f})"
 
 
-def _describe_reconstruction(metrics: dict) -> str:
+def _headline_reconstruction(metrics: dict) -> str:
     return f"test reconstruction loss (per-pixel binary cross-entropy) {metrics['loss']:.4f}"
 
 
@@ -59,7 +59,7 @@ CLASSIFICATION = Task(
     loss="sparse_categorical_crossentropy",
     metrics=("accuracy",),
     make_targets=lambda images, labels: (images, labels),
-    describe=_describe_classification,
+    headline=_headline_classification,
     serve=lambda model, images: _classify(model(images, training=False)),
     primary_output="probabilities",
     score=lambda probabilities, images, labels: {
@@ -71,7 +71,7 @@ RECONSTRUCTION = Task(
     loss="binary_crossentropy",
     metrics=(),
     make_targets=lambda images, labels: (images, images),
-    describe=_describe_reconstruction,
+    headline=_headline_reconstruction,
     serve=lambda model, images: {
         "reconstructions": model(images, training=False),
         "codes": model.get_layer("encoder")(images, training=False),

@@ -68,10 +68,10 @@ class Datasets:
 
 
 def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
-    if spec.fine_tune_layer is None:
+    if spec.frozen_submodel is None:
         return [Stage("train", config.epochs, config.learning_rate, None)]
     return [
-        Stage("frozen", config.epochs, config.learning_rate, spec.fine_tune_layer),
+        Stage("frozen", config.epochs, config.learning_rate, spec.frozen_submodel),
         Stage("fine_tuned", config.epochs, config.learning_rate * FINE_TUNE_LR_FACTOR, None),
     ]
 
@@ -280,9 +280,9 @@ def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainCon
 def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_metrics: dict, train_examples: int,
               data: DigitArrays, folder: Path) -> dict:
     final = list(stage_metrics.values())[-1]
-    headline = spec.task.describe(final)
+    headline = spec.task.headline(final)
     if len(stage_metrics) > 1:
-        headline = "; ".join(f"{name}: {spec.task.describe(m)}" for name, m in stage_metrics.items())
+        headline = "; ".join(f"{name}: {spec.task.headline(m)}" for name, m in stage_metrics.items())
     return {
         "arch": config.arch,
         "weights_sha256": weights_digest(model),
