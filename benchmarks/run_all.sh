@@ -12,3 +12,7 @@ python benchmarks/memory.py --arch lenet
 python benchmarks/profile_training.py --arch lenet
 python benchmarks/profile_training.py --arch bpnn
 if python -c "import torch" 2>/dev/null; then python benchmarks/pytorch_lenet.py; fi
+if python -c "import torch" 2>/dev/null; then
+  python benchmarks/time_to_accuracy.py --race fast --seeds 5
+  python benchmarks/time_to_accuracy.py --race lenet --seeds 3
+fi
