@@ -79,7 +79,7 @@ class TrainConfig:
                                               "the start of each stage; default: the model's "
                                               "(1 for conv_autoencoder, else 0)")
     augment: str | None = setting(None, "augmentation preset of the training images; default: the "
-                                        "model's (elastic for deep_cnn, none for the paper's models)",
+                                        "model's (affine for deep_cnn, none for the paper's models)",
                                   choices=AUGMENT_PRESETS)
     pretrain_epochs: int | None = setting(None, "epochs of the autoencoder pretraining (ae_classifier)")
     encoder: str | None = setting(None, "trained autoencoder .keras whose encoder ae_classifier uses "
