@@ -50,7 +50,8 @@ def flag_arguments(name: str) -> dict:
     """The keyword arguments of argparse's add_argument for the field `name`."""
     field = _FIELDS[name]
     meta = field.metadata
-    arguments = {"dest": name, "default": field.default, "help": meta["help"]}
+    # argparse formats help with %: a literal "99 %" must reach it as "99 %%".
+    arguments = {"dest": name, "default": field.default, "help": meta["help"].replace("%", "%%")}
     kind, choices = value_type(name), meta.get("choices")
     if "flag_value" in meta:
         arguments.update(action="store_const", const=meta["flag_value"])

@@ -1,5 +1,7 @@
 import gzip
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -7,6 +9,40 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from digitnet.data import load_digits  # noqa: E402
+
+
+def quick_train_args(train: int = 300, test: int = 100, epochs: int = 1) -> list[str]:
+    """The flags of a short, quiet training run: `train` and `test` examples, `epochs` epochs."""
+    return ["--train-examples", str(train), "--test-examples", str(test), "--epochs", str(epochs), "--quiet"]
+
+
+QUICK_TRAIN = quick_train_args()  # 300 training and 100 test examples, one epoch, quiet
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child, TensorFlow's C++ log lines silenced, then `extra` on top."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def train_command(*argv: str) -> list[str]:
+    """`python -m digitnet.train ARGV...` with this interpreter."""
+    return [sys.executable, "-m", "digitnet.train", *argv]
+
+
+def run_train(argv, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """`python -m digitnet.train ARGV` in a child process; asserts that it succeeded (stderr's tail if not)."""
+    done = subprocess.run(train_command(*argv), capture_output=True, text=True, timeout=timeout,
+                          env=subprocess_env() if env is None else env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def run_train_cli(argv, **kwargs) -> int:
+    """The training CLI in this process, as `python -m digitnet.train ARGV` runs it; its exit code."""
+    from digitnet import cli, train
+
+    return cli.run_command(train.main, argv, **kwargs)
+
 
 IDX_TYPE_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
 

@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import QUICK_TRAIN
 from digitnet import cli, committee
 from digitnet.exporters import export_model
 from digitnet.pipeline import normalize_images
 from digitnet.runtimes import TFLitePredictor
 
+pytestmark = pytest.mark.slow  # the committee fixture trains two members
+
 
 @pytest.fixture(scope="module")
 def tiny_committee(tmp_path_factory):
     folder = tmp_path_factory.mktemp("committee")
-    argv = ["--arch", "bpnn", "--members", "2", "--epochs", "1", "--train-examples", "300", "--test-examples", "100",
-            "--output-dir", str(folder), "--quiet"]
+    argv = ["--arch", "bpnn", "--members", "2", *QUICK_TRAIN, "--output-dir", str(folder)]
     assert cli.run_command(committee.main, argv) == 0
     return folder
 

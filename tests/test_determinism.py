@@ -1,20 +1,16 @@
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
+import pytest
+
+from conftest import quick_train_args, run_train
 
 
 def _train(folder, *extra):
-    argv = [sys.executable, "-m", "digitnet.train", "--arch", "lenet", "--train-examples", "300",
-            "--test-examples", "50", "--epochs", "2", "--quiet", "--output-dir", str(folder), *extra]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_train(["--arch", "lenet", *quick_train_args(test=50, epochs=2), "--output-dir", str(folder), *extra])
     return keras.models.load_model(folder / "model.keras").get_weights()
 
 
+@pytest.mark.slow
 def test_same_seed_deterministic_gives_bit_identical_weights(tmp_path):
     first = _train(tmp_path / "a", "--seed", "3", "--deterministic")
     second = _train(tmp_path / "b", "--seed", "3", "--deterministic")

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import subprocess_env
 from digitnet import cli
 from digitnet.distribute import make_strategy
 from digitnet.errors import ConfigError
@@ -30,9 +31,8 @@ MIRRORED_ON_TWO_CPUS = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_mirrored_strategy_trains_over_two_replicas(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", MIRRORED_ON_TWO_CPUS, str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300, env=subprocess_env())
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
@@ -116,8 +116,8 @@ def _start_workers(folder, ports, arch="bpnn", epochs=2, indices=(0, 1), env_ext
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = []
     for index in indices:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {}),
-               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        env = subprocess_env(**(env_extra or {}))
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(folder), arch, str(epochs)],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     return workers

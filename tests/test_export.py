@@ -1,15 +1,14 @@
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from digitnet import cli, train
+from conftest import quick_train_args, run_train_cli, subprocess_env, tflite_probabilities
+from digitnet import cli
 from digitnet.exporters import TFLITE_VARIANTS, export_model, with_checks
 from digitnet.runtimes import load_predictor
-from conftest import tflite_probabilities
 
 TEST_SUBSET = 1000
 
@@ -17,9 +16,8 @@ TEST_SUBSET = 1000
 @pytest.fixture(scope="module")
 def trained_lenet(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lenet-run")
-    argv = ["--arch", "lenet", "--output-dir", str(folder), "--train-examples", "2000", "--test-examples", "200",
-            "--epochs", "1", "--quiet"]
-    assert cli.run_command(train.main, argv) == 0
+    argv = ["--arch", "lenet", "--output-dir", str(folder), *quick_train_args(train=2000, test=200)]
+    assert run_train_cli(argv) == 0
     return folder / "model.keras"
 
 
@@ -30,6 +28,7 @@ def exported(trained_lenet, mnist, tmp_path_factory):
     return output, written
 
 
+@pytest.mark.slow  # every user of trained_lenet: whichever runs first trains it (about 10 s)
 def test_tf_serving_layout_and_versions_never_overwrite(exported, trained_lenet, mnist):
     output, written = exported
     assert written["saved_model"] == output / "lenet" / "1"
@@ -42,6 +41,7 @@ def test_tf_serving_layout_and_versions_never_overwrite(exported, trained_lenet,
     assert sorted(p.name for p in (output / "lenet").iterdir()) == ["1", "2"]  # no staging left behind
 
 
+@pytest.mark.slow
 def test_signatures_take_named_uint8_images_and_name_their_outputs(exported):
     import tensorflow as tf
 
@@ -59,6 +59,7 @@ def test_signatures_take_named_uint8_images_and_name_their_outputs(exported):
         default(images=tf.zeros([1, 32, 32], tf.uint8))
 
 
+@pytest.mark.slow
 def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, trained_lenet, mnist, tmp_path):
     np.save(tmp_path / "images.npy", mnist.test_images[:50])
     script = (
@@ -68,7 +69,7 @@ def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, train
         "assert not any(m.startswith('digitnet') for m in sys.modules), 'digitnet was imported'\n"
         "print(' '.join(map(str, out['classes'].numpy())))\n"
     )
-    env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = subprocess_env(PYTHONPATH="")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     classes = np.array(done.stdout.split(), dtype=int)
@@ -76,6 +77,7 @@ def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, train
     np.testing.assert_array_equal(classes, keras_classes)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_show_and_run(exported, trained_lenet, mnist, tmp_path):
     path = str(exported[1]["saved_model"])
     np.save(tmp_path / "two.npy", mnist.test_images[:2])
@@ -99,6 +101,7 @@ def keras_probabilities(model_path, images):
                                                         batch_size=1000, verbose=0)
 
 
+@pytest.mark.slow
 def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist):
     import tensorflow as tf
 

@@ -1,5 +1,4 @@
 """The figures show what they claim: checked on the matplotlib objects, with known inputs."""
-import os
 import subprocess
 import sys
 
@@ -8,6 +7,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
+from conftest import subprocess_env
 from digitnet import figures
 from digitnet.registry import REGISTRY, get_spec
 
@@ -135,7 +135,7 @@ def test_importing_the_tasks_loads_no_plotting_library():
               "assert 'matplotlib' not in sys.modules and 'digitnet.figures' not in sys.modules, "
               "sorted(m for m in sys.modules if 'matplotlib' in m or m == 'digitnet.figures')[:5]\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          env=subprocess_env())
     assert done.returncode == 0, done.stderr[-2000:]
 
 

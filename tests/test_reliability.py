@@ -9,18 +9,18 @@ import time
 
 import pytest
 
-from digitnet import callbacks, cli, train
+from conftest import quick_train_args, run_train, run_train_cli, subprocess_env, train_command
+from digitnet import callbacks, cli
 from digitnet.exporters import publish_version
 from digitnet.files import write_json
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 BPNN_20K = ["--arch", "bpnn", "--train-examples", "20000", "--test-examples", "100", "--quiet"]
 
 
 def test_nan_loss_stops_the_run_with_advice(tmp_path, capsys):
-    argv = ["--arch", "lenet", "--learning-rate", "1e30", "--train-examples", "500", "--test-examples", "50",
-            "--epochs", "2", "--quiet", "--output-dir", str(tmp_path)]
-    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    argv = ["--arch", "lenet", "--learning-rate", "1e30", *quick_train_args(train=500, test=50, epochs=2),
+            "--output-dir", str(tmp_path)]
+    assert run_train_cli(argv) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "the loss became nan at epoch 1" in err and "Try a smaller --learning-rate" in err
     assert not (tmp_path / "model.keras").exists() and not (tmp_path / "metrics.json").exists()
@@ -48,14 +48,12 @@ def _weights(folder):
 @pytest.mark.slow
 def test_a_killed_deterministic_run_resumes_to_the_uninterrupted_weights(tmp_path):
     """Resuming continues the same run: bit-identical weights, and the epoch done before the kill is not redone."""
-    argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "4", "--seed", "4", "--deterministic"]
-    alone = subprocess.run([*argv, "--output-dir", str(tmp_path / "alone")], capture_output=True, text=True,
-                           timeout=300, env=ENV)
-    assert alone.returncode == 0, alone.stderr[-2000:]
+    argv = [*BPNN_20K, "--epochs", "4", "--seed", "4", "--deterministic"]
+    run_train([*argv, "--output-dir", str(tmp_path / "alone")])
 
     folder = tmp_path / "killed"
-    process = subprocess.Popen([*argv, "--output-dir", str(folder)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=ENV)
+    process = subprocess.Popen(train_command(*argv, "--output-dir", str(folder)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=subprocess_env())
     try:
         _wait_for(lambda: (folder / "backup" / "train" / "epoch-1.weights.h5").exists(), process)
         process.send_signal(signal.SIGKILL)
@@ -65,8 +63,7 @@ def test_a_killed_deterministic_run_resumes_to_the_uninterrupted_weights(tmp_pat
             process.kill()
     assert not (folder / "metrics.json").exists()
     first_epoch = _history_rows(folder)[0]
-    resumed = subprocess.run([*argv, "--output-dir", str(folder)], capture_output=True, text=True, timeout=300, env=ENV)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resumed = run_train([*argv, "--output-dir", str(folder)])
     assert "resuming the interrupted run" in resumed.stdout
     rows = _history_rows(folder)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
@@ -85,12 +82,11 @@ def test_a_stop_right_after_the_backup_loses_no_rows(tmp_path, monkeypatch, caps
         if epoch == 1:
             raise KeyboardInterrupt  # as if killed the moment the backup was written
 
-    argv = ["--arch", "bpnn", "--train-examples", "1000", "--test-examples", "50", "--epochs", "3", "--quiet",
-            "--output-dir", str(tmp_path)]
+    argv = ["--arch", "bpnn", *quick_train_args(train=1000, test=50, epochs=3), "--output-dir", str(tmp_path)]
     monkeypatch.setattr(callbacks.EpochBackup, "on_epoch_end", backup_then_die)
-    assert cli.run_command(train.main, argv) == cli.EXIT_INTERRUPTED
+    assert run_train_cli(argv) == cli.EXIT_INTERRUPTED
     monkeypatch.setattr(callbacks.EpochBackup, "on_epoch_end", original)
-    assert cli.run_command(train.main, argv) == 0
+    assert run_train_cli(argv) == 0
     assert "after its completed epoch 2" in capsys.readouterr().out
     assert [int(r["epoch"]) for r in _history_rows(tmp_path)] == [0, 1, 2]
     with open(tmp_path / "all_losses.csv") as file:
@@ -100,9 +96,8 @@ def test_a_stop_right_after_the_backup_loses_no_rows(tmp_path, monkeypatch, caps
 
 def test_the_collapse_guard_stops_before_the_backup_and_saves_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(callbacks.CollapseGuard, "MIN_SPREAD", float("inf"))  # every model counts as collapsed
-    argv = ["--arch", "lenet", "--train-examples", "300", "--test-examples", "50", "--epochs", "2", "--quiet",
-            "--output-dir", str(tmp_path)]
-    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    argv = ["--arch", "lenet", *quick_train_args(test=50, epochs=2), "--output-dir", str(tmp_path)]
+    assert run_train_cli(argv) == cli.EXIT_USAGE
     assert "the model collapsed by the end of epoch 1" in capsys.readouterr().err
     assert not (tmp_path / "model.keras").exists() and not (tmp_path / "metrics.json").exists()
     assert not (tmp_path / "backup" / "train" / "epoch-1.weights.h5").exists()
@@ -116,9 +111,9 @@ def _busy_cores(count):
 @pytest.mark.slow
 @pytest.mark.parametrize("load", [0, 2])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, load):
-    argv = [sys.executable, "-m", "digitnet.train", *BPNN_20K, "--epochs", "60", "--output-dir", str(tmp_path)]
+    argv = train_command(*BPNN_20K, "--epochs", "60", "--output-dir", str(tmp_path))
     busy = _busy_cores(load)
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
     try:
         _wait_for(lambda: bool(_history_rows(tmp_path)), process)
         process.send_signal(signal.SIGINT)
@@ -144,10 +139,9 @@ def test_an_interrupt_swallowed_by_a_finaliser_still_stops_the_run(tmp_path, mon
                 pass  # what Python does with an exception in a finaliser
 
     monkeypatch.setattr(callbacks.RunLogger, "on_epoch_end", interrupted_inside_a_finaliser)
-    argv = ["--arch", "bpnn", "--train-examples", "500", "--test-examples", "50", "--epochs", "5", "--quiet",
-            "--output-dir", str(tmp_path)]
+    argv = ["--arch", "bpnn", *quick_train_args(train=500, test=50, epochs=5), "--output-dir", str(tmp_path)]
     try:
-        assert cli.run_command(train.main, argv, interrupted_hint="resume hint") == cli.EXIT_INTERRUPTED
+        assert run_train_cli(argv, interrupted_hint="resume hint") == cli.EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     assert "resume hint" in capsys.readouterr().err
@@ -162,7 +156,7 @@ def test_a_folder_of_the_users_own_files_is_refused_and_left_alone(tmp_path, mon
     (folder / "thesis.txt").write_text("mine")
     before = sorted(p.name for p in tmp_path.iterdir())
     argv = ["--arch", "bpnn", "--train-examples", "100", "--epochs", "1", "--quiet", "--output-dir", where]
-    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    assert run_train_cli(argv) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "holds files that are not a digitnet run" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -172,7 +166,7 @@ def test_a_folder_of_the_users_own_files_is_refused_and_left_alone(tmp_path, mon
 def test_a_bad_export_format_is_refused_before_training(tmp_path, capsys):
     started = time.monotonic()
     argv = ["--arch", "bpnn", "--export", "saved_model,onnx_typo", "--output-dir", str(tmp_path / "run")]
-    assert cli.run_command(train.main, argv) == cli.EXIT_USAGE
+    assert run_train_cli(argv) == cli.EXIT_USAGE
     assert "--export takes some of saved_model, tflite" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and time.monotonic() - started < 30
 
@@ -201,20 +195,19 @@ def test_written_files_honour_the_umask(tmp_path):
 
 @pytest.mark.slow
 def test_tensorflow_start_up_lines_stay_hidden_unless_debug(tmp_path):
-    argv = [sys.executable, "-m", "digitnet.train", "--arch", "bpnn", "--train-examples", "100", "--test-examples",
-            "20", "--epochs", "1", "--quiet"]
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    quiet = subprocess.run([*argv, "--output-dir", str(tmp_path / "a")], capture_output=True, text=True,
-                           timeout=300, env=env)
-    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
-    loud = subprocess.run([*argv, "--output-dir", str(tmp_path / "b"), "--debug"], capture_output=True, text=True,
-                          timeout=300, env=env)
-    assert loud.returncode == 0 and "oneDNN" in loud.stderr
+    argv = ["--arch", "bpnn", *quick_train_args(train=100, test=20)]
+    env = subprocess_env()
+    del env["TF_CPP_MIN_LOG_LEVEL"]  # TensorFlow's own default: digitnet must hide its start-up lines itself
+    quiet = run_train([*argv, "--output-dir", str(tmp_path / "a")], env=env)
+    assert quiet.stderr == "", quiet.stderr[-2000:]
+    loud = run_train([*argv, "--output-dir", str(tmp_path / "b"), "--debug"], env=env)
+    assert "oneDNN" in loud.stderr
 
 
 def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
     code = ("import sys; from digitnet import cli, train; "
             "code = cli.run_command(train.main, ['--batch-size', '0']); "
             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=subprocess_env())
     assert done.stdout.split() == ["2", "False", "False"], done.stderr[-2000:]

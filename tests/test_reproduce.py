@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from digitnet import cli, reproduce
 from digitnet.reproduction import MODELS
 
@@ -9,6 +11,7 @@ FIGURES = ["accuracy_vs_epoch.png", "confusion_matrix_lenet.png", "misclassified
            "reconstructions_autoencoder.png", "reconstructions_conv_autoencoder.png"]
 
 
+@pytest.mark.slow
 def test_reproduce_writes_the_report_and_every_figure_then_resumes(tmp_path, capsys):
     argv = [*QUICK, "--output-dir", str(tmp_path)]
     assert cli.run_command(reproduce.main, argv) == 0

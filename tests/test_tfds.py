@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from digitnet import cli, train
+from conftest import quick_train_args, run_train_cli
 from digitnet.data import load_digits
 from digitnet.errors import DataError
 from digitnet.prepare_tfds import prepare_tfds_mnist
@@ -62,6 +62,7 @@ def offline_preparation(tmp_path_factory):
     return folder, prepared, attempts, error
 
 
+@pytest.mark.slow  # the first user of offline_preparation (about 30 s)
 def test_prepare_tfds_never_reaches_for_the_network(offline_preparation):
     folder, prepared, attempts, error = offline_preparation
     assert attempts == [], f"network used while preparing: {attempts}"
@@ -77,6 +78,7 @@ def prepared_tfds(offline_preparation):
     return str(folder)
 
 
+@pytest.mark.slow
 def test_prepared_tfds_holds_the_embedded_mnist(prepared_tfds, mnist):
     from_tfds = load_digits("tfds", tfds_data_dir=prepared_tfds)
     for split in ("train", "test"):
@@ -91,10 +93,11 @@ def test_prepared_tfds_holds_the_embedded_mnist(prepared_tfds, mnist):
         np.testing.assert_array_equal(labels[key], reference_labels[reference_key])
 
 
+@pytest.mark.slow
 def test_train_cli_on_tfds(prepared_tfds, tmp_path, capsys):
     argv = ["--arch", "bpnn", "--data-source", "tfds", "--tfds-data-dir", prepared_tfds, "--output-dir", str(tmp_path),
-            "--train-examples", "200", "--test-examples", "100", "--epochs", "1", "--quiet"]
-    assert cli.run_command(train.main, argv) == 0
+            *quick_train_args(train=200)]
+    assert run_train_cli(argv) == 0
     assert "test accuracy" in capsys.readouterr().out
     trained_on = json.loads((tmp_path / "config.json").read_text())["data_source"]
     assert trained_on == f"tfds:{prepared_tfds}/mnist/3.0.1"  # TFDS's copy, not the embedded files

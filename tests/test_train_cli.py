@@ -5,21 +5,20 @@ import keras
 import numpy as np
 import pytest
 
-from digitnet import cli, train
+from conftest import QUICK_TRAIN, run_train_cli
+from digitnet import cli
 from digitnet.registry import REGISTRY
 
-QUICK = ["--train-examples", "300", "--test-examples", "100", "--epochs", "1", "--pretrain-epochs", "1", "--quiet"]
+QUICK = [*QUICK_TRAIN, "--pretrain-epochs", "1"]
 COMMON_FILES = ["config.json", "history.csv", "all_losses.csv", "all_losses.png", "metrics.json", "model.keras"]
 TASK_FILES = {"classification": ["confusion_matrix.png", "misclassified.png"], "reconstruction": ["reconstructions.png"]}
+SLOW_ARCHS = {"ae_classifier", "deep_cnn"}  # over 10 s: pretraining and two stages; augmentation
 
 
-def run_cli(argv):
-    return cli.run_command(train.main, argv)
-
-
-@pytest.mark.parametrize("arch", list(REGISTRY))
+@pytest.mark.parametrize("arch", [pytest.param(arch, marks=pytest.mark.slow) if arch in SLOW_ARCHS else arch
+                                  for arch in REGISTRY])
 def test_cli_run_writes_every_file(arch, tmp_path, capsys):
-    assert run_cli(["--arch", arch, "--output-dir", str(tmp_path), *QUICK]) == 0
+    assert run_train_cli(["--arch", arch, "--output-dir", str(tmp_path), *QUICK]) == 0
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     spec = REGISTRY[arch]
     assert ("test accuracy" if spec.task.name == "classification" else "test reconstruction loss") in last_line
@@ -42,8 +41,8 @@ def test_cli_run_writes_every_file(arch, tmp_path, capsys):
 @pytest.mark.parametrize("steps_per_execution", ["1", "3"])
 def test_all_losses_are_the_losses_of_each_batch(steps_per_execution, tmp_path):
     """The logged per-batch losses average back to Keras' epoch loss, at any steps_per_execution."""
-    assert run_cli(["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--batch-size", "64",
-                    "--steps-per-execution", steps_per_execution]) == 0
+    assert run_train_cli(["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--batch-size", "64",
+                          "--steps-per-execution", steps_per_execution]) == 0
     with open(tmp_path / "all_losses.csv") as file:
         losses = [float(r["loss"]) for r in csv.DictReader(file)]
     with open(tmp_path / "history.csv") as file:
@@ -53,8 +52,9 @@ def test_all_losses_are_the_losses_of_each_batch(steps_per_execution, tmp_path):
     assert len(set(losses)) == 5
 
 
+@pytest.mark.slow
 def test_ae_classifier_reports_frozen_and_fine_tuned(tmp_path):
-    assert run_cli(["--arch", "ae_classifier", "--output-dir", str(tmp_path), *QUICK]) == 0
+    assert run_train_cli(["--arch", "ae_classifier", "--output-dir", str(tmp_path), *QUICK]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["stages"]) == {"frozen", "fine_tuned"}
     assert (tmp_path / "pretrain-autoencoder" / "metrics.json").exists()
@@ -64,12 +64,12 @@ def test_ae_classifier_reports_frozen_and_fine_tuned(tmp_path):
 def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, capsys):
     folder = tmp_path / "run"
     argv = ["--arch", "bpnn", "--output-dir", str(folder), *QUICK]
-    assert run_cli(argv) == 0
+    assert run_train_cli(argv) == 0
     first = (folder / "metrics.json").read_text()
-    assert run_cli(argv) == 0
+    assert run_train_cli(argv) == 0
     assert "already holds this finished run" in capsys.readouterr().out
     assert (folder / "metrics.json").read_text() == first
-    assert run_cli(argv + ["--fresh"]) == 0
+    assert run_train_cli(argv + ["--fresh"]) == 0
     archived = [p for p in tmp_path.iterdir() if p.name.startswith("run.")]
     assert len(archived) == 1 and (archived[0] / "metrics.json").read_text() == first
 
@@ -85,12 +85,12 @@ def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, c
         (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist: data folder not found"),
         (["--encoder", "/nonexistent/ae.keras"], "--encoder: no such file"),
         (["--test-every-epoch", "--validation-split", "0.1"], "give one (received --validation-split 0.1)"),
-        (["--warmup-epochs", "-1"], "--warmup-epochs must be a non-negative number, received -1.0"),
+        (["--warmup-epochs", "-1"], "--warmup-epochs must be a non-negative number, received -1"),
         (["--epochs", "2", "--warmup-epochs", "2"], "--warmup-epochs must be fewer than --epochs (2), received 2"),
     ],
 )
 def test_bad_values_give_one_clear_line_and_exit_2(argv, message, tmp_path, capsys):
-    assert run_cli(["--output-dir", str(tmp_path / "run"), "--quiet", *argv]) == cli.EXIT_USAGE
+    assert run_train_cli(["--output-dir", str(tmp_path / "run"), "--quiet", *argv]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -98,19 +98,19 @@ def test_bad_values_give_one_clear_line_and_exit_2(argv, message, tmp_path, caps
 def test_output_dir_that_is_a_file(tmp_path, capsys):
     target = tmp_path / "afile"
     target.write_text("x")
-    assert run_cli(["--output-dir", str(target)]) == cli.EXIT_USAGE
+    assert run_train_cli(["--output-dir", str(target)]) == cli.EXIT_USAGE
     assert "is a file, expected a folder" in capsys.readouterr().err
     assert target.read_text() == "x"
 
 
 def test_unknown_arch_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as raised:
-        run_cli(["--arch", "resnet"])
+        run_train_cli(["--arch", "resnet"])
     assert raised.value.code == 2
     assert "invalid choice: 'resnet'" in capsys.readouterr().err
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
-    assert run_cli(["--output-dir", str(tmp_path / "run"), "--batch-size", "0", "--debug"]) == cli.EXIT_USAGE
+    assert run_train_cli(["--output-dir", str(tmp_path / "run"), "--batch-size", "0", "--debug"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "Traceback" in err and "--batch-size must be a positive integer" in err

@@ -5,13 +5,11 @@ import keras
 import numpy as np
 import pytest
 
-from digitnet import cli, train
+from conftest import quick_train_args, run_train_cli
 from digitnet.callbacks import CollapseGuard
 from digitnet.config import TrainConfig
 from digitnet.errors import TrainingError
 from digitnet.training import Stage, learning_rate_schedule
-
-QUICK = ["--train-examples", "300", "--test-examples", "100", "--epochs", "1", "--quiet"]
 
 
 @pytest.mark.parametrize("lr_schedule, last", [("cosine", 0.0), ("constant", 0.005)])
@@ -79,29 +77,30 @@ def test_collapse_guard_stops_a_model_that_answers_every_image_alike():
 
 
 def test_a_run_saved_by_an_earlier_version_is_still_reused(tmp_path, capsys):
-    argv = ["--arch", "bpnn", "--output-dir", str(tmp_path), *QUICK, "--epochs", "2"]
-    assert cli.run_command(train.main, argv) == 0
+    argv = ["--arch", "bpnn", "--output-dir", str(tmp_path), *quick_train_args(epochs=2)]
+    assert run_train_cli(argv) == 0
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["result_fields"]["warmup_epochs"]
     saved["result_fields"]["steps_per_execution"] = 1  # a result field in earlier versions
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert cli.run_command(train.main, argv) == 0
+    assert run_train_cli(argv) == 0
     assert "already holds this finished run" in capsys.readouterr().out
     # ... but not when the new field's value differs from what the old run did.
-    assert cli.run_command(train.main, argv + ["--warmup-epochs", "1"]) == 0
+    assert run_train_cli(argv + ["--warmup-epochs", "1"]) == 0
     assert "another configuration" in capsys.readouterr().out
 
 
 def _run(tmp_path, name, arch, steps_per_execution):
     folder = tmp_path / name
-    argv = ["--arch", arch, "--output-dir", str(folder), "--train-examples", "1050", "--test-examples", "100",
-            "--epochs", "2", "--seed", "1", "--deterministic", "--quiet", "--steps-per-execution", steps_per_execution]
-    assert cli.run_command(train.main, argv) == 0
+    argv = ["--arch", arch, "--output-dir", str(folder), *quick_train_args(train=1050, epochs=2),
+            "--seed", "1", "--deterministic", "--steps-per-execution", steps_per_execution]
+    assert run_train_cli(argv) == 0
     with open(folder / "all_losses.csv") as file:
         rows = [(r["epoch"], r["batch"], r["loss"]) for r in csv.DictReader(file)]
     return json.loads((folder / "metrics.json").read_text())["weights_sha256"], rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["lenet", "autoencoder"])
 def test_steps_per_execution_changes_nothing_but_speed(arch, tmp_path):
     """Why steps_per_execution is not a result field: same weights, same loss of every batch."""

@@ -98,7 +98,7 @@ def _photo_pngs(mnist, folder):
     return paths
 
 
-@pytest.mark.parametrize("make_pngs", [_user_pngs, _photo_pngs])
+@pytest.mark.parametrize("make_pngs", [_user_pngs, pytest.param(_photo_pngs, marks=pytest.mark.slow)])
 def test_page_preprocessing_and_inference_match_python(page, mnist, tmp_path, make_pngs):
     paths = make_pngs(mnist, tmp_path, 100) if make_pngs is _user_pngs else make_pngs(mnist, tmp_path)
     assert len(paths) == 100
