@@ -42,15 +42,28 @@ def _distinct_digits(count, seed=0):
     return np.random.default_rng(seed).random((count, 28, 28, 1)).astype(np.float32)
 
 
-def _cell(axis):
-    spec = axis.get_subplotspec()
-    return spec.rowspan.start, spec.colspan.start
+def _subplot_pictures(figure):
+    """{(row, column): (picture, caption)} for every subplot that shows an image."""
+    def cell(axis):
+        spec = axis.get_subplotspec()
+        return spec.rowspan.start, spec.colspan.start
+
+    return {cell(axis): (np.asarray(axis.images[0].get_array()), axis.get_title() + axis.get_title(loc="left"))
+            for axis in figure.axes if axis.images}
 
 
 def _shown_pictures(figure):
-    """{(row, column): (picture, caption)} for every grid cell that shows an image."""
-    return {_cell(axis): (np.asarray(axis.images[0].get_array()), axis.get_title() + axis.get_title(loc="left"))
-            for axis in figure.axes if axis.images}
+    """{(row, column): (picture, caption)} for every cell of the digit grid that shows a caption."""
+    (axis,) = figure.axes
+    picture = np.asarray(axis.images[0].get_array())
+    height, width = figures.GRID_CELL
+    shown = {}
+    for text in axis.texts:
+        x, y = text.get_position()
+        row, column = int(y // height), int(x // width)
+        top, left = row * height + figures.GRID_CAPTION, column * width + figures.GRID_MARGIN
+        shown[(row, column)] = (picture[top:top + 28, left:left + 28], text.get_text())
+    return shown
 
 
 def _assert_png(path, figure):
@@ -147,7 +160,7 @@ def test_reconstruction_grid_puts_the_inputs_above_their_reconstructions(drawn, 
     (path,) = figures.reconstruction_figures(model, inputs, labels, str(tmp_path), "toy")
     _assert_png(path, drawn[0])
     np.testing.assert_array_equal(model.asked[0], inputs[firsts])
-    pictures = _shown_pictures(drawn[0])
+    pictures = _subplot_pictures(drawn[0])
     assert sorted(pictures) == [(row, column) for row in (0, 1) for column in range(10)]
     for column, index in enumerate(firsts):
         np.testing.assert_array_equal(pictures[(0, column)][0], inputs[index, :, :, 0])
