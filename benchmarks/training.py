@@ -24,7 +24,7 @@ from digitnet.models import REGISTRY
 from digitnet.training import train
 
 # TrainConfig's flags, with the benchmark's own defaults where it measures something else.
-CONFIG_FLAGS = ("epochs", "steps_per_execution", "jit_compile")
+CONFIG_FLAGS = ("epochs", "steps_per_execution", "jit_compile", "augment")
 OVERRIDES = {"epochs": {"default": 4, "help": "epochs per model (the first is warm-up)"},
              "steps_per_execution": {"default": FAST_STEPS_PER_EXECUTION,
                                      "help": "default: digitnet's default on one device"}}
@@ -67,14 +67,16 @@ def main() -> None:
                          "training_flops_per_image": flops, "achieved_gflops": gflops,
                          "fraction_of_matmul_peak": gflops / peak,
                          "batch_size": spec.batch_size, "epochs": args.epochs,
-                         "steps_per_execution": args.steps_per_execution, "jit_compile": args.jit_compile}
+                         "steps_per_execution": args.steps_per_execution, "jit_compile": args.jit_compile,
+                         "augment": args.augment or spec.augment}
         rows.append([arch, spec.batch_size, f"{seconds:.2f}", f"{images_per_second:,.0f}",
                      f"{flops / 1e6:.2f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f} %"])
     print_table(f"training, full MNIST, median epoch after warm-up "
                 f"(steps_per_execution={args.steps_per_execution}, jit_compile={args.jit_compile}); "
                 f"peak: a 2048x2048 float32 matmul reaches {peak:.0f} GFLOP/s here",
                 ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s", "of peak"], rows)
-    write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}",
+    augment = "" if args.augment is None else f"_augment-{args.augment}"
+    write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}{augment}",
                   {"matmul_peak_gflops": peak, "models": results})
 
 
