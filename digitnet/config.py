@@ -147,9 +147,8 @@ class TrainConfig:
                               f"received {','.join(self.export_formats)!r}")
         if self.encoder is not None and not Path(self.encoder).is_file():
             raise ConfigError(f"--encoder: no such file {self.encoder!r} (expected a trained autoencoder .keras)")
-        from digitnet.augment import get_augmentation
-
-        get_augmentation(self.augment)
+        if self.augment not in AUGMENT_PRESETS:  # augment.py checks at import that it has exactly these
+            raise ConfigError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
         check_writable_folder(self.output_dir, "--output-dir")
 
     def result_fields(self) -> dict:
