@@ -24,6 +24,12 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
+def run_python(code: str, timeout: int = 300, **kwargs) -> subprocess.CompletedProcess:
+    """`python -c CODE` in a fresh interpreter (what it imports is its own), output captured."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=kwargs.pop("env", subprocess_env()), **kwargs)
+
+
 def train_command(*argv: str) -> list[str]:
     """`python -m digitnet.train ARGV...` with this interpreter."""
     return [sys.executable, "-m", "digitnet.train", *argv]

@@ -1,13 +1,11 @@
 """The figures show what they claim: checked on the matplotlib objects, with known inputs."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from conftest import subprocess_env
+from conftest import run_python
 from digitnet import figures
 from digitnet.registry import REGISTRY, get_spec
 
@@ -147,8 +145,7 @@ def test_importing_the_tasks_loads_no_plotting_library():
     script = ("import sys, digitnet.tasks\n"
               "assert 'matplotlib' not in sys.modules and 'digitnet.figures' not in sys.modules, "
               "sorted(m for m in sys.modules if 'matplotlib' in m or m == 'digitnet.figures')[:5]\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env=subprocess_env())
+    done = run_python(script)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -1,10 +1,9 @@
 """The command-line flags come from TrainConfig's fields (digitnet/flags.py), each setting written once."""
 import argparse
 import dataclasses
-import subprocess
-import sys
 
 import pytest
+from conftest import run_python
 
 from digitnet import config, flags, train
 from digitnet.config import NOT_ON_CLI, TrainConfig
@@ -77,5 +76,5 @@ def test_help_imports_no_tensorflow():
             "    train.main(['--help'])\n"
             "assert '--steps-per-execution' in out.getvalue()\n"
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = run_python(code, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]

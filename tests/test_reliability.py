@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import quick_train_args, run_train, run_train_cli, subprocess_env, train_command
+from conftest import quick_train_args, run_python, run_train, run_train_cli, subprocess_env, train_command
 from digitnet import callbacks, cli
 from digitnet.exporters import publish_version
 from digitnet.files import write_json
@@ -208,6 +208,5 @@ def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
     code = ("import sys; from digitnet import cli, train; "
             "code = cli.run_command(train.main, ['--batch-size', '0']); "
             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env=subprocess_env())
+    done = run_python(code, timeout=60)
     assert done.stdout.split() == ["2", "False", "False"], done.stderr[-2000:]
