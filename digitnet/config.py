@@ -46,9 +46,9 @@ class TrainConfig:
     arch: str = setting("lenet", "; ".join(f"{name}: {spec.summary}" for name, spec in REGISTRY.items()),
                         choices=REGISTRY)
     # None means the registered model's paper setting.
-    epochs: int | None = setting(None, "default: the paper's (6 for classifiers, 20 for autoencoders)")
-    batch_size: int | None = setting(None, "global batch size; default: the paper's (100 or 128)")
-    learning_rate: float | None = setting(None, "Adam learning rate; default 0.005")
+    epochs: int | None = setting(None, "default: the model's (the paper's 6 for classifiers, 20 for autoencoders)")
+    batch_size: int | None = setting(None, "global batch size; default: the model's (the paper's 100 or 128)")
+    learning_rate: float | None = setting(None, "Adam learning rate; default: the model's (the paper's 0.005)")
     seed: int = setting(0, "fixes initialisation and shuffling")
     deterministic: bool = setting(False, "turn on TensorFlow op determinism: same seed, bit-identical weights")
     output_dir: str | None = setting(None, "run folder; default runs/<arch>. Rerunning the same command "
@@ -75,9 +75,9 @@ class TrainConfig:
     lr_schedule: str = setting("cosine", "cosine (default) decays the learning rate to 0 over each training "
                                          "stage; constant is the paper's", choices=LR_SCHEDULES)
     warmup_epochs: float | None = setting(None, "raise the learning rate linearly from 0 over this many epochs "
-                                                "(fractions too: 0.2 is a fifth of the first epoch) at "
-                                              "the start of each stage; default: the model's "
-                                              "(1 for conv_autoencoder, else 0)")
+                                                "(fractions too: 0.2 is a fifth of the first epoch) at the start "
+                                                "of each stage; default: the model's (1 for conv_autoencoder and "
+                                                "deep_cnn, 0.2 for fast, else 0)")
     augment: str | None = setting(None, "augmentation preset of the training images; default: the "
                                         "model's (affine for deep_cnn, none for the paper's models)",
                                   choices=AUGMENT_PRESETS)
