@@ -34,7 +34,7 @@ class ModelSpec:
     warmup_epochs: float = 0
     # Adam's beta_1 and beta_2 (Keras' defaults unless a recipe says otherwise).
     adam_betas: tuple[float, float] = (0.9, 0.999)
-    # Augmentation preset of the training images (augment_presets.py).
+    # Augmentation preset of the training images (augment.py, config.AUGMENT_PRESETS).
     augment: str = "none"
     # Run-folder PNGs (figures.py) the reproduction report copies from the model's first seed.
     report_figures: tuple[str, ...] = ()
@@ -45,7 +45,7 @@ class ModelSpec:
 
     @property
     def task(self):
-        """The tasks.Task record (loads TensorFlow)."""
+        """The tasks.Task record (tasks.py; TensorFlow loads when it first serves a model)."""
         return getattr(importlib.import_module("digitnet.tasks"), self.task_name.upper())
 
 
