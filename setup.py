@@ -26,5 +26,7 @@ setup(
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "playwright==1.65.2"],
         "tensorboard": ["tensorboard==2.21.*"],
+        # benchmarks/other_writers.py: the UCI digits (13 writers outside MNIST) ship inside scikit-learn.
+        "benchmarks": ["scikit-learn>=1.6"],
     },
 )

@@ -213,11 +213,13 @@ def build_model_card(model: keras.Model, model_path: Path, name: str, data, refe
     training config comes from the run folder's config.json beside the model, if any."""
     task, summary = describe_model(model)
     run_config = Path(model_path).parent / "config.json"
+    run = json.loads(run_config.read_text()) if run_config.exists() else {"config": {}}
+    committee = {"members": run["members"], "member_arch": run["config"]["arch"]} if "members" in run else {}
     return {
         "name": name,
         "model": {"arch": model.name, "summary": summary, "task": task.name,
-                  "parameters": int(model.count_params())},
-        "training": json.loads(run_config.read_text())["config"] if run_config.exists() else {},
+                  "parameters": int(model.count_params()), **committee},
+        "training": run["config"],
         "data": {"source": data.source, "test_examples": int(len(data.test_images)),
                  "train_examples": int(len(data.train_images))},
         "test_metrics": {"keras": task.score(reference, data.test_images, data.test_labels)},
@@ -237,8 +239,10 @@ def check_saved_model(path: Path, task, data, reference: np.ndarray) -> dict:
 
 
 def check_tflite(paths: dict[str, Path], task, data, reference: np.ndarray) -> dict:
-    """Each staged TFLite file run on the whole test set: {"test_metrics": {...}, "files": {...}} for the card."""
-    checks: dict = {"test_metrics": {}, "files": {}}
+    """Each staged TFLite file run on the whole test set: {"test_metrics": {...}, "files": {...},
+    "tflite_io": {variant: its input and output dtype, scale and zero point}} for the card
+    (what a runtime without tensor details, such as LiteRT.js, needs to quantize and dequantize)."""
+    checks: dict = {"test_metrics": {}, "files": {}, "tflite_io": {}}
     for variant, path in paths.items():
         predictor = TFLitePredictor(path)
         outputs = predictor(data.test_images)
@@ -246,13 +250,13 @@ def check_tflite(paths: dict[str, Path], task, data, reference: np.ndarray) -> d
             **task.score(outputs, data.test_images, data.test_labels), **_agreement(reference, outputs),
             "median_latency_ms": round(1000 * float(np.median(predictor.latencies)), 4)}
         checks["files"][f"tflite_{variant}_bytes"] = path.stat().st_size
+        checks["tflite_io"][variant] = predictor.io_spec()
     return checks
 
 
 def with_checks(card: dict, checks: dict) -> dict:
-    """A copy of `card` with the test metrics and file sizes of `checks` added after its own."""
-    return {**card, "test_metrics": {**card["test_metrics"], **checks["test_metrics"]},
-            "files": {**card["files"], **checks["files"]}}
+    """A copy of `card` with each section of `checks` (test metrics, file sizes, ...) added after its own."""
+    return {**card, **{section: {**card.get(section, {}), **values} for section, values in checks.items()}}
 
 
 def _check_formats(formats: Iterable[str]) -> list[str]:

@@ -105,6 +105,16 @@ class TFLitePredictor:
             return values
         return (values.astype(np.float32) - zero_point) * scale
 
+    def io_spec(self) -> dict:
+        """{"input"|"output": {"dtype", "scale", "zero_point"}}: how values map to real numbers
+        (real = scale * (value - zero_point); float32 tensors have scale 1, zero point 0)."""
+        def spec(details: dict) -> dict:
+            scale, zero_point = details["quantization"]
+            quantized = details["dtype"] != np.float32
+            return {"dtype": np.dtype(details["dtype"]).name, "scale": float(scale) if quantized else 1.0,
+                    "zero_point": int(zero_point) if quantized else 0}
+        return {"input": spec(self.input), "output": spec(self.output)}
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
         outputs = []
         for image in images:

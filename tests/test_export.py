@@ -138,6 +138,10 @@ def test_saved_model_and_tflite_agree_with_keras(exported, trained_lenet, mnist)
             assert agreement >= 0.97 and abs(accuracy - keras_accuracy) <= 0.01, (variant, agreement, accuracy)
         if variant == "int8":
             assert predictor.input["dtype"] == np.uint8 and predictor.output["dtype"] == np.uint8
+            # The card states the quantization, for runtimes that do not show it (LiteRT.js).
+            stated = exported[1]["card"]["tflite_io"]["int8"]
+            for side, details in (("input", predictor.input), ("output", predictor.output)):
+                assert (stated[side]["scale"], stated[side]["zero_point"]) == details["quantization"]
         assert tflite_card[f"tflite_{variant}"]["accuracy"] == pytest.approx(accuracy, abs=1e-9)
         assert tflite_card[f"tflite_{variant}"]["argmax_agreement"] == pytest.approx(agreement, abs=1e-9)
 
@@ -150,6 +154,8 @@ def test_checks_join_a_copy_of_the_card_after_its_own_metrics():
     assert list(checked["test_metrics"]) == ["keras", "saved_model"]
     assert checked["files"] == {"saved_model_bytes": 3}
     assert card["test_metrics"] == {"keras": {"accuracy": 0.9}} and card["files"] == {}
+    with_io = with_checks(checked, {"tflite_io": {"int8": {"output": {"scale": 0.5}}}})
+    assert list(with_io) == list(card) + ["tflite_io"]  # a new section comes after the card's own
 
 
 def test_export_cli_refuses_bad_input(tmp_path, capsys):

@@ -64,3 +64,18 @@ def test_int8_stays_within_0_3_points_of_float32(mnist, probabilities):
         return float(np.mean(np.argmax(outputs, 1) == mnist.test_labels))
 
     assert abs(accuracy(int8) - accuracy(float32)) <= 0.003
+
+
+@pytest.mark.parametrize("path", [p for p, key in MODELS if p.suffix == ".tflite"], ids=lambda p: p.name)
+def test_the_card_states_each_tflite_files_quantization(path):
+    """The web demo quantizes inputs and dequantizes outputs with the card's figures (LiteRT.js shows none)."""
+    from digitnet.runtimes import TFLitePredictor
+
+    card = json.loads((path.parent / "model_card.json").read_text())
+    variant = path.stem.removeprefix(card["name"] + "_")
+    interpreter = TFLitePredictor(path).interpreter
+    for side, details in (("input", interpreter.get_input_details()[0]), ("output", interpreter.get_output_details()[0])):
+        stated = card["tflite_io"][variant][side]
+        assert stated["dtype"] == np.dtype(details["dtype"]).name
+        if details["dtype"] != np.float32:
+            assert (stated["scale"], stated["zero_point"]) == pytest.approx(details["quantization"], abs=0)

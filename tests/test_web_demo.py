@@ -1,11 +1,14 @@
 """The web demo in a real browser: Debian's Chromium driven by Playwright.
 
 It builds export/web (npm), serves it on 127.0.0.1, and checks that the page's
-own preprocessing and LiteRT.js inference agree with Python's.
+own preprocessing and LiteRT.js inference agree with Python's, for every model
+the page offers: the committee (int8) first when saved_models/tflite/committee
+holds one, then LeNet (int8, float32).
 """
 import base64
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -22,7 +25,9 @@ from digitnet.runtimes import TFLitePredictor
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "export" / "web"
+SAVED_MODELS = Path(os.environ.get("DIGITNET_SAVED_MODELS", ROOT / "saved_models"))
 CHROMIUM = "/usr/bin/chromium"
+MODEL_IDS = ["committee_int8", "lenet_int8", "lenet_float32"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -98,19 +103,69 @@ def _photo_pngs(mnist, folder):
     return paths
 
 
-@pytest.mark.parametrize("make_pngs", [_user_pngs, pytest.param(_photo_pngs, marks=pytest.mark.slow)])
-def test_page_preprocessing_and_inference_match_python(page, mnist, tmp_path, make_pngs):
-    paths = make_pngs(mnist, tmp_path, 100) if make_pngs is _user_pngs else make_pngs(mnist, tmp_path)
-    assert len(paths) == 100
+def _offered(site) -> list[str]:
+    return [model["id"] for model in json.loads((WEB / "dist" / "models" / "models.json").read_text())]
+
+
+def test_the_page_offers_the_committee_first_when_one_is_exported(site, page):
+    committee = any(v.name.isdigit() for v in (SAVED_MODELS / "tflite" / "committee").glob("*"))
+    expected = MODEL_IDS if committee else MODEL_IDS[1:]
+    assert _offered(site) == expected
+    options = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
+    assert options == expected and page.input_value("#model") == expected[0]
+
+
+def _check_page_against_python(page, paths, model, labels):
+    """The page's 28x28 arrays equal Python's (within one grey level), and its digits LiteRT's in Python."""
+    page.evaluate("(model) => window.digitnet.loadModel(model)", model)
     encoded = [base64.b64encode(p.read_bytes()).decode() for p in paths]
     results = page.evaluate("(pngs) => window.digitnet.classifyPngs(pngs)", encoded)
-    js_pixels = np.array([r["pixels"] for r in results]).reshape(100, 28, 28)
+    js_pixels = np.array([r["pixels"] for r in results]).reshape(len(paths), 28, 28)
     python_pixels = np.stack([prepare_file(p) for p in paths])
     assert np.abs(js_pixels.astype(int) - python_pixels.astype(int)).max() <= 1
-    predictor = TFLitePredictor(WEB / "dist" / "models" / "lenet_int8.tflite")
+    predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
     python_digits = np.argmax(predictor(js_pixels.astype(np.uint8)), axis=1)
     np.testing.assert_array_equal([r["digit"] for r in results], python_digits)
-    assert np.mean(python_digits == mnist.test_labels[:100]) > 0.95
+    assert np.mean(python_digits == labels[:len(paths)]) > 0.95
+
+
+@pytest.mark.parametrize("model", MODEL_IDS)
+def test_page_preprocessing_and_inference_match_python(site, page, mnist, tmp_path, model):
+    if model not in _offered(site):
+        pytest.skip(f"no {model} exported under {SAVED_MODELS} (the page does not offer it)")
+    _check_page_against_python(page, _user_pngs(mnist, tmp_path, 100), model, mnist.test_labels)
+
+
+@pytest.mark.slow
+def test_page_reads_photographed_digits_like_python(site, page, mnist, tmp_path):
+    paths = _photo_pngs(mnist, tmp_path)
+    assert len(paths) == 100
+    _check_page_against_python(page, paths, _offered(site)[0], mnist.test_labels)
+
+
+def _build(saved_models: Path, dist: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DIGITNET_SAVED_MODELS": str(saved_models), "DIGITNET_WEB_DIST": str(dist)}
+    return subprocess.run(["node", "build.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_build_takes_the_newest_version_and_refuses_a_card_without_quantization(site, tmp_path):
+    lenet = SAVED_MODELS / "tflite" / "lenet" / "1"
+    for version in ("2", "10"):  # 10 is newer than 2 (numbers, not strings)
+        shutil.copytree(lenet, tmp_path / "models" / "tflite" / "lenet" / version)
+    card_path = tmp_path / "models" / "tflite" / "lenet" / "10" / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["tflite_io"]["int8"]["output"]["scale"] = 0.5
+    card_path.write_text(json.dumps(card))
+    built = _build(tmp_path / "models", tmp_path / "dist")
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((tmp_path / "dist" / "models" / "models.json").read_text())
+    assert [m["id"] for m in manifest] == ["lenet_int8", "lenet_float32"]
+    assert manifest[0]["io"]["output"]["scale"] == 0.5
+    del card["tflite_io"]
+    card_path.write_text(json.dumps(card))
+    refused = _build(tmp_path / "models", tmp_path / "dist")
+    assert refused.returncode != 0
+    assert "has no tflite_io.int8 (re-export the model)" in refused.stderr
 
 
 def test_drawing_with_the_mouse_shows_a_prediction(page, tmp_path):
@@ -133,7 +188,7 @@ def test_drawing_with_the_mouse_shows_a_prediction(page, tmp_path):
     assert [bar["digit"] for bar in bars] == [str(d) for d in range(10)]
     shown_percent = np.array([float(bar["label"].removesuffix("%")) for bar in bars])
     np.testing.assert_array_equal([float(bar["width"].removesuffix("%")) for bar in bars], shown_percent)
-    # uint8 softmax steps of 1/256, each rounded to 0.1 % for display
+    # quantized probabilities (steps of the output's scale), each rounded to 0.1 % for display
     assert abs(shown_percent.sum() - 100) <= 1.5, shown_percent
     assert shown_percent[int(shown)] == shown_percent.max()
     # The bars are the model's answer for what is on the pad: Python prepares the pad's pixels
@@ -141,7 +196,7 @@ def test_drawing_with_the_mouse_shows_a_prediction(page, tmp_path):
     model = page.input_value("#model")
     pad = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
     (tmp_path / "pad.png").write_bytes(base64.b64decode(pad.split(",", 1)[1]))
-    predictor = TFLitePredictor(WEB / "dist" / "models" / f"lenet_{model}.tflite")
+    predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
     expected = predictor(prepare_file(tmp_path / "pad.png")[None])[0]
     np.testing.assert_allclose(shown_percent / 100, expected, atol=0.02)
     assert re.fullmatch(rf"\d+\.\d\d ms \({model}, wasm\)", page.text_content("#timing"))

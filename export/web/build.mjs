@@ -1,15 +1,56 @@
-// Builds dist/: the bundled page, LiteRT's wasm files and the exported TFLite models.
+// Builds dist/: the bundled page, LiteRT's wasm files, the exported TFLite models and
+// dist/models/models.json, the list the page offers (the first is its default).
 import { build } from "esbuild";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, "dist");
-const models = process.env.DIGITNET_TFLITE_DIR || join(here, "..", "..", "saved_models", "tflite", "lenet", "1");
+const dist = process.env.DIGITNET_WEB_DIST || join(here, "dist");
+const savedModels = process.env.DIGITNET_SAVED_MODELS || join(here, "..", "..", "saved_models");
+// What the page offers, best first: the committee if one is exported, then LeNet (small).
+const OFFER = [
+  { name: "committee", title: "Committee", variants: ["int8"] },
+  { name: "lenet", title: "LeNet", variants: ["int8", "float32"] },
+];
+
+// The newest numbered version folder of saved_models/tflite/<name>, or null.
+function newestVersion(name) {
+  const base = join(savedModels, "tflite", name);
+  if (!existsSync(base)) return null;
+  const versions = readdirSync(base).filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => b - a);
+  return versions.length ? join(base, String(versions[0])) : null;
+}
+
+const kilobytes = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} KB`);
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, "models"), { recursive: true });
+const offered = [];
+const sources = [];
+for (const { name, title, variants } of OFFER) {
+  const folder = newestVersion(name);
+  if (folder === null) continue;
+  const card = JSON.parse(readFileSync(join(folder, "model_card.json"), "utf8"));
+  for (const variant of variants) {
+    const file = `${name}_${variant}.tflite`;
+    const io = card.tflite_io?.[variant];
+    if (!io) throw new Error(`${join(folder, "model_card.json")} has no tflite_io.${variant} (re-export the model)`);
+    cpSync(join(folder, file), join(dist, "models", file));
+    const bytes = statSync(join(folder, file)).size;
+    const accuracy = card.test_metrics?.[`tflite_${variant}`]?.accuracy;
+    const kind = variant === "int8" ? "uint8-quantized" : variant;
+    const what = card.model?.members ? `${title} (${card.model.members} ${card.model.member_arch})` : title;
+    offered.push({
+      id: `${name}_${variant}`, file: `models/${file}`, bytes, io,
+      label: `${what}, ${kind} (${kilobytes(bytes)}${accuracy ? `, ${(100 * accuracy).toFixed(2)} % on MNIST` : ""})`,
+    });
+    sources.push(join(folder, file));
+  }
+}
+if (offered.length === 0) throw new Error(`no TFLite model under ${join(savedModels, "tflite")} (committee/<v> or lenet/<v>)`);
+writeFileSync(join(dist, "models", "models.json"), JSON.stringify(offered, null, 2));
+
 await build({
   entryPoints: [join(here, "src", "main.js")],
   bundle: true, format: "esm", target: "es2022", minify: true, sourcemap: true,
@@ -17,7 +58,4 @@ await build({
 });
 cpSync(join(here, "src", "index.html"), join(dist, "index.html"));
 cpSync(join(here, "node_modules", "@litertjs", "core", "wasm"), join(dist, "wasm"), { recursive: true });
-for (const variant of ["int8", "float32"]) {
-  cpSync(join(models, `lenet_${variant}.tflite`), join(dist, "models", `lenet_${variant}.tflite`));
-}
-console.log(`built ${dist} (models from ${models})`);
+console.log(`built ${dist} with ${sources.join(", ")}`);

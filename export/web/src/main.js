@@ -1,16 +1,12 @@
-// Draw a digit; the TFLite LeNet exported by digitnet answers, on the device, with LiteRT.js.
+// Draw a digit; a TFLite model exported by digitnet (the committee by default, LeNet the small
+// alternative) answers, on the device, with LiteRT.js. The build lists the models in
+// models/models.json, each with its input and output scale and zero point (from its model card).
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
 import { FIELD, greyFromRGBA, toMnist } from "./preprocess.js";
 
-// Quantized outputs: the converter fixes softmax's uint8 scale at 1/256, zero point 0.
-const MODELS = {
-  int8: { file: "models/lenet_int8.tflite", input: "uint8", outputScale: 1 / 256 },
-  float32: { file: "models/lenet_float32.tflite", input: "float32", outputScale: 1 },
-};
-
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const state = { model: null, name: null, drawing: false, last: null };
+const state = { models: {}, model: null, name: null, drawing: false, last: null };
 
 function clearPad() {
   context.fillStyle = "#fff";
@@ -31,25 +27,52 @@ function renderBars(probabilities) {
   }));
 }
 
-async function loadModel(name) {
+// models/models.json -> the selector's options, the first selected.
+async function listModels() {
+  const response = await fetch("models/models.json");
+  if (!response.ok) throw new Error(`models/models.json: HTTP ${response.status}`);
+  const select = document.getElementById("model");
+  select.replaceChildren(...(await response.json()).map((spec) => {
+    state.models[spec.id] = spec;
+    return new Option(spec.label, spec.id);
+  }));
+  select.selectedIndex = 0;
+}
+
+async function loadModel(id) {
+  if (!(id in state.models)) throw new Error(`no model ${JSON.stringify(id)}; the page has ${Object.keys(state.models)}`);
   state.model?.delete?.();
-  state.model = await loadAndCompile(MODELS[name].file, { accelerator: "wasm" });
-  state.name = name;
+  state.model = await loadAndCompile(state.models[id].file, { accelerator: "wasm" });
+  state.name = id;
+  document.getElementById("model").value = id;
+}
+
+// 28x28 uint8 MNIST image -> the model's input: raw pixels scaled to [0, 1], then quantized if it is.
+function inputData(pixels, { dtype, scale, zero_point: zeroPoint }) {
+  if (dtype === "float32") return Float32Array.from(pixels, (v) => v / 255);
+  if (dtype !== "uint8") throw new Error(`unsupported input type ${dtype}`);
+  return Uint8Array.from(pixels, (v) => Math.min(255, Math.max(0, Math.round(v / 255 / scale + zeroPoint))));
 }
 
 // 28x28 uint8 MNIST image -> {probabilities, milliseconds}
 async function classify(pixels) {
-  const spec = MODELS[state.name];
-  const data = spec.input === "uint8" ? Uint8Array.from(pixels) : Float32Array.from(pixels, (v) => v / 255);
-  const input = new Tensor(data, [1, FIELD, FIELD, 1]);
+  const { io } = state.models[state.name];
+  const input = new Tensor(inputData(pixels, io.input), [1, FIELD, FIELD, 1]);
   const started = performance.now();
   const outputs = await state.model.run(input);
   const milliseconds = performance.now() - started;
   const raw = outputs[0].toTypedArray();
-  const probabilities = Array.from(raw, (v) => v * spec.outputScale);
+  const probabilities = Array.from(raw, (v) => io.output.scale * (v - io.output.zero_point));
   input.delete();
   outputs.forEach((t) => t.delete());
   return { probabilities, milliseconds };
+}
+
+// For the benchmark: milliseconds of each of `runs` inferences of the loaded model on one image.
+async function timeInference(pixels, runs) {
+  const times = [];
+  for (let run = 0; run < runs; run += 1) times.push((await classify(pixels)).milliseconds);
+  return times;
 }
 
 function preprocessCanvas(source) {
@@ -124,9 +147,10 @@ async function classifyPngs(base64List) {
 async function start() {
   clearPad();
   await loadLiteRt("wasm/");
+  await listModels();
   await loadModel(document.getElementById("model").value);
   document.getElementById("status").textContent = "Draw a digit";
-  window.digitnet = { ready: true, classifyPngs, loadModel };
+  window.digitnet = { ready: true, classifyPngs, loadModel, timeInference, models: Object.keys(state.models) };
 }
 
 start().catch((error) => {
