@@ -79,3 +79,17 @@ def test_the_card_states_each_tflite_files_quantization(path):
         assert stated["dtype"] == np.dtype(details["dtype"]).name
         if details["dtype"] != np.float32:
             assert (stated["scale"], stated["zero_point"]) == pytest.approx(details["quantization"], abs=0)
+
+
+def test_every_model_that_tf_serving_is_told_to_serve_is_committed():
+    """export/models.config names base paths under /models (saved_models/ mounted there):
+    each must hold a numbered version with a SavedModel, or TF Serving starts without that model."""
+    import re
+
+    config = (ROOT.parent / "export" / "models.config").read_text()
+    served = re.findall(r'name: "(\w+)"\s+base_path: "/models/(\w+)"', config)
+    assert {name for name, _ in served} >= {"committee", "lenet", "bpnn"}
+    for name, folder in served:
+        assert name == folder
+        versions = [v for v in (ROOT / folder).iterdir() if v.name.isdigit()]
+        assert versions and all((v / "saved_model.pb").is_file() for v in versions), folder
