@@ -11,6 +11,7 @@ and that as a share of the machine's practical peak (a large float32 matmul).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
 import numpy as np
@@ -45,6 +46,7 @@ def forward_flops(model) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default=",".join(REGISTRY))
+    parser.add_argument("--label", default="", help="added to the results file's name (e.g. the environment tried)")
     add_config_flags(parser, CONFIG_FLAGS, OVERRIDES)
     args = parser.parse_args()
     data = load_digits()
@@ -76,8 +78,10 @@ def main() -> None:
                 f"peak: a 2048x2048 float32 matmul reaches {peak:.0f} GFLOP/s here",
                 ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s", "of peak"], rows)
     augment = "" if args.augment is None else f"_augment-{args.augment}"
-    write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}{augment}",
-                  {"matmul_peak_gflops": peak, "models": results})
+    label = f"_{args.label}" if args.label else ""
+    tuning = {name: value for name, value in os.environ.items() if name.startswith(("TF_", "XLA_", "OMP_"))}
+    write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}"
+                  f"{augment}{label}", {"matmul_peak_gflops": peak, "environment": tuning, "models": results})
 
 
 if __name__ == "__main__":
