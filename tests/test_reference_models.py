@@ -14,12 +14,26 @@ from digitnet.runtimes import load_predictor
 from conftest import tflite_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
-TFLITE = ROOT / "tflite" / "lenet" / "1"
+VARIANTS = ("float32", "dynamic_range", "int8")
+# The committee's five members make its runs the slow ones (about 10 s each on 2 cores).
+WITH_TFLITE = ["lenet", pytest.param("committee", marks=pytest.mark.slow)]
 MODELS = [
     (ROOT / "lenet" / "1", "saved_model"),
     (ROOT / "bpnn" / "1", "saved_model"),
-    *[(TFLITE / f"lenet_{variant}.tflite", f"tflite_{variant}") for variant in ("float32", "dynamic_range", "int8")],
+    *[(ROOT / "tflite" / "lenet" / "1" / f"lenet_{variant}.tflite", f"tflite_{variant}") for variant in VARIANTS],
+    *[pytest.param(ROOT / "committee" / "1", "saved_model", marks=pytest.mark.slow)],
+    *[pytest.param(ROOT / "tflite" / "committee" / "1" / f"committee_{variant}.tflite", f"tflite_{variant}",
+                   marks=pytest.mark.slow) for variant in VARIANTS],
 ]
+
+
+def _values(entry):
+    return entry.values if hasattr(entry, "values") else entry
+
+
+def _float_model(path: Path) -> Path:
+    """saved_models/tflite/<name>/<v>/<file> -> saved_models/<name>/<v>, the SavedModel it was converted with."""
+    return ROOT / path.parent.parent.name / path.parent.name
 
 
 def saved_model_probabilities(folder, images):
@@ -40,7 +54,8 @@ def probabilities(mnist):
     return run
 
 
-@pytest.mark.parametrize("path, key", MODELS, ids=[key + ":" + p.parent.name for p, key in MODELS])
+@pytest.mark.parametrize("path, key", MODELS, ids=[f"{k}:{p.parent.parent.name if p.suffix else p.parent.name}"
+                                                     for p, k in map(_values, MODELS)])
 def test_reference_model_reaches_its_card(path, key, mnist, probabilities):
     card_folder = path if path.is_dir() else path.parent
     card = json.loads((card_folder / "model_card.json").read_text())
@@ -51,13 +66,15 @@ def test_reference_model_reaches_its_card(path, key, mnist, probabilities):
     assert accuracy == pytest.approx(card["test_metrics"][key]["accuracy"], abs=1e-9)
     assert accuracy > 0.97
     if key.startswith("tflite"):  # its agreement with the float model it was converted from
-        agreement = np.mean(np.argmax(outputs, 1) == np.argmax(probabilities(ROOT / "lenet" / "1"), 1))
+        agreement = np.mean(np.argmax(outputs, 1) == np.argmax(probabilities(_float_model(path)), 1))
         assert agreement == pytest.approx(card["test_metrics"][key]["argmax_agreement"], abs=1e-9)
 
 
-def test_int8_stays_within_0_3_points_of_float32(mnist, probabilities):
-    float32, int8 = probabilities(TFLITE / "lenet_float32.tflite"), probabilities(TFLITE / "lenet_int8.tflite")
-    float_model = np.argmax(probabilities(ROOT / "lenet" / "1"), 1)
+@pytest.mark.parametrize("name", WITH_TFLITE)
+def test_int8_stays_within_0_3_points_of_float32(name, mnist, probabilities):
+    tflite = ROOT / "tflite" / name / "1"
+    float32, int8 = (probabilities(tflite / f"{name}_{variant}.tflite") for variant in ("float32", "int8"))
+    float_model = np.argmax(probabilities(ROOT / name / "1"), 1)
     assert np.mean(np.argmax(float32, 1) == float_model) >= 0.999
 
     def accuracy(outputs):
@@ -66,7 +83,8 @@ def test_int8_stays_within_0_3_points_of_float32(mnist, probabilities):
     assert abs(accuracy(int8) - accuracy(float32)) <= 0.003
 
 
-@pytest.mark.parametrize("path", [p for p, key in MODELS if p.suffix == ".tflite"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [ROOT / "tflite" / name / "1" / f"{name}_{variant}.tflite"
+                                  for name in ("lenet", "committee") for variant in VARIANTS], ids=lambda p: p.name)
 def test_the_card_states_each_tflite_files_quantization(path):
     """The web demo quantizes inputs and dequantizes outputs with the card's figures (LiteRT.js shows none)."""
     from digitnet.runtimes import TFLitePredictor
