@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,12 +60,27 @@ def test_signatures_take_named_uint8_images_and_name_their_outputs(exported):
         default(images=tf.zeros([1, 32, 32], tf.uint8))
 
 
+REFERENCE_COMMITTEE = Path(__file__).resolve().parent.parent / "saved_models" / "committee" / "1"
+
+
+@pytest.fixture(params=["lenet exported here", "reference committee"])
+def served(request):
+    """(SavedModel folder, images -> the probabilities it must give): a LeNet exported by the
+    test (Keras' own answers) and the committed committee (the answers of its SavedModel loaded
+    in this process; the card records its agreement with the Keras committee)."""
+    if request.param == "reference committee":
+        return REFERENCE_COMMITTEE, load_predictor(REFERENCE_COMMITTEE)
+    trained_lenet = request.getfixturevalue("trained_lenet")
+    return request.getfixturevalue("exported")[1]["saved_model"], lambda images: keras_probabilities(trained_lenet, images)
+
+
 @pytest.mark.slow
-def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, trained_lenet, mnist, tmp_path):
+def test_saved_model_answers_in_a_fresh_process_without_digitnet(served, mnist, tmp_path):
+    path, expected = served
     np.save(tmp_path / "images.npy", mnist.test_images[:50])
     script = (
         "import sys, numpy as np, tensorflow as tf\n"
-        f"model = tf.saved_model.load({str(exported[1]['saved_model'])!r})\n"
+        f"model = tf.saved_model.load({str(path)!r})\n"
         f"out = model.signatures['serving_default'](images=tf.constant(np.load({str(tmp_path / 'images.npy')!r})))\n"
         "assert not any(m.startswith('digitnet') for m in sys.modules), 'digitnet was imported'\n"
         "print(' '.join(map(str, out['classes'].numpy())))\n"
@@ -73,13 +89,12 @@ def test_saved_model_answers_in_a_fresh_process_without_digitnet(exported, train
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     classes = np.array(done.stdout.split(), dtype=int)
-    keras_classes = np.argmax(keras_probabilities(trained_lenet, mnist.test_images[:50]), axis=1)
-    np.testing.assert_array_equal(classes, keras_classes)
+    np.testing.assert_array_equal(classes, np.argmax(expected(mnist.test_images[:50]), axis=1))
 
 
 @pytest.mark.slow
-def test_saved_model_cli_show_and_run(exported, trained_lenet, mnist, tmp_path):
-    path = str(exported[1]["saved_model"])
+def test_saved_model_cli_show_and_run(served, mnist, tmp_path):
+    path, expected = str(served[0]), served[1]
     np.save(tmp_path / "two.npy", mnist.test_images[:2])
     show = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
     assert show.returncode == 0, show.stderr[-2000:]
@@ -89,8 +104,8 @@ def test_saved_model_cli_show_and_run(exported, trained_lenet, mnist, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "classes" in run.stdout and "probabilities" in run.stdout
-    expected = np.argmax(load_predictor(trained_lenet)(mnist.test_images[:2]), axis=1)
-    assert f"[{expected[0]} {expected[1]}]" in run.stdout.replace("\n", " ")
+    classes = np.argmax(expected(mnist.test_images[:2]), axis=1)
+    assert f"[{classes[0]} {classes[1]}]" in run.stdout.replace("\n", " ")
 
 
 def keras_probabilities(model_path, images):
