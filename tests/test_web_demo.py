@@ -166,6 +166,7 @@ def test_the_build_takes_the_newest_version_and_refuses_a_card_without_quantizat
     refused = _build(tmp_path / "models", tmp_path / "dist")
     assert refused.returncode != 0
     assert "has no tflite_io.int8 (re-export the model)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr  # one line, no stack trace
 
 
 def test_drawing_with_the_mouse_shows_a_prediction(page, tmp_path):

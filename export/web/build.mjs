@@ -14,6 +14,12 @@ const OFFER = [
   { name: "lenet", title: "LeNet", variants: ["int8", "float32"] },
 ];
 
+// A bad input is one line on stderr and exit code 1, not a stack trace.
+function fail(message) {
+  console.error(`build.mjs: ${message}`);
+  process.exit(1);
+}
+
 // The newest numbered version folder of saved_models/tflite/<name>, or null.
 function newestVersion(name) {
   const base = join(savedModels, "tflite", name);
@@ -22,7 +28,7 @@ function newestVersion(name) {
   return versions.length ? join(base, String(versions[0])) : null;
 }
 
-const kilobytes = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} KB`);
+const readableSize = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} KB`);
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, "models"), { recursive: true });
@@ -35,7 +41,7 @@ for (const { name, title, variants } of OFFER) {
   for (const variant of variants) {
     const file = `${name}_${variant}.tflite`;
     const io = card.tflite_io?.[variant];
-    if (!io) throw new Error(`${join(folder, "model_card.json")} has no tflite_io.${variant} (re-export the model)`);
+    if (!io) fail(`${join(folder, "model_card.json")} has no tflite_io.${variant} (re-export the model)`);
     cpSync(join(folder, file), join(dist, "models", file));
     const bytes = statSync(join(folder, file)).size;
     const accuracy = card.test_metrics?.[`tflite_${variant}`]?.accuracy;
@@ -43,12 +49,12 @@ for (const { name, title, variants } of OFFER) {
     const what = card.model?.members ? `${title} (${card.model.members} ${card.model.member_arch})` : title;
     offered.push({
       id: `${name}_${variant}`, file: `models/${file}`, bytes, io,
-      label: `${what}, ${kind} (${kilobytes(bytes)}${accuracy ? `, ${(100 * accuracy).toFixed(2)} % on MNIST` : ""})`,
+      label: `${what}, ${kind} (${readableSize(bytes)}${accuracy ? `, ${(100 * accuracy).toFixed(2)} % on MNIST` : ""})`,
     });
     sources.push(join(folder, file));
   }
 }
-if (offered.length === 0) throw new Error(`no TFLite model under ${join(savedModels, "tflite")} (committee/<v> or lenet/<v>)`);
+if (offered.length === 0) fail(`no TFLite model under ${join(savedModels, "tflite")} (committee/<v> or lenet/<v>)`);
 writeFileSync(join(dist, "models", "models.json"), JSON.stringify(offered, null, 2));
 
 await build({
