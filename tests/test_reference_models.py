@@ -83,8 +83,7 @@ def test_int8_stays_within_0_3_points_of_float32(name, mnist, probabilities):
     assert abs(accuracy(int8) - accuracy(float32)) <= 0.003
 
 
-@pytest.mark.parametrize("path", [ROOT / "tflite" / name / "1" / f"{name}_{variant}.tflite"
-                                  for name in ("lenet", "committee") for variant in VARIANTS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p, key in map(_values, MODELS) if p.suffix == ".tflite"], ids=lambda p: p.name)
 def test_the_card_states_each_tflite_files_quantization(path):
     """The web demo quantizes inputs and dequantizes outputs with the card's figures (LiteRT.js shows none)."""
     from digitnet.runtimes import TFLitePredictor
