@@ -2,13 +2,17 @@
 
     python -m digitnet.committee --arch deep_cnn --members 5
     python -m digitnet.committee --arch deep_cnn --members 5 --export saved_model,tflite
+    python -m digitnet.committee --arch deep_cnn --members 5 --views 5 --output-dir runs/committee-deep_cnn-views5
 
 Members are ordinary runs in <output-dir>/member-<k>/ (seed k): an interrupted
 member resumes and a finished one is reused, so the same command continues a
 committee across sessions. The committee folder gets config.json,
 metrics.json (every member and the committee), model.keras, the confusion
 matrix and the misclassified test digits; --export publishes it under the
-served name 'committee'.
+served name 'committee'. --views 5 averages each member over the image
+and its four one-pixel shifts (test-time augmentation inside the graph);
+--output-dir may point elsewhere while the members stay those of
+--members-dir.
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=5, help="number of members, seeds 0..N-1 (default 5)")
     parser.add_argument("--output-dir", help="committee folder (default runs/committee-<arch>)")
+    parser.add_argument("--members-dir", help="folder of the member-<k> runs (default: --output-dir)")
+    parser.add_argument("--views", type=int, default=1,
+                        help="1: each image as it is (default); 5: also shifted one pixel each way, averaged")
     arch_help = "registered model of every member (default deep_cnn); " + flag_arguments("arch")["help"]
     add_config_flags(parser, MEMBER_FLAGS, overrides={"arch": {"default": "deep_cnn", "help": arch_help}})
     cli.add_debug_flag(parser)
@@ -39,14 +46,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.members < 1:
         raise ConfigError(f"--members must be a positive integer, received {args.members}")
+    if args.views not in (1, 5):
+        raise ConfigError(f"--views must be 1 or 5, received {args.views}")
     folder = args.output_dir or f"runs/committee-{args.arch}"
-    base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{folder}/member-0")
+    members_dir = args.members_dir or folder
+    base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{members_dir}/member-0")
     base.resolved()  # every flag checked before any training
     from digitnet.data import load_digits
     from digitnet.ensemble import NAME, train_committee
 
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
-    result = train_committee(base, args.members, folder, data)
+    result = train_committee(base, args.members, folder, data, args.views, members_dir)
     if base.export_formats:
         from digitnet.exporters import export_model
 

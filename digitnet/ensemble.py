@@ -5,6 +5,9 @@ seed k), trained by training.train: resumable, and reused once finished.
 Members are never chosen by their test accuracy: all N trained members vote.
 The committee itself is one Keras model (every member inside one graph,
 named 'committee'), so it is saved, exported and served like any other.
+With views=5 every member also reads the image shifted by one pixel up,
+down, left and right (test-time augmentation, inside the graph), and all
+members' probabilities over all views are averaged.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ from digitnet.pipeline import normalize_images
 from digitnet.training import RunResult, say, train
 
 NAME = "committee"
+# (down, right) shifts in pixels of each view: the image itself, then one pixel each way.
+VIEW_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+VIEWS = (1, len(VIEW_SHIFTS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,13 +57,26 @@ def train_members(base: TrainConfig, members: int, folder: Path, data: DigitArra
     return results
 
 
-def build_committee(members: list[keras.Model], name: str = NAME) -> keras.Model:
-    """One model whose output is the mean of the members' probabilities."""
+def shifted_views(inputs: keras.KerasTensor, views: int) -> list[keras.KerasTensor]:
+    """The first `views` of VIEW_SHIFTS applied to [batch, 28, 28, 1] images: zero padding
+    of one pixel, then a 28x28 window (pad and slice, which TFLite runs in int8 too)."""
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {VIEWS}, received {views!r}")
+    if views == 1:
+        return [inputs]
+    padded = keras.layers.ZeroPadding2D(1, name="pad_views")(inputs)
+    return [inputs] + [keras.layers.Cropping2D(((1 - down, 1 + down), (1 - right, 1 + right)),
+                                               name=f"view_{down}_{right}".replace("-", "m"))(padded)
+                       for down, right in VIEW_SHIFTS[1:views]]
+
+
+def build_committee(members: list[keras.Model], name: str = NAME, views: int = 1) -> keras.Model:
+    """One model whose output is the mean of the members' probabilities over the views."""
     inputs = keras.Input(shape=INPUT_SHAPE, name="images")
-    outputs = []
+    images, outputs = shifted_views(inputs, views), []
     for index, member in enumerate(members):
         member.name = f"member_{index}"
-        outputs.append(member(inputs))
+        outputs += [member(view) for view in images]
     averaged = keras.layers.Average(name="probabilities")(outputs) if len(outputs) > 1 else outputs[0]
     return keras.Model(inputs, averaged, name=name)
 
@@ -76,22 +95,25 @@ def training_seconds(run_folder: Path) -> float:
     return float(sum(float(row["seconds"]) for row in read_csv_rows(run_folder / "history.csv")))
 
 
-def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: DigitArrays) -> CommitteeResult:
+def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: DigitArrays,
+             views: int = 1) -> CommitteeResult:
     """Builds, tests, saves and draws the committee of the trained members."""
     members = [keras.models.load_model(result.model_path) for result in results]
-    model = build_committee(members)
+    model = build_committee(members, views=views)
     committee = evaluate(model, data)
     metrics = {
         "arch": base.arch,
         "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "test": r.metrics["test"],
                      "training_seconds": training_seconds(r.output_dir)} for r in results],
         "committee": committee,
+        "views": views,
         "training_seconds": sum(training_seconds(r.output_dir) for r in results),
         "test_examples": int(len(data.test_images)),
-        "headline": f"committee of {len(results)} {base.arch}: test accuracy {100 * committee['accuracy']:.2f} % "
+        "headline": f"committee of {len(results)} {base.arch}{f' x {views} views' if views > 1 else ''}: test accuracy {100 * committee['accuracy']:.2f} % "
                     f"({committee['errors']} errors in {len(data.test_images):,})",
     }
-    write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results)})
+    write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results),
+                                         "views": views})
     with atomic_path(folder / "model.keras") as temporary:
         model.save(temporary)
     figures_for(get_spec(base.arch).task)(model, normalize_images(data.test_images).numpy(), data.test_labels,
@@ -100,10 +122,12 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     return CommitteeResult(folder, metrics)
 
 
-def train_committee(base: TrainConfig, members: int, folder: str | Path, data: DigitArrays) -> CommitteeResult:
+def train_committee(base: TrainConfig, members: int, folder: str | Path, data: DigitArrays,
+                    views: int = 1, members_dir: str | Path | None = None) -> CommitteeResult:
+    """Trains (or reuses) the members in members_dir (default: folder), then assembles the committee in folder."""
     folder = Path(folder)
-    results = train_members(base, members, folder, data)
-    return assemble(base, results, folder, data)
+    results = train_members(base, members, Path(members_dir or folder), data)
+    return assemble(base, results, folder, data, views)
 
 
 def read_metrics(folder: Path) -> dict:

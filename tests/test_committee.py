@@ -52,3 +52,30 @@ def test_committee_exports_agree_with_the_keras_committee(tiny_committee, mnist,
     int8 = TFLitePredictor(written["tflite"]["int8"])(data.test_images)
     accuracy = lambda p: np.mean(np.argmax(p, axis=1) == data.test_labels)  # noqa: E731
     assert abs(accuracy(int8) - accuracy(float32)) <= 0.003 + 1 / len(data.test_images)
+
+
+def _shifted(images: np.ndarray, down: int, right: int) -> np.ndarray:
+    """images [batch, 28, 28, 1] moved by (down, right) pixels, zeros coming in."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return padded[:, 1 - down:29 - down, 1 - right:29 - right]
+
+
+def test_a_committee_with_views_averages_every_member_over_the_shifted_images(tiny_committee, mnist, tmp_path):
+    argv = ["--arch", "bpnn", "--members", "2", *QUICK_TRAIN, "--views", "5",
+            "--members-dir", str(tiny_committee), "--output-dir", str(tmp_path)]
+    assert cli.run_command(committee.main, argv) == 0
+    assert not (tmp_path / "member-0").exists()  # the members were reused, not trained again
+    images = normalize_images(mnist.test_images[:64]).numpy()
+    members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
+    views = [_shifted(images, down, right) for down, right in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
+    expected = np.mean([m.predict(v, verbose=0) for m in members for v in views], axis=0)
+    model = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+    plain = keras.models.load_model(tiny_committee / "model.keras").predict(images, verbose=0)
+    assert not np.allclose(expected, plain, atol=1e-3)  # the shifted views count
+    assert json.loads((tmp_path / "metrics.json").read_text())["views"] == 5
+
+
+def test_views_other_than_1_or_5_are_refused(capsys):
+    assert cli.run_command(committee.main, ["--views", "3", "--members", "1"]) == 2
+    assert "--views must be 1 or 5, received 3" in capsys.readouterr().err
