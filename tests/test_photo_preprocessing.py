@@ -212,3 +212,31 @@ def test_javascript_preprocessing_matches_python(mnist, tmp_path):
             continue
         assert not isinstance(result, str), result
         assert np.abs(np.array(result).reshape(28, 28) - expected.astype(int)).max() <= 1
+
+
+def _field_stroke_width(field: np.ndarray) -> float:
+    """stroke_width of a 28x28 result, cropped to its digit (whose longer side is 20)."""
+    rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
+    return preprocess.stroke_width(field[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / 255.0)
+
+
+@pytest.mark.parametrize("pen", ["pencil", "marker"])
+def test_pencil_and_marker_strokes_come_out_as_wide_as_mnist_strokes(pen, digits):
+    images, _ = digits
+    prepared = _prepare(photo_set(images, (pen,), seed=30), pen)
+    width = np.median([_field_stroke_width(field) for field in prepared if field.any()])
+    # Without normalize_stroke, pencil lines come out about half (1.4), marker strokes about 1.6
+    # times (4.8) as wide as MNIST's median (2.8); scaling blurs the width a little either way.
+    assert preprocess.STROKE_MIN - 0.3 <= width <= preprocess.STROKE_MAX + 0.3, f"{pen}: median width {width:.2f}"
+
+
+@pytest.mark.parametrize("radius, expected", [(1, "dilated"), (25, "eroded")])
+def test_a_thin_or_thick_ring_is_brought_to_mnist_stroke_width(radius, expected):
+    ys, xs = np.indices((260, 260))
+    distance = np.hypot(ys - 129.5, xs - 129.5)
+    ring = (np.abs(distance - 80) <= radius).astype(float)  # a 0 drawn 3 or 51 pixels wide
+    ring = ring[np.ix_(ring.any(axis=1), ring.any(axis=0))]  # cropped, as find_digit crops
+    before = preprocess.stroke_width(ring)
+    after = preprocess.stroke_width(preprocess.normalize_stroke(ring))
+    assert (before < preprocess.STROKE_MIN) if expected == "dilated" else (before > preprocess.STROKE_MAX)
+    assert preprocess.STROKE_MIN - 0.3 <= after <= preprocess.STROKE_MAX + 0.3, f"{before:.2f} -> {after:.2f}"

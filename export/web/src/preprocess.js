@@ -22,6 +22,9 @@ const CORE = 0.35;
 const FRINGE = 0.1;
 const MIN_DIGIT = 0.04;
 const LEVEL_MIN = 0.2;
+const STROKE_MIN = 2.0;
+const STROKE_MAX = 4.2;
+const STROKE_CROP = 40;
 
 const roundHalfUp = (x) => Math.floor(x + 0.5);
 
@@ -383,6 +386,50 @@ function findDigit(ink) {
 }
 
 // [target x source] area-resampling weights, as a flat array.
+// The mean stroke width in field pixels: 2 * stroke area / edge pixels * 20 / longer side; null without strokes.
+function strokeWidth(digit) {
+  const { rows, cols, data } = digit;
+  const on = (y, x) => y >= 0 && y < rows && x >= 0 && x < cols && data[y * cols + x] >= 0.5;
+  let area = 0, inner = 0;
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cols; x++) {
+      if (!on(y, x)) continue;
+      area++;
+      if (on(y - 1, x) && on(y + 1, x) && on(y, x - 1) && on(y, x + 1)) inner++;
+    }
+  }
+  return area === 0 ? null : 2 * area / (area - inner) * DIGIT_BOX / Math.max(rows, cols);
+}
+
+// Dilates (window-max) or erodes (window-min) the digit, padded with black, so that its stroke
+// width reaches [STROKE_MIN, STROKE_MAX]; then crops it to its non-zero pixels again.
+function normalizeStroke(digit) {
+  if (Math.max(digit.rows, digit.cols) < STROKE_CROP) return digit;
+  const width = strokeWidth(digit);
+  if (width === null || (width >= STROKE_MIN && width <= STROKE_MAX)) return digit;
+  const target = width < STROKE_MIN ? STROKE_MIN : STROKE_MAX;
+  const radius = roundHalfUp((target - width) / 2 * Math.max(digit.rows, digit.cols) / DIGIT_BOX);
+  if (radius === 0) return digit;
+  const size = Math.abs(radius);
+  const padded = grid(digit.rows + 2 * size, digit.cols + 2 * size);
+  for (let y = 0; y < digit.rows; y++) {
+    for (let x = 0; x < digit.cols; x++) padded.data[(y + size) * padded.cols + x + size] = digit.data[y * digit.cols + x];
+  }
+  const changed = windowed(padded, size, radius > 0 ? Math.max : Math.min);
+  let [top, bottom, left, right] = [changed.rows, -1, changed.cols, -1];
+  for (let i = 0; i < changed.data.length; i++) {
+    if (changed.data[i] === 0) continue;
+    const [y, x] = [Math.floor(i / changed.cols), i % changed.cols];
+    [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
+  }
+  if (bottom < 0) return digit;
+  const cropped = grid(bottom - top + 1, right - left + 1);
+  for (let y = top; y <= bottom; y++) {
+    for (let x = left; x <= right; x++) cropped.data[(y - top) * cropped.cols + x - left] = changed.data[y * changed.cols + x];
+  }
+  return cropped;
+}
+
 function areaWeights(source, target) {
   const weights = new Float64Array(target * source);
   const ratio = source / target;
@@ -447,5 +494,5 @@ export function toMnist(grey, width, height) {
   }
   const paper = paperLevel(levels, cell, height, width);
   const ink = grid(height, width, image.data.map((g, i) => Math.max(0, (paper.data[i] - g) / Math.max(paper.data[i], PAPER_FLOOR))));
-  return toField(findDigit(ink));
+  return toField(normalizeStroke(findDigit(ink)));
 }
