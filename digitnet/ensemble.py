@@ -101,6 +101,7 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     members = [keras.models.load_model(result.model_path) for result in results]
     model = build_committee(members, views=views)
     committee = evaluate(model, data)
+    described = f"{len(results)} {base.arch}" + (f" x {views} views" if views > 1 else "")
     metrics = {
         "arch": base.arch,
         "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "test": r.metrics["test"],
@@ -109,7 +110,7 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
         "views": views,
         "training_seconds": sum(training_seconds(r.output_dir) for r in results),
         "test_examples": int(len(data.test_images)),
-        "headline": f"committee of {len(results)} {base.arch}{f' x {views} views' if views > 1 else ''}: test accuracy {100 * committee['accuracy']:.2f} % "
+        "headline": f"committee of {described}: test accuracy {100 * committee['accuracy']:.2f} % "
                     f"({committee['errors']} errors in {len(data.test_images):,})",
     }
     write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results),

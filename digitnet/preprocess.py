@@ -423,11 +423,10 @@ def normalize_stroke(digit: np.ndarray) -> np.ndarray:
     STROKE_MAX]: a window-max (dilation) or window-min (erosion) of radius
     round((target - width) / 2) field pixels, in the crop's pixels, over the digit
     padded with black, then cropped again to its non-zero pixels. Digits within
-    the range, crops shorter than STROKE_CROP, or digits needing a radius of 0
-    come back as they are. (The crop grows or
-    shrinks with the strokes, so the width moves a little less than the radius
-    says; allowing for that fared no better on photos of training digits and
-    changed a few of MNIST's own.)"""
+    the range, crops shorter than STROKE_CROP and digits needing a radius of 0
+    come back as they are. (The crop grows or shrinks with the strokes, so the
+    width moves a little less than the radius says; allowing for that fared no
+    better on photos of training digits and changed a few of MNIST's own.)"""
     if max(digit.shape) < STROKE_CROP:
         return digit
     width = stroke_width(digit)
