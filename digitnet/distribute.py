@@ -101,18 +101,38 @@ def _bound_peer_waits() -> None:
         coordinated_jobs=jobs, heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000)
 
 
+# Errors by which TensorFlow reports a peer it cannot reach, when its message names none.
+PEER_LOST_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                    tf.errors.DeadlineExceededError)
+
+
 def name_missing_peer(error: Exception) -> str | None:
-    """'worker 1 (127.0.0.1:12346)' for an error that says /job:worker/replica:0/task:1 is down, else None."""
-    # TensorFlow names the peer in its health check's abort ("... task:1 is down") or in the
-    # coordination service's ("tasks are unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1").
-    match = re.search(r"/job:(\w+)/replica:\d+/task:(\d+) is down", str(error)) or re.search(
-        r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", str(error))
-    if not match:
+    """'worker 1 (127.0.0.1:12346)' for an error that says a peer of this multi-worker run is
+    gone, else None. TensorFlow names the peer in its health check's abort ("... task:1 is
+    down"), in the coordination service's ("tasks are unhealthy (stopped sending
+    heartbeats): /job:worker/replica:0/task:1"), or as the remote end of a broken
+    connection (its task or its address); when a lost connection names nobody and the run
+    has two workers, the peer is the other one."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    own = (task.get("type"), task.get("index"))
+    others = [(job, index) for job, addresses in cluster.items() for index in range(len(addresses))
+              if (job, index) != own]
+    if not others:
         return None
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    job, index = match.group(1), int(match.group(2))
-    addresses = cluster.get(job, [])
-    return f"{job} {index}" + (f" ({addresses[index]})" if index < len(addresses) else "")
+    message = str(error)
+    match = re.search(r"/job:(\w+)/replica:\d+/task:(\d+) is down", message) or re.search(
+        r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", message)
+    named = [(match.group(1), int(match.group(2)))] if match else []
+    named += [(job, int(index)) for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", message)]
+    named += [(job, index) for job, index in others if cluster[job][index] in message]
+    named = [peer for peer in named if peer in others]
+    if not named and len(others) == 1 and isinstance(error, PEER_LOST_ERRORS):
+        named = others
+    if not named:
+        return None
+    job, index = named[0]
+    return f"{job} {index} ({cluster[job][index]})"
 
 
 def worker_index(strategy: tf.distribute.Strategy) -> int:

@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import pytest
+import tensorflow as tf
 
 from conftest import subprocess_env
 from digitnet import cli
@@ -203,7 +204,7 @@ def test_a_worker_whose_peer_dies_stops_naming_it(tmp_path):
     (out, err), = _finish(workers[:1], timeout=120)
     _finish(workers[1:])
     assert time.monotonic() - killed < 90
-    assert workers[0].returncode == cli.EXIT_USAGE
+    assert workers[0].returncode == cli.EXIT_USAGE, err[-3000:]
     assert f"worker 1 (127.0.0.1:{ports[1]}) stopped answering" in err and "Traceback" not in err
 
 
@@ -218,3 +219,26 @@ def test_steps_per_execution_is_10_on_one_device_and_1_where_keras_cannot_loop()
     assert steps_per_execution_for(mirrored, None) == 1
     with pytest.raises(ConfigError, match=r"--steps-per-execution 4 does not work under MirroredStrategy .*#19246"):
         steps_per_execution_for(mirrored, 4)
+
+
+@pytest.mark.parametrize("error, workers, expected", [
+    (tf.errors.UnavailableError(None, None, "Collective ops is aborted by: cluster check alive failed, "
+                                "/job:worker/replica:0/task:1 is down"), 2, "worker 1 (127.0.0.1:9001)"),
+    (tf.errors.InternalError(None, None, "tasks are unhealthy (stopped sending heartbeats):\n"
+                             "/job:worker/replica:0/task:2"), 3, "worker 2 (127.0.0.1:9002)"),
+    (tf.errors.UnavailableError(None, None, "Socket closed. Additional GRPC error information from remote target "
+                                "/job:worker/replica:0/task:1"), 2, "worker 1 (127.0.0.1:9001)"),
+    (tf.errors.UnavailableError(None, None, "failed to connect to all addresses; last error: "
+                                "ipv4:127.0.0.1:9002: Connection refused"), 3, "worker 2 (127.0.0.1:9002)"),
+    (tf.errors.CancelledError(None, None, "Operation was cancelled"), 2, "worker 1 (127.0.0.1:9001)"),
+    (tf.errors.CancelledError(None, None, "Operation was cancelled"), 3, None),  # which of two peers: unknown
+    (tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [60,10] vs. [30,10]"), 2, None),
+    (tf.errors.UnavailableError(None, None, "/job:worker/replica:0/task:1 is down"), 1, None),  # no peers
+], ids=["health-check", "heartbeats", "socket-closed", "connection-refused", "lost-two-workers",
+        "lost-three-workers", "not-a-peer", "one-worker"])
+def test_the_missing_peer_is_named_from_whatever_tensorflow_says(monkeypatch, error, workers, expected):
+    from digitnet.distribute import name_missing_peer
+
+    cluster = {"worker": [f"127.0.0.1:{9000 + index}" for index in range(workers)]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert name_missing_peer(error) == expected
