@@ -10,7 +10,8 @@ import keras
 from keras import layers
 
 from digitnet.errors import ConfigError
-from digitnet.registry import INPUT_SHAPE, NUM_CLASSES, REGISTRY, ModelSpec, get_spec  # noqa: F401 (re-exported)
+from digitnet.registry import (  # noqa: F401 (re-exported)
+    INPUT_SHAPE, MNIST_PIXEL_MEAN, MNIST_PIXEL_STD, NUM_CLASSES, REGISTRY, ModelSpec, get_spec)
 from digitnet.tasks import CLASSIFICATION, RECONSTRUCTION, Task
 
 CODE_UNITS = 6
@@ -169,7 +170,9 @@ def build_fast(filters: tuple[int, int] = (24, 32), dense_units: int = 256) -> k
         raise ConfigError(f"filters must hold 2 positive integers, received {filters!r}")
     _require_positive("dense_units", dense_units)
     inputs = _images_input()
-    x = inputs
+    # Standardised pixels, as the PyTorch recipe feeds them: chosen on a validation split
+    # (reports/README.md, "Choosing fast's input scale").
+    x = layers.Rescaling(1 / MNIST_PIXEL_STD, offset=-MNIST_PIXEL_MEAN / MNIST_PIXEL_STD, name="standardize")(inputs)
     for index, (count, size) in enumerate(zip(filters, (5, 3)), start=1):
         x = layers.Conv2D(count, size, name=f"conv{index}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{index}")(x)

@@ -14,6 +14,8 @@ from digitnet.errors import ConfigError
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
+# Mean and standard deviation of the 60,000 MNIST training images' pixels in [0, 1].
+MNIST_PIXEL_MEAN, MNIST_PIXEL_STD = 0.1307, 0.3081
 
 
 @dataclasses.dataclass(frozen=True)
