@@ -1,0 +1,15 @@
+"""Validation only: does a LeNet (a different architecture, 38 validation errors) help the deep_cnn
+validation runs when averaged in with a small weight? The LeNet run:
+
+    python -m digitnet.train --arch lenet --validation-split 0.1 --seed 100 --output-dir runs/select/lenet-val
+"""
+import numpy as np, keras
+from digitnet.data import load_digits
+d = load_digits()
+x = d.train_images[54000:][..., None].astype("float32") / 255.0
+y = d.train_labels[54000:]
+P = {k: keras.models.load_model(f"runs/select/{k}/model.keras").predict(x, batch_size=500, verbose=0) for k in ("affine-20", "affine-20-s102", "lenet-val")}
+err = lambda p: int((p.argmax(1) != y).sum())
+print({k: err(p) for k, p in P.items()})
+for w in (0.1, 0.25, 0.5):
+    print(w, "s100+lenet", err(P["affine-20"] + w * P["lenet-val"]), "s102+lenet", err(P["affine-20-s102"] + w * P["lenet-val"]), "pair+lenet", err(P["affine-20"] + P["affine-20-s102"] + 2 * w * P["lenet-val"]))
