@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitnet.ensemble import NAME, train_committee
 
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
-    result = train_committee(base, args.members, folder, data, args.views, members_dir)
+    result = train_committee(base, args.members, folder, data, views=args.views, members_dir=members_dir)
     if base.export_formats:
         from digitnet.exporters import export_model
 

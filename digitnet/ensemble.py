@@ -128,7 +128,7 @@ def train_committee(base: TrainConfig, members: int, folder: str | Path, data: D
     """Trains (or reuses) the members in members_dir (default: folder), then assembles the committee in folder."""
     folder = Path(folder)
     results = train_members(base, members, Path(members_dir or folder), data)
-    return assemble(base, results, folder, data, views)
+    return assemble(base, results, folder, data, views=views)
 
 
 def read_metrics(folder: Path) -> dict:
