@@ -3,18 +3,47 @@
 #
 #   bash benchmarks/gpu_check.sh [WHEELHOUSE]
 #
-# Installs digitnet (from PyPI, or offline from WHEELHOUSE: a folder holding
-# tensorflow and its CUDA 12 wheels, `pip download "tensorflow[and-cuda]==2.21.*"`),
-# prints nvidia-smi's facts, runs the test suite, trains LeNet at the paper's
-# settings on the GPU (default strategy: one GPU, steps_per_execution 10) and
-# deep_cnn for 2 epochs, and measures the pipeline. Everything it prints is
-# also written to benchmarks/results/gpu_check.log, and the numbers to
-# benchmarks/results/gpu_check.json. About 5-8 minutes on an H100.
+# Where TensorFlow runs (or installs: from PyPI, or offline from WHEELHOUSE, a
+# folder holding tensorflow and its CUDA 12 wheels, `pip download
+# "tensorflow[and-cuda]==2.21.*"`), it checks digitnet's own path: nvidia-smi's
+# facts, the test suite, LeNet at the paper's settings on the GPU (default
+# strategy: one GPU, steps_per_execution 10), deep_cnn for 2 epochs, the
+# pipeline. Everything it prints goes to benchmarks/results/gpu_check.log, the
+# numbers to benchmarks/results/gpu_check.json. About 5-8 minutes on an H100.
+#
+# Where TensorFlow is absent and cannot be installed (the GPU machine lent to
+# digitnet's sessions: JAX and PyTorch with CUDA 13, no network, wheels of at
+# most 64 MiB per call), it measures the same registered models through Keras'
+# JAX backend (benchmarks/keras_backends.py; WHEELHOUSE then holds keras and
+# its missing dependencies, namex and optree) beside the PyTorch recipes of
+# benchmarks/time_to_accuracy.py on the same GPU. About 3-5 minutes on an H200.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
 mkdir -p "$out"
 exec > >(tee "$out/gpu_check.log") 2>&1
+if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/tensorflow-* >/dev/null 2>&1; then
+  # The Keras-on-JAX path.
+  export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$1"/*.whl || exit 1
+  export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  python3 -c "import jax, keras; print('keras', keras.__version__, 'on jax', jax.__version__, jax.devices())" || exit 1
+  python3 benchmarks/keras_backends.py --models fast --seeds 5 --steps-per-execution 10 --output gpu_jax_fast
+  python3 benchmarks/keras_backends.py --models fast --seeds 5 --steps-per-execution 1 --output gpu_jax_fast_spe1
+  python3 benchmarks/keras_backends.py --models lenet --seeds 3 --steps-per-execution 10 --output gpu_jax_lenet
+  python3 benchmarks/keras_backends.py --models deep_cnn --epochs 3 --seeds 1 --steps-per-execution 10 \
+    --output gpu_jax_deep_cnn
+  for race in fast lenet; do
+    for seed in 0 1 2 3 4; do
+      [ "$race" = lenet ] && [ "$seed" -gt 2 ] && continue
+      started=$(date +%s.%N)
+      line=$(python3 benchmarks/time_to_accuracy.py --race "$race" --pytorch "$seed" --device cuda | tail -1)
+      echo "{\"race\": \"$race\", \"seed\": $seed, \"process_seconds\": $(python3 -c "print($(date +%s.%N) - $started)"), \"pytorch\": $line}"
+    done
+  done | tee "$out/gpu_pytorch.jsonl"
+  exit 0
+fi
 if [ -n "${1:-}" ]; then
   python3 -m pip install -q --no-index --find-links "$1" "tensorflow[and-cuda]==2.21.*" || exit 1
 fi

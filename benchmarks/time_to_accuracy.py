@@ -61,20 +61,26 @@ def fast_recipe_net(nn):
     )
 
 
-def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate: float = 0.01):
-    """One epoch of the fast recipe; returns (model, training seconds)."""
+def _synchronize(torch, device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate: float = 0.01, device: str = "cpu"):
+    """One epoch of the fast recipe on `device` (the tensors already there); returns (model, training seconds)."""
     torch = _torch()
     from torch import nn
 
     torch.manual_seed(seed)
-    order = torch.randperm(len(images))
+    order = torch.randperm(len(images), device=images.device)
     images, labels = images[order], labels[order]
-    model = fast_recipe_net(nn)
+    model = fast_recipe_net(nn).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.7, 0.9))
     steps = -(-len(images) // batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps,
                                                     cycle_momentum=False)
     loss_fn = nn.CrossEntropyLoss()
+    _synchronize(torch, device)
     started = time.perf_counter()
     model.train()
     for step in range(steps):
@@ -83,21 +89,22 @@ def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate
         loss_fn(model(images[batch]), labels[batch]).backward()
         optimizer.step()
         scheduler.step()
+    _synchronize(torch, device)
     return model, time.perf_counter() - started
 
 
-def pytorch_lenet(seed: int, images, labels):
+def pytorch_lenet(seed: int, images, labels, device: str = "cpu"):
     """benchmarks/pytorch_lenet.py's loop at the paper's settings; returns (model, training seconds)."""
     torch = _torch()
     from pytorch_lenet import train_lenet
 
     torch.manual_seed(seed)
-    model, seconds = train_lenet(images, labels, epochs=6, batch_size=100, learning_rate=0.005)
+    model, seconds = train_lenet(images, labels, epochs=6, batch_size=100, learning_rate=0.005, device=device)
     return model, float(sum(seconds))
 
 
-def pytorch_run(race: str, seed: int) -> dict:
-    """The PyTorch side of one seed, in this process: prints one JSON line."""
+def pytorch_run(race: str, seed: int, device: str = "cpu") -> dict:
+    """The PyTorch side of one seed, in this process, on `device` (cpu, or cuda on a GPU machine)."""
     torch = _torch()
     from digitnet.data import load_digits
 
@@ -105,15 +112,16 @@ def pytorch_run(race: str, seed: int) -> dict:
     mean, std = NORMALISE if race == "fast" else (0.0, 1.0)
 
     def tensor(images):
-        return ((torch.from_numpy(images.astype(np.float32)) / 255.0 - mean) / std).unsqueeze(1)
+        return ((torch.from_numpy(images.astype(np.float32)) / 255.0 - mean) / std).unsqueeze(1).to(device)
 
     train = {"fast": pytorch_fast, "lenet": pytorch_lenet}[race]
-    model, seconds = train(seed, tensor(data.train_images), torch.from_numpy(data.train_labels.astype(np.int64)))
+    model, seconds = train(seed, tensor(data.train_images),
+                           torch.from_numpy(data.train_labels.astype(np.int64)).to(device), device=device)
     model.eval()
     with torch.no_grad():
-        predicted = model(tensor(data.test_images)).argmax(1).numpy()
+        predicted = model(tensor(data.test_images)).argmax(1).cpu().numpy()
     return {"training_seconds": seconds, "test_accuracy": float(np.mean(predicted == data.test_labels)),
-            "threads": torch.get_num_threads(), "torch": torch.__version__}
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}
 
 
 def _timed(command: list[str]) -> tuple[float, str]:
@@ -166,10 +174,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--race", default="fast", choices=list(RACES))
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--pytorch", type=int, metavar="SEED", help=argparse.SUPPRESS)
+    parser.add_argument("--pytorch", type=int, metavar="SEED",
+                        help="run only the PyTorch side of this seed, in this process, and print it as JSON")
+    parser.add_argument("--device", default="cpu", help="PyTorch device of --pytorch (cpu, or cuda on a GPU machine)")
     args = parser.parse_args()
     if args.pytorch is not None:
-        print(json.dumps(pytorch_run(args.race, args.pytorch)))
+        print(json.dumps(pytorch_run(args.race, args.pytorch, args.device)))
         return
     _torch()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

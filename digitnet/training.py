@@ -25,6 +25,7 @@ from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
 from digitnet.errors import ConfigError, TrainingError
 from digitnet.files import atomic_path, read_csv_rows, write_json
+from digitnet.optimizer import adam
 from digitnet.registry import ModelSpec, get_spec
 from digitnet.pipeline import epoch_variable, make_dataset, normalize_images, split_validation
 from digitnet.resume import ResumePoint, agree_on_start
@@ -227,28 +228,13 @@ def run_stage(model: keras.Model, spec: ModelSpec, stage: Stage, index: int, sta
     return without_batch_loss_log(model.evaluate(datasets.test, return_dict=True, verbose=0))
 
 
-def learning_rate_schedule(stage: Stage, config: TrainConfig, steps_per_epoch: int):
-    """The learning rate of each step of `stage`: linear warm-up from 0 over
-    config.warmup_epochs, then cosine decay to 0 or constant (alpha=1)."""
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-    decay_steps = stage.epochs * steps_per_epoch - warmup_steps
-    alpha = 0.0 if config.lr_schedule == "cosine" else 1.0
-    if warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=alpha, warmup_target=stage.learning_rate,
-                                                      warmup_steps=warmup_steps)
-    if config.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(stage.learning_rate, decay_steps=decay_steps)
-    return stage.learning_rate
-
-
 def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
                       steps_per_epoch: int) -> BatchLossLog:
     for layer in model.layers:
         layer.trainable = layer.name != stage.frozen_submodel
     batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate_schedule(stage, config, steps_per_epoch),
-                                        beta_1=spec.adam_betas[0], beta_2=spec.adam_betas[1]),
+        optimizer=adam(spec, stage.learning_rate, stage.epochs, config, steps_per_epoch),
         loss=spec.task.loss,
         metrics=[*spec.task.metrics, batch_loss_log],
         steps_per_execution=config.steps_per_execution,

@@ -9,13 +9,13 @@ from conftest import quick_train_args, run_train_cli
 from digitnet.callbacks import CollapseGuard
 from digitnet.config import TrainConfig
 from digitnet.errors import TrainingError
-from digitnet.training import Stage, learning_rate_schedule
+from digitnet.optimizer import learning_rate_schedule
 
 
 @pytest.mark.parametrize("lr_schedule, last", [("cosine", 0.0), ("constant", 0.005)])
 def test_warmup_rises_linearly_from_zero_then_follows_the_schedule(lr_schedule, last):
     config = TrainConfig(arch="lenet", epochs=3, warmup_epochs=1, lr_schedule=lr_schedule).resolved()
-    schedule = learning_rate_schedule(Stage("train", 3, 0.005, None), config, steps_per_epoch=10)
+    schedule = learning_rate_schedule(0.005, 3, config, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in range(31)]
     np.testing.assert_allclose(rates[:11], np.linspace(0, 0.005, 11), atol=1e-9)
     assert rates[15] == pytest.approx(0.005 if lr_schedule == "constant" else 0.005 * (1 + np.cos(np.pi / 4)) / 2)
@@ -31,7 +31,7 @@ def test_registered_warmup_leaves_a_short_run_at_full_rate():
 def test_a_fractional_warmup_rises_within_the_first_epoch():
     config = TrainConfig(arch="fast").resolved()  # registered: 0.2 of its one epoch
     assert config.warmup_epochs == 0.2
-    schedule = learning_rate_schedule(Stage("train", 1, 0.01, None), config, steps_per_epoch=10)
+    schedule = learning_rate_schedule(0.01, 1, config, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in range(11)]
     np.testing.assert_allclose(rates[:3], [0.0, 0.005, 0.01], atol=1e-9)
     assert rates[10] == pytest.approx(0.0, abs=1e-9)
@@ -48,7 +48,7 @@ def test_a_whole_number_of_warmup_epochs_keeps_the_fingerprint_of_an_int():
 
 def test_the_registered_adam_betas_reach_the_optimizer():
     from digitnet.registry import REGISTRY
-    from digitnet.training import compile_for_stage
+    from digitnet.training import Stage, compile_for_stage
 
     config = TrainConfig(arch="fast").resolved()
     model = REGISTRY["fast"].build()

@@ -1,0 +1,133 @@
+"""digitnet's registered models trained through Keras 3 on its other backends, on the device they find.
+
+    KERAS_BACKEND=jax python benchmarks/keras_backends.py --models fast,lenet,deep_cnn --seeds 5
+    KERAS_BACKEND=jax python benchmarks/keras_backends.py --models deep_cnn --epochs 2 --seeds 1
+
+This is how digitnet's models meet the GPU machine lent here: its image holds
+JAX and PyTorch with CUDA 13 and no TensorFlow, and nothing can be installed
+there but wheels of at most 64 MiB per call (TensorFlow installs at 1.9 GiB,
+and its GPU build wants CUDA 12's libraries besides), so `python -m
+digitnet.train` (tf.data, tf.distribute) cannot run there. What is the same
+as digitnet.train: the builders and settings of REGISTRY (TrainConfig's
+resolved defaults), the optimiser and schedule (digitnet/optimizer.py), the
+loss and metrics of the model's task, `model.fit` with Keras' own shuffling,
+the embedded MNIST. What differs: the images come as in-memory arrays (no
+tf.data pipeline), no augmentation (augment.py is TensorFlow code), no run
+folder. Each seed builds a fresh model; epoch seconds are wall time from
+epoch start to end (the first includes compilation), training seconds their
+sum (as history.csv's), test accuracy Keras' evaluate on the 10,000 test
+digits. Under KERAS_BACKEND=tensorflow it runs here too, on the CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from common import print_table, write_results
+
+from digitnet.config import TrainConfig
+from digitnet.data import load_digits
+from digitnet.registry import REGISTRY, get_spec
+
+
+class EpochSeconds:
+    """A Keras callback (made on first use, so this module imports without Keras) timing each epoch."""
+
+    def __new__(cls):
+        import keras
+
+        class _EpochSeconds(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds: list[float] = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                # Keras turns the epoch's logs into numbers here, which waits for the device.
+                self.seconds.append(time.perf_counter() - self._started)
+
+        return _EpochSeconds()
+
+
+def arrays(train_examples: int | None, test_examples: int | None):
+    data = load_digits()
+
+    def floats(images):
+        return (images.astype(np.float32) / 255.0)[..., None]
+
+    return (floats(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
+            floats(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
+
+
+def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_execution: int) -> dict:
+    """One fresh model of `arch` at its registered settings, trained and tested."""
+    import keras
+
+    from digitnet.optimizer import adam
+
+    spec = get_spec(arch)
+    config = TrainConfig(arch=arch, epochs=epochs, seed=seed).resolved()
+    train_images, train_labels, test_images, test_labels = data
+    steps_per_epoch = -(-len(train_images) // config.batch_size)
+    keras.utils.set_random_seed(seed)
+    model = spec.build()
+    model.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
+                  loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=steps_per_execution)
+    clock = EpochSeconds()
+    model.fit(train_images, train_labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
+              callbacks=[clock], verbose=0)
+    metrics = model.evaluate(test_images, test_labels, batch_size=1000, return_dict=True, verbose=0)
+    return {"arch": arch, "seed": seed, "epochs": config.epochs, "batch_size": config.batch_size,
+            "epoch_seconds": clock.seconds, "training_seconds": float(sum(clock.seconds)),
+            "test_accuracy": float(metrics["accuracy"])}
+
+
+def summary(values: list[float], digits: int = 2) -> str:
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="fast,lenet", help="comma-separated registered classifiers")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="default: each model's registered epochs")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--train-examples", type=int, help="train on the first N training images only")
+    parser.add_argument("--test-examples", type=int, help="test on the first N test images only")
+    parser.add_argument("--output", help="results name under benchmarks/results (default keras_backends_<backend>)")
+    args = parser.parse_args()
+    models = args.models.split(",")
+    for arch in models:
+        if get_spec(arch).task_name != "classification":
+            parser.error(f"--models takes classifiers ({', '.join(n for n, s in REGISTRY.items() if s.task_name == 'classification')}), received {arch!r}")
+    import keras
+
+    backend = keras.backend.backend()
+    data = arrays(args.train_examples, args.test_examples)
+    rows = []
+    for arch in models:
+        for seed in range(args.seeds):
+            row = train_one(arch, seed, data, args.epochs, args.steps_per_execution)
+            rows.append(row)
+            print(f"{arch} seed {seed}: {row['training_seconds']:.2f} s training "
+                  f"(epochs {', '.join(f'{s:.2f}' for s in row['epoch_seconds'])}), "
+                  f"{100 * row['test_accuracy']:.2f} %", flush=True)
+    table = []
+    for arch in models:
+        mine = [r for r in rows if r["arch"] == arch]
+        later = [s for r in mine for s in r["epoch_seconds"][1:]]
+        table.append([arch, mine[0]["epochs"], summary([r["training_seconds"] for r in mine]),
+                      summary([r["epoch_seconds"][0] for r in mine]), summary(later) if later else "",
+                      summary([100 * r["test_accuracy"] for r in mine]),
+                      f"{100 * min(r['test_accuracy'] for r in mine):.2f}"])
+    print_table(f"Keras {keras.__version__} on {backend}, {args.seeds} seeds (mean ± std)",
+                ["model", "epochs", "training s", "first epoch s", "later epochs s", "test accuracy %", "min %"],
+                table)
+    write_results(args.output or f"keras_backends_{backend}", {"backend": backend, "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
