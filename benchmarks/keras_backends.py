@@ -31,25 +31,24 @@ from digitnet.data import load_digits
 from digitnet.registry import REGISTRY, get_spec
 
 
-class EpochSeconds:
-    """A Keras callback (made on first use, so this module imports without Keras) timing each epoch."""
+def epoch_clock():
+    """A Keras callback whose `seconds` lists each epoch's wall time (Keras is imported here, on first use,
+    so that a bad flag is answered without loading it)."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class EpochClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
 
-        class _EpochSeconds(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds: list[float] = []
+        def on_epoch_begin(self, epoch, logs=None):
+            self._started = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._started = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            # Keras turns the epoch's logs into numbers before this, which waits for the device.
+            self.seconds.append(time.perf_counter() - self._started)
 
-            def on_epoch_end(self, epoch, logs=None):
-                # Keras turns the epoch's logs into numbers here, which waits for the device.
-                self.seconds.append(time.perf_counter() - self._started)
-
-        return _EpochSeconds()
+    return EpochClock()
 
 
 def arrays(train_examples: int | None, test_examples: int | None):
@@ -76,7 +75,7 @@ def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_executio
     model = spec.build()
     model.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
                   loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=steps_per_execution)
-    clock = EpochSeconds()
+    clock = epoch_clock()
     model.fit(train_images, train_labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               callbacks=[clock], verbose=0)
     metrics = model.evaluate(test_images, test_labels, batch_size=1000, return_dict=True, verbose=0)
