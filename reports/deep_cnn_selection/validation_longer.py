@@ -1,0 +1,30 @@
+"""Validation-only test of longer training for committee members: 40-epoch runs (elastic and
+affine presets) against the registered 20 epochs, alone and averaged, on the last 6,000
+training images. The runs (each on the other 54,000):
+
+    python -m digitnet.train --arch deep_cnn --augment affine --epochs 20 --validation-split 0.1 \
+        --seed 100 --output-dir runs/select/affine-20          # and --seed 102 ... affine-20-s102
+    python -m digitnet.train --arch deep_cnn --augment elastic --epochs 40 --validation-split 0.1 \
+        --seed 103 --output-dir runs/select/elastic-40
+    python -m digitnet.train --arch deep_cnn --augment affine --epochs 40 --validation-split 0.1 \
+        --seed 104 --output-dir runs/select/affine-40
+"""
+import itertools
+import os
+
+import keras
+
+from digitnet.data import load_digits
+from digitnet.ensemble import build_committee
+
+d = load_digits()
+x = d.train_images[54000:][..., None].astype("float32") / 255.0
+y = d.train_labels[54000:]
+names = ["affine-20", "affine-20-s102", "elastic-40", "affine-40"]
+models = {n: keras.models.load_model(f"runs/select/{n}/model.keras") for n in names
+          if os.path.exists(f"runs/select/{n}/model.keras")}
+for size in (1, 2, 3):
+    for chosen in itertools.combinations(models, size):
+        committee = build_committee([models[n] for n in chosen])
+        errors = int((committee.predict(x, batch_size=500, verbose=0).argmax(1) != y).sum())
+        print(f"{' + '.join(chosen)}: {errors} validation errors of {len(y)}", flush=True)
