@@ -61,14 +61,10 @@ def fast_recipe_net(nn):
     )
 
 
-def _synchronize(torch, device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate: float = 0.01, device: str = "cpu"):
     """One epoch of the fast recipe on `device` (the tensors already there); returns (model, training seconds)."""
     torch = _torch()
+    from pytorch_lenet import synchronize
     from torch import nn
 
     torch.manual_seed(seed)
@@ -80,7 +76,7 @@ def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps,
                                                     cycle_momentum=False)
     loss_fn = nn.CrossEntropyLoss()
-    _synchronize(torch, device)
+    synchronize(torch, device)
     started = time.perf_counter()
     model.train()
     for step in range(steps):
@@ -89,7 +85,7 @@ def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate
         loss_fn(model(images[batch]), labels[batch]).backward()
         optimizer.step()
         scheduler.step()
-    _synchronize(torch, device)
+    synchronize(torch, device)
     return model, time.perf_counter() - started
 
 
