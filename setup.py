@@ -24,7 +24,8 @@ setup(
         "ai-edge-litert>=2.3",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "playwright==1.65.2"],
+        # jax: tests/test_keras_backends.py runs the GPU machine's path (Keras on JAX, no TensorFlow) on the CPU.
+        "test": ["pytest>=8", "hypothesis>=6.100", "playwright==1.65.2", "jax>=0.4.34"],
         "tensorboard": ["tensorboard==2.21.*"],
         # benchmarks/other_writers.py: the UCI digits (13 writers outside MNIST) ship inside scikit-learn.
         "benchmarks": ["scikit-learn>=1.6"],

@@ -15,6 +15,13 @@ def machine() -> dict:
     return machine_facts()
 
 
+def summary(values: list[float]) -> str:
+    """'mean ± std' with two decimals."""
+    import numpy as np
+
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+
+
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
     print(f"\n{title}")

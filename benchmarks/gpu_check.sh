@@ -17,6 +17,8 @@
 # JAX backend (benchmarks/keras_backends.py; WHEELHOUSE then holds keras and
 # its missing dependencies, namex and optree) beside the PyTorch recipes of
 # benchmarks/time_to_accuracy.py on the same GPU. About 3-5 minutes on an H200.
+# That path needs the WHEELHOUSE argument: without it, a machine without
+# TensorFlow takes the TensorFlow path and stops where TensorFlow cannot install.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
@@ -38,10 +40,15 @@ if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/
     for seed in 0 1 2 3 4; do
       [ "$race" = lenet ] && [ "$seed" -gt 2 ] && continue
       started=$(date +%s.%N)
-      line=$(python3 benchmarks/time_to_accuracy.py --race "$race" --pytorch "$seed" --device cuda | tail -1)
-      echo "{\"race\": \"$race\", \"seed\": $seed, \"process_seconds\": $(python3 -c "print($(date +%s.%N) - $started)"), \"pytorch\": $line}"
+      if line=$(python3 benchmarks/time_to_accuracy.py --race "$race" --pytorch "$seed" --device cuda | tail -1) \
+          && [ -n "$line" ]; then
+        echo "{\"race\": \"$race\", \"seed\": $seed, \"process_seconds\": $(python3 -c "print($(date +%s.%N) - $started)"), \"pytorch\": $line}"
+      else
+        echo "PyTorch race $race seed $seed failed" >&2
+      fi
     done
-  done | tee "$out/gpu_pytorch.jsonl"
+  done > "$out/gpu_pytorch.jsonl"
+  cat "$out/gpu_pytorch.jsonl"
   exit 0
 fi
 if [ -n "${1:-}" ]; then

@@ -10,13 +10,16 @@ and its GPU build wants CUDA 12's libraries besides), so `python -m
 digitnet.train` (tf.data, tf.distribute) cannot run there. What is the same
 as digitnet.train: the builders and settings of REGISTRY (TrainConfig's
 resolved defaults), the optimiser and schedule (digitnet/optimizer.py), the
-loss and metrics of the model's task, `model.fit` with Keras' own shuffling,
-the embedded MNIST. What differs: the images come as in-memory arrays (no
-tf.data pipeline), no augmentation (augment.py is TensorFlow code), no run
-folder. Each seed builds a fresh model; epoch seconds are wall time from
-epoch start to end (the first includes compilation), training seconds their
-sum (as history.csv's), test accuracy Keras' evaluate on the 10,000 test
-digits. Under KERAS_BACKEND=tensorflow it runs here too, on the CPU.
+loss and metrics of the model's task, `model.fit`, the embedded MNIST. What
+differs: the images come as in-memory arrays, shuffled by Keras (no tf.data
+pipeline with its (seed, epoch) order), no augmentation (augment.py is
+TensorFlow code), no run folder; models with a pretraining or frozen stage
+are refused. Each seed builds a fresh model; epoch seconds are wall time
+from epoch start to end (the first includes compilation), training seconds
+their sum (as history.csv's), test accuracy Keras' evaluate on the 10,000
+test digits. The first seed in the process also pays the backend's start-up
+compilations, so the table shows it apart from the later seeds. Under
+KERAS_BACKEND=tensorflow it runs here too, on the CPU.
 """
 from __future__ import annotations
 
@@ -24,19 +27,20 @@ import argparse
 import time
 
 import numpy as np
-from common import print_table, write_results
+from common import print_table, summary, write_results
 
 from digitnet.config import TrainConfig
 from digitnet.data import load_digits
-from digitnet.registry import REGISTRY, get_spec
+from digitnet.errors import ConfigError
+from digitnet.registry import REGISTRY, ModelSpec, get_spec
 
 
-def epoch_clock():
+def epoch_timer():
     """A Keras callback whose `seconds` lists each epoch's wall time (Keras is imported here, on first use,
     so that a bad flag is answered without loading it)."""
     import keras
 
-    class EpochClock(keras.callbacks.Callback):
+    class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.seconds: list[float] = []
@@ -48,7 +52,7 @@ def epoch_clock():
             # Keras turns the epoch's logs into numbers before this, which waits for the device.
             self.seconds.append(time.perf_counter() - self._started)
 
-    return EpochClock()
+    return EpochTimer()
 
 
 def arrays(train_examples: int | None, test_examples: int | None):
@@ -75,17 +79,19 @@ def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_executio
     model = spec.build()
     model.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
                   loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=steps_per_execution)
-    clock = epoch_clock()
+    clock = epoch_timer()
     model.fit(train_images, train_labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               callbacks=[clock], verbose=0)
     metrics = model.evaluate(test_images, test_labels, batch_size=1000, return_dict=True, verbose=0)
     return {"arch": arch, "seed": seed, "epochs": config.epochs, "batch_size": config.batch_size,
+            "steps_per_execution": steps_per_execution,
             "epoch_seconds": clock.seconds, "training_seconds": float(sum(clock.seconds)),
             "test_accuracy": float(metrics["accuracy"])}
 
 
-def summary(values: list[float], digits: int = 2) -> str:
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+def trainable_here(spec: ModelSpec) -> bool:
+    """A classifier trained in one stage (no autoencoder pretraining, no frozen sub-model)."""
+    return spec.task_name == "classification" and spec.pretrain is None and spec.frozen_submodel is None
 
 
 def main() -> None:
@@ -100,8 +106,15 @@ def main() -> None:
     args = parser.parse_args()
     models = args.models.split(",")
     for arch in models:
-        if get_spec(arch).task_name != "classification":
-            parser.error(f"--models takes classifiers ({', '.join(n for n, s in REGISTRY.items() if s.task_name == 'classification')}), received {arch!r}")
+        try:
+            spec = get_spec(arch)
+        except ConfigError as error:
+            parser.error(str(error))
+        if not trainable_here(spec):
+            parser.error(f"--models takes classifiers trained in one stage "
+                         f"({', '.join(n for n, s in REGISTRY.items() if trainable_here(s))}), received {arch!r}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, received {args.seeds}")
     import keras
 
     backend = keras.backend.backend()
@@ -117,13 +130,16 @@ def main() -> None:
     table = []
     for arch in models:
         mine = [r for r in rows if r["arch"] == arch]
-        later = [s for r in mine for s in r["epoch_seconds"][1:]]
-        table.append([arch, mine[0]["epochs"], summary([r["training_seconds"] for r in mine]),
-                      summary([r["epoch_seconds"][0] for r in mine]), summary(later) if later else "",
+        later_seeds = [r["training_seconds"] for r in mine[1:]]
+        later_epochs = [s for r in mine for s in r["epoch_seconds"][1:]]
+        table.append([arch, mine[0]["epochs"], f"{mine[0]['training_seconds']:.2f}",
+                      summary(later_seeds) if later_seeds else "", summary(later_epochs) if later_epochs else "",
                       summary([100 * r["test_accuracy"] for r in mine]),
                       f"{100 * min(r['test_accuracy'] for r in mine):.2f}"])
-    print_table(f"Keras {keras.__version__} on {backend}, {args.seeds} seeds (mean ± std)",
-                ["model", "epochs", "training s", "first epoch s", "later epochs s", "test accuracy %", "min %"],
+    print_table(f"Keras {keras.__version__} on {backend}, {args.seeds} seeds, steps per execution "
+                f"{args.steps_per_execution} (mean ± std)",
+                ["model", "epochs", "training s, first seed", "later seeds", "epochs after the first s",
+                 "test accuracy %", "min %"],
                 table)
     write_results(args.output or f"keras_backends_{backend}", {"backend": backend, "runs": rows})
 

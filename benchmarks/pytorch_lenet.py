@@ -32,26 +32,28 @@ def lenet(nn):
     )
 
 
-def synchronize(torch, device: str) -> None:
+def synchronize(torch, device) -> None:
     """Waits for the GPU's queued work, so that a clock read next counts it (nothing to wait for on the CPU)."""
-    if device.startswith("cuda"):
+    if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
 
 
-def train_lenet(images, labels, epochs: int, batch_size: int, learning_rate: float, device: str = "cpu"):
-    """Trains a fresh LeNet on float tensors [N, 1, 28, 28] in [0, 1] (already on
-    `device`); returns (model, seconds of each epoch)."""
+def train_lenet(images, labels, epochs: int, batch_size: int, learning_rate: float):
+    """Trains a fresh LeNet on float tensors [N, 1, 28, 28] in [0, 1], on their
+    device; returns (model, seconds of each epoch)."""
     import torch
     from torch import nn
 
+    device = images.device
     model = lenet(nn).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     seconds = []
+    synchronize(torch, device)
     for _ in range(epochs):
         started = time.perf_counter()
         model.train()
-        for batch in torch.randperm(len(images), device=images.device).split(batch_size):
+        for batch in torch.randperm(len(images), device=device).split(batch_size):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(images[batch]), labels[batch])
             loss.backward()

@@ -9,7 +9,8 @@ between seeds), each in a fresh process, so both meet the same load:
 - digitnet: `python -m digitnet.train --arch A --seed S --output-dir <tmp> --quiet`.
   Training seconds are the sum of history.csv's epoch seconds (first epoch,
   with its tracing, included); test accuracy is metrics.json's.
-- PyTorch 2.13 (CPU), this script's `--pytorch S`:
+- PyTorch (2.13 on this CPU), this script's `--pytorch S` (alone, on a GPU
+  machine: `--pytorch S --device cuda`):
   - race 'fast': the final recipe of tuomaso/train_mnist_fast (0.76 s to 99 %
     on a GTX 1660 Ti): conv 24@5x5, max pool, ReLU, conv 32@3x3, max pool,
     ReLU, dense 256, 10; Adam lr 0.01, betas (0.7, 0.9); OneCycleLR without
@@ -35,7 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import print_table, write_results
+from common import print_table, summary, write_results
 
 from digitnet.registry import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
 
@@ -61,14 +62,15 @@ def fast_recipe_net(nn):
     )
 
 
-def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate: float = 0.01, device: str = "cpu"):
-    """One epoch of the fast recipe on `device` (the tensors already there); returns (model, training seconds)."""
+def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate: float = 0.01):
+    """One epoch of the fast recipe on the tensors' device; returns (model, training seconds)."""
     torch = _torch()
     from pytorch_lenet import synchronize
     from torch import nn
 
     torch.manual_seed(seed)
-    order = torch.randperm(len(images), device=images.device)
+    device = images.device
+    order = torch.randperm(len(images), device=device)
     images, labels = images[order], labels[order]
     model = fast_recipe_net(nn).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.7, 0.9))
@@ -89,13 +91,13 @@ def pytorch_fast(seed: int, images, labels, batch_size: int = 256, learning_rate
     return model, time.perf_counter() - started
 
 
-def pytorch_lenet(seed: int, images, labels, device: str = "cpu"):
+def pytorch_lenet(seed: int, images, labels):
     """benchmarks/pytorch_lenet.py's loop at the paper's settings; returns (model, training seconds)."""
     torch = _torch()
     from pytorch_lenet import train_lenet
 
     torch.manual_seed(seed)
-    model, seconds = train_lenet(images, labels, epochs=6, batch_size=100, learning_rate=0.005, device=device)
+    model, seconds = train_lenet(images, labels, epochs=6, batch_size=100, learning_rate=0.005)
     return model, float(sum(seconds))
 
 
@@ -112,7 +114,7 @@ def pytorch_run(race: str, seed: int, device: str = "cpu") -> dict:
 
     train = {"fast": pytorch_fast, "lenet": pytorch_lenet}[race]
     model, seconds = train(seed, tensor(data.train_images),
-                           torch.from_numpy(data.train_labels.astype(np.int64)).to(device), device=device)
+                           torch.from_numpy(data.train_labels.astype(np.int64)).to(device))
     model.eval()
     with torch.no_grad():
         predicted = model(tensor(data.test_images)).argmax(1).cpu().numpy()
@@ -146,10 +148,6 @@ def pytorch_side(race: str, seed: int) -> dict:
     return {**json.loads(stdout.strip().splitlines()[-1]), "process_seconds": process_seconds}
 
 
-def summary(values: list[float]) -> str:
-    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
-
-
 def race(name: str, seeds: int) -> dict:
     arch = RACES[name]["arch"]
     rows = []
@@ -174,6 +172,8 @@ def main() -> None:
                         help="run only the PyTorch side of this seed, in this process, and print it as JSON")
     parser.add_argument("--device", default="cpu", help="PyTorch device of --pytorch (cpu, or cuda on a GPU machine)")
     args = parser.parse_args()
+    if args.device != "cpu" and args.pytorch is None:
+        parser.error(f"--device goes with --pytorch SEED (the race itself runs on the CPU), received {args.device!r}")
     if args.pytorch is not None:
         print(json.dumps(pytorch_run(args.race, args.pytorch, args.device)))
         return

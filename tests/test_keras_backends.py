@@ -1,24 +1,33 @@
 """benchmarks/keras_backends.py: the registered recipes through Keras alone (what the GPU machine runs on JAX).
 
-CI has only the TensorFlow backend; the test runs the script there on a few
-hundred digits, so a change to the registry, the builders or
-digitnet/optimizer.py that breaks the script fails here, not on the GPU machine.
+The script runs here on a few hundred digits, under Keras' TensorFlow backend
+and under its JAX backend with TensorFlow made unimportable (as on the GPU
+machine), so a change to the registry, the builders or digitnet/optimizer.py
+that breaks it, or that imports TensorFlow on its path, fails here and not on
+the GPU machine.
 """
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "keras_backends.py"
 
 
+def run_script(*argv: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=subprocess_env(KERAS_BACKEND="tensorflow", PYTHONPATH=str(ROOT)))
+
+
+@pytest.mark.slow
 def test_the_keras_backend_benchmark_trains_the_registered_recipe(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "benchmarks/keras_backends.py", "--models", "fast,lenet", "--seeds", "1", "--epochs", "2",
-         "--train-examples", "512", "--test-examples", "200", "--output", str(tmp_path / "result")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=subprocess_env(KERAS_BACKEND="tensorflow", PYTHONPATH=str(ROOT)))
+    done = run_script("--models", "fast,lenet", "--seeds", "1", "--epochs", "2", "--train-examples", "2048",
+                      "--test-examples", "200", "--output", str(tmp_path / "result"))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["backend"] == "tensorflow" and result["machine"]["keras"]
@@ -29,7 +38,37 @@ def test_the_keras_backend_benchmark_trains_the_registered_recipe(tmp_path):
         assert 0.2 < run["test_accuracy"] <= 1.0  # chance is 0.1: it learned
 
 
-def test_the_keras_backend_benchmark_refuses_a_model_that_is_not_a_classifier():
-    done = subprocess.run([sys.executable, "benchmarks/keras_backends.py", "--models", "autoencoder"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env=subprocess_env(PYTHONPATH=str(ROOT)))
-    assert done.returncode == 2 and "received 'autoencoder'" in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize("argv, named", [
+    (["--models", "autoencoder"], "received 'autoencoder'"),  # not a classifier
+    (["--models", "ae_classifier"], "received 'ae_classifier'"),  # pretraining and a frozen stage
+    (["--models", "lenett"], "unknown arch 'lenett'"),
+    (["--seeds", "0"], "received 0"),
+])
+def test_the_keras_backend_benchmark_refuses_bad_flags_in_one_line(argv, named):
+    done = run_script(*argv, timeout=120)
+    assert done.returncode == 2 and named in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+# On the PYTHONPATH of a child, as sitecustomize.py: TensorFlow cannot be imported, as on the GPU machine.
+NO_TENSORFLOW = """
+import importlib.abc, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test, as on the GPU machine)")
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
+@pytest.mark.slow
+def test_the_keras_backend_benchmark_runs_on_jax_without_tensorflow(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--models", "fast", "--seeds", "1", "--train-examples", "2048",
+         "--test-examples", "200", "--output", str(tmp_path / "result")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=subprocess_env(KERAS_BACKEND="jax", PYTHONPATH=f"{tmp_path}:{ROOT}"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["backend"] == "jax" and "jax" in result["machine"] and "tensorflow" not in result["machine"]
+    assert result["runs"][0]["arch"] == "fast" and 0.2 < result["runs"][0]["test_accuracy"] <= 1.0
