@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digitnet.data import DATA_SOURCES
 from digitnet.errors import ConfigError
-from digitnet.registry import REGISTRY, get_spec
+from digitnet.registry import DIGIT_WIDTHS, REGISTRY, get_spec
 
 LR_SCHEDULES = ("constant", "cosine")
 EXPORT_FORMATS = ("saved_model", "tflite")
@@ -23,7 +23,7 @@ JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
 AUGMENT_PRESETS = ("none", "shift", "affine", "elastic-only", "elastic")
 # Fields added after runs were first saved, with the value that reproduces
 # those runs: a saved run without the field matches a config with that value.
-FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none"}
+FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none", "digit_width": None}
 # Fields that change how a run is watched or where it goes, not what it computes:
 # a run interrupted under other values of these may still be resumed.
 # steps_per_execution changes how many batches run per call, not the updates:
@@ -81,6 +81,10 @@ class TrainConfig:
     augment: str | None = setting(None, "augmentation preset of the training images; default: the "
                                         "model's (affine for deep_cnn, none for the paper's models)",
                                   choices=AUGMENT_PRESETS)
+    digit_width: int | None = setting(None, "stretch or squeeze every digit to this many pixels wide, centred, "
+                                            "inside the model (its first layer, so exports carry it): "
+                                            "Ciresan et al. 2011's width normalisation, 10-20 there; "
+                                            "classifiers trained in one stage only; default: none")
     pretrain_epochs: int | None = setting(None, "epochs of the autoencoder pretraining (ae_classifier)")
     encoder: str | None = setting(None, "trained autoencoder .keras whose encoder ae_classifier uses "
                                         "instead of pretraining")
@@ -149,7 +153,19 @@ class TrainConfig:
             raise ConfigError(f"--encoder: no such file {self.encoder!r} (expected a trained autoencoder .keras)")
         if self.augment not in AUGMENT_PRESETS:  # augment.py checks at import that it has exactly these
             raise ConfigError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
+        if self.digit_width is not None:
+            self._check_digit_width()
         check_writable_folder(self.output_dir, "--output-dir")
+
+    def _check_digit_width(self) -> None:
+        spec = get_spec(self.arch)
+        if (not isinstance(self.digit_width, int) or isinstance(self.digit_width, bool)
+                or self.digit_width not in DIGIT_WIDTHS):
+            raise ConfigError(f"--digit-width must be a whole number of pixels from {DIGIT_WIDTHS.start} to "
+                              f"{DIGIT_WIDTHS.stop - 1}, received {self.digit_width!r}")
+        if spec.task_name != "classification" or spec.pretrain or spec.frozen_submodel:
+            raise ConfigError(f"--digit-width applies to classifiers trained in one stage; {self.arch} is not one "
+                              f"(received --digit-width {self.digit_width})")
 
     def result_fields(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_RESULT_FIELDS}

@@ -10,6 +10,7 @@ import keras
 from keras import layers
 
 from digitnet.errors import ConfigError
+from digitnet.layers import DigitWidth
 from digitnet.registry import (  # noqa: F401 (re-exported)
     INPUT_SHAPE, MNIST_PIXEL_MEAN, MNIST_PIXEL_STD, NUM_CLASSES, REGISTRY, ModelSpec, get_spec)
 from digitnet.tasks import CLASSIFICATION, RECONSTRUCTION, Task
@@ -181,6 +182,15 @@ def build_fast(filters: tuple[int, int] = (24, 32), dense_units: int = 256) -> k
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="fast")
+
+
+def with_digit_width(model: keras.Model, width: int) -> keras.Model:
+    """`model` reading digits normalised to `width` pixels wide (layers.DigitWidth) first;
+    the result keeps the model's name, so it is still the registered model."""
+    inputs = _images_input()
+    name = model.name
+    model.name = f"{name}_on_width_{width}"
+    return keras.Model(inputs, model(DigitWidth(width, name="digit_width")(inputs)), name=name)
 
 
 def describe_model(model: keras.Model) -> tuple[Task, str]:

@@ -16,6 +16,8 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 # Mean and standard deviation of the 60,000 MNIST training images' pixels in [0, 1].
 MNIST_PIXEL_MEAN, MNIST_PIXEL_STD = 0.1307, 0.3081
+# Ink widths in pixels that a model's input may normalise digits to (layers.DigitWidth, --digit-width).
+DIGIT_WIDTHS = range(4, 29)
 
 
 @dataclasses.dataclass(frozen=True)

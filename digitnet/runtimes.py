@@ -21,6 +21,8 @@ def load_keras_model(path: str | os.PathLike):
     """A .keras file as a Keras model, or a DataError naming the file and what is wrong."""
     import keras
 
+    import digitnet.layers  # noqa: F401 (registers digitnet's own layers, which saved models may hold)
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such model file (expected a .keras file, e.g. runs/lenet/model.keras)")

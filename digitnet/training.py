@@ -25,6 +25,7 @@ from digitnet.data import DigitArrays, load_digits
 from digitnet.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
 from digitnet.errors import ConfigError, TrainingError
 from digitnet.files import atomic_path, read_csv_rows, write_json
+from digitnet.models import with_digit_width
 from digitnet.optimizer import adam
 from digitnet.registry import ModelSpec, get_spec
 from digitnet.pipeline import epoch_variable, make_dataset, normalize_images, split_validation
@@ -122,7 +123,7 @@ def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folde
     encoder = pretrained_encoder(config, spec, data, strategy, folder) if spec.pretrain else None
     datasets = make_datasets(config, spec, data)
     with strategy.scope():
-        model = spec.build(encoder=encoder) if encoder is not None else spec.build()
+        model = build_model(spec, config, encoder)
     stage_metrics = {stage.name: run_stage(model, spec, stage, index, start, config, datasets, strategy, folder)
                      for index, stage in enumerate(stages)}
     metrics = summarize(config, spec, model, stage_metrics, len(datasets.train_images), data, folder)
@@ -133,6 +134,12 @@ def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folde
     write_json(folder / run_folder.METRICS, metrics)
     shutil.rmtree(folder / run_folder.BACKUP, ignore_errors=True)
     return RunResult(folder, metrics, metrics["headline"], resumed=start.resumed, chief=chief)
+
+
+def build_model(spec: ModelSpec, config: TrainConfig, encoder=None) -> keras.Model:
+    """The registered model, on the pretrained encoder if any, reading width-normalised digits if asked."""
+    model = spec.build(encoder=encoder) if encoder is not None else spec.build()
+    return with_digit_width(model, config.digit_width) if config.digit_width else model
 
 
 def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
