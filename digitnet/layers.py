@@ -19,12 +19,13 @@ class DigitWidth(keras.layers.Layer):
     """Stretches or squeezes each digit horizontally so that its ink spans `width`
     pixels, centred in the image; the rows are left as they are.
 
-    The ink is every column whose brightest pixel exceeds `threshold` (images in
-    [0, 1]); an image without ink passes unchanged. Resampling is linear, with a
-    triangle as wide as the squeeze where the digit narrows (no stroke falls
-    between samples); each output pixel is a weighted mean of input pixels, so
-    the pixel range is kept. Ciresan et al. (2011) train committee members on digits
-    normalised to widths 10-20: each member sees the digits differently.
+    The ink is every column whose brightest pixel exceeds `threshold` (images
+    in [0, 1]); an image without ink passes unchanged. Resampling is linear:
+    each output pixel is a weighted mean of its two nearest input pixels, so
+    the pixel range is kept, and nothing is divided at run time (an int8
+    TFLite division by a quantized zero fails). Ciresan et al. (2011) train
+    committee members on digits normalised to widths 10-20: each member sees
+    the digits differently.
     """
 
     def __init__(self, width: int, threshold: float = 0.2, **kwargs):
@@ -48,10 +49,8 @@ class DigitWidth(keras.layers.Layer):
         centre = ops.where(has_ink, (first + last) / 2, middle)
         step = span / self.width                                                  # input pixels per output pixel
         source = centre[:, None] + (positions[None, :] - middle) * step[:, None]  # [batch, output column]
-        spread = ops.maximum(step, 1.0)[:, None, None]
-        weights = ops.relu(1 - ops.abs(positions[None, None, :] - source[:, :, None]) / spread)
-        # Each output pixel a weighted mean of input pixels: the pixel range is kept.
-        weights = weights / ops.maximum(ops.sum(weights, axis=2, keepdims=True), 1e-6)
+        # Linear interpolation: each output pixel mixes its two nearest input pixels.
+        weights = ops.relu(1 - ops.abs(positions[None, None, :] - source[:, :, None]))
         return ops.einsum("bric,boi->broc", images, weights)
 
     def compute_output_shape(self, input_shape):
