@@ -1,0 +1,94 @@
+"""digitnet's own layers: DigitWidth normalises digit widths, is saved, loaded and exported with the model."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import QUICK_TRAIN, run_python, run_train
+from digitnet.errors import ConfigError
+from digitnet.layers import DigitWidth
+from digitnet.models import REGISTRY, with_digit_width
+from digitnet.pipeline import normalize_images
+
+INK = 0.2  # DigitWidth's default threshold
+
+
+def ink_columns(images: np.ndarray) -> list[np.ndarray]:
+    return [np.flatnonzero(column) for column in images.max(axis=(1, 3)) > INK]
+
+
+@pytest.mark.parametrize("width", [8, 12, 20])
+def test_every_digit_comes_out_width_pixels_wide_centred_in_range(width, mnist):
+    images = normalize_images(mnist.test_images[:200]).numpy()
+    spans_before = [c[-1] - c[0] + 1 for c in ink_columns(images)]
+    assert min(spans_before) < width - 2 and max(spans_before) > min(width, 19)  # some stretched, some squeezed
+    out = np.asarray(DigitWidth(width)(images))
+    assert out.shape == images.shape
+    for before, columns in zip(spans_before, ink_columns(out)):
+        if before >= width / 2:  # a greater stretch also widens the faint edge past the threshold
+            assert abs(columns[-1] - columns[0] + 1 - width) <= 3, (before, columns)
+        assert abs((columns[0] + columns[-1]) / 2 - 13.5) <= 1
+    assert out.min() >= 0 and np.all(out.max(axis=(1, 2, 3)) <= images.max(axis=(1, 2, 3)) + 1e-6)
+    # Rows are not moved: the ink's first and last rows stay where they were.
+    rows = lambda x: [np.flatnonzero(r)[[0, -1]] for r in x.max(axis=(2, 3)) > INK]  # noqa: E731
+    assert all(np.abs(a - b).max() <= 1 for a, b in zip(rows(images), rows(out)))
+
+
+def test_an_image_without_ink_passes_unchanged():
+    faint = np.full((2, 28, 28, 1), 0.1, np.float32)
+    faint[1] = 0
+    np.testing.assert_allclose(np.asarray(DigitWidth(14)(faint)), faint, atol=1e-6)
+
+
+@pytest.mark.parametrize("width", [3, 29, 12.0, True, "14"])
+def test_bad_widths_are_refused_with_the_value(width):
+    with pytest.raises(ConfigError, match="received"):
+        DigitWidth(width)
+
+
+def test_the_wrapped_model_keeps_its_name_and_a_fresh_process_loads_it(tmp_path, mnist):
+    model = with_digit_width(REGISTRY["lenet"].build(), 14)
+    assert model.name == "lenet" and model.get_layer("digit_width").width == 14
+    path = tmp_path / "model.keras"
+    model.save(path)
+    images = normalize_images(mnist.test_images[:16]).numpy()
+    np.save(tmp_path / "images.npy", images)
+    expected = model.predict(images, verbose=0)
+    # A fresh process that has not imported digitnet's layers: the loader must register them.
+    done = run_python("import numpy as np; from digitnet.runtimes import load_keras_model; "
+                      f"m = load_keras_model({str(path)!r}); "
+                      f"np.save({str(tmp_path / 'out.npy')!r}, m.predict(np.load({str(tmp_path / 'images.npy')!r}), verbose=0))")
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+
+
+def test_digit_width_is_refused_for_models_it_does_not_fit(capsys):
+    from conftest import run_train_cli
+
+    assert run_train_cli(["--arch", "autoencoder", "--digit-width", "14"]) == 2
+    assert "--digit-width applies to classifiers trained in one stage; autoencoder" in capsys.readouterr().err
+    assert run_train_cli(["--arch", "lenet", "--digit-width", "40"]) == 2
+    assert "received 40" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_width_normalised_run_trains_and_its_exports_agree(tmp_path, mnist):
+    from digitnet.exporters import export_model
+    from digitnet.runtimes import TFLitePredictor
+    import tensorflow as tf
+
+    run_train(["--arch", "bpnn", "--digit-width", "16", *QUICK_TRAIN, "--output-dir", str(tmp_path / "run")])
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["digit_width"] == 16
+    data = mnist.take_test(200)
+    written = export_model(tmp_path / "run" / "model.keras", ["saved_model", "tflite"], tmp_path / "out", data,
+                           log=lambda *a: None)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.get_layer("digit_width").width == 16
+    reference = model.predict(normalize_images(data.test_images), verbose=0)
+    served = tf.saved_model.load(str(written["saved_model"])).signatures["serving_default"](
+        images=tf.constant(data.test_images))
+    np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
+    np.testing.assert_allclose(TFLitePredictor(written["tflite"]["float32"])(data.test_images), reference, atol=1e-5)
+    int8 = TFLitePredictor(written["tflite"]["int8"])(data.test_images)
+    assert np.mean(np.argmax(int8, 1) == np.argmax(reference, 1)) >= 0.98
