@@ -3,6 +3,7 @@
     python -m digitnet.committee --arch deep_cnn --members 5
     python -m digitnet.committee --arch deep_cnn --members 5 --export saved_model,tflite
     python -m digitnet.committee --arch deep_cnn --members 5 --views 5 --output-dir runs/committee-deep_cnn-views5
+    python -m digitnet.committee --arch deep_cnn --members 7 --digit-widths none,10,12,14,16,18,20
 
 Members are ordinary runs in <output-dir>/member-<k>/ (seed k): an interrupted
 member resumes and a finished one is reused, so the same command continues a
@@ -12,15 +13,18 @@ matrix and the misclassified test digits; --export publishes it under the
 served name 'committee'. --views 5 averages each member over the image
 and its four one-pixel shifts (test-time augmentation inside the graph);
 --output-dir may point elsewhere while the members stay those of
---members-dir.
+--members-dir. --digit-widths gives each member a width its digits are
+normalised to (--digit-width of digitnet.train; 'none': as they are), as
+Ciresan et al. 2011's committee does: one value per member, or one for all.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from digitnet import cli
-from digitnet.flags import add_config_flags, config_from_args, flag_arguments
+from digitnet.flags import add_config_flags, comma_separated, config_from_args, flag_arguments
 
 # TrainConfig's flags that the committee passes on to every member.
 MEMBER_FLAGS = ("arch", "epochs", "train_examples", "test_examples", "verbose", "export_formats", "export_dir")
@@ -32,12 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--members", type=int, default=5, help="number of members, seeds 0..N-1 (default 5)")
     parser.add_argument("--output-dir", help="committee folder (default runs/committee-<arch>)")
     parser.add_argument("--members-dir", help="folder of the member-<k> runs (default: --output-dir)")
+    parser.add_argument("--digit-widths", type=comma_separated, default=("none",), metavar="W1,W2,...",
+                        help="per member (or one for all): normalise its digits to this width in pixels, "
+                             "or 'none' (default none)")
     parser.add_argument("--views", type=int, default=1,
                         help="1: each image as it is (default); 5: also shifted one pixel each way, averaged")
     arch_help = "registered model of every member (default deep_cnn); " + flag_arguments("arch")["help"]
     add_config_flags(parser, MEMBER_FLAGS, overrides={"arch": {"default": "deep_cnn", "help": arch_help}})
     cli.add_debug_flag(parser)
     return parser
+
+
+def member_widths(values: tuple[str, ...], members: int) -> list[int | None]:
+    """--digit-widths as one width (or None) per member."""
+    from digitnet.errors import ConfigError
+
+    if len(values) not in (1, members):
+        raise ConfigError(f"--digit-widths takes one value per member ({members}) or one for all, "
+                          f"received {len(values)}: {','.join(values)}")
+    try:
+        widths = [None if value == "none" else int(value) for value in values]
+    except ValueError:
+        raise ConfigError(f"--digit-widths takes whole numbers of pixels or 'none', "
+                          f"received {','.join(values)!r}") from None
+    return widths * members if len(widths) == 1 else widths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,15 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--members must be a positive integer, received {args.members}")
     if args.views not in (1, 5):
         raise ConfigError(f"--views must be 1 or 5, received {args.views}")
+    widths = member_widths(args.digit_widths, args.members)
     folder = args.output_dir or f"runs/committee-{args.arch}"
     members_dir = args.members_dir or folder
     base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{members_dir}/member-0")
-    base.resolved()  # every flag checked before any training
+    for width in set(widths):  # every flag checked before any training
+        dataclasses.replace(base, digit_width=width).resolved()
     from digitnet.data import load_digits
     from digitnet.ensemble import NAME, train_committee
 
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
-    result = train_committee(base, args.members, folder, data, views=args.views, members_dir=members_dir)
+    result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
     if base.export_formats:
         from digitnet.exporters import export_model
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from digitnet import run_folder as run_folder_files
 from digitnet.config import TrainConfig
 from digitnet.data import DigitArrays
 from digitnet.figures import figures_for
@@ -46,13 +47,15 @@ def member_folder(folder: Path, index: int) -> Path:
     return Path(folder) / f"member-{index}"
 
 
-def train_members(base: TrainConfig, members: int, folder: Path, data: DigitArrays) -> list[RunResult]:
-    """Trains (or reuses, or resumes) members 0..members-1, member k with seed base.seed + k."""
+def train_members(base: TrainConfig, widths: list[int | None], folder: Path, data: DigitArrays) -> list[RunResult]:
+    """Trains (or reuses, or resumes) one member per entry of `widths`: member k with seed
+    base.seed + k, reading digits normalised to widths[k] pixels (None: as they are)."""
     results = []
-    for index in range(members):
-        say(f"committee member {index + 1} of {members} (seed {base.seed + index})")
+    for index, width in enumerate(widths):
+        described = f" on digits {width} pixels wide" if width else ""
+        say(f"committee member {index + 1} of {len(widths)} (seed {base.seed + index}){described}")
         config = dataclasses.replace(base, seed=base.seed + index, output_dir=str(member_folder(folder, index)),
-                                     export_formats=())
+                                     export_formats=(), digit_width=width)
         results.append(train(config, data=data))
     return results
 
@@ -90,6 +93,11 @@ def evaluate(model: keras.Model, data: DigitArrays) -> dict:
             "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))}
 
 
+def member_width(run_folder: Path) -> int | None:
+    """The width a member's digits are normalised to (None: as they are), from its config.json."""
+    return json.loads((Path(run_folder) / run_folder_files.CONFIG).read_text())["config"].get("digit_width")
+
+
 def training_seconds(run_folder: Path) -> float:
     """Seconds the run spent in training epochs (history.csv), all stages."""
     return float(sum(float(row["seconds"]) for row in read_csv_rows(run_folder / "history.csv")))
@@ -101,11 +109,14 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     members = [keras.models.load_model(result.model_path) for result in results]
     model = build_committee(members, views=views)
     committee = evaluate(model, data)
-    described = f"{len(results)} {base.arch}" + (f" x {views} views" if views > 1 else "")
+    widths = [member_width(r.output_dir) for r in results]
+    described = (f"{len(results)} {base.arch}" + (f" x {views} views" if views > 1 else "")
+                 + (f" (digit widths {','.join(str(w or 'none') for w in widths)})" if any(widths) else ""))
     metrics = {
         "arch": base.arch,
-        "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "test": r.metrics["test"],
-                     "training_seconds": training_seconds(r.output_dir)} for r in results],
+        "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "digit_width": width,
+                     "test": r.metrics["test"], "training_seconds": training_seconds(r.output_dir)}
+                    for r, width in zip(results, widths)],
         "committee": committee,
         "views": views,
         "training_seconds": sum(training_seconds(r.output_dir) for r in results),
@@ -123,11 +134,12 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     return CommitteeResult(folder, metrics)
 
 
-def train_committee(base: TrainConfig, members: int, folder: str | Path, data: DigitArrays,
+def train_committee(base: TrainConfig, widths: list[int | None], folder: str | Path, data: DigitArrays,
                     views: int = 1, members_dir: str | Path | None = None) -> CommitteeResult:
-    """Trains (or reuses) the members in members_dir (default: folder), then assembles the committee in folder."""
+    """Trains (or reuses) one member per entry of `widths` in members_dir (default: folder),
+    then assembles the committee in folder."""
     folder = Path(folder)
-    results = train_members(base, members, Path(members_dir or folder), data)
+    results = train_members(base, widths, Path(members_dir or folder), data)
     return assemble(base, results, folder, data, views=views)
 
 

@@ -79,3 +79,27 @@ def test_a_committee_with_views_averages_every_member_over_the_shifted_images(ti
 def test_views_other_than_1_or_5_are_refused(capsys):
     assert cli.run_command(committee.main, ["--views", "3", "--members", "1"]) == 2
     assert "--views must be 1 or 5, received 3" in capsys.readouterr().err
+
+
+def test_members_with_digit_widths_normalise_their_own_digits(mnist, tmp_path):
+    argv = ["--arch", "bpnn", "--members", "2", *QUICK_TRAIN, "--digit-widths", "none,14", "--output-dir", str(tmp_path)]
+    assert cli.run_command(committee.main, argv) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [m["digit_width"] for m in metrics["members"]] == [None, 14] and "digit widths none,14" in metrics["headline"]
+    members = [keras.models.load_model(tmp_path / f"member-{k}" / "model.keras") for k in range(2)]
+    assert [layer.name for layer in members[1].layers][1] == "digit_width"
+    assert "digit_width" not in [layer.name for layer in members[0].layers]
+    images = normalize_images(mnist.test_images[:64]).numpy()
+    expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
+    model = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("widths, message", [
+    ("12,14", "one value per member (3) or one for all, received 2: 12,14"),
+    ("none,wide,12", "whole numbers of pixels or 'none', received 'none,wide,12'"),
+    ("3", "--digit-width must be a whole number of pixels from 4 to 28, received 3"),
+])
+def test_bad_digit_widths_are_refused(widths, message, capsys):
+    assert cli.run_command(committee.main, ["--members", "3", "--digit-widths", widths]) == 2
+    assert message in capsys.readouterr().err
