@@ -1,0 +1,33 @@
+"""Validation-only test of width-normalised committee members (--digit-width, Ciresan et al.
+2011): two runs of the registered recipe on digits normalised to 12 and 18 pixels wide, alone
+and averaged with the two runs of the registered recipe on digits as they are, on the last
+6,000 training images. Rule, fixed before these runs finished: width members join the
+committee if the four runs together make fewer validation errors than the best committee of
+runs on unnormalised digits (17: the pair affine-20 + affine-20-s102; with affine-40, 16-18).
+
+    python -m digitnet.train --arch deep_cnn --digit-width 12 --validation-split 0.1 --seed 105 \
+        --output-dir runs/select/width-12         # and --digit-width 18 --seed 106 ... width-18
+"""
+import itertools
+import os
+
+import keras
+
+from digitnet.data import load_digits
+from digitnet.ensemble import build_committee
+
+data = load_digits()
+images = data.train_images[54000:][..., None].astype("float32") / 255.0
+labels = data.train_labels[54000:]
+names = ["affine-20", "affine-20-s102", "width-12", "width-18"]
+models = {name: keras.models.load_model(f"runs/select/{name}/model.keras") for name in names
+          if os.path.exists(f"runs/select/{name}/model.keras")}
+probabilities = {name: model.predict(images, batch_size=500, verbose=0) for name, model in models.items()}
+for size in range(1, len(models) + 1):
+    for chosen in itertools.combinations(models, size):
+        averaged = sum(probabilities[name] for name in chosen) / size
+        print(f"{' + '.join(chosen)}: {int((averaged.argmax(1) != labels).sum())} validation errors of "
+              f"{len(labels)}", flush=True)
+committee = build_committee([models[name] for name in models])  # the Keras committee gives the same answers
+print(f"all {len(models)} as one Keras committee: "
+      f"{int((committee.predict(images, batch_size=500, verbose=0).argmax(1) != labels).sum())} validation errors")
