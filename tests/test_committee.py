@@ -87,7 +87,7 @@ def test_members_with_digit_widths_normalise_their_own_digits(mnist, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [m["digit_width"] for m in metrics["members"]] == [None, 14] and "digit widths none,14" in metrics["headline"]
     members = [keras.models.load_model(tmp_path / f"member-{k}" / "model.keras") for k in range(2)]
-    assert [layer.name for layer in members[1].layers][1] == "digit_width"
+    assert members[1].get_layer("digit_width").width == 14
     assert "digit_width" not in [layer.name for layer in members[0].layers]
     images = normalize_images(mnist.test_images[:64]).numpy()
     expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
@@ -103,3 +103,9 @@ def test_members_with_digit_widths_normalise_their_own_digits(mnist, tmp_path):
 def test_bad_digit_widths_are_refused(widths, message, capsys):
     assert cli.run_command(committee.main, ["--members", "3", "--digit-widths", widths]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_one_digit_width_serves_every_member():
+    assert committee.member_widths(("14",), 3) == [14, 14, 14]
+    assert committee.member_widths(("none",), 2) == [None, None]
+    assert committee.member_widths(("none", "12"), 2) == [None, 12]
