@@ -40,16 +40,18 @@ def plot_all_losses(loss_rows: list[dict], path, title: str) -> str:
     return _save(figure, path)
 
 
-def plot_reconstructions(images: np.ndarray, reconstructions: np.ndarray, path, title: str) -> str:
-    """Test digits (top row) above their reconstructions (the paper's Figures 8-9)."""
+def plot_reconstructions(images: np.ndarray, reconstructions: np.ndarray, path, title: str,
+                         labels: tuple[str, str] = ("original", "reconstruction")) -> str:
+    """Test digits (top row) above their reconstructions (the paper's Figures 8-9),
+    or above any other image-to-image result, named by `labels`."""
     count = len(images)
     figure, axes = plt.subplots(2, count, figsize=(count * 0.9, 2.1))
     for column in range(count):
         for row, picture in enumerate((images[column], reconstructions[column])):
             axes[row, column].imshow(np.squeeze(picture), cmap="gray_r", vmin=0, vmax=1)
             axes[row, column].axis("off")
-    axes[0, 0].set_title("original", loc="left", fontsize=8)
-    axes[1, 0].set_title("reconstruction", loc="left", fontsize=8)
+    axes[0, 0].set_title(labels[0], loc="left", fontsize=8)
+    axes[1, 0].set_title(labels[1], loc="left", fontsize=8)
     figure.suptitle(title, fontsize=10)
     return _save(figure, path)
 

@@ -313,6 +313,12 @@ def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data:
                             f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
     test_inputs = normalize_images(data.test_images).numpy()
     figures.figures_for(spec.task)(model, test_inputs, data.test_labels, folder, config.arch)
+    if config.digit_width:
+        # What the model reads: test digits before and after its width normalisation.
+        digits = test_inputs[:12]
+        figures.plot_reconstructions(digits, np.asarray(model.get_layer("digit_width")(digits)),
+                                     folder / "digit_width.png", f"{config.arch} reads every digit "
+                                     f"{config.digit_width} pixels wide", labels=("test digit", "as read"))
     if config.augment != "none":
         from digitnet.augment_figure import augmentation_grid
 

@@ -109,6 +109,7 @@ def test_a_width_normalised_run_trains_and_its_exports_agree(tmp_path, mnist):
     run_train(["--arch", "bpnn", "--digit-width", "16", *quick_train_args(train=3000, test=100),
                "--output-dir", str(tmp_path / "run")])
     assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["digit_width"] == 16
+    assert (tmp_path / "run" / "digit_width.png").stat().st_size > 1000  # the digits as the model reads them
     data = mnist.take_test(200)
     written = export_model(tmp_path / "run" / "model.keras", ["saved_model", "tflite"], tmp_path / "out", data,
                            log=lambda *a: None)
