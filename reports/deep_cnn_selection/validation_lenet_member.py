@@ -3,12 +3,10 @@ validation runs when averaged in with a small weight? The LeNet run:
 
     python -m digitnet.train --arch lenet --validation-split 0.1 --seed 100 --output-dir runs/select/lenet-val
 """
-import numpy as np, keras
-from digitnet.data import load_digits
-d = load_digits()
-x = d.train_images[54000:][..., None].astype("float32") / 255.0
-y = d.train_labels[54000:]
-P = {k: keras.models.load_model(f"runs/select/{k}/model.keras").predict(x, batch_size=500, verbose=0) for k in ("affine-20", "affine-20-s102", "lenet-val")}
+from selection_runs import load_runs, validation_digits
+
+x, y = validation_digits()
+P = {k: m.predict(x, batch_size=500, verbose=0) for k, m in load_runs(["affine-20", "affine-20-s102", "lenet-val"]).items()}
 err = lambda p: int((p.argmax(1) != y).sum())
 print({k: err(p) for k, p in P.items()})
 for w in (0.1, 0.25, 0.5):

@@ -10,19 +10,12 @@ training images. The runs (each on the other 54,000):
         --seed 104 --output-dir runs/select/affine-40
 """
 import itertools
-import os
 
-import keras
-
-from digitnet.data import load_digits
 from digitnet.ensemble import build_committee
+from selection_runs import load_runs, validation_digits
 
-d = load_digits()
-x = d.train_images[54000:][..., None].astype("float32") / 255.0
-y = d.train_labels[54000:]
-names = ["affine-20", "affine-20-s102", "elastic-40", "affine-40"]
-models = {n: keras.models.load_model(f"runs/select/{n}/model.keras") for n in names
-          if os.path.exists(f"runs/select/{n}/model.keras")}
+x, y = validation_digits()
+models = load_runs(["affine-20", "affine-20-s102", "elastic-40", "affine-40"])
 for size in (1, 2, 3):
     for chosen in itertools.combinations(models, size):
         committee = build_committee([models[n] for n in chosen])

@@ -9,19 +9,12 @@ runs on unnormalised digits (17: the pair affine-20 + affine-20-s102; with affin
         --output-dir runs/select/width-12         # and --digit-width 18 --seed 106 ... width-18
 """
 import itertools
-import os
 
-import keras
-
-from digitnet.data import load_digits
 from digitnet.ensemble import build_committee
+from selection_runs import load_runs, validation_digits
 
-data = load_digits()
-images = data.train_images[54000:][..., None].astype("float32") / 255.0
-labels = data.train_labels[54000:]
-names = ["affine-20", "affine-20-s102", "width-12", "width-18"]
-models = {name: keras.models.load_model(f"runs/select/{name}/model.keras") for name in names
-          if os.path.exists(f"runs/select/{name}/model.keras")}
+images, labels = validation_digits()
+models = load_runs(["affine-20", "affine-20-s102", "width-12", "width-18"])
 probabilities = {name: model.predict(images, batch_size=500, verbose=0) for name, model in models.items()}
 for size in range(1, len(models) + 1):
     for chosen in itertools.combinations(models, size):
