@@ -41,9 +41,9 @@ class DigitWidth(keras.layers.Layer):
     in [0, 1]); an image without ink passes unchanged. Resampling is linear:
     each output pixel is a weighted mean of its two nearest input pixels, so
     the pixel range is kept. The weights come from a table indexed by the ink's
-    first and last columns (resampling_table), which int8 TFLite runs exactly. Ciresan et al. (2011) train
-    committee members on digits normalised to widths 10-20: each member sees
-    the digits differently.
+    first and last columns (resampling_table), which int8 TFLite runs exactly.
+    Ciresan et al. (2011) train committee members on digits normalised to
+    widths 10-20: each member sees the digits differently.
     """
 
     def __init__(self, width: int, threshold: float = 0.2, **kwargs):
@@ -54,6 +54,7 @@ class DigitWidth(keras.layers.Layer):
         if not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
             raise ConfigError(f"threshold must be a number in [0, 1), received {threshold!r}")
         self.width, self.threshold = width, float(threshold)
+        self.table = resampling_table(width)
 
     def call(self, images):
         size = images.shape[2]
@@ -61,7 +62,7 @@ class DigitWidth(keras.layers.Layer):
         first = ops.cast(ops.argmax(ink, axis=1), "int32")
         last = size - 1 - ops.cast(ops.argmax(ops.flip(ink, axis=1), axis=1), "int32")
         index = ops.where(ops.max(ink, axis=1) > 0, first * size + last, size * size)
-        weights = ops.take(ops.convert_to_tensor(resampling_table(self.width, size), images.dtype), index, axis=0)
+        weights = ops.take(ops.convert_to_tensor(self.table, images.dtype), index, axis=0)
         # A plain batched matmul (an einsum's transposes lose int8 TFLite's calibration).
         rows = ops.matmul(ops.reshape(images, (-1, size, size)), weights)
         return ops.reshape(rows, (-1, size, size, 1))
