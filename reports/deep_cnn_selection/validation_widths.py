@@ -24,3 +24,6 @@ for size in range(1, len(models) + 1):
 committee = build_committee([models[name] for name in models])  # the Keras committee gives the same answers
 print(f"all {len(models)} as one Keras committee: "
       f"{int((committee.predict(images, batch_size=500, verbose=0).argmax(1) != labels).sum())} validation errors")
+wrong = [set((probabilities[name].argmax(1) != labels).nonzero()[0]) for name in models]
+print(f"digits wrong for any of the {len(models)} runs: {len(set.union(*wrong))}, "
+      f"for all of them: {len(set.intersection(*wrong))}")
