@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 from common import print_table, write_results
 
-from digitnet.augment import AUGMENTATIONS, elastic_field, smoothing_matrix
+from digitnet.augment import elastic_field, smoothing_matrix
+from digitnet.augment_presets import AUGMENTATIONS
 from digitnet.data import load_digits
 from digitnet.pipeline import epoch_variable, make_dataset
 from digitnet.tasks import CLASSIFICATION

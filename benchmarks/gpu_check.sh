@@ -26,11 +26,7 @@ mkdir -p "$out"
 exec > >(tee "$out/gpu_check.log") 2>&1
 if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/tensorflow-* >/dev/null 2>&1; then
   # The Keras-on-JAX path.
-  export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$1"/*.whl || exit 1
-  export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-  python3 -c "import jax, keras; print('keras', keras.__version__, 'on jax', jax.__version__, jax.devices())" || exit 1
+  source benchmarks/gpu_jax_setup.sh "$1"
   python3 benchmarks/keras_backends.py --models fast --seeds 5 --steps-per-execution 10 --output gpu_jax_fast
   python3 benchmarks/keras_backends.py --models fast --seeds 5 --steps-per-execution 1 --output gpu_jax_fast_spe1
   python3 benchmarks/keras_backends.py --models lenet --seeds 3 --steps-per-execution 10 --output gpu_jax_lenet

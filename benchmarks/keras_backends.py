@@ -12,8 +12,8 @@ as digitnet.train: the builders and settings of REGISTRY (TrainConfig's
 resolved defaults), the optimiser and schedule (digitnet/optimizer.py), the
 loss and metrics of the model's task, `model.fit`, the embedded MNIST. What
 differs: the images come as in-memory arrays, shuffled by Keras (no tf.data
-pipeline with its (seed, epoch) order), no augmentation (augment.py is
-TensorFlow code), no run folder; models with a pretraining or frozen stage
+pipeline with its (seed, epoch) order), no augmentation (digitnet.portable
+trains with it), no run folder; models with a pretraining or frozen stage
 are refused. Each seed builds a fresh model; epoch seconds are wall time
 from epoch start to end (the first includes compilation), training seconds
 their sum (as history.csv's), test accuracy Keras' evaluate on the 10,000
@@ -24,7 +24,6 @@ KERAS_BACKEND=tensorflow it runs here too, on the CPU.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from common import print_table, summary, write_results
@@ -32,37 +31,14 @@ from common import print_table, summary, write_results
 from digitnet.config import TrainConfig
 from digitnet.data import load_digits
 from digitnet.errors import ConfigError
-from digitnet.registry import REGISTRY, ModelSpec, get_spec
-
-
-def epoch_timer():
-    """A Keras callback whose `seconds` lists each epoch's wall time (Keras is imported here, on first use,
-    so that a bad flag is answered without loading it)."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            # Keras turns the epoch's logs into numbers before this, which waits for the device.
-            self.seconds.append(time.perf_counter() - self._started)
-
-    return EpochTimer()
+from digitnet.portable import epoch_clock, images_in
+from digitnet.registry import REGISTRY, get_spec
 
 
 def arrays(train_examples: int | None, test_examples: int | None):
     data = load_digits()
-
-    def floats(images):
-        return (images.astype(np.float32) / 255.0)[..., None]
-
-    return (floats(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
-            floats(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
+    return (images_in(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
+            images_in(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
 
 
 def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_execution: int) -> dict:
@@ -79,7 +55,7 @@ def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_executio
     model = spec.build()
     model.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
                   loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=steps_per_execution)
-    clock = epoch_timer()
+    clock = epoch_clock()
     model.fit(train_images, train_labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               callbacks=[clock], verbose=0)
     metrics = model.evaluate(test_images, test_labels, batch_size=1000, return_dict=True, verbose=0)
@@ -87,11 +63,6 @@ def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_executio
             "steps_per_execution": steps_per_execution,
             "epoch_seconds": clock.seconds, "training_seconds": float(sum(clock.seconds)),
             "test_accuracy": float(metrics["accuracy"])}
-
-
-def trainable_here(spec: ModelSpec) -> bool:
-    """A classifier trained in one stage (no autoencoder pretraining, no frozen sub-model)."""
-    return spec.task_name == "classification" and spec.pretrain is None and spec.frozen_submodel is None
 
 
 def main() -> None:
@@ -110,9 +81,9 @@ def main() -> None:
             spec = get_spec(arch)
         except ConfigError as error:
             parser.error(str(error))
-        if not trainable_here(spec):
+        if not spec.one_stage_classifier:
             parser.error(f"--models takes classifiers trained in one stage "
-                         f"({', '.join(n for n, s in REGISTRY.items() if trainable_here(s))}), received {arch!r}")
+                         f"({', '.join(n for n, s in REGISTRY.items() if s.one_stage_classifier)}), received {arch!r}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, received {args.seeds}")
     import keras

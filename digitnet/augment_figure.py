@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from digitnet.augment import augment_batch, get_augmentation  # noqa: E402
+from digitnet.augment import augment_batch  # noqa: E402
+from digitnet.augment_presets import get_augmentation  # noqa: E402
 from digitnet.files import atomic_path  # noqa: E402
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from digitnet.augment_presets import AUGMENTATIONS
 from digitnet.data import DATA_SOURCES
 from digitnet.errors import ConfigError
 from digitnet.registry import DIGIT_WIDTHS, REGISTRY, get_spec
@@ -18,9 +19,7 @@ LR_SCHEDULES = ("constant", "cosine")
 EXPORT_FORMATS = ("saved_model", "tflite")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
-# The names of augment.AUGMENTATIONS, in its order (augment.py checks the two agree
-# at import), here so that flags can offer them without loading TensorFlow.
-AUGMENT_PRESETS = ("none", "shift", "affine", "elastic-only", "elastic")
+AUGMENT_PRESETS = tuple(AUGMENTATIONS)
 # Fields added after runs were first saved, with the value that reproduces
 # those runs: a saved run without the field matches a config with that value.
 FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none", "digit_width": None}
@@ -151,7 +150,7 @@ class TrainConfig:
                               f"received {','.join(self.export_formats)!r}")
         if self.encoder is not None and not Path(self.encoder).is_file():
             raise ConfigError(f"--encoder: no such file {self.encoder!r} (expected a trained autoencoder .keras)")
-        if self.augment not in AUGMENT_PRESETS:  # augment.py checks at import that it has exactly these
+        if self.augment not in AUGMENT_PRESETS:
             raise ConfigError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
         if self.digit_width is not None:
             self._check_digit_width()
@@ -163,7 +162,7 @@ class TrainConfig:
                 or self.digit_width not in DIGIT_WIDTHS):
             raise ConfigError(f"--digit-width must be a whole number of pixels from {DIGIT_WIDTHS.start} to "
                               f"{DIGIT_WIDTHS.stop - 1}, received {self.digit_width!r}")
-        if spec.task_name != "classification" or spec.pretrain or spec.frozen_submodel:
+        if not spec.one_stage_classifier:
             raise ConfigError(f"--digit-width applies to classifiers trained in one stage; {self.arch} is not one "
                               f"(received --digit-width {self.digit_width})")
 

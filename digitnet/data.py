@@ -136,3 +136,12 @@ def load_digits(source: str = "embedded", data_dir: str | None = None, tfds_data
     if source == "tfds":
         return load_tfds(tfds_data_dir)
     raise DataError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
+
+
+def split_validation(images: np.ndarray, labels: np.ndarray, fraction: float):
+    """Holds out the last `fraction` of the examples, as Keras' validation_split does."""
+    held_out = int(round(len(images) * fraction))
+    if held_out == 0:
+        return (images, labels), None
+    cut = len(images) - held_out
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])

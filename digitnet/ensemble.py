@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from digitnet import run_folder as run_folder_files
+from digitnet.run_folder import member_folder
 from digitnet.config import TrainConfig
 from digitnet.data import DigitArrays
 from digitnet.figures import figures_for
@@ -41,10 +42,6 @@ class CommitteeResult:
     @property
     def model_path(self) -> Path:
         return self.folder / "model.keras"
-
-
-def member_folder(folder: Path, index: int) -> Path:
-    return Path(folder) / f"member-{index}"
 
 
 def train_members(base: TrainConfig, widths: list[int | None], folder: Path, data: DigitArrays) -> list[RunResult]:
@@ -93,9 +90,14 @@ def evaluate(model: keras.Model, data: DigitArrays) -> dict:
             "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))}
 
 
-def member_width(run_folder: Path) -> int | None:
-    """The width a member's digits are normalised to (None: as they are), from its config.json."""
-    return json.loads((Path(run_folder) / run_folder_files.CONFIG).read_text())["config"].get("digit_width")
+def member_setup(run_folder: Path) -> tuple[int | None, str]:
+    """From a member's config.json: the width its digits are normalised to (None: as they are),
+    and what trained it (digitnet.train, or digitnet.portable with its Keras backend)."""
+    saved = json.loads((Path(run_folder) / run_folder_files.CONFIG).read_text())
+    trainer = saved.get("trainer", "digitnet.train")
+    if "keras_backend" in saved:
+        trainer += f" (Keras on {saved['keras_backend']})"
+    return saved["config"].get("digit_width"), trainer
 
 
 def training_seconds(run_folder: Path) -> float:
@@ -109,14 +111,14 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
     members = [keras.models.load_model(result.model_path) for result in results]
     model = build_committee(members, views=views)
     committee = evaluate(model, data)
-    widths = [member_width(r.output_dir) for r in results]
+    widths, trainers = zip(*(member_setup(r.output_dir) for r in results))
     described = (f"{len(results)} {base.arch}" + (f" x {views} views" if views > 1 else "")
                  + (f" (digit widths {','.join(str(w or 'none') for w in widths)})" if any(widths) else ""))
     metrics = {
         "arch": base.arch,
         "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "digit_width": width,
-                     "test": r.metrics["test"], "training_seconds": training_seconds(r.output_dir)}
-                    for r, width in zip(results, widths)],
+                     "trainer": trainer, "test": r.metrics["test"], "training_seconds": training_seconds(r.output_dir)}
+                    for r, width, trainer in zip(results, widths, trainers)],
         "committee": committee,
         "views": views,
         "training_seconds": sum(training_seconds(r.output_dir) for r in results),

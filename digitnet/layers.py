@@ -7,10 +7,13 @@ SavedModel and TFLite exports need no digitnet.
 """
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
 
+from digitnet.augment_presets import Augmentation, get_augmentation
 from digitnet.errors import ConfigError
 from digitnet.registry import DIGIT_WIDTHS
 
@@ -72,3 +75,63 @@ class DigitWidth(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "width": self.width, "threshold": self.threshold}
+
+
+def affine_transforms(draws, augmentation: Augmentation, size) -> "keras.KerasTensor":
+    """[batch, 8] projective transforms for keras.ops.image.affine_transform (each
+    maps an output pixel to the input position it reads) from uniform draws in
+    [-1, 1], [batch, 6]: the distortions augment.affine_from_draws makes of the
+    same draws (rotation, scale along x and y, shear, shift), about the image
+    centre, in y-down pixel coordinates (tests/test_layers.py compares the two)."""
+    height, width = (int(d) for d in size)
+    rotation = draws[:, 0] * math.radians(augmentation.rotation_degrees)
+    scale_x, scale_y = 1.0 + draws[:, 1] * augmentation.zoom, 1.0 + draws[:, 2] * augmentation.zoom
+    slant = ops.tan(draws[:, 3] * math.radians(augmentation.shear_degrees))
+    cos, sin = ops.cos(rotation), ops.sin(rotation)
+    # The inverse of rotation . shear . scale, written out (augment.inverse_affine).
+    m00, m01 = (cos - slant * sin) / scale_x, (-sin - slant * cos) / scale_x
+    m10, m11 = sin / scale_y, cos / scale_y
+    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
+    # Output pixel p reads centre + M (p - centre - shift).
+    origin_x = centre_x + draws[:, 4] * (augmentation.shift * width)
+    origin_y = centre_y + draws[:, 5] * (augmentation.shift * height)
+    zeros = ops.zeros_like(m00)
+    return ops.stack([m00, m01, centre_x - m00 * origin_x - m01 * origin_y,
+                      m10, m11, centre_y - m10 * origin_x - m11 * origin_y, zeros, zeros], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="digitnet")
+class RandomAffine(keras.layers.Layer):
+    """While training, distorts each image by its own random affine transform drawn
+    from an --augment preset (augment_presets.py); at inference it passes the images
+    unchanged.
+
+    The same distortions as the tf.data pipeline's augment.py, as a layer in the
+    model, so that Keras trains a registered model with its registered
+    augmentation on any backend (digitnet.portable: JAX on a GPU machine without
+    TensorFlow). One bilinear resampling, zero outside the image, range kept.
+    The draws come from the layer's SeedGenerator: seeded, new every batch.
+    Presets with an elastic field are refused (augment.py only)."""
+
+    def __init__(self, preset: str = "affine", seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        augmentation = get_augmentation(preset)
+        if augmentation.has_elastic:
+            raise ConfigError(f"RandomAffine draws affine distortions only; the preset {preset!r} adds an elastic "
+                              "field, which only the tf.data pipeline (digitnet.train) draws")
+        self.preset, self.seed, self.augmentation = preset, seed, augmentation
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training or self.augmentation.is_identity:
+            return images
+        draws = keras.random.uniform((ops.shape(images)[0], 6), -1.0, 1.0, seed=self.seed_generator)
+        moved = ops.image.affine_transform(images, affine_transforms(draws, self.augmentation, images.shape[1:3]),
+                                           interpolation="bilinear", fill_mode="constant", fill_value=0.0)
+        return ops.clip(moved, 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "preset": self.preset, "seed": self.seed}

@@ -122,12 +122,3 @@ def epoch_permutation(count: int, seed: tf.Tensor, epoch: tf.Tensor) -> tf.Tenso
     """The order of the examples in `epoch`: a function of (seed, epoch) only."""
     return tf.random.experimental.stateless_shuffle(
         tf.range(count, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
-
-
-def split_validation(images: np.ndarray, labels: np.ndarray, fraction: float):
-    """Holds out the last `fraction` of the examples, as Keras' validation_split does."""
-    held_out = int(round(len(images) * fraction))
-    if held_out == 0:
-        return (images, labels), None
-    cut = len(images) - held_out
-    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])

@@ -48,6 +48,11 @@ class ModelSpec:
         return getattr(importlib.import_module("digitnet.models"), self.builder)(**kwargs)
 
     @property
+    def one_stage_classifier(self) -> bool:
+        """A classifier trained in one stage: no autoencoder pretraining, no frozen sub-model."""
+        return self.task_name == "classification" and self.pretrain is None and self.frozen_submodel is None
+
+    @property
     def task(self):
         """The tasks.Task record (tasks.py; TensorFlow loads when it first serves a model)."""
         return getattr(importlib.import_module("digitnet.tasks"), self.task_name.upper())

@@ -39,6 +39,11 @@ def worker_folder(output_dir: str | Path, worker: int) -> Path:
     return Path(output_dir) if worker == 0 else Path(f"{output_dir}.worker-{worker}")
 
 
+def member_folder(committee_folder: str | Path, index: int) -> Path:
+    """The run folder of a committee's member `index` (seed: the base seed + index)."""
+    return Path(committee_folder) / f"member-{index}"
+
+
 def inspect(folder: Path, config: TrainConfig) -> FolderState:
     """Reads what `folder` holds, changing nothing; refuses a folder that is not a digitnet run."""
     if not (folder / CONFIG).exists():

@@ -21,14 +21,14 @@ from digitnet import figures, run_folder
 from digitnet.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, EpochClock, RunLogger, StopOnInterrupt,
                                 without_batch_loss_log)
 from digitnet.config import JIT_CHOICES, TrainConfig
-from digitnet.data import DigitArrays, load_digits
+from digitnet.data import DigitArrays, load_digits, split_validation
 from digitnet.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
 from digitnet.errors import ConfigError, TrainingError
 from digitnet.files import atomic_path, read_csv_rows, write_json
 from digitnet.models import with_digit_width
 from digitnet.optimizer import adam
 from digitnet.registry import ModelSpec, get_spec
-from digitnet.pipeline import epoch_variable, make_dataset, normalize_images, split_validation
+from digitnet.pipeline import epoch_variable, make_dataset, normalize_images
 from digitnet.resume import ResumePoint, agree_on_start
 
 FINE_TUNE_LR_FACTOR = 0.1

@@ -24,6 +24,17 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
+# On the PYTHONPATH of a child, as sitecustomize.py: TensorFlow cannot be imported, as on the GPU machine.
+NO_TENSORFLOW = """
+import importlib.abc, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test, as on the GPU machine)")
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
 def run_python(code: str, timeout: int = 300, **kwargs) -> subprocess.CompletedProcess:
     """`python -c CODE` in a fresh interpreter (what it imports is its own), output captured."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,

@@ -7,17 +7,15 @@ import pytest
 import tensorflow as tf
 
 from digitnet.augment import (
-    AUGMENTATIONS,
-    Augmentation,
     augment_batch,
     bilinear_sample,
     elastic_field,
-    get_augmentation,
     inverse_affine,
     lattice_spacing,
     smoothing_matrix,
     warp,
 )
+from digitnet.augment_presets import AUGMENTATIONS, Augmentation, get_augmentation
 from digitnet.errors import ConfigError
 
 DISTORTING = [name for name in AUGMENTATIONS if name != "none"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import subprocess_env
+from conftest import NO_TENSORFLOW, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "keras_backends.py"
@@ -49,15 +49,6 @@ def test_the_keras_backend_benchmark_refuses_bad_flags_in_one_line(argv, named):
     assert done.returncode == 2 and named in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
-# On the PYTHONPATH of a child, as sitecustomize.py: TensorFlow cannot be imported, as on the GPU machine.
-NO_TENSORFLOW = """
-import importlib.abc, sys
-class NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test, as on the GPU machine)")
-sys.meta_path.insert(0, NoTensorFlow())
-"""
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from digitnet.pipeline import epoch_variable, make_dataset, split_validation
+from digitnet.data import split_validation
+from digitnet.pipeline import epoch_variable, make_dataset
 from digitnet.tasks import CLASSIFICATION, RECONSTRUCTION
 
 

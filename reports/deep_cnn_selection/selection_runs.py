@@ -1,7 +1,7 @@
 """What the validation scripts here share: the 6,000 held-out digits and the validation runs' models.
 
 A run with --validation-split 0.1 trains on the first 54,000 training images and
-holds out the last 6,000 (pipeline.split_validation); its folder is runs/select/<name>/.
+holds out the last 6,000 (data.split_validation); its folder is runs/select/<name>/.
 """
 import os
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# deep_cnn committee members on the GPU machine lent here (JAX, no TensorFlow): one script, one call.
+#
+#   bash benchmarks/gpu_committee.sh WHEELHOUSE FIRST COUNT SECONDS [FLAG...]
+#
+# First two validation runs (54,000 training images, the last 6,000 held out,
+# seeds 100 and 101, as reports/deep_cnn_selection's CPU runs), which say
+# whether members trained this way read held-out digits as well as
+# digitnet.train's; then members FIRST..FIRST+COUNT-1 of the registered recipe
+# on all 60,000 images (member k: seed k), all through `python -m
+# digitnet.portable`, for at most SECONDS in all: a member cut off by the limit
+# leaves nothing, the finished ones are kept. Each finished run folder comes
+# back in $OUT/runs-<n>.tar (five per archive: the lending tool returns at most
+# 8 files of 16 MiB), the log in $OUT/gpu_committee.log. Back here:
+#
+#   for t in "$FILES_AT"/runs-*.tar; do tar -xf "$t" -C runs; done
+#   python -m digitnet.committee --arch deep_cnn --members $((FIRST + COUNT)) --output-dir runs/committee-deep_cnn
+#
+# reuses members 0..FIRST-1 trained here by digitnet.train and the new ones.
+# FLAGs go to every run (a rehearsal on a CPU: --train-examples 600 --epochs 1).
+# A deep_cnn epoch took 1.16 s on the H200 without augmentation
+# (benchmarks/README.md), so a member of 20 epochs takes well under a minute.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 4 ] || { echo "usage: bash benchmarks/gpu_committee.sh WHEELHOUSE FIRST COUNT SECONDS [FLAG...]" >&2; exit 2; }
+out=${OUT:-benchmarks/results}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+exec > >(tee "$out/gpu_committee.log") 2>&1
+source benchmarks/gpu_jax_setup.sh "$1"
+first=$2 count=$3 deadline=$(( $(date +%s) + $4 ))
+shift 4
+work=$(mktemp -d)
+left() { echo $(( deadline - $(date +%s) )); }
+timeout -s INT "$(left)" python3 -m digitnet.portable --arch deep_cnn --members 2 --seed 100 \
+  --validation-split 0.1 --output-dir "$work/select-gpu" --quiet "$@"
+[ "$(left)" -gt 30 ] && timeout -s INT "$(left)" python3 -m digitnet.portable --arch deep_cnn \
+  --members "$count" --first-member "$first" --output-dir "$work/committee-deep_cnn" --quiet "$@"
+python3 - "$work" <<'PYEOF'
+import csv, json, pathlib, sys
+for metrics in sorted(pathlib.Path(sys.argv[1]).glob("*/member-*/metrics.json")):
+    run = metrics.parent
+    history = list(csv.DictReader(open(run / "history.csv")))
+    validation = history[-1].get("val_accuracy")
+    print(f"{run.parent.name}/{run.name}: {sum(float(r['seconds']) for r in history):.1f} s training, "
+          f"test {100 * json.load(open(metrics))['test']['accuracy']:.2f} %"
+          + (f", validation errors {round(6000 * (1 - float(validation)))} of 6,000" if validation else ""))
+PYEOF
+cd "$work" && ls -d */member-* 2>/dev/null | xargs -r -n 5 | {
+  n=0; while read -r runs; do tar -cf "$out/runs-$n.tar" $runs; n=$((n + 1)); done; }
+ls -la "$out"
