@@ -31,9 +31,9 @@ first=$2 count=$3 deadline=$(( $(date +%s) + $4 ))
 shift 4
 work=$(mktemp -d)
 left() { echo $(( deadline - $(date +%s) )); }
-timeout -s INT "$(left)" python3 -m digitnet.portable --arch deep_cnn --members 2 --seed 100 \
+timeout -s INT -k 20 "$(left)" python3 -m digitnet.portable --arch deep_cnn --members 2 --seed 100 \
   --validation-split 0.1 --output-dir "$work/select-gpu" --quiet "$@"
-[ "$(left)" -gt 30 ] && timeout -s INT "$(left)" python3 -m digitnet.portable --arch deep_cnn \
+[ "$(left)" -gt 30 ] && timeout -s INT -k 20 "$(left)" python3 -m digitnet.portable --arch deep_cnn \
   --members "$count" --first-member "$first" --output-dir "$work/committee-deep_cnn" --quiet "$@"
 python3 - "$work" <<'PYEOF'
 import csv, json, pathlib, sys

@@ -145,8 +145,12 @@ def fill_member_folder(partial: Path, config: TrainConfig, data: DigitArrays, cl
 
 
 def epoch_clock():
-    """A Keras callback whose `seconds` lists each epoch's wall time (Keras loads on first use)."""
+    """A Keras callback whose `seconds` lists each epoch's wall time (Keras loads on first use); it
+    also stops training at the next batch after Ctrl-C, however Python delivered the interrupt
+    (interrupts.py)."""
     import keras
+
+    from digitnet import interrupts
 
     class EpochClock(keras.callbacks.Callback):
         def __init__(self):
@@ -155,6 +159,9 @@ def epoch_clock():
 
         def on_epoch_begin(self, epoch, logs=None):
             self._started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            interrupts.raise_if_requested()
 
         def on_epoch_end(self, epoch, logs=None):
             # Keras turns the epoch's logs into numbers before this, which waits for the device.

@@ -151,3 +151,27 @@ def test_deep_cnn_trains_on_jax_with_its_registered_distortions(tmp_path):
     model = keras.models.load_model(member / "model.keras")
     assert not [layer for layer in model.layers if isinstance(layer, layers.RandomAffine)]
     assert json.loads((member / "metrics.json").read_text())["train_examples"] == 400
+
+
+def test_ctrl_c_stops_a_member_and_leaves_no_folder(tmp_path):
+    import signal
+    import time
+
+    folder = tmp_path / "c"
+    child = subprocess.Popen([sys.executable, "-m", "digitnet.portable", "--arch", "lenet", "--members", "1",
+                              "--epochs", "60", "--train-examples", "2000", "--test-examples", "100",
+                              "--output-dir", str(folder)], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=subprocess_env(KERAS_BACKEND="tensorflow",
+                                                                                   PYTHONPATH=str(ROOT)))
+    try:
+        for line in child.stdout:
+            if line.startswith("Epoch 3/60"):
+                break
+        child.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, stderr[-2000:]
+    assert time.monotonic() - started < 30 and "interrupted" in stderr and "Traceback" not in stderr
+    assert not (folder / "member-0").exists() and not list(folder.glob(".*partial"))
