@@ -3,9 +3,14 @@
 #
 #   bash benchmarks/gpu_committee.sh WHEELHOUSE FIRST COUNT SECONDS [FLAG...]
 #
+# WHEELHOUSE holds what Keras on JAX lacks there (keras 3.15.1, namex, optree
+# for Python 3.12; the device tool's README says how to download them, and the
+# call carries the folder). About 8 minutes of training fit one call: SECONDS
+# 480 with a call limit of 570 s.
+#
 # First two validation runs (54,000 training images, the last 6,000 held out,
-# seeds 100 and 101, as reports/deep_cnn_selection's CPU runs), which say
-# whether members trained this way read held-out digits as well as
+# seeds 100 and 101, as reports/deep_cnn_selection/validation_portable.py's),
+# which say whether members trained there read held-out digits as well as
 # digitnet.train's; then members FIRST..FIRST+COUNT-1 of the registered recipe
 # on all 60,000 images (member k: seed k), all through `python -m
 # digitnet.portable`, for at most SECONDS in all: a member cut off by the limit
@@ -18,6 +23,9 @@
 #
 # reuses members 0..FIRST-1 trained here by digitnet.train and the new ones.
 # FLAGs go to every run (a rehearsal on a CPU: --train-examples 600 --epochs 1).
+# FLAGs that change the recipe (--epochs 40) make members of another
+# committee: extract them elsewhere and assemble them there with the same
+# flags, FIRST 0, or digitnet.committee moves the other members aside.
 # A deep_cnn epoch took 1.16 s on the H200 without augmentation
 # (benchmarks/README.md), so a member of 20 epochs takes well under a minute.
 set -uo pipefail
