@@ -1,7 +1,9 @@
 """A committee: several runs of one model with different seeds, their probabilities averaged.
 
 Each member is an ordinary run folder (`<committee folder>/member-<k>/`,
-seed k), trained by training.train: resumable, and reused once finished.
+seed k), trained by training.train: resumable, and reused once finished;
+a member that digitnet.portable trained elsewhere (Keras on JAX, on a GPU
+machine without TensorFlow) is reused in the same way.
 Members are never chosen by their test accuracy: all N trained members vote.
 The committee itself is one Keras model (every member inside one graph,
 named 'committee'), so it is saved, exported and served like any other.
