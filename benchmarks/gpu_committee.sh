@@ -15,8 +15,8 @@
 # on all 60,000 images (member k: seed k), all through `python -m
 # digitnet.portable`, for at most SECONDS in all: a member cut off by the limit
 # leaves nothing, the finished ones are kept. Each finished run folder comes
-# back in $OUT/runs-<n>.tar (five per archive: the lending tool returns at most
-# 8 files of 16 MiB), the log in $OUT/gpu_committee.log. Back here:
+# back in $OUT/runs-<n>.tar (three per archive, about 12 MB: the lending tool
+# returns at most 8 files of 16 MiB), the log in $OUT/gpu_committee.log. Back here:
 #
 #   for t in "$FILES_AT"/runs-*.tar; do tar -xf "$t" -C runs; done
 #   python -m digitnet.committee --arch deep_cnn --members $((FIRST + COUNT)) --output-dir runs/committee-deep_cnn
@@ -53,6 +53,6 @@ for metrics in sorted(pathlib.Path(sys.argv[1]).glob("*/member-*/metrics.json"))
           f"test {100 * json.load(open(metrics))['test']['accuracy']:.2f} %"
           + (f", validation errors {round(6000 * (1 - float(validation)))} of 6,000" if validation else ""))
 PYEOF
-cd "$work" && ls -d */member-* 2>/dev/null | xargs -r -n 5 | {
+cd "$work" && ls -d */member-* 2>/dev/null | xargs -r -n 3 | {
   n=0; while read -r runs; do tar -cf "$out/runs-$n.tar" $runs; n=$((n + 1)); done; }
 ls -la "$out"

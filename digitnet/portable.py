@@ -100,7 +100,8 @@ def train_member(config: TrainConfig, data: DigitArrays, folder: Path) -> dict:
     history = trainer.fit(images_in(train_images), train_labels.astype("int32"), batch_size=config.batch_size,
                           epochs=config.epochs, shuffle=True, callbacks=[clock], verbose=config.verbose and 2,
                           validation_data=validation and (images_in(validation[0]), validation[1].astype("int32")))
-    classifier.compile(loss=spec.task.loss, metrics=list(spec.task.metrics))
+    # The trained optimiser with it, as digitnet.train saves (its state loads without warnings).
+    classifier.compile(optimizer=trainer.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
     test = classifier.evaluate(images_in(data.test_images), data.test_labels.astype("int32"), batch_size=1000,
                                return_dict=True, verbose=0)
     test = {key: float(value) for key, value in test.items()}

@@ -175,3 +175,15 @@ def test_ctrl_c_stops_a_member_and_leaves_no_folder(tmp_path):
     assert child.returncode == 130, stderr[-2000:]
     assert time.monotonic() - started < 30 and "interrupted" in stderr and "Traceback" not in stderr
     assert not (folder / "member-0").exists() and not list(folder.glob(".*partial"))
+
+
+def test_a_member_saves_its_optimiser_so_that_it_loads_without_warnings(tmp_path, small_mnist):
+    import warnings
+
+    base = TrainConfig(arch="lenet", epochs=1, output_dir=str(tmp_path / "c" / "member-0"), verbose=0).resolved()
+    portable.train_members(base, 1, tmp_path / "c", small_mnist)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.models.load_model(tmp_path / "c" / "member-0" / "model.keras")
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert model.optimizer.__class__.__name__ == "Adam"
