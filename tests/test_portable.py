@@ -177,13 +177,16 @@ def test_ctrl_c_stops_a_member_and_leaves_no_folder(tmp_path):
     assert not (folder / "member-0").exists() and not list(folder.glob(".*partial"))
 
 
-def test_a_member_saves_its_optimiser_so_that_it_loads_without_warnings(tmp_path, small_mnist):
+def test_members_from_first_member_on_save_their_optimiser_and_load_without_warnings(tmp_path, small_mnist):
     import warnings
 
-    base = TrainConfig(arch="lenet", epochs=1, output_dir=str(tmp_path / "c" / "member-0"), verbose=0).resolved()
-    portable.train_members(base, 1, tmp_path / "c", small_mnist)
+    base = TrainConfig(arch="lenet", epochs=1, seed=10, output_dir=str(tmp_path / "c" / "member-0"),
+                       verbose=0).resolved()
+    portable.train_members(base, 1, tmp_path / "c", small_mnist, first=2)
+    assert [path.name for path in (tmp_path / "c").iterdir()] == ["member-2"]
+    assert json.loads((tmp_path / "c" / "member-2" / "metrics.json").read_text())["seed"] == 12
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = keras.models.load_model(tmp_path / "c" / "member-0" / "model.keras")
+        model = keras.models.load_model(tmp_path / "c" / "member-2" / "model.keras")
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     assert model.optimizer.__class__.__name__ == "Adam"
