@@ -10,15 +10,8 @@ members stay digitnet.train's.
         --validation-split 0.1 --output-dir runs/select-portable
     # then: cp -r runs/select-portable/member-0 runs/select/portable-s100 (member-1: portable-s101)
 """
-import itertools
-
-from selection_runs import load_runs, validation_digits
+from selection_runs import load_runs, print_combinations, validation_digits
 
 images, labels = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "portable-s100", "portable-s101"])
-probabilities = {name: model.predict(images, batch_size=500, verbose=0) for name, model in models.items()}
-for size in range(1, len(models) + 1):
-    for chosen in itertools.combinations(models, size):
-        averaged = sum(probabilities[name] for name in chosen) / size
-        print(f"{' + '.join(chosen)}: {int((averaged.argmax(1) != labels).sum())} validation errors of "
-              f"{len(labels)}", flush=True)
+print_combinations(models, images, labels)

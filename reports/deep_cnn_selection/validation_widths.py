@@ -8,19 +8,12 @@ runs on unnormalised digits (17: the pair affine-20 + affine-20-s102; with affin
     python -m digitnet.train --arch deep_cnn --digit-width 12 --validation-split 0.1 --seed 105 \
         --output-dir runs/select/width-12         # and --digit-width 18 --seed 106 ... width-18
 """
-import itertools
-
 from digitnet.ensemble import build_committee
-from selection_runs import load_runs, validation_digits
+from selection_runs import load_runs, print_combinations, validation_digits
 
 images, labels = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "width-12", "width-18"])
-probabilities = {name: model.predict(images, batch_size=500, verbose=0) for name, model in models.items()}
-for size in range(1, len(models) + 1):
-    for chosen in itertools.combinations(models, size):
-        averaged = sum(probabilities[name] for name in chosen) / size
-        print(f"{' + '.join(chosen)}: {int((averaged.argmax(1) != labels).sum())} validation errors of "
-              f"{len(labels)}", flush=True)
+probabilities = print_combinations(models, images, labels)
 committee = build_committee([models[name] for name in models])  # the Keras committee gives the same answers
 print(f"all {len(models)} as one Keras committee: "
       f"{int((committee.predict(images, batch_size=500, verbose=0).argmax(1) != labels).sum())} validation errors")
