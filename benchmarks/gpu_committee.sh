@@ -51,7 +51,7 @@ for metrics in sorted(pathlib.Path(sys.argv[1]).glob("*/member-*/metrics.json"))
     validation = history[-1].get("val_accuracy")
     print(f"{run.parent.name}/{run.name}: {sum(float(r['seconds']) for r in history):.1f} s training, "
           f"test {100 * json.load(open(metrics))['test']['accuracy']:.2f} %"
-          + (f", validation errors {round(6000 * (1 - float(validation)))} of 6,000" if validation else ""))
+          + (f", validation {100 * float(validation):.2f} %" if validation else ""))
 PYEOF
 cd "$work" && ls -d */member-* 2>/dev/null | xargs -r -n 3 | {
   n=0; while read -r runs; do tar -cf "$out/runs-$n.tar" $runs; n=$((n + 1)); done; }

@@ -82,7 +82,7 @@ def affine_transforms(draws, augmentation: Augmentation, size) -> "keras.KerasTe
     maps an output pixel to the input position it reads) from uniform draws in
     [-1, 1], [batch, 6]: the distortions augment.affine_from_draws makes of the
     same draws (rotation, scale along x and y, shear, shift), about the image
-    centre, in y-down pixel coordinates (tests/test_layers.py compares the two)."""
+    centre, in y-down pixel coordinates (tests/test_portable.py compares the two)."""
     height, width = (int(d) for d in size)
     rotation = draws[:, 0] * math.radians(augmentation.rotation_degrees)
     scale_x, scale_y = 1.0 + draws[:, 1] * augmentation.zoom, 1.0 + draws[:, 2] * augmentation.zoom

@@ -131,11 +131,7 @@ def write_member_folder(folder: Path, config: TrainConfig, data: DigitArrays, cl
 
 def fill_member_folder(partial: Path, config: TrainConfig, data: DigitArrays, classifier, history: dict,
                        seconds: list[float], metrics: dict, trained_by: dict) -> None:
-    write_json(partial / run_folder.CONFIG, {
-        "config": dataclasses.asdict(config), "result_fields": config.result_fields(),
-        "model": {"arch": config.arch, "summary": get_spec(config.arch).summary,
-                  "task": get_spec(config.arch).task.name},
-        "data_source": data.source, **trained_by})
+    write_json(partial / run_folder.CONFIG, run_folder.config_record(config, data.source, **trained_by))
     keys = sorted(history)
     write_csv(partial / "history.csv", ["stage", "epoch", "seconds", *keys],
               [["train", epoch, round(seconds[epoch], 3), *(float(history[key][epoch]) for key in keys)]

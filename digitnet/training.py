@@ -118,7 +118,7 @@ def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folde
     start = agree_on_start(config, folder, stages, strategy)
     if start.finished:
         return reuse_finished_run(folder, chief)
-    start_folder(folder, config, spec, data, start)
+    start_folder(folder, config, data, start)
     seed_everything(config)
     encoder = pretrained_encoder(config, spec, data, strategy, folder) if spec.pretrain else None
     datasets = make_datasets(config, spec, data)
@@ -150,7 +150,7 @@ def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
     return RunResult(folder, metrics, metrics["headline"], reused=True)
 
 
-def start_folder(folder: Path, config: TrainConfig, spec: ModelSpec, data: DigitArrays, start: ResumePoint) -> None:
+def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint) -> None:
     """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
     if start.move_aside:
         moved = run_folder.move_aside(folder, start.move_aside)
@@ -158,14 +158,8 @@ def start_folder(folder: Path, config: TrainConfig, spec: ModelSpec, data: Digit
     if start.clear:
         run_folder.clear_worker_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / run_folder.CONFIG, {
-        "config": dataclasses.asdict(config),
-        "result_fields": config.result_fields(),
-        "model": {"arch": config.arch, "summary": spec.summary, "task": spec.task.name},
-        "data_source": data.source,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-    })
+    write_json(folder / run_folder.CONFIG, run_folder.config_record(
+        config, data.source, tensorflow=tf.__version__, keras=keras.__version__))
 
 
 def seed_everything(config: TrainConfig) -> None:
