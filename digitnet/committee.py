@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from digitnet import cli
 from digitnet.flags import add_config_flags, comma_separated, config_from_args, flag_arguments
@@ -90,6 +89,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main, interrupted_hint=(
+    cli.run_as_process(main, interrupted_hint=(
         "Finished members are kept and the current member's last completed epoch is in its backup/; "
-        "run the same command again to continue.")))
+        "run the same command again to continue."))

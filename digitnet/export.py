@@ -10,7 +10,6 @@ each with a model card, after checking every file on the whole test set.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from digitnet import cli
 
@@ -40,4 +39,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main))
+    cli.run_as_process(main)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -222,5 +221,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main, interrupted_hint=(
-        "Finished members are kept; run the same command again to train the rest.")))
+    cli.run_as_process(main, interrupted_hint=(
+        "Finished members are kept; run the same command again to train the rest."))

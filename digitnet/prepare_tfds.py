@@ -22,7 +22,6 @@ import hashlib
 import importlib.resources
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from digitnet import cli
@@ -83,4 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main))
+    cli.run_as_process(main)

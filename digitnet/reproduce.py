@@ -10,7 +10,6 @@ that already finished are read back, so an interrupted reproduction resumes.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from digitnet import cli
 from digitnet.flags import add_config_flags, config_values
@@ -44,4 +43,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main, interrupted_hint="Finished runs are kept; run the same command again to go on."))
+    cli.run_as_process(main, interrupted_hint="Finished runs are kept; run the same command again to go on.")

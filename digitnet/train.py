@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from digitnet import cli
 from digitnet.flags import add_config_flags, config_from_args
@@ -40,6 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_command(main, interrupted_hint=(
+    cli.run_as_process(main, interrupted_hint=(
         "The last completed epoch is kept in the run folder's backup/; "
-        "run the same command again to resume from it.")))
+        "run the same command again to resume from it."))

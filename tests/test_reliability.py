@@ -210,3 +210,44 @@ def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = run_python(code, timeout=60)
     assert done.stdout.split() == ["2", "False", "False"], done.stderr[-2000:]
+
+
+# A command whose main imports TensorFlow and reports what Python's garbage collector did meanwhile.
+GC_REPORT = """
+import atexit, gc, json, sys
+from digitnet import cli
+def main(argv):
+    before = [generation["collections"] for generation in gc.get_stats()]
+    try:
+        import tensorflow
+    except ImportError as error:
+        print("import failed:", error, file=sys.stderr)
+    after = [generation["collections"] for generation in gc.get_stats()]
+    print(json.dumps({"collections_during_import": sum(after) - sum(before), "enabled": gc.isenabled(),
+                      "frozen": gc.get_freeze_count()}))
+    return 3
+atexit.register(lambda: print("atexit handlers ran"))
+cli.run_as_process(main)
+"""
+
+
+@pytest.mark.slow
+def test_commands_import_tensorflow_without_the_garbage_collector_and_exit_with_their_code():
+    # Without the pause the import runs dozens of collections; without the freeze no object is frozen.
+    done = run_python(GC_REPORT, timeout=120)
+    report, last = done.stdout.strip().splitlines()
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert json.loads(report)["collections_during_import"] == 0
+    assert json.loads(report)["enabled"] is True
+    assert json.loads(report)["frozen"] > 100_000
+    assert last == "atexit handlers ran"
+
+
+def test_a_failed_tensorflow_import_leaves_the_garbage_collector_on(tmp_path):
+    broken = tmp_path / "tensorflow"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('this TensorFlow is broken on purpose')\n")
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    done = run_python(GC_REPORT, timeout=60, env=env)
+    assert "this TensorFlow is broken on purpose" in done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[0])["enabled"] is True
