@@ -3,10 +3,14 @@
     python benchmarks/time_to_accuracy.py                 # race 'fast': --arch fast vs the fastest published recipe
     python benchmarks/time_to_accuracy.py --race lenet    # the default LeNet command vs the same LeNet in PyTorch
     python benchmarks/time_to_accuracy.py --seeds 3 --race fast
+    python benchmarks/time_to_accuracy.py --race lenet --digitnet-python ~/fresh/bin/python   # as a new user installs it
 
 Each seed runs both sides back to back (interleaved, the order alternating
 between seeds), each in a fresh process, so both meet the same load:
-- digitnet: `python -m digitnet.train --arch A --seed S --output-dir <tmp> --quiet`.
+- digitnet: `python -m digitnet.train --arch A --seed S --output-dir <tmp> --quiet`,
+  with this interpreter or `--digitnet-python`'s: a fresh virtual environment
+  where only `pip install -e .` ran, as a new user installs digitnet (no
+  scikit-learn, JAX or IPython for TensorFlow and Keras to import on the way).
   Training seconds are the sum of history.csv's epoch seconds (first epoch,
   with its tracing, included); test accuracy is metrics.json's.
 - PyTorch (2.13 on this CPU), this script's `--pytorch S` (alone, on a GPU
@@ -131,9 +135,9 @@ def _timed(command: list[str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def digitnet_side(arch: str, seed: int) -> dict:
+def digitnet_side(arch: str, seed: int, python: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        process_seconds, _ = _timed([sys.executable, "-m", "digitnet.train", "--arch", arch, "--seed", str(seed),
+        process_seconds, _ = _timed([python, "-m", "digitnet.train", "--arch", arch, "--seed", str(seed),
                                      "--output-dir", folder, "--quiet"])
         metrics = json.loads((Path(folder) / "metrics.json").read_text())
         history = (Path(folder) / "history.csv").read_text().splitlines()
@@ -148,18 +152,18 @@ def pytorch_side(race: str, seed: int) -> dict:
     return {**json.loads(stdout.strip().splitlines()[-1]), "process_seconds": process_seconds}
 
 
-def race(name: str, seeds: int) -> dict:
+def race(name: str, seeds: int, digitnet_python: str) -> dict:
     arch = RACES[name]["arch"]
     rows = []
     for seed in range(seeds):
-        sides = [("digitnet", lambda: digitnet_side(arch, seed)), ("pytorch", lambda: pytorch_side(name, seed))]
+        sides = [("digitnet", lambda: digitnet_side(arch, seed, digitnet_python)), ("pytorch", lambda: pytorch_side(name, seed))]
         result = dict((side, run()) for side, run in (sides if seed % 2 == 0 else sides[::-1]))
         result["seed"] = seed
         rows.append(result)
         print(f"seed {seed}: " + "; ".join(
             f"{side} {result[side]['training_seconds']:.2f} s training, {result[side]['process_seconds']:.2f} s "
             f"process, {100 * result[side]['test_accuracy']:.2f} %" for side in ("digitnet", "pytorch")), flush=True)
-    return {"race": name, "arch": arch, "seeds": rows, "ratios": {
+    return {"race": name, "arch": arch, "digitnet_python": digitnet_python, "seeds": rows, "ratios": {
         kind: [r["digitnet"][f"{kind}_seconds"] / r["pytorch"][f"{kind}_seconds"] for r in rows]
         for kind in ("training", "process")}}
 
@@ -170,6 +174,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--pytorch", type=int, metavar="SEED",
                         help="run only the PyTorch side of this seed, in this process, and print it as JSON")
+    parser.add_argument("--digitnet-python", default=sys.executable,
+                        help="the interpreter of the digitnet side (default: this one)")
+    parser.add_argument("--output-name", help="results file name (default: time_to_accuracy_<race>)")
     parser.add_argument("--device", default="cpu", help="PyTorch device of --pytorch (cpu, or cuda on a GPU machine)")
     args = parser.parse_args()
     if args.device != "cpu" and args.pytorch is None:
@@ -179,7 +186,7 @@ def main() -> None:
         return
     _torch()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = race(args.race, args.seeds)
+    result = race(args.race, args.seeds, args.digitnet_python)
     table = []
     for side in ("digitnet", "pytorch"):
         sides = [r[side] for r in result["seeds"]]
@@ -191,7 +198,7 @@ def main() -> None:
                   summary(result["ratios"]["process"]), "", ""])
     print_table(f"race '{args.race}', {args.seeds} seeds, interleaved (mean ± std)",
                 ["", "training s", "process s", "test accuracy %", "min %"], table)
-    write_results(f"time_to_accuracy_{args.race}", result)
+    write_results(args.output_name or f"time_to_accuracy_{args.race}", result)
 
 
 if __name__ == "__main__":
