@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,6 +15,16 @@ def machine() -> dict:
     from digitnet.machine import machine_facts
 
     return machine_facts()
+
+
+def timed_process(command: list[str]) -> tuple[float, str]:
+    """Runs `command`, start to exit; its seconds and stdout. A failure stops the benchmark with stderr's tail."""
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds, done.stdout
 
 
 def summary(values: list[float]) -> str:

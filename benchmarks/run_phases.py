@@ -27,13 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import print_table, summary, write_results
+from common import print_table, summary, timed_process, write_results
 
 # training.run's steps, in the order it calls them (load_digits is train()'s own first step).
 STEPS = ("load_digits", "start_folder", "make_datasets", "build_model", "run_stage", "summarize", "save_model",
@@ -81,9 +80,7 @@ def startup(runs: int) -> dict:
     seconds = {kind: [] for kind in STARTUP}
     for _ in range(runs):
         for kind, code in STARTUP.items():
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-            seconds[kind].append(time.perf_counter() - started)
+            seconds[kind].append(timed_process([sys.executable, "-c", code])[0])
     print_table(f"import digitnet.training and exit: seconds, {runs} fresh processes each, alternating (mean ± std)",
                 ["process", "seconds"], [[kind, summary(values)] for kind, values in seconds.items()])
     return seconds
@@ -108,13 +105,9 @@ def main() -> None:
     runs = []
     for seed in range(args.runs):
         with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            done = subprocess.run([sys.executable, __file__, "--arch", args.arch, "--one-run", str(seed),
-                                   "--output-dir", folder], capture_output=True, text=True)
-            process = time.perf_counter() - started
-        if done.returncode:
-            sys.exit(f"run {seed} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        seconds = json.loads(done.stdout.strip().splitlines()[-1])
+            process, stdout = timed_process([sys.executable, __file__, "--arch", args.arch, "--one-run", str(seed),
+                                             "--output-dir", folder])
+        seconds = json.loads(stdout.strip().splitlines()[-1])
         seconds["the rest (interpreter, flags, exit)"] = process - sum(seconds.values())
         seconds["whole process"] = process
         runs.append(seconds)

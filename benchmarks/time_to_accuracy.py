@@ -33,14 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from common import print_table, summary, write_results
+from common import print_table, summary, timed_process, write_results
 
 from digitnet.registry import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
 
@@ -126,18 +125,9 @@ def pytorch_run(race: str, seed: int, device: str = "cpu") -> dict:
             "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}
 
 
-def _timed(command: list[str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds, done.stdout
-
-
 def digitnet_side(arch: str, seed: int, python: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        process_seconds, _ = _timed([python, "-m", "digitnet.train", "--arch", arch, "--seed", str(seed),
+        process_seconds, _ = timed_process([python, "-m", "digitnet.train", "--arch", arch, "--seed", str(seed),
                                      "--output-dir", folder, "--quiet"])
         metrics = json.loads((Path(folder) / "metrics.json").read_text())
         history = (Path(folder) / "history.csv").read_text().splitlines()
@@ -148,7 +138,7 @@ def digitnet_side(arch: str, seed: int, python: str) -> dict:
 
 
 def pytorch_side(race: str, seed: int) -> dict:
-    process_seconds, stdout = _timed([sys.executable, __file__, "--race", race, "--pytorch", str(seed)])
+    process_seconds, stdout = timed_process([sys.executable, __file__, "--race", race, "--pytorch", str(seed)])
     return {**json.loads(stdout.strip().splitlines()[-1]), "process_seconds": process_seconds}
 
 
