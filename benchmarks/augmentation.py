@@ -1,5 +1,5 @@
 """Images per second that the tf.data pipeline delivers with each augmentation
-preset (digitnet/augment.py), and what the elastic field's smoothing costs.
+preset (digitnet/data/augment.py), and what the elastic field's smoothing costs.
 
     python benchmarks/augmentation.py [--epochs 3]
 
@@ -19,11 +19,11 @@ import numpy as np
 import tensorflow as tf
 from common import print_table, write_results
 
-from digitnet.augment import elastic_field, smoothing_matrix
-from digitnet.augment_presets import AUGMENTATIONS
-from digitnet.data import load_digits
-from digitnet.pipeline import epoch_variable, make_dataset
-from digitnet.tasks import CLASSIFICATION
+from digitnet.data.augment import elastic_field, smoothing_matrix
+from digitnet.data.pipeline import epoch_variable, make_dataset
+from digitnet.data.presets import AUGMENTATIONS
+from digitnet.data.sources import load_digits
+from digitnet.models.tasks import CLASSIFICATION
 
 BATCH_SIZE = 128
 ALPHA, SIGMA = AUGMENTATIONS["elastic"].elastic_alpha, AUGMENTATIONS["elastic"].elastic_sigma

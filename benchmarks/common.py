@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def machine() -> dict:
-    from digitnet.machine import machine_facts
+    from digitnet.core.machine import machine_facts
 
     return machine_facts()
 
@@ -43,7 +43,7 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
 
 
 def write_results(name: str, results: dict, output_dir: str = "benchmarks/results") -> Path:
-    from digitnet.files import write_json
+    from digitnet.core.files import write_json
 
     path = Path(output_dir) / f"{name}.json"
     write_json(path, {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),

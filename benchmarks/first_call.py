@@ -32,12 +32,12 @@ import keras, tensorflow as tf
 options = json.loads(sys.argv[1])
 if options:
     tf.config.optimizer.set_experimental_options(options)
-from digitnet.data import load_digits
-from digitnet.pipeline import normalize_images
-from digitnet.registry import REGISTRY
+from digitnet.data.sources import load_digits
+from digitnet.core.images import to_model_input
+from digitnet.models.registry import REGISTRY
 data = load_digits()
 batches = tf.data.Dataset.from_tensor_slices(
-    (normalize_images(data.train_images[:12000]), data.train_labels[:12000])).batch(100)
+    (to_model_input(data.train_images[:12000]), data.train_labels[:12000])).batch(100)
 keras.utils.set_random_seed(0)
 model = REGISTRY["lenet"].build()
 model.compile(optimizer=keras.optimizers.Adam(0.005), loss="sparse_categorical_crossentropy",

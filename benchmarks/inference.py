@@ -4,7 +4,7 @@
 
 Keras model, SavedModel serving_default, and the three TFLite files in LiteRT
 (batch fixed at 1, so their throughput is 256 single invokes). The SavedModel
-and TFLite files run in digitnet.runtimes' predictors, as `digitnet.predict`
+and TFLite files run in digitnet.serving.runtimes' predictors, as `digitnet.predict`
 and the export checks run them (uint8 images in, the first output out, TFLite
 inputs quantised and outputs dequantised by the file's own parameters). The
 Keras model is loaded by runtimes.load_keras_model and called as model(x):
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from common import print_table, write_results
 
-from digitnet.data import load_digits
+from digitnet.data.sources import load_digits
 
 
 def _time(function, repeats: int) -> float:
@@ -37,13 +37,13 @@ def _time(function, repeats: int) -> float:
 
 def load_runtimes(args) -> dict:
     """Runtime name -> (function of uint8 images [N, 28, 28], its TFLitePredictor or None)."""
-    from digitnet.pipeline import normalize_images
-    from digitnet.runtimes import SavedModelPredictor, TFLitePredictor, load_keras_model
+    from digitnet.core.images import to_model_input
+    from digitnet.serving.runtimes import SavedModelPredictor, TFLitePredictor, load_keras_model
 
     runtimes = {}
     if Path(args.keras_model).exists():
         model = load_keras_model(args.keras_model)
-        runtimes["keras (model(x))"] = (lambda x: model(normalize_images(x), training=False), None)
+        runtimes["keras (model(x))"] = (lambda x: model(to_model_input(x), training=False), None)
     runtimes["saved_model serving_default"] = (SavedModelPredictor(Path(args.saved_model)), None)
     for path in sorted(Path(args.tflite_dir).glob("*.tflite")):
         predictor = TFLitePredictor(path)

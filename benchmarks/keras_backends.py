@@ -9,7 +9,7 @@ there but wheels of at most 64 MiB per call (TensorFlow installs at 1.9 GiB,
 and its GPU build wants CUDA 12's libraries besides), so `python -m
 digitnet.train` (tf.data, tf.distribute) cannot run there. What is the same
 as digitnet.train: the builders and settings of REGISTRY (TrainConfig's
-resolved defaults), the optimiser and schedule (digitnet/optimizer.py), the
+resolved defaults), the optimiser and schedule (digitnet/training/optimizer.py), the
 loss and metrics of the model's task, `model.fit`, the embedded MNIST. What
 differs: the images come as in-memory arrays, shuffled by Keras (no tf.data
 pipeline with its (seed, epoch) order), no augmentation (digitnet.portable
@@ -28,24 +28,25 @@ import argparse
 import numpy as np
 from common import print_table, summary, write_results
 
-from digitnet.config import TrainConfig
-from digitnet.data import load_digits
-from digitnet.errors import ConfigError
-from digitnet.portable import epoch_clock, images_in
-from digitnet.registry import REGISTRY, get_spec
+from digitnet.core.errors import ConfigError
+from digitnet.core.images import to_model_input
+from digitnet.data.sources import load_digits
+from digitnet.models.registry import REGISTRY, get_spec
+from digitnet.portable import epoch_clock
+from digitnet.training.config import TrainConfig
 
 
 def arrays(train_examples: int | None, test_examples: int | None):
     data = load_digits()
-    return (images_in(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
-            images_in(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
+    return (to_model_input(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
+            to_model_input(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
 
 
 def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_execution: int) -> dict:
     """One fresh model of `arch` at its registered settings, trained and tested."""
     import keras
 
-    from digitnet.optimizer import adam
+    from digitnet.training.optimizer import adam
 
     spec = get_spec(arch)
     config = TrainConfig(arch=arch, epochs=epochs, seed=seed).resolved()

@@ -4,7 +4,7 @@
     python benchmarks/photo_accuracy.py --preprocessing /tmp/old_preprocess.py   # another preprocessing
 
 MNIST test digits (a seeded sample, the same digits for every set) become
-photos with digitnet.photo_synth: dark ink on paper of level 215-255,
+photos with digitnet.data.photo_synth: dark ink on paper of level 215-255,
 enlarged to 80-240 pixels, off-centre on a larger page, every third one RGB,
 light sensor noise. The sets: "mix" (each photo with a random choice of up
 to two hard cases: the overall figure), "plain" (no hard case) and each hard
@@ -14,8 +14,8 @@ Beside each figure: the model's accuracy on the same digits as MNIST arrays
 ("clean") and as 28x28 PNG files through the same preprocessing ("clean
 files": MNIST's own digits must come back unchanged).
 
---preprocessing FILE replaces digitnet.preprocess.prepare_file by the one in
-FILE, e.g. an earlier version: git show <commit>:digitnet/preprocess.py > FILE.
+--preprocessing FILE replaces digitnet.serving.preprocess.prepare_file by the one in
+FILE, e.g. an earlier version: git show <commit>:digitnet/serving/preprocess.py > FILE.
 """
 from __future__ import annotations
 
@@ -29,18 +29,18 @@ import numpy as np
 from common import print_table, write_results
 from PIL import Image
 
-from digitnet.data import load_digits
-from digitnet.photo_synth import CASES, photo_set
+from digitnet.data.photo_synth import CASES, photo_set
+from digitnet.data.sources import load_digits
 
 
 def _use_preprocessing(path: str) -> None:
     """Makes predict_files use prepare_file from the Python file at `path`."""
-    import digitnet.preprocess
+    import digitnet.serving.preprocess
 
     spec = importlib.util.spec_from_file_location("replacement_preprocess", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    digitnet.preprocess.prepare_file = module.prepare_file
+    digitnet.serving.preprocess.prepare_file = module.prepare_file
 
 
 def _write_sets(digits: np.ndarray, sizes: dict[str, int], seed: int, folder: Path) -> dict[str, list[str]]:
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--output", default="photo_accuracy", help="name of the JSON file in benchmarks/results")
     args = parser.parse_args()
     from digitnet.predict import predict_files
-    from digitnet.runtimes import load_predictor
+    from digitnet.serving.runtimes import load_predictor
 
     if args.preprocessing:
         _use_preprocessing(args.preprocessing)
@@ -107,7 +107,7 @@ def main() -> None:
                 ["set", "n", "accuracy", "clean, same digits", "no digit found"], rows)
     print(f"\npreprocessing + prediction: {1000 * seconds / len(flat):.1f} ms per file")
     write_results(args.output, {"model": args.model, "seed": args.seed, "preprocessing": args.preprocessing or
-                                "digitnet/preprocess.py", "overall_mix": scores["mix"], "all_photos": overall,
+                                "digitnet/serving/preprocess.py", "overall_mix": scores["mix"], "all_photos": overall,
                                 "sets": scores, "ms_per_file": 1000 * seconds / len(flat)})
 
 

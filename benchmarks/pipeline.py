@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 from common import print_table, write_results
 
-from digitnet.data import load_digits
-from digitnet.models import REGISTRY
-from digitnet.pipeline import epoch_variable, make_dataset
+from digitnet.data.pipeline import epoch_variable, make_dataset
+from digitnet.data.sources import load_digits
+from digitnet.models.registry import REGISTRY
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 10]
 
 Traces `--steps` batches of model.fit (after a warm-up that builds the graph)
-at the registered settings, built and compiled by digitnet.training's own functions
+at the registered settings, built and compiled by digitnet.training.loop's own functions
 (compiled_as_trained below), then reads the trace (XPlane protobuf, no
 TensorBoard needed) and prints:
 - the wall time per batch, and how busy TensorFlow's compute threads were;
@@ -24,7 +24,7 @@ import time
 
 from common import print_table, write_results
 
-from digitnet.distribute import FAST_STEPS_PER_EXECUTION
+from digitnet.training.distribute import FAST_STEPS_PER_EXECUTION
 
 PS_PER_SECOND = 1e12
 # Kernel type (after the ':' in an event name) -> kind, by substring, first match wins.
@@ -89,14 +89,14 @@ def summarize(xplane_path: str, wall_seconds: float, batches: int) -> dict:
 
 
 def compiled_as_trained(arch: str, steps_per_execution: int):
-    """(model, endless training dataset, spec) as digitnet.training builds them for the first
+    """(model, endless training dataset, spec) as digitnet.training.loop builds them for the first
     stage of a run at the registered settings: seeded, the same input pipeline (with the
     model's augmentation), and compiled by training.compile_for_stage (optimizer and
     learning-rate schedule, batch-loss log, steps_per_execution, jit_compile)."""
-    from digitnet import training
-    from digitnet.config import TrainConfig
-    from digitnet.data import load_digits
-    from digitnet.registry import get_spec
+    from digitnet.data.sources import load_digits
+    from digitnet.models.registry import get_spec
+    from digitnet.training import loop as training
+    from digitnet.training.config import TrainConfig
 
     spec = get_spec(arch)
     # The output folder is only validated, never written.

@@ -19,7 +19,7 @@ import time
 import numpy as np
 from common import print_table, write_results
 
-from digitnet.data import load_digits
+from digitnet.data.sources import load_digits
 
 
 def lenet(nn):

@@ -5,17 +5,17 @@
     python benchmarks/run_phases.py --startup --runs 5   # import and exit only: digitnet's commands vs plain Python
 
 Each run is a fresh process that runs as `python -m digitnet.train` does
-(`cli.run_as_process`): it times `import digitnet.training` (TensorFlow and
+(`cli.run_as_process`): it times `import digitnet.training.loop` (TensorFlow and
 Keras), then calls `digitnet.train.main` with every step of
 `training.run` wrapped in a timer (the wrappers replace the module's
 functions, which `run` looks up by name when it calls them), so the steps
 are digitnet's own code, unchanged. The whole process is also timed from
 outside.
 
-`--startup` times only a command's import of digitnet.training and its exit,
+`--startup` times only a command's import of digitnet.training.loop and its exit,
 alternating two kinds of fresh process: as digitnet's commands run
 (`cli.run_as_process`, which keeps Python's garbage collector off TensorFlow's
-objects) and as plain Python runs the same import (`import digitnet.training`,
+objects) and as plain Python runs the same import (`import digitnet.training.loop`,
 then a normal exit).
 
 Epoch seconds come from the run's history.csv: the first epoch
@@ -42,9 +42,9 @@ STEPS = ("load_digits", "start_folder", "make_datasets", "build_model", "run_sta
 def one_run(arch: str, seed: int, output_dir: str) -> dict:
     """In this process: the import, then the command with its steps timed; returns seconds by phase."""
     started = time.perf_counter()
-    import digitnet.training as training
+    import digitnet.training.loop as training
 
-    seconds = {"import digitnet.training (TensorFlow, Keras)": time.perf_counter() - started}
+    seconds = {"import digitnet.training.loop (TensorFlow, Keras)": time.perf_counter() - started}
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
@@ -58,7 +58,7 @@ def one_run(arch: str, seed: int, output_dir: str) -> dict:
     for name in STEPS:
         setattr(training, name, timed(name, getattr(training, name)))
     from digitnet import train
-    from digitnet.files import read_csv_rows
+    from digitnet.core.files import read_csv_rows
 
     train.main(["--arch", arch, "--seed", str(seed), "--output-dir", output_dir, "--quiet"])
     epochs = [float(row["seconds"]) for row in read_csv_rows(Path(output_dir) / "history.csv")]
@@ -70,18 +70,18 @@ def one_run(arch: str, seed: int, output_dir: str) -> dict:
 
 STARTUP = {
     "as digitnet's commands run (cli.run_as_process)":
-        "from digitnet import cli; cli.run_as_process(lambda _: __import__('digitnet.training') and 0)",
-    "as plain Python runs it": "import digitnet.training",
+        "from digitnet.core import cli; cli.run_as_process(lambda _: __import__('digitnet.training.loop') and 0)",
+    "as plain Python runs it": "import digitnet.training.loop",
 }
 
 
 def startup(runs: int) -> dict:
-    """Seconds from start to exit of processes that import digitnet.training, each kind `runs` times, alternating."""
+    """Seconds from start to exit of processes that import digitnet.training.loop, each kind `runs` times, alternating."""
     seconds = {kind: [] for kind in STARTUP}
     for _ in range(runs):
         for kind, code in STARTUP.items():
             seconds[kind].append(timed_process([sys.executable, "-c", code])[0])
-    print_table(f"import digitnet.training and exit: seconds, {runs} fresh processes each, alternating (mean ± std)",
+    print_table(f"import digitnet.training.loop and exit: seconds, {runs} fresh processes each, alternating (mean ± std)",
                 ["process", "seconds"], [[kind, summary(values)] for kind, values in seconds.items()])
     return seconds
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--output-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run is not None:
-        from digitnet import cli
+        from digitnet.core import cli
 
         cli.run_as_process(lambda _: print(json.dumps(one_run(args.arch, args.one_run, args.output_dir))) or 0)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

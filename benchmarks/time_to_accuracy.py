@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from common import print_table, summary, timed_process, write_results
 
-from digitnet.registry import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
+from digitnet.core.images import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
 
 NORMALISE = (MNIST_PIXEL_MEAN, MNIST_PIXEL_STD)  # as the PyTorch recipe uses them (and digitnet's `fast`)
 RACES = {"fast": {"arch": "fast"}, "lenet": {"arch": "lenet"}}
@@ -107,7 +107,7 @@ def pytorch_lenet(seed: int, images, labels):
 def pytorch_run(race: str, seed: int, device: str = "cpu") -> dict:
     """The PyTorch side of one seed, in this process, on `device` (cpu, or cuda on a GPU machine)."""
     torch = _torch()
-    from digitnet.data import load_digits
+    from digitnet.data.sources import load_digits
 
     data = load_digits()
     mean, std = NORMALISE if race == "fast" else (0.0, 1.0)

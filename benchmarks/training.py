@@ -2,7 +2,7 @@
 
     python benchmarks/training.py [--models lenet,bpnn] [--epochs 4] [--steps-per-execution 10]
 
-Trains through digitnet.training.train (the code users run), full data, and
+Trains through digitnet.training.loop.train (the code users run), full data, and
 reports the median seconds per epoch after the first (warm-up) epoch, images
 per second, and achieved GFLOP/s = training FLOPs per image x images/s, with
 training FLOPs taken as 3x the forward pass counted by TensorFlow's profiler,
@@ -17,12 +17,12 @@ import tempfile
 import numpy as np
 from common import matmul_peak_gflops, print_table, write_results
 
-from digitnet.config import TrainConfig
-from digitnet.distribute import FAST_STEPS_PER_EXECUTION
-from digitnet.data import load_digits
-from digitnet.flags import add_config_flags, config_values
-from digitnet.models import REGISTRY
-from digitnet.training import train
+from digitnet.data.sources import load_digits
+from digitnet.models.registry import REGISTRY
+from digitnet.training.config import TrainConfig
+from digitnet.training.distribute import FAST_STEPS_PER_EXECUTION
+from digitnet.training.flags import add_config_flags, config_values
+from digitnet.training.loop import train
 
 # TrainConfig's flags, with the benchmark's own defaults where it measures something else.
 CONFIG_FLAGS = ("epochs", "steps_per_execution", "jit_compile", "augment")

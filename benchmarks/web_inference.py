@@ -43,7 +43,7 @@ def time_models(url: str, chromium: str, runs: int, pixels: list[int]) -> dict[s
         if not page.evaluate("window.digitnet.ready"):
             sys.exit(f"web_inference.py: the page did not start: {page.evaluate('window.digitnet.error')}")
         times = {}
-        for model in page.evaluate("window.digitnet.models"):
+        for model in page.evaluate("window.digitnet.models.builders"):
             page.evaluate("(model) => window.digitnet.loadModel(model)", model)
             page.evaluate("([pixels]) => window.digitnet.timeInference(pixels, 10)", [pixels])
             times[model] = page.evaluate("([pixels, runs]) => window.digitnet.timeInference(pixels, runs)",
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
-    from digitnet.data import load_digits
+    from digitnet.data.sources import load_digits
 
     subprocess.run(["npm", "run", "build"], cwd=WEB, check=True, capture_output=True, timeout=300)
     manifest = {m["id"]: m for m in json.loads((WEB / "dist" / "models" / "models.json").read_text())}

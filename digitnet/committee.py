@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from digitnet import cli
-from digitnet.flags import add_config_flags, comma_separated, config_from_args, flag_arguments
+from digitnet.core import cli
+from digitnet.training.flags import add_config_flags, comma_separated, config_from_args, flag_arguments
 
 # TrainConfig's flags that the committee passes on to every member.
 MEMBER_FLAGS = ("arch", "epochs", "train_examples", "test_examples", "verbose", "export_formats", "export_dir")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def member_widths(values: tuple[str, ...], members: int) -> list[int | None]:
     """--digit-widths as one width (or None) per member."""
-    from digitnet.errors import ConfigError
+    from digitnet.core.errors import ConfigError
 
     if len(values) not in (1, members):
         raise ConfigError(f"--digit-widths takes one value per member ({members}) or one for all, "
@@ -63,7 +63,7 @@ def member_widths(values: tuple[str, ...], members: int) -> list[int | None]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from digitnet.errors import ConfigError
+    from digitnet.core.errors import ConfigError
 
     if args.members < 1:
         raise ConfigError(f"--members must be a positive integer, received {args.members}")
@@ -75,13 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{members_dir}/member-0")
     for width in set(widths):  # every flag checked before any training
         dataclasses.replace(base, digit_width=width).resolved()
-    from digitnet.data import load_digits
-    from digitnet.ensemble import NAME, train_committee
+    from digitnet.data.sources import load_digits
+    from digitnet.experiments.committee import NAME, train_committee
 
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
     result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
     if base.export_formats:
-        from digitnet.exporters import export_model
+        from digitnet.serving.exporters import export_model
 
         export_model(result.model_path, base.export_formats, base.export_dir, load_digits(), name=NAME)
     print(f"{result.metrics['headline']}  [committee folder: {result.folder}]")

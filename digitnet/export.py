@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from digitnet import cli
+from digitnet.core import cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from digitnet.config import check_writable_folder
-    from digitnet.data import load_digits
-    from digitnet.exporters import export_model
+    from digitnet.data.sources import load_digits
+    from digitnet.serving.exporters import export_model
+    from digitnet.training.config import check_writable_folder
 
     check_writable_folder(args.output_dir, "--output-dir")
     export_model(args.model, [f for f in args.formats.split(",") if f], args.output_dir,

@@ -33,13 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet import cli, run_folder
-from digitnet.config import TrainConfig
-from digitnet.data import DigitArrays, split_validation
-from digitnet.errors import ConfigError
-from digitnet.files import write_csv, write_json
-from digitnet.flags import add_config_flags, config_from_args
-from digitnet.registry import INPUT_SHAPE, REGISTRY, get_spec
+from digitnet.core import cli
+from digitnet.core.errors import ConfigError
+from digitnet.core.files import write_csv, write_json
+from digitnet.core.images import EVAL_BATCH, INPUT_SHAPE, to_model_input
+from digitnet.data.sources import DigitArrays, split_validation
+from digitnet.models.registry import REGISTRY, get_spec
+from digitnet.training import run_folder
+from digitnet.training.config import TrainConfig
+from digitnet.training.flags import add_config_flags, config_from_args
 
 TRAINER = "digitnet.portable"
 CONFIG_FLAGS = ("arch", "epochs", "batch_size", "learning_rate", "seed", "augment", "validation_split",
@@ -53,16 +55,11 @@ def check_portable(config: TrainConfig) -> None:
         choices = ", ".join(name for name, spec in REGISTRY.items() if spec.one_stage_classifier)
         raise ConfigError(f"digitnet.portable trains classifiers trained in one stage ({choices}); "
                           f"received --arch {config.arch}")
-    from digitnet.augment_presets import get_augmentation
+    from digitnet.data.presets import get_augmentation
 
     if get_augmentation(config.augment).has_elastic:
         raise ConfigError(f"digitnet.portable draws affine distortions only; --augment {config.augment} adds an "
                           "elastic field, which only digitnet.train's tf.data pipeline draws")
-
-
-def images_in(images):
-    """uint8 [n, 28, 28] -> float32 [n, 28, 28, 1] in [0, 1], as pipeline.normalize_images."""
-    return (images.astype("float32") / 255.0)[..., None]
 
 
 def build_trainer(config: TrainConfig):
@@ -70,8 +67,8 @@ def build_trainer(config: TrainConfig):
     same classifier behind the training-only RandomAffine of config.augment."""
     import keras
 
-    from digitnet.layers import RandomAffine
-    from digitnet.models import with_digit_width
+    from digitnet.models.builders import with_digit_width
+    from digitnet.models.layers import RandomAffine
 
     classifier = get_spec(config.arch).build()
     if config.digit_width:
@@ -85,7 +82,7 @@ def train_member(config: TrainConfig, data: DigitArrays, folder: Path) -> dict:
     """Trains one member as `config` says and writes its run folder whole; returns its metrics."""
     import keras
 
-    from digitnet.optimizer import adam
+    from digitnet.training.optimizer import adam
 
     spec = get_spec(config.arch)
     (train_images, train_labels), validation = split_validation(
@@ -96,12 +93,12 @@ def train_member(config: TrainConfig, data: DigitArrays, folder: Path) -> dict:
     trainer.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
                     loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=STEPS_PER_EXECUTION)
     clock = epoch_clock()
-    history = trainer.fit(images_in(train_images), train_labels.astype("int32"), batch_size=config.batch_size,
+    history = trainer.fit(to_model_input(train_images), train_labels.astype("int32"), batch_size=config.batch_size,
                           epochs=config.epochs, shuffle=True, callbacks=[clock], verbose=config.verbose and 2,
-                          validation_data=validation and (images_in(validation[0]), validation[1].astype("int32")))
+                          validation_data=validation and (to_model_input(validation[0]), validation[1].astype("int32")))
     # The trained optimiser with it, as digitnet.train saves (its state loads without warnings).
     classifier.compile(optimizer=trainer.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
-    test = classifier.evaluate(images_in(data.test_images), data.test_labels.astype("int32"), batch_size=1000,
+    test = classifier.evaluate(to_model_input(data.test_images), data.test_labels.astype("int32"), batch_size=EVAL_BATCH,
                                return_dict=True, verbose=0)
     test = {key: float(value) for key, value in test.items()}
     trained_by = {"trainer": TRAINER, "keras_backend": keras.backend.backend(), "keras": keras.__version__}
@@ -146,7 +143,7 @@ def epoch_clock():
     (interrupts.py)."""
     import keras
 
-    from digitnet import interrupts
+    from digitnet.core import interrupts
 
     class EpochClock(keras.callbacks.Callback):
         def __init__(self):
@@ -210,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.output_dir or f"runs/committee-{args.arch}")
     base = config_from_args(args, CONFIG_FLAGS, output_dir=str(run_folder.member_folder(folder, 0))).resolved()
     check_portable(base)
-    from digitnet.data import load_digits
+    from digitnet.data.sources import load_digits
 
     data = load_digits().take_train(base.train_examples).take_test(base.test_examples)
     train_members(base, args.members, folder, data, first=args.first_member)

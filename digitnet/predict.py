@@ -9,7 +9,7 @@ Without --model, the newest exported committee in saved_models/committee/
 answers, else the newest LeNet in saved_models/lenet/; the first line on
 stderr says which.
 
-Each image is prepared the way MNIST was made (digitnet/preprocess.py). A bad
+Each image is prepared the way MNIST was made (digitnet/serving/preprocess.py). A bad
 file gets its own error line; the others still get their answers. The exit
 code is 2 when any file failed.
 """
@@ -23,9 +23,8 @@ from typing import Iterator
 
 import numpy as np
 
-from digitnet import cli
-from digitnet.errors import DataError
-
+from digitnet.core import cli
+from digitnet.core.errors import DataError
 
 # The served names tried without --model, best first, and how the command names each.
 REFERENCE_MODELS = (("committee", "the reference committee"), ("lenet", "the reference LeNet"))
@@ -45,7 +44,7 @@ def default_model(root: str = "saved_models") -> tuple[str, str]:
 
 def predict_files(model_path: str, paths: list[str]) -> list[dict]:
     """One result per file: {"file", "digit", "probability", "probabilities", "image"} or {"file", "error"}."""
-    from digitnet.runtimes import load_predictor
+    from digitnet.serving.runtimes import load_predictor
 
     return list(predict_each(load_predictor(model_path), paths, model_path))
 
@@ -55,7 +54,7 @@ def predict_each(predictor, paths: list[str], model_name: str) -> Iterator[dict]
     file's result as soon as it is answered, so a caller can read the predictor's
     state for that file (TFLitePredictor.latencies[-1]). `model_name` names the
     model in the error raised when it is not a classifier."""
-    from digitnet.preprocess import prepare_file
+    from digitnet.serving.preprocess import prepare_file
 
     for path in paths:
         try:

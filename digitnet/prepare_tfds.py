@@ -24,10 +24,10 @@ import json
 import shutil
 from pathlib import Path
 
-from digitnet import cli
-from digitnet.data import embedded_data_dir
-from digitnet.errors import DataError
-from digitnet.files import atomic_path, write_text
+from digitnet.core import cli
+from digitnet.core.errors import DataError
+from digitnet.core.files import atomic_path, write_text
+from digitnet.data.sources import embedded_data_dir
 
 # MD5 of the uncompressed originals, as the MNIST distribution publishes them.
 PUBLISHED_MD5 = {

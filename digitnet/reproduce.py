@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from digitnet import cli
-from digitnet.flags import add_config_flags, config_values
-from digitnet.reproduction import MODELS, ReproduceOptions
+from digitnet.core import cli
+from digitnet.experiments.reproduction import MODELS, ReproduceOptions
+from digitnet.training.flags import add_config_flags, config_values
 
 # The flags that mean what they mean to digitnet.train, each run taking them as given.
 SHARED_FLAGS = ("train_examples", "test_examples", "epochs", "lr_schedule")
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                                output_dir=args.output_dir, first_seed=args.first_seed,
                                only_finished=args.only_finished, **config_values(args, SHARED_FLAGS))
     options.validate()
-    from digitnet.data import load_digits
-    from digitnet.report import reproduce
+    from digitnet.data.sources import load_digits
+    from digitnet.experiments.report import reproduce
 
     reproduce(options, load_digits())
     return 0

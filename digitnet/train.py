@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from digitnet import cli
-from digitnet.flags import add_config_flags, config_from_args
+from digitnet.core import cli
+from digitnet.training.flags import add_config_flags, config_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """A flag for every TrainConfig field (digitnet/flags.py), and --debug."""
+    """A flag for every TrainConfig field (digitnet/training/flags.py), and --debug."""
     parser = argparse.ArgumentParser(
         prog="python -m digitnet.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -24,12 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     config = config_from_args(build_parser().parse_args(argv)).resolved()
-    from digitnet.training import train  # TensorFlow loads only once the flags are known to be good
+    from digitnet.training.loop import train  # TensorFlow loads only once the flags are known to be good
 
     result = train(config)
     if config.export_formats:
-        from digitnet.data import load_digits
-        from digitnet.exporters import export_model
+        from digitnet.data.sources import load_digits
+        from digitnet.serving.exporters import export_model
 
         export_model(result.model_path, config.export_formats, config.export_dir,
                      load_digits(config.data_source, config.data_dir, config.tfds_data_dir))

@@ -3,7 +3,7 @@
     python export/rest_client.py --server http://localhost:8501 --model lenet digit1.png digit2.jpg
     python export/rest_client.py --dry-run digit.png     # print the request body only
 
-Images are prepared like MNIST (digitnet.preprocess) and sent as uint8
+Images are prepared like MNIST (digitnet.serving.preprocess) and sent as uint8
 28x28 arrays to the `serving_default` signature:
 POST /v1/models/<name>:predict  {"signature_name": "serving_default", "instances": [...]}.
 """
@@ -15,7 +15,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from digitnet.preprocess import prepare_file
+from digitnet.serving.preprocess import prepare_file
 
 
 def build_request(paths: list[str], signature: str = "serving_default") -> dict:

@@ -5,15 +5,15 @@
 Prints each prediction with its probability and the per-image latency of
 the interpreter's invoke(). The images are prepared and answered by
 digitnet.predict (as `python -m digitnet.predict --model <file.tflite>` does),
-run by digitnet.runtimes.TFLitePredictor.
+run by digitnet.serving.runtimes.TFLitePredictor.
 """
 from __future__ import annotations
 
 import sys
 
-from digitnet import cli
+from digitnet.core import cli
 from digitnet.predict import predict_each
-from digitnet.runtimes import TFLitePredictor
+from digitnet.serving.runtimes import TFLitePredictor
 
 
 def main(argv: list[str]) -> int:

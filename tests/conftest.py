@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from digitnet.data import load_digits  # noqa: E402
+from digitnet.data.sources import load_digits  # noqa: E402
 
 
 def quick_train_args(train: int = 300, test: int = 100, epochs: int = 1) -> list[str]:
@@ -56,7 +56,8 @@ def run_train(argv, env=None, timeout=300) -> subprocess.CompletedProcess:
 
 def run_train_cli(argv, **kwargs) -> int:
     """The training CLI in this process, as `python -m digitnet.train ARGV` runs it; its exit code."""
-    from digitnet import cli, train
+    from digitnet import train
+    from digitnet.core import cli
 
     return cli.run_command(train.main, argv, **kwargs)
 

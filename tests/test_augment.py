@@ -1,4 +1,4 @@
-"""Random affine and elastic augmentation (digitnet/augment.py): determinism,
+"""Random affine and elastic augmentation (digitnet/data/augment.py): determinism,
 ranges, graph-mode shapes, and transforms that move digits where they should."""
 import math
 
@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from digitnet.augment import (
-    augment_batch,
-    bilinear_sample,
-    elastic_field,
-    inverse_affine,
-    lattice_spacing,
-    smoothing_matrix,
-    warp,
-)
-from digitnet.augment_presets import AUGMENTATIONS, Augmentation, get_augmentation
-from digitnet.errors import ConfigError
+from digitnet.core.errors import ConfigError
+from digitnet.data.augment import (augment_batch, bilinear_sample, elastic_field, inverse_affine, lattice_spacing,
+                                   smoothing_matrix, warp)
+from digitnet.data.presets import AUGMENTATIONS, Augmentation, get_augmentation
 
 DISTORTING = [name for name in AUGMENTATIONS if name != "none"]
 
@@ -213,7 +206,7 @@ def test_impossible_parameters_are_config_errors(fields):
 
 
 def test_augmentation_grid_writes_a_png(mnist, tmp_path):
-    from digitnet.augment_figure import augmentation_grid
+    from digitnet.data.augment_figure import augmentation_grid
 
     path = augmentation_grid(mnist.train_images[:2], "elastic", tmp_path / "grid.png", versions=2)
     assert path.read_bytes().startswith(b"\x89PNG") and not list(tmp_path.glob(".tmp-*"))

@@ -5,12 +5,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import QUICK_TRAIN
-from digitnet import cli, committee
-from digitnet.exporters import export_model
-from digitnet.pipeline import normalize_images
-from digitnet.runtimes import TFLitePredictor
+
+from digitnet import committee
+from digitnet.core import cli
+from digitnet.core.images import to_model_input
+from digitnet.serving.exporters import export_model
+from digitnet.serving.runtimes import TFLitePredictor
 
 pytestmark = pytest.mark.slow  # the committee fixture trains two members
 
@@ -24,7 +25,7 @@ def tiny_committee(tmp_path_factory):
 
 
 def test_committee_output_is_the_mean_of_its_members(tiny_committee, mnist):
-    images = normalize_images(mnist.test_images[:64])
+    images = to_model_input(mnist.test_images[:64])
     members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
     model = keras.models.load_model(tiny_committee / "model.keras")
     expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
@@ -32,7 +33,7 @@ def test_committee_output_is_the_mean_of_its_members(tiny_committee, mnist):
     assert not np.allclose(expected, members[0].predict(images, verbose=0), atol=1e-3)  # the members differ
     metrics = json.loads((tiny_committee / "metrics.json").read_text())
     assert [m["seed"] for m in metrics["members"]] == [0, 1] and model.name == "committee"
-    predicted = np.argmax(model.predict(normalize_images(mnist.test_images[:100]), verbose=0), axis=1)
+    predicted = np.argmax(model.predict(to_model_input(mnist.test_images[:100]), verbose=0), axis=1)
     assert metrics["committee"]["errors"] == int(np.sum(predicted != mnist.test_labels[:100]))
 
 
@@ -42,7 +43,7 @@ def test_committee_exports_agree_with_the_keras_committee(tiny_committee, mnist,
                            name="committee", log=lambda *a: None)
     assert written["saved_model"] == tmp_path / "committee" / "1"
     reference = keras.models.load_model(tiny_committee / "model.keras").predict(
-        normalize_images(data.test_images), verbose=0)
+        to_model_input(data.test_images), verbose=0)
     served = tf.saved_model.load(str(written["saved_model"])).signatures["serving_default"](
         images=tf.constant(data.test_images))
     np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
@@ -65,7 +66,7 @@ def test_a_committee_with_views_averages_every_member_over_the_shifted_images(ti
             "--members-dir", str(tiny_committee), "--output-dir", str(tmp_path)]
     assert cli.run_command(committee.main, argv) == 0
     assert not (tmp_path / "member-0").exists()  # the members were reused, not trained again
-    images = normalize_images(mnist.test_images[:64]).numpy()
+    images = to_model_input(mnist.test_images[:64])
     members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
     views = [_shifted(images, down, right) for down, right in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
     expected = np.mean([m.predict(v, verbose=0) for m in members for v in views], axis=0)
@@ -89,7 +90,7 @@ def test_members_with_digit_widths_normalise_their_own_digits(mnist, tmp_path):
     members = [keras.models.load_model(tmp_path / f"member-{k}" / "model.keras") for k in range(2)]
     assert members[1].get_layer("digit_width").width == 14
     assert "digit_width" not in [layer.name for layer in members[0].layers]
-    images = normalize_images(mnist.test_images[:64]).numpy()
+    images = to_model_input(mnist.test_images[:64])
     expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
     model = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)

@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import quick_train_args, run_train
 
 

@@ -1,19 +1,19 @@
 """tf.distribute paths that run without a GPU."""
 import json
 import os
+import socket
 import subprocess
 import sys
-import socket
 import textwrap
 import time
 
 import pytest
 import tensorflow as tf
-
 from conftest import subprocess_env
-from digitnet import cli
-from digitnet.distribute import make_strategy
-from digitnet.errors import ConfigError
+
+from digitnet.core import cli
+from digitnet.core.errors import ConfigError
+from digitnet.training.distribute import make_strategy
 
 MIRRORED_ON_TWO_CPUS = textwrap.dedent("""
     import json, sys
@@ -21,8 +21,8 @@ MIRRORED_ON_TWO_CPUS = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    from digitnet.config import TrainConfig
-    from digitnet.training import train
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
     config = TrainConfig(arch="lenet", epochs=1, train_examples=400, test_examples=100, batch_size=50,
                          output_dir=sys.argv[1], verbose=0)
     result = train(config, strategy=strategy)
@@ -39,12 +39,13 @@ def test_mirrored_strategy_trains_over_two_replicas(tmp_path):
     assert report["replicas"] == 2
     import keras
     import numpy as np
-    from digitnet.data import load_digits
-    from digitnet.pipeline import normalize_images
+
+    from digitnet.core.images import to_model_input
+    from digitnet.data.sources import load_digits
 
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     data = load_digits().take_test(100)
-    predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
+    predictions = np.argmax(model.predict(to_model_input(data.test_images), verbose=0), axis=1)
     assert report["accuracy"] == pytest.approx(np.mean(predictions == data.test_labels), abs=1e-6)
     assert report["accuracy"] > 0.3  # 400 images, one epoch: well above chance if both replicas learned
 
@@ -61,7 +62,7 @@ def test_auto_takes_mirrored_only_from_two_gpus(monkeypatch, gpus, mirrored):
     """One GPU keeps the default strategy, so steps_per_execution stays 10 (keras#19246 hits Mirrored only)."""
     import tensorflow as tf
 
-    from digitnet.distribute import steps_per_execution_for
+    from digitnet.training.distribute import steps_per_execution_for
 
     real = tf.config.list_physical_devices
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: (
@@ -85,9 +86,9 @@ def test_multi_worker_needs_tf_config(monkeypatch):
 
 WORKER = textwrap.dedent("""
     import json, sys
-    from digitnet import cli
-    from digitnet.config import TrainConfig
-    from digitnet.training import train
+    from digitnet.core import cli
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
 
     def main(argv):
         config = TrainConfig(arch=sys.argv[2], epochs=int(sys.argv[3]), train_examples=600, test_examples=200,
@@ -150,12 +151,13 @@ def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     assert not os.path.exists(other["output_dir"])  # the other worker's state folder is gone
     import keras
     import numpy as np
-    from digitnet.data import load_digits
-    from digitnet.pipeline import normalize_images
+
+    from digitnet.core.images import to_model_input
+    from digitnet.data.sources import load_digits
 
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     data = load_digits().take_test(200)
-    predictions = np.argmax(model.predict(normalize_images(data.test_images), verbose=0), axis=1)
+    predictions = np.argmax(model.predict(to_model_input(data.test_images), verbose=0), axis=1)
     assert np.mean(predictions == data.test_labels) == pytest.approx(chief["test"]["accuracy"], abs=1e-6)
     # The same command again: every worker reuses the finished run (none trains alone).
     again = _run_two_workers(tmp_path / "run")
@@ -211,7 +213,7 @@ def test_a_worker_whose_peer_dies_stops_naming_it(tmp_path):
 def test_steps_per_execution_is_10_on_one_device_and_1_where_keras_cannot_loop():
     import tensorflow as tf
 
-    from digitnet.distribute import steps_per_execution_for
+    from digitnet.training.distribute import steps_per_execution_for
 
     assert steps_per_execution_for(tf.distribute.get_strategy(), None) == 10
     assert steps_per_execution_for(tf.distribute.get_strategy(), 3) == 3
@@ -237,7 +239,7 @@ def test_steps_per_execution_is_10_on_one_device_and_1_where_keras_cannot_loop()
 ], ids=["health-check", "heartbeats", "socket-closed", "connection-refused", "lost-two-workers",
         "lost-three-workers", "not-a-peer", "one-worker"])
 def test_the_missing_peer_is_named_from_whatever_tensorflow_says(monkeypatch, error, workers, expected):
-    from digitnet.distribute import name_missing_peer
+    from digitnet.training.distribute import name_missing_peer
 
     cluster = {"worker": [f"127.0.0.1:{9000 + index}" for index in range(workers)]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import quick_train_args, run_train_cli, subprocess_env, tflite_probabilities
-from digitnet import cli
-from digitnet.exporters import TFLITE_VARIANTS, export_model, with_checks
-from digitnet.runtimes import load_predictor
+
+from digitnet.core import cli
+from digitnet.serving.exporters import TFLITE_VARIANTS, export_model, with_checks
+from digitnet.serving.runtimes import load_predictor
 
 TEST_SUBSET = 1000
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import run_python
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from conftest import run_python
-from digitnet import figures
-from digitnet.registry import REGISTRY, get_spec
+from digitnet.core import figures
+from digitnet.models.registry import REGISTRY, get_spec
 
 
 @pytest.fixture
@@ -142,9 +142,9 @@ def test_every_registered_task_has_its_figures(arch):
 
 
 def test_importing_the_tasks_loads_no_plotting_library():
-    script = ("import sys, digitnet.tasks\n"
-              "assert 'matplotlib' not in sys.modules and 'digitnet.figures' not in sys.modules, "
-              "sorted(m for m in sys.modules if 'matplotlib' in m or m == 'digitnet.figures')[:5]\n")
+    script = ("import sys, digitnet.models.tasks\n"
+              "assert 'matplotlib' not in sys.modules and 'digitnet.core.figures' not in sys.modules, "
+              "sorted(m for m in sys.modules if 'matplotlib' in m or m == 'digitnet.core.figures')[:5]\n")
     done = run_python(script)
     assert done.returncode == 0, done.stderr[-2000:]
 

@@ -1,14 +1,15 @@
-"""The command-line flags come from TrainConfig's fields (digitnet/flags.py), each setting written once."""
+"""The command-line flags come from TrainConfig's fields (digitnet/training/flags.py), each setting written once."""
 import argparse
 import dataclasses
 
 import pytest
 from conftest import run_python
 
-from digitnet import config, flags, train
-from digitnet.config import NOT_ON_CLI, TrainConfig
-from digitnet.data import DATA_SOURCES
-from digitnet.registry import REGISTRY
+from digitnet import train
+from digitnet.data.sources import DATA_SOURCES
+from digitnet.models.registry import REGISTRY
+from digitnet.training import config, flags
+from digitnet.training.config import NOT_ON_CLI, TrainConfig
 
 CHOICES = {"arch": REGISTRY, "data_source": DATA_SOURCES, "strategy": config.STRATEGIES,
            "jit_compile": config.JIT_CHOICES, "lr_schedule": config.LR_SCHEDULES, "augment": config.AUGMENT_PRESETS}

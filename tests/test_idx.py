@@ -2,13 +2,13 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import idx_bytes, write_digit_folder, write_idx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import idx_bytes, write_digit_folder, write_idx
-from digitnet.data import load_idx_folder
-from digitnet.errors import DataError
-from digitnet.idx import read_idx, read_idx_bytes
+from digitnet.core.errors import DataError
+from digitnet.data.idx import read_idx, read_idx_bytes
+from digitnet.data.sources import load_idx_folder
 
 IMAGES = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
 

@@ -2,7 +2,7 @@
 
 The script runs here on a few hundred digits, under Keras' TensorFlow backend
 and under its JAX backend with TensorFlow made unimportable (as on the GPU
-machine), so a change to the registry, the builders or digitnet/optimizer.py
+machine), so a change to the registry, the builders or digitnet/training/optimizer.py
 that breaks it, or that imports TensorFlow on its path, fails here and not on
 the GPU machine.
 """
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import NO_TENSORFLOW, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,12 +5,13 @@ import re
 import keras
 import numpy as np
 import pytest
-
 from conftest import QUICK_TRAIN, quick_train_args, run_python, run_train
-from digitnet.errors import ConfigError
-from digitnet.layers import DigitWidth, resampling_table
-from digitnet.models import REGISTRY, with_digit_width
-from digitnet.pipeline import normalize_images
+
+from digitnet.core.errors import ConfigError
+from digitnet.core.images import to_model_input
+from digitnet.models.builders import with_digit_width
+from digitnet.models.layers import DigitWidth, resampling_table
+from digitnet.models.registry import REGISTRY
 
 INK = 0.2  # DigitWidth's default threshold
 
@@ -21,7 +22,7 @@ def ink_columns(images: np.ndarray) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("width", [8, 12, 20])
 def test_every_digit_comes_out_width_pixels_wide_centred_in_range(width, mnist):
-    images = normalize_images(mnist.test_images[:200]).numpy()
+    images = to_model_input(mnist.test_images[:200])
     spans_before = [c[-1] - c[0] + 1 for c in ink_columns(images)]
     assert min(spans_before) < width - 2 and max(spans_before) > min(width, 19)  # some stretched, some squeezed
     out = np.asarray(DigitWidth(width)(images))
@@ -70,11 +71,11 @@ def test_the_wrapped_model_keeps_its_name_and_a_fresh_process_loads_it(tmp_path,
     assert model.name == "lenet" and model.get_layer("digit_width").width == 14
     path = tmp_path / "model.keras"
     model.save(path)
-    images = normalize_images(mnist.test_images[:16]).numpy()
+    images = to_model_input(mnist.test_images[:16])
     np.save(tmp_path / "images.npy", images)
     expected = model.predict(images, verbose=0)
     # A fresh process that has not imported digitnet's layers: the loader must register them.
-    done = run_python("import numpy as np; from digitnet.runtimes import load_keras_model; "
+    done = run_python("import numpy as np; from digitnet.serving.runtimes import load_keras_model; "
                       f"m = load_keras_model({str(path)!r}); "
                       f"np.save({str(tmp_path / 'out.npy')!r}, m.predict(np.load({str(tmp_path / 'images.npy')!r}), verbose=0))")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -100,9 +101,10 @@ def test_a_bad_width_is_refused_by_the_command(capsys):
 
 @pytest.mark.slow
 def test_a_width_normalised_run_trains_and_its_exports_agree(tmp_path, mnist):
-    from digitnet.exporters import export_model
-    from digitnet.runtimes import TFLitePredictor
     import tensorflow as tf
+
+    from digitnet.serving.exporters import export_model
+    from digitnet.serving.runtimes import TFLitePredictor
 
     # 3,000 digits: answers confident enough that int8's rounding flips few of them
     # (300 digits: 97-100 % kept; the run-time arithmetic this layer replaced kept 87 %).
@@ -115,7 +117,7 @@ def test_a_width_normalised_run_trains_and_its_exports_agree(tmp_path, mnist):
                            log=lambda *a: None)
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert model.get_layer("digit_width").width == 16
-    reference = model.predict(normalize_images(data.test_images), verbose=0)
+    reference = model.predict(to_model_input(data.test_images), verbose=0)
     served = tf.saved_model.load(str(written["saved_model"])).signatures["serving_default"](
         images=tf.constant(data.test_images))
     np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)

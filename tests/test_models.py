@@ -2,9 +2,10 @@ import keras
 import numpy as np
 import pytest
 
-from digitnet.errors import ConfigError
-from digitnet.models import REGISTRY, build_ae_classifier, build_autoencoder, build_bpnn, build_conv_autoencoder, get_spec
-from digitnet.pipeline import make_dataset
+from digitnet.core.errors import ConfigError
+from digitnet.data.pipeline import make_dataset
+from digitnet.models.builders import build_ae_classifier, build_autoencoder, build_bpnn, build_conv_autoencoder
+from digitnet.models.registry import REGISTRY, get_spec
 
 EXPECTED_OUTPUT = {"classification": (None, 10), "reconstruction": (None, 28, 28, 1)}
 

@@ -1,4 +1,4 @@
-"""Photos of digits (digitnet.photo_synth) through digitnet.preprocess.
+"""Photos of digits (digitnet.data.photo_synth) through digitnet.serving.preprocess.
 
 Each hard case of photo_synth, alone, must come out as the digit: the 28x28
 result looks like the preprocessed clean digit and the reference LeNet reads
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import preprocess
-from digitnet.errors import DataError
-from digitnet.photo_synth import CASES, make_photo, photo_set
+from digitnet.core.errors import DataError
+from digitnet.data.photo_synth import CASES, make_photo, photo_set
+from digitnet.serving import preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
@@ -35,7 +35,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def lenet():
-    from digitnet.runtimes import load_predictor
+    from digitnet.serving.runtimes import load_predictor
 
     return load_predictor(REFERENCE_SAVED_MODEL)
 
@@ -166,7 +166,7 @@ def test_photo_synth_is_seeded_and_each_case_changes_the_photo(mnist):
 
 
 def test_photo_synth_needs_no_tensorflow():
-    code = "import sys, digitnet.photo_synth; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, digitnet.data.photo_synth; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 

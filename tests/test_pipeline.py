@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from digitnet.data import split_validation
-from digitnet.pipeline import epoch_variable, make_dataset
-from digitnet.tasks import CLASSIFICATION, RECONSTRUCTION
+from digitnet.data.pipeline import epoch_variable, make_dataset
+from digitnet.data.sources import split_validation
+from digitnet.models.tasks import CLASSIFICATION, RECONSTRUCTION
 
 
 def test_classification_batches(small_mnist):

@@ -9,12 +9,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import NO_TENSORFLOW, subprocess_env
-from digitnet import augment, layers, portable
-from digitnet.augment_presets import get_augmentation
-from digitnet.config import TrainConfig
-from digitnet.errors import ConfigError
+
+from digitnet import portable
+from digitnet.core.errors import ConfigError
+from digitnet.data import augment
+from digitnet.data.presets import get_augmentation
+from digitnet.models import layers
+from digitnet.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

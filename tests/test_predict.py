@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import cli, predict
-from digitnet.errors import DataError
-from digitnet.preprocess import to_mnist
-from digitnet import preprocess
+from digitnet import predict
+from digitnet.core import cli
+from digitnet.core.errors import DataError
+from digitnet.serving import preprocess
+from digitnet.serving.preprocess import to_mnist
 
 REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from digitnet.runtimes import load_predictor
 from conftest import tflite_probabilities
+
+from digitnet.serving.runtimes import load_predictor
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 VARIANTS = ("float32", "dynamic_range", "int8")
@@ -86,7 +86,7 @@ def test_int8_stays_within_0_3_points_of_float32(name, mnist, probabilities):
 @pytest.mark.parametrize("path", [p for p, key in map(_values, MODELS) if p.suffix == ".tflite"], ids=lambda p: p.name)
 def test_the_card_states_each_tflite_files_quantization(path):
     """The web demo quantizes inputs and dequantizes outputs with the card's figures (LiteRT.js shows none)."""
-    from digitnet.runtimes import TFLitePredictor
+    from digitnet.serving.runtimes import TFLitePredictor
 
     card = json.loads((path.parent / "model_card.json").read_text())
     variant = path.stem.removeprefix(card["name"] + "_")

@@ -8,11 +8,12 @@ import threading
 import time
 
 import pytest
-
 from conftest import quick_train_args, run_python, run_train, run_train_cli, subprocess_env, train_command
-from digitnet import callbacks, cli
-from digitnet.exporters import publish_version
-from digitnet.files import write_json
+
+from digitnet.core import cli
+from digitnet.core.files import write_json
+from digitnet.serving.exporters import publish_version
+from digitnet.training import callbacks
 
 BPNN_20K = ["--arch", "bpnn", "--train-examples", "20000", "--test-examples", "100", "--quiet"]
 
@@ -205,7 +206,7 @@ def test_tensorflow_start_up_lines_stay_hidden_unless_debug(tmp_path):
 
 
 def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
-    code = ("import sys; from digitnet import cli, train; "
+    code = ("import sys; from digitnet import train; from digitnet.core import cli; "
             "code = cli.run_command(train.main, ['--batch-size', '0']); "
             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = run_python(code, timeout=60)
@@ -215,7 +216,7 @@ def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
 # A command whose main imports TensorFlow and reports what Python's garbage collector did meanwhile.
 GC_REPORT = """
 import atexit, gc, json, sys
-from digitnet import cli
+from digitnet.core import cli
 def main(argv):
     before = [generation["collections"] for generation in gc.get_stats()]
     try:

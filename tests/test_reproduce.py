@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from digitnet import cli, reproduce
-from digitnet.reproduction import MODELS
+from digitnet import reproduce
+from digitnet.core import cli
+from digitnet.experiments.reproduction import MODELS
 
 QUICK = ["--runs", "2", "--train-examples", "200", "--test-examples", "100", "--epochs", "1"]
 FIGURES = ["accuracy_vs_epoch.png", "confusion_matrix_lenet.png", "misclassified_lenet.png",

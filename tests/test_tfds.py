@@ -4,10 +4,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import quick_train_args, run_train_cli
-from digitnet.data import load_digits
-from digitnet.errors import DataError
+
+from digitnet.core.errors import DataError
+from digitnet.data.sources import load_digits
 from digitnet.prepare_tfds import prepare_tfds_mnist
 
 

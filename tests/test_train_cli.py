@@ -4,10 +4,10 @@ import json
 import keras
 import numpy as np
 import pytest
-
 from conftest import QUICK_TRAIN, run_train_cli
-from digitnet import cli
-from digitnet.registry import REGISTRY
+
+from digitnet.core import cli
+from digitnet.models.registry import REGISTRY
 
 QUICK = [*QUICK_TRAIN, "--pretrain-epochs", "1"]
 COMMON_FILES = ["config.json", "history.csv", "all_losses.csv", "all_losses.png", "metrics.json", "model.keras"]

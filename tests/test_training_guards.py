@@ -4,12 +4,12 @@ import json
 import keras
 import numpy as np
 import pytest
-
 from conftest import quick_train_args, run_train_cli
-from digitnet.callbacks import CollapseGuard
-from digitnet.config import TrainConfig
-from digitnet.errors import TrainingError
-from digitnet.optimizer import learning_rate_schedule
+
+from digitnet.core.errors import TrainingError
+from digitnet.training.callbacks import CollapseGuard
+from digitnet.training.config import TrainConfig
+from digitnet.training.optimizer import learning_rate_schedule
 
 
 @pytest.mark.parametrize("lr_schedule, last", [("cosine", 0.0), ("constant", 0.005)])
@@ -47,8 +47,8 @@ def test_a_whole_number_of_warmup_epochs_keeps_the_fingerprint_of_an_int():
 
 
 def test_the_registered_adam_betas_reach_the_optimizer():
-    from digitnet.registry import REGISTRY
-    from digitnet.training import Stage, compile_for_stage
+    from digitnet.models.registry import REGISTRY
+    from digitnet.training.loop import Stage, compile_for_stage
 
     config = TrainConfig(arch="fast").resolved()
     model = REGISTRY["fast"].build()

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.preprocess import prepare_file
-from digitnet.runtimes import TFLitePredictor
+from digitnet.serving.preprocess import prepare_file
+from digitnet.serving.runtimes import TFLitePredictor
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "export" / "web"
@@ -89,7 +89,7 @@ def _user_pngs(mnist, folder, count):
 
 def _photo_pngs(mnist, folder):
     """Photographed digits: 9 of each hard case of photo_synth, then one random mix (100 in all)."""
-    from digitnet.photo_synth import CASES, photo_set
+    from digitnet.data.photo_synth import CASES, photo_set
 
     photos = []
     for number, case in enumerate(CASES):

@@ -8,8 +8,8 @@ import os
 
 import keras
 
-import digitnet.layers  # noqa: F401 (registers the layers that width-normalised runs hold)
-from digitnet.data import load_digits
+import digitnet.models.layers  # noqa: F401 (registers the layers that width-normalised runs hold)
+from digitnet.data.sources import load_digits
 
 TRAINED_ON = 54000
 

@@ -11,8 +11,9 @@ training images. The runs (each on the other 54,000):
 """
 import itertools
 
-from digitnet.ensemble import build_committee
 from selection_runs import load_runs, validation_digits
+
+from digitnet.experiments.committee import build_committee
 
 x, y = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "elastic-40", "affine-40"])

@@ -4,8 +4,9 @@ alone and averaged, with 1 and 5 views, on the last 6,000 training images. The r
     python -m digitnet.train --arch deep_cnn --augment affine --epochs 20 --validation-split 0.1 \
         --seed 100 --output-dir runs/select/affine-20          # and --seed 102 ... affine-20-s102
 """
-from digitnet.ensemble import build_committee
 from selection_runs import load_runs, validation_digits
+
+from digitnet.experiments.committee import build_committee
 
 x, y = validation_digits()
 runs = ["affine-20", "affine-20-s102"]

@@ -8,8 +8,9 @@ runs on unnormalised digits (17: the pair affine-20 + affine-20-s102; with affin
     python -m digitnet.train --arch deep_cnn --digit-width 12 --validation-split 0.1 --seed 105 \
         --output-dir runs/select/width-12         # and --digit-width 18 --seed 106 ... width-18
 """
-from digitnet.ensemble import build_committee
 from selection_runs import load_runs, print_combinations, validation_digits
+
+from digitnet.experiments.committee import build_committee
 
 images, labels = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "width-12", "width-18"])

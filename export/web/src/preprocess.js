@@ -1,4 +1,4 @@
-// The steps of PREPROCESSING.md, mirrored function by function from digitnet/preprocess.py:
+// The steps of PREPROCESSING.md, mirrored function by function from digitnet/serving/preprocess.py:
 // the same doubles, the same order of operations, order statistics and integer counts for
 // every decision, round-half-up (Math.round's rule) everywhere.
 export const FIELD = 28;

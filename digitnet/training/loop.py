@@ -1,0 +1,330 @@
+"""Training library: one run of one registered model, resumable, with its files.
+
+A run folder holds: config.json, history.csv, all_losses.csv/.png,
+metrics.json, model.keras, the task's figures, and backup/ while unfinished.
+`run` reads as the list of its steps; each step is a function below it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from digitnet.core import figures
+from digitnet.core.errors import ConfigError, TrainingError
+from digitnet.core.files import atomic_path, read_csv_rows, write_json
+from digitnet.core.images import to_model_input
+from digitnet.data.pipeline import epoch_variable, make_dataset
+from digitnet.data.sources import DigitArrays, load_digits, split_validation
+from digitnet.models.builders import with_digit_width
+from digitnet.models.registry import ModelSpec, get_spec
+from digitnet.training import run_folder
+from digitnet.training.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, EpochClock, RunLogger,
+                                         StopOnInterrupt, without_batch_loss_log)
+from digitnet.training.config import JIT_CHOICES, TrainConfig
+from digitnet.training.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
+from digitnet.training.optimizer import adam
+from digitnet.training.resume import ResumePoint, agree_on_start
+
+FINE_TUNE_LR_FACTOR = 0.1
+COLLAPSE_PROBE_IMAGES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    output_dir: Path
+    metrics: dict
+    headline: str
+    resumed: bool = False
+    reused: bool = False
+    # False on the workers other than the chief: they write no run folder.
+    chief: bool = True
+
+    @property
+    def model_path(self) -> Path:
+        return self.output_dir / "model.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    name: str
+    epochs: int
+    learning_rate: float
+    # A sub-model kept frozen during this stage (None: everything trains).
+    frozen_submodel: str | None
+
+
+@dataclasses.dataclass
+class Datasets:
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    train_images: np.ndarray
+    # The epoch the training dataset shuffles for (set by callbacks.EpochClock).
+    clock: tf.Variable
+
+
+def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
+    if spec.frozen_submodel is None:
+        return [Stage("train", config.epochs, config.learning_rate, None)]
+    return [
+        Stage("frozen", config.epochs, config.learning_rate, spec.frozen_submodel),
+        Stage("fine_tuned", config.epochs, config.learning_rate * FINE_TUNE_LR_FACTOR, None),
+    ]
+
+
+def say(message: str) -> None:
+    print(f"[digitnet] {message}", flush=True)
+
+
+def train(config: TrainConfig, data: DigitArrays | None = None,
+          strategy: tf.distribute.Strategy | None = None) -> RunResult:
+    """Trains `config.arch` as configured; the entry point for library users.
+
+    `strategy` overrides `config.strategy` (for example a MirroredStrategy over
+    chosen devices)."""
+    config = config.resolved()
+    # Before any other TensorFlow op, as MultiWorkerMirroredStrategy requires.
+    strategy = strategy or make_strategy(config.strategy)
+    config = dataclasses.replace(
+        config, steps_per_execution=steps_per_execution_for(strategy, config.steps_per_execution))
+    if data is None:
+        data = load_digits(config.data_source, config.data_dir, config.tfds_data_dir)
+    data = data.take_train(config.train_examples).take_test(config.test_examples)
+    folder = run_folder.worker_folder(config.output_dir, worker_index(strategy))
+    try:
+        result = run(config, get_spec(config.arch), data, strategy, folder)
+    except tf.errors.OpError as error:
+        peer = name_missing_peer(error)
+        if peer is None:
+            raise
+        raise TrainingError(f"{peer} stopped answering, so this worker stops too; the last completed epoch is "
+                            "kept: run the same command on every worker again to resume") from None
+    if not result.chief:
+        # The chief holds the run; this worker's state is no longer needed.
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path) -> RunResult:
+    """One run in `folder`: agree on where to start, train every stage, save and describe the result."""
+    chief = worker_index(strategy) == 0
+    stages = stages_for(spec, config)
+    start = agree_on_start(config, folder, stages, strategy)
+    if start.finished:
+        return reuse_finished_run(folder, chief)
+    start_folder(folder, config, data, start)
+    seed_everything(config)
+    encoder = pretrained_encoder(config, spec, data, strategy, folder) if spec.pretrain else None
+    datasets = make_datasets(config, spec, data)
+    with strategy.scope():
+        model = build_model(spec, config, encoder)
+    stage_metrics = {stage.name: run_stage(model, spec, stage, index, start, config, datasets, strategy, folder)
+                     for index, stage in enumerate(stages)}
+    metrics = summarize(config, spec, model, stage_metrics, len(datasets.train_images), data, folder)
+    save_model(model, spec, strategy, folder)
+    # On every worker: under a multi-worker strategy the figures' predictions are collective.
+    draw_figures(model, spec, config, data, folder)
+    # Written last: its presence marks the run finished.
+    write_json(folder / run_folder.METRICS, metrics)
+    shutil.rmtree(folder / run_folder.BACKUP, ignore_errors=True)
+    return RunResult(folder, metrics, metrics["headline"], resumed=start.resumed, chief=chief)
+
+
+def build_model(spec: ModelSpec, config: TrainConfig, encoder=None) -> keras.Model:
+    """The registered model, on the pretrained encoder if any, reading width-normalised digits if asked."""
+    model = spec.build(encoder=encoder) if encoder is not None else spec.build()
+    return with_digit_width(model, config.digit_width) if config.digit_width else model
+
+
+def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
+    if not chief:
+        return RunResult(folder, {}, "the chief holds this finished run", reused=True, chief=False)
+    metrics = json.loads((folder / run_folder.METRICS).read_text())
+    say(f"{folder} already holds this finished run; reusing it (--fresh trains again)")
+    return RunResult(folder, metrics, metrics["headline"], reused=True)
+
+
+def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint) -> None:
+    """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
+    if start.move_aside:
+        moved = run_folder.move_aside(folder, start.move_aside)
+        say(f"moved the earlier contents of {folder} to {moved} ({start.move_aside})")
+    if start.clear:
+        run_folder.clear_worker_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / run_folder.CONFIG, run_folder.config_record(
+        config, data.source, tensorflow=tf.__version__, keras=keras.__version__))
+
+
+def seed_everything(config: TrainConfig) -> None:
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path):
+    """The encoder of --encoder's autoencoder, or of one trained first in `folder`/pretrain-<arch>."""
+    if config.encoder is not None:
+        path = Path(config.encoder)
+    else:
+        pretrain_spec = get_spec(spec.pretrain)
+        pretrain_config = dataclasses.replace(
+            config,
+            arch=spec.pretrain,
+            epochs=config.pretrain_epochs or pretrain_spec.epochs,
+            batch_size=pretrain_spec.batch_size,
+            learning_rate=pretrain_spec.learning_rate,
+            warmup_epochs=None,  # resolved() gives the pretrained model's own
+            output_dir=str(Path(config.output_dir) / f"pretrain-{spec.pretrain}"),
+            pretrain_epochs=None,
+            export_formats=(),
+            fresh=False,
+        ).resolved()
+        say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
+        path = run(pretrain_config, pretrain_spec, data, strategy, folder / f"pretrain-{spec.pretrain}").model_path
+    with strategy.scope():  # its variables become the strategy's, like the rest of the model's
+        autoencoder = keras.models.load_model(path)
+    try:
+        return autoencoder.get_layer("encoder")
+    except ValueError:
+        raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
+
+
+def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays) -> Datasets:
+    (train_images, train_labels), validation = split_validation(
+        data.train_images, data.train_labels, config.validation_split)
+    clock = epoch_variable()
+    train_ds = make_dataset(train_images, train_labels, spec.task, config.batch_size,
+                            shuffle_seed=config.seed, epoch=clock, augment=config.augment)
+    test_ds = make_dataset(data.test_images, data.test_labels, spec.task, config.batch_size)
+    if config.test_every_epoch:
+        validation_ds = test_ds
+    else:
+        validation_ds = validation and make_dataset(*validation, spec.task, config.batch_size)
+    return Datasets(train_ds, test_ds, validation_ds, train_images, clock)
+
+
+def run_stage(model: keras.Model, spec: ModelSpec, stage: Stage, index: int, start: ResumePoint,
+              config: TrainConfig, datasets: Datasets, strategy, folder: Path) -> dict:
+    """Trains one stage from where the run starts (or loads it, if it was completed) and tests it."""
+    backup = folder / run_folder.BACKUP / stage.name
+    steps_per_epoch = -(-len(datasets.train_images) // config.batch_size)
+    with strategy.scope():
+        batch_loss_log = compile_for_stage(model, spec, stage, config, steps_per_epoch)
+    completed = start.epochs_completed(index, stage.epochs)
+    if completed == stage.epochs:
+        model.load_weights(backup / f"epoch-{completed}.weights.h5")
+    else:
+        if index or spec.pretrain:
+            say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
+        callbacks = stage_callbacks(folder, stage, completed, config, datasets, batch_loss_log)
+        model.fit(datasets.train, epochs=stage.epochs, validation_data=datasets.validation, shuffle=False,
+                  callbacks=callbacks, verbose=config.verbose and 1)
+    return without_batch_loss_log(model.evaluate(datasets.test, return_dict=True, verbose=0))
+
+
+def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
+                      steps_per_epoch: int) -> BatchLossLog:
+    for layer in model.layers:
+        layer.trainable = layer.name != stage.frozen_submodel
+    batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
+    model.compile(
+        optimizer=adam(spec, stage.learning_rate, stage.epochs, config, steps_per_epoch),
+        loss=spec.task.loss,
+        metrics=[*spec.task.metrics, batch_loss_log],
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=JIT_CHOICES[config.jit_compile],
+    )
+    return batch_loss_log
+
+
+def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainConfig, datasets: Datasets,
+                    batch_loss_log: BatchLossLog) -> list:
+    def announce(epoch):
+        say(f"resuming the interrupted run in {folder} after its completed epoch {epoch} (stage '{stage.name}')")
+
+    callbacks = [
+        EpochClock(datasets.clock),
+        # Before the records and the backup: a collapsed epoch must reach neither.
+        CollapseGuard(to_model_input(datasets.train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
+        # Records before backup: a kill between the two redoes the epoch, and
+        # RunLogger drops the redone epoch's rows, so nothing is lost or doubled.
+        RunLogger(folder, batch_loss_log, stage.learning_rate, stage=stage.name),
+        EpochBackup(folder / run_folder.BACKUP / stage.name, resume_epoch=completed, on_restore=announce),
+        StopOnInterrupt(),
+    ]
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(folder / "tensorboard" / stage.name)))
+    return callbacks
+
+
+def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_metrics: dict, train_examples: int,
+              data: DigitArrays, folder: Path) -> dict:
+    final = list(stage_metrics.values())[-1]
+    headline = spec.task.headline(final)
+    if len(stage_metrics) > 1:
+        headline = "; ".join(f"{name}: {spec.task.headline(m)}" for name, m in stage_metrics.items())
+    return {
+        "arch": config.arch,
+        "weights_sha256": weights_digest(model),
+        "task": spec.task.name,
+        "test": final,
+        "stages": stage_metrics,
+        "seconds_per_epoch": seconds_per_epoch(folder, list(stage_metrics)),
+        "train_examples": train_examples,
+        "test_examples": len(data.test_images),
+        "seed": config.seed,
+        "headline": headline,
+    }
+
+
+def seconds_per_epoch(folder: Path, stage_names: list[str]) -> dict:
+    """Median epoch time per stage, leaving out the first epoch (tracing and graph building)."""
+    rows = read_csv_rows(folder / RunLogger.HISTORY)
+    result = {}
+    for name in stage_names:
+        seconds = [float(r["seconds"]) for r in rows if r["stage"] == name]
+        result[name] = float(np.median(seconds[1:] or seconds)) if seconds else None
+    return result
+
+
+def save_model(model: keras.Model, spec: ModelSpec, strategy, folder: Path) -> None:
+    """model.keras with only standard metrics, so it loads without digitnet."""
+    with strategy.scope():
+        model.compile(optimizer=model.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
+    with atomic_path(folder / "model.keras") as temporary:
+        model.save(temporary)
+
+
+def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data: DigitArrays, folder: Path) -> None:
+    figures.plot_all_losses(read_csv_rows(folder / RunLogger.ALL_LOSSES), folder / "all_losses.png",
+                            f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
+    test_inputs = to_model_input(data.test_images)
+    figures.figures_for(spec.task)(model, test_inputs, data.test_labels, folder, config.arch)
+    if config.digit_width:
+        # What the model reads: test digits before and after its width normalisation.
+        digits = test_inputs[:12]
+        figures.plot_reconstructions(digits, np.asarray(model.get_layer("digit_width")(digits)),
+                                     folder / "digit_width.png", f"{config.arch} reads every digit "
+                                     f"{config.digit_width} pixels wide", labels=("test digit", "as read"))
+    if config.augment != "none":
+        from digitnet.data.augment_figure import augmentation_grid
+
+        # What the model was trained on: training digits beside augmented versions of them.
+        augmentation_grid(data.train_images[:8], config.augment, folder / "augmentation.png", seed=config.seed)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A fingerprint of every weight, to compare runs and workers bit for bit."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
