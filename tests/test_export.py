@@ -8,7 +8,9 @@ import pytest
 from conftest import quick_train_args, run_train_cli, subprocess_env, tflite_probabilities
 
 from digitnet.core import cli
-from digitnet.serving.exporters import TFLITE_VARIANTS, export_model, with_checks
+from digitnet.serving.exporters import export_model
+from digitnet.serving.model_card import with_checks
+from digitnet.serving.tflite import TFLITE_VARIANTS
 from digitnet.serving.runtimes import load_predictor
 
 TEST_SUBSET = 1000

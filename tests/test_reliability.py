@@ -12,7 +12,7 @@ from conftest import quick_train_args, run_python, run_train, run_train_cli, sub
 
 from digitnet.core import cli
 from digitnet.core.files import write_json
-from digitnet.serving.exporters import publish_version
+from digitnet.serving.publish import publish_version
 from digitnet.training import callbacks
 
 BPNN_20K = ["--arch", "bpnn", "--train-examples", "20000", "--test-examples", "100", "--quiet"]

@@ -1,0 +1,46 @@
+"""Versioned folders that a model server can watch: a version appears whole or not at all.
+
+TF Serving serves the highest numbered folder under a model's base path. Every
+exporter writes into a hidden staging folder beside the versions and renames it
+to the next free number when it is complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def next_version(base: Path) -> int:
+    """One more than the highest number naming anything under `base` (a file named '3' takes 3 as well)."""
+    versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.exists() else []
+    return max(versions, default=0) + 1
+
+
+def publish_version(staging: Path, base: Path) -> Path:
+    """Renames a finished `staging` folder to the next free version under `base`.
+
+    rename() refuses an existing non-empty target, so two exporters racing
+    for one number never overwrite each other: the loser takes the next."""
+    while True:
+        target = base / str(next_version(base))
+        try:
+            os.rename(staging, target)
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+            # Taken meanwhile (by a racing exporter): next_version now counts it.
+
+
+@contextlib.contextmanager
+def staging_folder(base: Path):
+    """A temporary folder beside the versions (hidden, so not a servable version)."""
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=base, prefix=".staging-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
