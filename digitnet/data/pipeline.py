@@ -6,13 +6,12 @@ import tensorflow as tf
 
 from digitnet.core.images import to_model_input
 from digitnet.data.augment import augment_batch
-from digitnet.models.tasks import Task
 
 
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray,
-    task: Task,
+    task,  # a models.tasks.Task: its make_targets pairs inputs with targets
     batch_size: int,
     *,
     shuffle_seed: int | None = None,
