@@ -1,8 +1,10 @@
 """Shared by the benchmark scripts: machine facts, tables, JSON output."""
 from __future__ import annotations
 
+import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -28,10 +30,11 @@ def timed_process(command: list[str]) -> tuple[float, str]:
 
 
 def summary(values: list[float]) -> str:
-    """'mean ± std' with two decimals."""
+    """'mean ± std' with two decimals; the sample standard deviation (n - 1), as everywhere in digitnet."""
     import numpy as np
 
-    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+    spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.2f} ± {spread:.2f}"
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
@@ -42,12 +45,39 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 
 
+def machine_label(facts: dict) -> str:
+    """A short file-name label of a machine: its GPU if any, else its CPU, and its core count."""
+    name = facts.get("device") if facts.get("gpus") else facts.get("cpu", "cpu")
+    name = re.sub(r"\((r|tm)\)|\b(processor|cpu|nvidia|intel|amd)\b|@", " ", str(name).lower())
+    return f"{'-'.join(re.findall(r'[a-z0-9.]+', name)) or 'cpu'}-{facts.get('cores', 0)}cores"
+
+
+def portable_argument(argument: str) -> str:
+    """An argument as the results may record it: no absolute path of this machine."""
+    if not os.path.isabs(argument):
+        return argument
+    path = Path(argument)
+    if path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return str(Path("...", *path.parts[-3:]))
+
+
 def write_results(name: str, results: dict, output_dir: str = "benchmarks/results") -> Path:
+    """Writes `output_dir/<name>_<machine>_<date>.json` (then `-2`, `-3`, ...), so a result is never
+    overwritten; a `name` that is a path (a test's temporary file) is written as `<name>.json`."""
     from digitnet.core.files import write_json
 
-    path = Path(output_dir) / f"{name}.json"
-    write_json(path, {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                      "python": platform.python_version(), **results})
+    facts, date = machine(), datetime.date.today().isoformat()
+    if os.sep in name:
+        path = Path(f"{name}.json")
+    else:
+        stem = Path(output_dir) / f"{name}_{machine_label(facts)}_{date}"
+        path, count = Path(f"{stem}.json"), 2
+        while path.exists():
+            path, count = Path(f"{stem}-{count}.json"), count + 1
+    command = " ".join([Path(sys.executable).name, *map(portable_argument, sys.argv)])
+    write_json(path, {"machine": facts, "date": date, "command": command, "python": platform.python_version(),
+                      **results})
     print(f"\nwritten: {path}")
     return path
 

@@ -8,8 +8,8 @@
 # "tensorflow[and-cuda]==2.21.*"`), it checks digitnet's own path: nvidia-smi's
 # facts, the test suite, LeNet at the paper's settings on the GPU (default
 # strategy: one GPU, steps_per_execution 10), deep_cnn for 2 epochs, the
-# pipeline. Everything it prints goes to benchmarks/results/gpu_check.log, the
-# numbers to benchmarks/results/gpu_check.json. About 5-8 minutes on an H100.
+# pipeline. Everything it prints goes to benchmarks/results/gpu_check_<gpu>_<date>.log,
+# the numbers to gpu_check_<gpu>_<date>.json beside it. About 5-8 minutes on an H100.
 #
 # Where TensorFlow is absent and cannot be installed (the GPU machine lent to
 # digitnet's sessions: JAX and PyTorch with CUDA 13, no network, wheels of at
@@ -23,7 +23,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
 mkdir -p "$out"
-exec > >(tee "$out/gpu_check.log") 2>&1
+# Results are never overwritten: each file is named after the GPU and the date.
+stamp="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z' 'a-z' \
+  | sed -e 's/nvidia//' -e 's/[^a-z0-9.]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')_$(date +%F)"
+exec > >(tee "$out/gpu_check_$stamp.log") 2>&1
 if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/tensorflow-* >/dev/null 2>&1; then
   # The Keras-on-JAX path.
   source benchmarks/gpu_jax_setup.sh "$1"
@@ -43,8 +46,8 @@ if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/
         echo "PyTorch race $race seed $seed failed" >&2
       fi
     done
-  done > "$out/gpu_pytorch.jsonl"
-  cat "$out/gpu_pytorch.jsonl"
+  done > "$out/gpu_pytorch_$stamp.jsonl"
+  cat "$out/gpu_pytorch_$stamp.jsonl"
   exit 0
 fi
 if [ -n "${1:-}" ]; then
@@ -59,7 +62,7 @@ timeout 240 python3 -m pytest -q -x -m "not slow" 2>&1 | tail -5
 python3 -m digitnet.train --arch lenet --output-dir "$run_dir/lenet" --quiet
 python3 -m digitnet.train --arch deep_cnn --epochs 2 --output-dir "$run_dir/deep_cnn" --quiet
 python3 benchmarks/pipeline.py --epochs 5
-python3 - "$run_dir" "$out/gpu_check.json" <<'PYEOF'
+python3 - "$run_dir" "$out/gpu_check_$stamp.json" <<'PYEOF'
 import csv, json, subprocess, sys
 runs, target = sys.argv[1], sys.argv[2]
 result = {"gpu": subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],

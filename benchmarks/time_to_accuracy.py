@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import print_table, summary, timed_process, write_results
+from common import portable_argument, print_table, summary, timed_process, write_results
 
 from digitnet.core.images import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
 
@@ -153,7 +153,7 @@ def race(name: str, seeds: int, digitnet_python: str) -> dict:
         print(f"seed {seed}: " + "; ".join(
             f"{side} {result[side]['training_seconds']:.2f} s training, {result[side]['process_seconds']:.2f} s "
             f"process, {100 * result[side]['test_accuracy']:.2f} %" for side in ("digitnet", "pytorch")), flush=True)
-    return {"race": name, "arch": arch, "digitnet_python": digitnet_python, "seeds": rows, "ratios": {
+    return {"race": name, "arch": arch, "digitnet_python": portable_argument(digitnet_python), "seeds": rows, "ratios": {
         kind: [r["digitnet"][f"{kind}_seconds"] / r["pytorch"][f"{kind}_seconds"] for r in rows]
         for kind in ("training", "process")}}
 

@@ -43,6 +43,11 @@ def forward_flops(model) -> int:
     return int(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
 
 
+# TensorFlow's, XLA's and OpenMP's settings that change a step's speed; not every TF_ variable
+# (TF_CLI_CONFIG_FILE is Terraform's).
+TUNING_VARIABLES = ("TF_ENABLE_", "TF_NUM_", "TF_ONEDNN_", "TF_XLA_", "TF_GPU_", "TF_CPP_", "XLA_", "OMP_", "KMP_")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default=",".join(REGISTRY))
@@ -79,7 +84,7 @@ def main() -> None:
                 ["model", "batch", "s/epoch", "images/s", "train MFLOP/image", "GFLOP/s", "of peak"], rows)
     augment = "" if args.augment is None else f"_augment-{args.augment}"
     label = f"_{args.label}" if args.label else ""
-    tuning = {name: value for name, value in os.environ.items() if name.startswith(("TF_", "XLA_", "OMP_"))}
+    tuning = {name: value for name, value in os.environ.items() if name.startswith(TUNING_VARIABLES)}
     write_results(f"training_{args.models.replace(',', '-')}_spe{args.steps_per_execution}_jit-{args.jit_compile}"
                   f"{augment}{label}", {"matmul_peak_gflops": peak, "environment": tuning, "models": results})
 
