@@ -130,9 +130,14 @@ def load_tfds(data_dir: str | None = None) -> DigitArrays:
 
 
 def load_digits(source: str = "embedded", data_dir: str | None = None, tfds_data_dir: str | None = None) -> DigitArrays:
-    """Loads train and test arrays. `data_dir` replaces the embedded folder."""
+    """Loads train and test arrays. `data_dir` replaces the embedded folder.
+
+    The embedded data's source reads "embedded", not the package's folder: run folders and model
+    cards record it, and a machine's install path says nothing about the data."""
     if source == "embedded":
-        return load_idx_folder(data_dir or embedded_data_dir())
+        if data_dir:
+            return load_idx_folder(data_dir)
+        return dataclasses.replace(load_idx_folder(embedded_data_dir()), source="embedded")
     if source == "tfds":
         return load_tfds(tfds_data_dir)
     raise DataError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
