@@ -42,6 +42,10 @@ def test_committee_exports_agree_with_the_keras_committee(tiny_committee, mnist,
     written = export_model(tiny_committee / "model.keras", ["saved_model", "tflite"], tmp_path, data,
                            name="committee", log=lambda *a: None)
     assert written["saved_model"] == tmp_path / "committee" / "1"
+    card = json.loads((written["saved_model"] / "model_card.json").read_text())["model"]  # every member, by seed
+    metrics = json.loads((tiny_committee / "metrics.json").read_text())
+    assert [(m["seed"], m["test_accuracy"]) for m in card["member_runs"]] == [
+        (m["seed"], m["test"]["accuracy"]) for m in metrics["members"]] and len(card["member_runs"]) == 2
     reference = keras.models.load_model(tiny_committee / "model.keras").predict(
         to_model_input(data.test_images), verbose=0)
     served = tf.saved_model.load(str(written["saved_model"])).signatures["serving_default"](

@@ -42,7 +42,8 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
     task, summary = describe_model(model)
     run_config = Path(model_path).parent / "config.json"
     run = json.loads(run_config.read_text()) if run_config.exists() else {"config": {}}
-    committee = {"members": run["members"], "member_arch": run["config"]["arch"]} if "members" in run else {}
+    committee = {"members": run["members"], "member_arch": run["config"]["arch"],
+                 "member_runs": _member_runs(run_config.parent)} if "members" in run else {}
     return {
         "name": name,
         "model": {"arch": model.name, "summary": summary, "task": task.name,
@@ -54,6 +55,15 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
         "input_contract": dict(INPUT_CONTRACT),
         "files": {},
     }
+
+
+def _member_runs(folder: Path) -> list[dict]:
+    """Each committee member's seed, run folder, trainer and test accuracy, from the committee's metrics.json."""
+    metrics = folder / "metrics.json"
+    members = json.loads(metrics.read_text()).get("members", []) if metrics.exists() else []
+    return [{"seed": m["seed"], "folder": m["folder"], "trainer": m.get("trainer", "digitnet.train"),
+             "digit_width": m.get("digit_width"), "test_accuracy": m["test"]["accuracy"],
+             "training_seconds": m.get("training_seconds")} for m in members]
 
 
 def with_checks(card: dict, checks: dict) -> dict:
