@@ -20,6 +20,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from digitnet.data import affine
 from digitnet.data.presets import Augmentation, get_augmentation
 
 
@@ -76,16 +77,10 @@ def elastic_field(shape, seed: tf.Tensor, alpha: float, sigma: float, spacing: i
 
 def inverse_affine(rotation: tf.Tensor, scale: tf.Tensor, shear: tf.Tensor) -> tf.Tensor:
     """[batch, 2, 2] matrices mapping output offsets from the centre back to
-    input offsets, for forward transforms A = R(rotation) Shear(shear) S(scale).
-
-    rotation, shear: radians [batch]; scale: [batch, 2] (x, y). In y-down pixel
-    coordinates R(t) = [[cos t, sin t], [-sin t, cos t]] turns counter-clockwise
-    on screen; Shear(k) = [[1, tan k], [0, 1]]. The inverse S^-1 Shear^-1 R^-1
-    is written out, so no matrix is inverted numerically."""
-    cos, sin, slant = tf.cos(rotation), tf.sin(rotation), tf.tan(shear)
-    row_x = tf.stack([cos - slant * sin, -sin - slant * cos], axis=-1) / scale[:, :1]
-    row_y = tf.stack([sin, cos], axis=-1) / scale[:, 1:]
-    return tf.stack([row_x, row_y], axis=1)
+    input offsets, for forward transforms R(rotation) Shear(shear) S(scale)
+    (affine.py); rotation, shear: radians [batch]; scale: [batch, 2] (x, y)."""
+    m00, m01, m10, m11 = affine.inverse_entries(rotation, scale[:, 0], scale[:, 1], shear, tf)
+    return tf.stack([tf.stack([m00, m01], axis=-1), tf.stack([m10, m11], axis=-1)], axis=1)
 
 
 def sample_affine(batch, seed: tf.Tensor, augmentation: Augmentation, size) -> tuple[tf.Tensor, tf.Tensor]:
@@ -95,14 +90,10 @@ def sample_affine(batch, seed: tf.Tensor, augmentation: Augmentation, size) -> t
 
 
 def affine_from_draws(draws: tf.Tensor, augmentation: Augmentation, size) -> tuple[tf.Tensor, tf.Tensor]:
-    """sample_affine's matrices and translations from its uniform draws in [-1, 1], [batch, 6]:
-    rotation, x scale, y scale, shear, x shift, y shift (layers.affine_transforms reads
-    them the same way)."""
-    rotation = draws[:, 0] * math.radians(augmentation.rotation_degrees)
-    scale = 1.0 + draws[:, 1:3] * augmentation.zoom
-    shear = draws[:, 3] * math.radians(augmentation.shear_degrees)
-    translation = draws[:, 4:6] * (augmentation.shift * tf.constant([int(size[1]), int(size[0])], tf.float32))
-    return inverse_affine(rotation, scale, shear), translation
+    """sample_affine's matrices and translations from its uniform draws in [-1, 1], [batch, 6]
+    (affine.from_draws, which layers.RandomAffine reads too)."""
+    (m00, m01, m10, m11), shift = affine.from_draws(draws, augmentation, size, tf)
+    return tf.stack([tf.stack([m00, m01], axis=-1), tf.stack([m10, m11], axis=-1)], axis=1), shift
 
 
 def sampling_points(inverse: tf.Tensor, translation: tf.Tensor, size, displacement=None) -> tuple[tf.Tensor, tf.Tensor]:

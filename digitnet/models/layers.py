@@ -7,7 +7,6 @@ SavedModel and TFLite exports need no digitnet.
 """
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
@@ -15,6 +14,7 @@ from keras import ops
 
 from digitnet.core.errors import ConfigError
 from digitnet.core.images import DIGIT_WIDTHS
+from digitnet.data import affine
 from digitnet.data.presets import Augmentation, get_augmentation
 
 
@@ -81,20 +81,13 @@ def affine_transforms(draws, augmentation: Augmentation, size) -> "keras.KerasTe
     """[batch, 8] projective transforms for keras.ops.image.affine_transform (each
     maps an output pixel to the input position it reads) from uniform draws in
     [-1, 1], [batch, 6]: the distortions augment.affine_from_draws makes of the
-    same draws (rotation, scale along x and y, shear, shift), about the image
-    centre, in y-down pixel coordinates (tests/test_portable.py compares the two)."""
+    same draws (affine.from_draws), about the image centre, in y-down pixel
+    coordinates (tests/test_portable.py compares the two resamplings)."""
     height, width = (int(d) for d in size)
-    rotation = draws[:, 0] * math.radians(augmentation.rotation_degrees)
-    scale_x, scale_y = 1.0 + draws[:, 1] * augmentation.zoom, 1.0 + draws[:, 2] * augmentation.zoom
-    slant = ops.tan(draws[:, 3] * math.radians(augmentation.shear_degrees))
-    cos, sin = ops.cos(rotation), ops.sin(rotation)
-    # The inverse of rotation . shear . scale, written out (augment.inverse_affine).
-    m00, m01 = (cos - slant * sin) / scale_x, (-sin - slant * cos) / scale_x
-    m10, m11 = sin / scale_y, cos / scale_y
+    (m00, m01, m10, m11), shift = affine.from_draws(draws, augmentation, size, ops)
     centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
     # Output pixel p reads centre + M (p - centre - shift).
-    origin_x = centre_x + draws[:, 4] * (augmentation.shift * width)
-    origin_y = centre_y + draws[:, 5] * (augmentation.shift * height)
+    origin_x, origin_y = centre_x + shift[:, 0], centre_y + shift[:, 1]
     zeros = ops.zeros_like(m00)
     return ops.stack([m00, m01, centre_x - m00 * origin_x - m01 * origin_y,
                       m10, m11, centre_y - m10 * origin_x - m11 * origin_y, zeros, zeros], axis=1)
