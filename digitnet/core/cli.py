@@ -28,8 +28,8 @@ class _TensorFlowImport(importlib.abc.MetaPathFinder):
     """Imports TensorFlow, whenever a command first needs it, with its C++ start-up lines hidden
     (absl, oneDNN and CUDA notices that ignore TF_CPP_MIN_LOG_LEVEL; shown under --debug) and
     without Python's cyclic garbage collector. The import creates hundreds of thousands of
-    objects, and the collector would walk them again and again while it runs (about 1 s of a
-    5.6 s import on 2 cores, benchmarks/run_phases.py); afterwards they are frozen
+    objects, and the collector would walk them again and again while it runs (benchmarks/
+    run_phases.py --startup times it); afterwards they are frozen
     (gc.freeze), so no later collection walks them either. Collection then resumes as usual."""
 
     def find_spec(self, name, path=None, target=None):
@@ -81,8 +81,8 @@ def run_as_process(main: Callable[[list[str] | None], int], interrupted_hint: st
     """A command's `__main__`: `run_command`, then the process exits with its code.
 
     Before exiting, every object still alive is frozen (gc.freeze): Python's
-    shutdown otherwise ends with a collection over all of them, which after
-    TensorFlow's import takes about 1.4 s on 2 cores (benchmarks/run_phases.py).
+    shutdown otherwise ends with a collection over all of them, a noticeable wait after
+    TensorFlow's import (benchmarks/run_phases.py).
     Every file is written and closed by then (atomic writes, context managers),
     and atexit handlers still run; the operating system takes the memory back.
     Not for code that goes on after the command (tests call `run_command`)."""

@@ -76,7 +76,7 @@ def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, path, tit
 
 # The digit grid is one picture: cells of GRID_CELL pixels, each a caption band
 # of GRID_CAPTION rows above a 28x28 digit inset by GRID_MARGIN columns. One
-# image and a few texts draw about 8x faster than one subplot per digit.
+# image and a few texts draw much faster than one subplot per digit.
 GRID_CELL = (38, 32)
 GRID_CAPTION = 10
 GRID_MARGIN = 2

@@ -46,7 +46,7 @@ def lattice_spacing(sigma: float, size) -> int:
     width): the largest spacing up to sigma / 2 pixels that divides both sides,
     so the lattice covers the image exactly. It keeps the field's standard
     deviation within 1 % of the full-resolution field's at every pixel
-    (tests/test_augment.py) and draws 4x fewer random numbers at sigma 4-6,
+    (tests/test_augment.py) and draws a fraction of the random numbers,
     which on CPU cost more than the smoothing itself."""
     candidates = range(1, max(1, int(sigma // 2)) + 1)
     return max(d for d in candidates if int(size[0]) % d == 0 and int(size[1]) % d == 0)
@@ -102,7 +102,7 @@ def sampling_points(inverse: tf.Tensor, translation: tf.Tensor, size, displaceme
     displacement(p)), for output pixels p and `displacement` None or a pair
     (dx, dy) of [batch, height, width] in output pixels.
 
-    Elementwise with broadcasting (a batched 2x2 matmul is about 10x slower),
+    Elementwise with broadcasting (a batched 2x2 matmul is much slower),
     and with no chain of additions: inside a tf.function Grappler regroups such
     chains, and the result would differ from eager's and tf.data's in the
     last bits."""

@@ -33,8 +33,8 @@ def make_dataset(
     No stage works image by image: each epoch gathers the whole uint8 array in
     its order in one op and hands out consecutive slices as batches (the last
     one smaller, as with Dataset.batch), each converted to float at once.
-    tf.data's autotuning is off and the map and prefetch sizes are fixed: with
-    autotuning, a training epoch here stalled for about 2.5 s every few epochs
+    tf.data's autotuning is off and the map and prefetch sizes are fixed:
+    autotuning's periodic re-planning stalls training epochs on few cores
     (benchmarks/README.md).
     """
     if augment != "none" and epoch is None:
@@ -55,7 +55,7 @@ def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed
                    epoch: tf.Variable | None) -> tf.data.Dataset:
     """uint8 (images, labels) batches of one epoch: shuffled by (seed, epoch) with `epoch`, in order without."""
     count = len(images)
-    # Flat rows: gathering [n, 784] is about 5x faster than gathering [n, 28, 28].
+    # Flat rows: one contiguous row per image gathers faster than [n, 28, 28] (benchmarks/pipeline.py).
     images_tensor = tf.constant(images.reshape(count, -1))
     labels_tensor = tf.constant(labels.astype(np.int32))
     batch_count = -(-count // batch_size)

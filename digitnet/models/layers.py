@@ -24,8 +24,8 @@ def resampling_table(width: int, size: int = 28) -> np.ndarray:
     columns centred in the image, by linear interpolation; the last entry (no ink) is the
     identity. A table rather than arithmetic at run time: the int8 TFLite export
     quantizes each intermediate tensor to 256 levels, too coarse for sub-pixel
-    positions spread over the image (a small BPNN's int8 export kept 87 % of its
-    answers with the arithmetic, all of them with the table: tests/test_layers.py)."""
+    positions spread over the image, while a table lookup and one matmul quantize
+    like any dense layer (tests/test_layers.py compares the exports)."""
     first, last = np.divmod(np.arange(size * size + 1), size)
     first, last = np.where(first < size, first, 0), np.where(first < size, last, size - 1)
     span = np.where(np.arange(size * size + 1) < size * size, np.maximum(last - first + 1, 1), width)

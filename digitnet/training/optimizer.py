@@ -1,8 +1,8 @@
 """The optimiser of every run: Adam with the model's betas over a warm-up and cosine schedule.
 
 It imports Keras but not TensorFlow, so the same recipe also trains digitnet's
-models on Keras' other backends (benchmarks/keras_backends.py: the GPU machine's
-JAX, which has no TensorFlow).
+models on Keras' other backends (digitnet.portable on a machine with Keras on JAX
+and no TensorFlow).
 """
 from __future__ import annotations
 
