@@ -29,6 +29,54 @@ def test_every_model_builds_and_trains_a_step(arch, small_mnist):
         np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def _dense(inputs: int, units: int) -> int:
+    return inputs * units + units
+
+
+def _conv(size: int, channels_in: int, filters: int, bias: bool = True) -> int:
+    return size * size * channels_in * filters + (filters if bias else 0)
+
+
+def _batch_norm(channels: int) -> int:
+    return 4 * channels  # gamma, beta, moving mean, moving variance
+
+
+# Each registered model's parameters counted by hand from its layers as builders.py defines them (sizes after
+# each layer in the comments), so a changed layer, size or padding shows here; never read back from a model.
+DENSE_ENCODER = _dense(784, 512) + _dense(512, 256) + _dense(256, 128) + _dense(128, 6)
+PARAMETERS = {
+    "bpnn": _dense(784, 300) + _dense(300, 10),  # 784-300-10: 238,510, as in the paper
+    # c1 5x5 'same' 28x28x6, s2 14x14, c3 5x5 10x10x16, s4 5x5, c5 5x5 1x1x120, f6 84, 10
+    "lenet": _conv(5, 1, 6) + _conv(5, 6, 16) + _conv(5, 16, 120) + _dense(120, 84) + _dense(84, 10),
+    # 784-512-256-128-6 and back: 6-128-256-512-784
+    "autoencoder": DENSE_ENCODER + _dense(6, 128) + _dense(128, 256) + _dense(256, 512) + _dense(512, 784),
+    # encoder: 3x3 convs 16 (stride 2: 14x14), 32 (stride 2: 7x7), 64 (7x7x64 = 3,136), 256, code 6;
+    # decoder: 6-256-3,136, transposed 3x3 convs 64->32 and 32->16, 3x3 conv to 1
+    "conv_autoencoder": (_conv(3, 1, 16) + _conv(3, 16, 32) + _conv(3, 32, 64) + _dense(7 * 7 * 64, 256)
+                         + _dense(256, 6) + _dense(6, 256) + _dense(256, 7 * 7 * 64) + _conv(3, 64, 32)
+                         + _conv(3, 32, 16) + _conv(3, 16, 1)),
+    # the dense autoencoder's encoder, then 6-128-128-10
+    "ae_classifier": DENSE_ENCODER + _dense(6, 128) + _dense(128, 128) + _dense(128, 10),
+    # convs without bias, each followed by batch norm: 3x3 26x26x32, 3x3 24x24x32, 5x5 stride 2 12x12x32,
+    # 3x3 10x10x64, 3x3 8x8x64, 5x5 stride 2 4x4x64, 4x4 1x1x128, dense 10
+    "deep_cnn": (sum(_conv(size, cin, cout, bias=False) + _batch_norm(cout) for size, cin, cout in
+                     [(3, 1, 32), (3, 32, 32), (5, 32, 32), (3, 32, 64), (3, 64, 64), (5, 64, 64), (4, 64, 128)])
+                 + _dense(128, 10)),
+    # rescaling (no parameters), 5x5 conv 24x24x24, pool 12x12, 3x3 conv 10x10x32, pool 5x5 (800), 256, 10
+    "fast": _conv(5, 1, 24) + _conv(3, 24, 32) + _dense(5 * 5 * 32, 256) + _dense(256, 10),
+}
+
+
+def test_every_registered_model_is_counted_by_hand():
+    assert set(PARAMETERS) == set(REGISTRY)
+    assert PARAMETERS["bpnn"] == 238_510
+
+
+@pytest.mark.parametrize("arch", list(REGISTRY))
+def test_each_model_has_the_parameters_of_its_architecture(arch):
+    assert REGISTRY[arch].build().count_params() == PARAMETERS[arch]
+
+
 @pytest.mark.parametrize("arch", [name for name, spec in REGISTRY.items() if spec.task.name == "reconstruction"])
 def test_autoencoders_have_standalone_encoder_and_decoder(arch):
     model = REGISTRY[arch].build()
