@@ -8,8 +8,8 @@
 # "tensorflow[and-cuda]==2.21.*"`), it checks digitnet's own path: nvidia-smi's
 # facts, the test suite, LeNet at the paper's settings on the GPU (default
 # strategy: one GPU, steps_per_execution 10), deep_cnn for 2 epochs, the
-# pipeline. Everything it prints goes to benchmarks/results/gpu_check_<gpu>_<date>.log,
-# the numbers to gpu_check_<gpu>_<date>.json beside it. About 5-8 minutes on an H100.
+# pipeline. Everything it prints goes to benchmarks/results/gpu_check_<gpu>-<n>cores_<date>.log,
+# the numbers to gpu_check_<gpu>-<n>cores_<date>.json beside it. About 5-8 minutes on an H100.
 #
 # Where TensorFlow is absent and cannot be installed (the GPU machine lent to
 # digitnet's sessions: JAX and PyTorch with CUDA 13, no network, wheels of at
@@ -25,7 +25,7 @@ out=benchmarks/results
 mkdir -p "$out"
 # Results are never overwritten: each file is named after the GPU and the date.
 stamp="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z' 'a-z' \
-  | sed -e 's/nvidia//' -e 's/[^a-z0-9.]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')_$(date +%F)"
+  | sed -e 's/nvidia//' -e 's/[^a-z0-9.]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')-$(nproc)cores_$(date +%F)"
 exec > >(tee "$out/gpu_check_$stamp.log") 2>&1
 if ! python3 -c "import tensorflow" 2>/dev/null && [ -n "${1:-}" ] && ! ls "$1"/tensorflow-* >/dev/null 2>&1; then
   # The Keras-on-JAX path.

@@ -11,7 +11,7 @@ TensorBoard needed) and prints:
   elementwise), summed over threads, as a share of threads x wall time;
 - the tf.data threads' time, to show whether the input pipeline competes.
 The trace itself stays in a temporary folder; the summary goes to
-benchmarks/results/profile_<arch>.json.
+benchmarks/results/profile_<arch>_spe<N>_<machine>_<date>.json.
 """
 from __future__ import annotations
 
