@@ -71,12 +71,16 @@ def prepare_tfds_mnist(tfds_data_dir: str | None = None, source_dir: Path | None
     return Path(builder.data_dir)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.prepare_tfds", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tfds-data-dir", help="TFDS data folder (default: TFDS's, usually ~/tensorflow_datasets)")
     cli.add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     print(f"TFDS mnist prepared in {prepare_tfds_mnist(args.tfds_data_dir)}")
     return 0
 

@@ -19,7 +19,7 @@ from digitnet.training.flags import add_config_flags, config_values
 SHARED_FLAGS = ("train_examples", "test_examples", "epochs", "lr_schedule")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10, help="seeds per model (the paper averaged 10)")
@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-finished", action="store_true",
                         help="report the runs that already finished; train nothing")
     cli.add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     options = ReproduceOptions(runs=args.runs, models=tuple(m for m in args.models.split(",") if m),
                                output_dir=args.output_dir, first_seed=args.first_seed,
                                only_finished=args.only_finished, **config_values(args, SHARED_FLAGS))
