@@ -11,14 +11,16 @@ training images. The runs (each on the other 54,000):
 """
 import itertools
 
-from selection_runs import load_runs, validation_digits
+from selection_runs import load_runs, record, validation_digits
 
 from digitnet.experiments.committee import build_committee
 
 x, y = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "elastic-40", "affine-40"])
+errors = {}
 for size in (1, 2, 3):
     for chosen in itertools.combinations(models, size):
         committee = build_committee([models[n] for n in chosen])
-        errors = int((committee.predict(x, batch_size=500, verbose=0).argmax(1) != y).sum())
-        print(f"{' + '.join(chosen)}: {errors} validation errors of {len(y)}", flush=True)
+        errors[" + ".join(chosen)] = int((committee.predict(x, batch_size=500, verbose=0).argmax(1) != y).sum())
+        print(f"{' + '.join(chosen)}: {errors[' + '.join(chosen)]} validation errors of {len(y)}", flush=True)
+record(__file__, errors)

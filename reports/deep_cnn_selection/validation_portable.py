@@ -10,8 +10,10 @@ members stay digitnet.train's.
         --validation-split 0.1 --output-dir runs/select-portable
     # then: cp -r runs/select-portable/member-0 runs/select/portable-s100 (member-1: portable-s101)
 """
-from selection_runs import load_runs, print_combinations, validation_digits
+from selection_runs import load_runs, print_combinations, record, validation_digits
 
 images, labels = validation_digits()
 models = load_runs(["affine-20", "affine-20-s102", "portable-s100", "portable-s101"])
-print_combinations(models, images, labels)
+errors = {}
+print_combinations(models, images, labels, errors)
+record(__file__, errors, rule="each portable run at most 21 errors and their pair at most 19")
