@@ -81,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
     result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
     if base.export_formats:
+        from digitnet.core import quiet
         from digitnet.serving.exporters import export_model
 
-        export_model(result.model_path, base.export_formats, base.export_dir, load_digits(), name=NAME)
+        with quiet.native_stderr():  # the TFLite converter's and LiteRT's lines
+            export_model(result.model_path, base.export_formats, base.export_dir, load_digits(), name=NAME)
     print(f"{result.metrics['headline']}  [committee folder: {result.folder}]")
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from digitnet.core import cli
+from digitnet.core import cli, quiet
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     from digitnet.training.config import check_writable_folder
 
     check_writable_folder(args.output_dir, "--output-dir")
-    export_model(args.model, [f for f in args.formats.split(",") if f], args.output_dir,
-                 load_digits(data_dir=args.data_dir), name=args.name)
+    with quiet.native_stderr():  # TensorFlow's device notices, the TFLite converter's and LiteRT's lines
+        export_model(args.model, [f for f in args.formats.split(",") if f], args.output_dir,
+                     load_digits(data_dir=args.data_dir), name=args.name)
     return 0
 
 

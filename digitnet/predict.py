@@ -5,8 +5,10 @@
     python -m digitnet.predict --model runs/lenet/model.keras digit.png --save-preprocessed out/
     python -m digitnet.predict digit.png      # the newest reference model in saved_models/
 
-Without --model, the newest exported committee in saved_models/committee/
-answers, else the newest LeNet in saved_models/lenet/; the first line on
+Without --model, the newest reference committee answers: as int8 TFLite
+(saved_models/tflite/committee/<version>/committee_int8.tflite, read by
+LiteRT without TensorFlow, so the command answers in a fraction of a second),
+else as SavedModel, else the reference LeNet the same way; the first line on
 stderr says which.
 
 Each image is prepared the way MNIST was made (digitnet/serving/preprocess.py). A bad
@@ -26,20 +28,36 @@ import numpy as np
 from digitnet.core import cli
 from digitnet.core.errors import DataError
 
-# The served names tried without --model, best first, and how the command names each.
-REFERENCE_MODELS = (("committee", "the reference committee"), ("lenet", "the reference LeNet"))
+# The reference models tried without --model, best first: (folder under saved_models/,
+# the file in each <version>/ folder, or "" for a SavedModel, how the command names it).
+# The int8 TFLite committee gives the SavedModel's answer on every MNIST test digit
+# (benchmarks/predict_latency.py --agreement) and needs no TensorFlow.
+REFERENCE_MODELS = (
+    ("tflite/committee", "committee_int8.tflite", "the reference committee, int8 TFLite"),
+    ("committee", "", "the reference committee"),
+    ("tflite/lenet", "lenet_int8.tflite", "the reference LeNet, int8 TFLite"),
+    ("lenet", "", "the reference LeNet"),
+)
+
+
+def _newest(base: Path, file: str) -> Path | None:
+    """base/<highest version>/file (the version folder itself for a SavedModel), among the versions that have it."""
+    if not base.is_dir():
+        return None
+    found = [(int(p.name), p / file if file else p) for p in base.iterdir() if p.name.isdigit() and p.is_dir()]
+    found = [(version, path) for version, path in found if (path.is_file() if file else (path / "saved_model.pb").exists())]
+    return max(found)[1] if found else None
 
 
 def default_model(root: str = "saved_models") -> tuple[str, str]:
     """(path, description) of the newest version of the best reference model under `root`."""
-    for name, description in REFERENCE_MODELS:
-        base = Path(root) / name
-        versions = [int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir()] if base.is_dir() else []
-        if versions:
-            return str(base / str(max(versions))), description
-    raise DataError(f"no --model given and no reference model under {root}/ ({' or '.join(n for n, _ in REFERENCE_MODELS)}"
-                    "/<version>): give --model, or export one with "
-                    "`python -m digitnet.train --arch lenet --export saved_model`")
+    for folder, file, description in REFERENCE_MODELS:
+        path = _newest(Path(root) / folder, file)
+        if path is not None:
+            return str(path), description
+    raise DataError(f"no --model given and no reference model under {root}/ "
+                    f"({' or '.join(f'{folder}/<version>/{file}' for folder, file, _ in REFERENCE_MODELS)}): give "
+                    "--model, or export one with `python -m digitnet.train --arch lenet --export saved_model,tflite`")
 
 
 def predict_files(model_path: str, paths: list[str]) -> list[dict]:
@@ -70,7 +88,7 @@ def predict_each(predictor, paths: list[str], model_name: str) -> Iterator[dict]
                "probabilities": [round(float(p), 6) for p in probabilities], "image": image}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="SavedModel folder, .keras file or .tflite file; default: the newest "
@@ -78,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): any size, colour or grey")
     parser.add_argument("--save-preprocessed", metavar="DIR", help="also write each 28x28 model input as PNG here")
     cli.add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.model is None:
         args.model, description = default_model()
         print(f"model: {args.model} ({description}; --model chooses another)", file=sys.stderr)

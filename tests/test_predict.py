@@ -113,3 +113,21 @@ def test_without_model_the_newest_committee_answers_else_lenet_and_it_says_which
     assert cli.run_command(predict.main, [str(image)]) == 0
     assert capsys.readouterr().err.startswith(
         f"model: {os.path.join('saved_models', 'committee', '10')} (the reference committee;")
+
+
+def test_without_model_the_int8_tflite_committee_answers_before_the_saved_model(tmp_path, monkeypatch):
+    reference = os.path.abspath(REFERENCE_SAVED_MODEL)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "saved_models" / "committee").mkdir(parents=True)
+    (tmp_path / "saved_models" / "committee" / "3").symlink_to(reference)
+    tflite = tmp_path / "saved_models" / "tflite" / "committee"
+    for version in ("1", "2", "9"):
+        (tflite / version).mkdir(parents=True)
+    (tflite / "1" / "committee_int8.tflite").write_bytes(b"")
+    (tflite / "2" / "committee_int8.tflite").write_bytes(b"")
+    (tflite / "9" / "committee_float32.tflite").write_bytes(b"")  # the newest version has no int8 file
+    assert predict.default_model() == (os.path.join("saved_models", "tflite", "committee", "2", "committee_int8.tflite"),
+                                       "the reference committee, int8 TFLite")
+    for version in ("1", "2"):
+        (tflite / version / "committee_int8.tflite").unlink()
+    assert predict.default_model() == (os.path.join("saved_models", "committee", "3"), "the reference committee")

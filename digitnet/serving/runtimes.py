@@ -2,7 +2,11 @@
 
 Each predictor takes uint8 images [N, 28, 28] (MNIST polarity) and returns
 the model's first output as float32: probabilities [N, 10] for classifiers,
-reconstructions for autoencoders.
+reconstructions for autoencoders. Only the .keras and SavedModel predictors
+import TensorFlow; a .tflite file runs on LiteRT alone, which starts in a
+fraction of the time. Loading a model is where the native libraries write
+their notices (CUDA's cuInit, LiteRT's XNNPACK delegate) straight to file
+descriptor 2: commands hide them (digitnet.core.quiet) unless --debug.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.core import quiet
 from digitnet.core.errors import DataError
 from digitnet.core.images import EVAL_BATCH, to_model_input
 
@@ -28,7 +33,8 @@ def load_keras_model(path: str | os.PathLike):
     if not path.is_file():
         raise DataError(f"{path}: no such model file (expected a .keras file, e.g. runs/lenet/model.keras)")
     try:
-        return keras.models.load_model(path)
+        with quiet.native_stderr():
+            return keras.models.load_model(path)
     except Exception as error:  # Keras raises many types for a bad archive
         raise DataError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
 
@@ -53,7 +59,8 @@ class SavedModelPredictor:
         import tensorflow as tf
 
         try:
-            self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+            with quiet.native_stderr():
+                self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
         except (OSError, ValueError, KeyError) as error:
             raise DataError(f"{path}: not a SavedModel with a serving_default signature ({error})") from None
         from digitnet.models.tasks import PRIMARY_OUTPUTS
@@ -78,10 +85,11 @@ class TFLitePredictor:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self.interpreter = Interpreter(model_path=str(path))
+            with quiet.native_stderr():
+                self.interpreter = Interpreter(model_path=str(path))
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise DataError(f"{path}: not a loadable TFLite model ({error})") from None
-        self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.latencies: list[float] = []
