@@ -52,7 +52,9 @@ def per_command(models: dict[str, str | None], photo: str, runs: int) -> dict:
             command = [sys.executable, "-m", "digitnet.predict", *(["--model", model] if model else []), photo]
             elapsed, answers[name] = timed_process(command)
             seconds[name].append(elapsed)
-    return {name: {**mean_std(values), "answer": answers[name].strip()} for name, values in seconds.items()}
+    # The answer names the photo by its file name: its temporary folder is this machine's.
+    return {name: {**mean_std(values), "answer": answers[name].strip().replace(photo, Path(photo).name)}
+            for name, values in seconds.items()}
 
 
 def per_image(models: dict[str, str], paths: list[str], labels: np.ndarray) -> dict:

@@ -168,6 +168,16 @@ def test_the_cpu_training_figures_are_their_results_files():
     assert f"{torch['seconds_per_epoch']:.2f} s/epoch" in table_row("benchmarks/README.md", "| the same LeNet in PyTorch")
 
 
+def test_the_predict_figures_are_their_results_file():
+    latency = result("predict_latency")
+    for start, name in (("| the default: int8 TFLite", "default (TFLite)"), ("| the committee's SavedModel", "SavedModel")):
+        command, image = latency["per_command"][name], latency["per_image"][name]
+        assert (f"{command['mean']:.2f} ± {command['std']:.2f} s" in table_row("benchmarks/README.md", start)
+                and f"| {image['ms_per_file']:.1f} / {image['ms_per_image_model_alone']:.2f} ms | "
+                    f"{100 * image['accuracy']:.1f} % |" in table_row("benchmarks/README.md", start))
+        assert command["std"] == pytest.approx(np.std(command["runs"], ddof=1))
+
+
 def validation_records() -> list[Path]:
     return sorted(SELECTION.glob("validation_*.json"))
 
