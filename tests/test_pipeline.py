@@ -74,3 +74,53 @@ def test_a_shuffled_epoch_holds_every_image_once_with_its_own_label():
                               for x, _ in batches]).astype(int)
     assert sorted(indices) == list(range(count)) and list(indices) != list(range(count))
     np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), indices % 10)
+
+
+
+def _epoch(images, labels, epoch, augment="affine", seed=5):
+    """(images as the model receives them [n, 28, 28], labels) of one epoch of a fresh training dataset."""
+    clock = epoch_variable()
+    dataset = make_dataset(images, labels, CLASSIFICATION, 64, shuffle_seed=seed, epoch=clock, augment=augment)
+    clock.assign(epoch)
+    batches = list(dataset)
+    return (np.concatenate([x.numpy()[..., 0] for x, _ in batches]),
+            np.concatenate([y.numpy() for _, y in batches]))
+
+
+def _augmented_by_image(images, labels, epoch, seed=5):
+    """One augmented epoch, put back in the order of `images` (the plain epoch of the same seed and epoch
+    tells which image each position holds); asserts that every label stayed with its image."""
+    plain, plain_labels = _epoch(images, labels, epoch, augment="none", seed=seed)
+    index = {image.tobytes(): i for i, image in enumerate(images)}
+    order = np.array([index[np.rint(image * 255).astype(np.uint8).tobytes()] for image in plain])
+    np.testing.assert_array_equal(plain_labels, labels[order])
+    augmented, augmented_labels = _epoch(images, labels, epoch, seed=seed)
+    np.testing.assert_array_equal(augmented_labels, labels[order])  # the same order, each label unchanged
+    by_image = np.empty_like(augmented)
+    by_image[order] = augmented
+    return by_image
+
+
+def _differ(first, second) -> float:
+    """The fraction of images that differ between two epochs."""
+    return float(np.mean([not np.array_equal(a, b) for a, b in zip(first, second)]))
+
+
+def test_augmentation_is_drawn_from_seed_and_epoch_and_keeps_each_label(small_mnist):
+    images, labels = small_mnist.train_images[:200], small_mnist.train_labels[:200]
+    assert len({image.tobytes() for image in images}) == len(images)  # each position can be traced to its image
+    augmented = _augmented_by_image(images, labels, 1)
+    # Each image distorted, but still its digit, in the model's range.
+    original = images / np.float32(255)
+    assert augmented.dtype == np.float32 and 0 <= augmented.min() and augmented.max() <= 1
+    assert np.mean(np.abs(augmented - original).reshape(len(images), -1).max(axis=1) > 0.1) > 0.9
+    assert np.median([np.corrcoef(a.ravel(), o.ravel())[0, 1] for a, o in zip(augmented, original)]) > 0.5
+    # The same seed and epoch in a fresh dataset (as after a resume): the same images, bit for bit.
+    np.testing.assert_array_equal(_augmented_by_image(images, labels, 1), augmented)
+    # Another epoch, or another seed: each image distorted anew.
+    assert _differ(_augmented_by_image(images, labels, 2), augmented) > 0.9
+    assert _differ(_augmented_by_image(images, labels, 1, seed=6), augmented) > 0.9
+    # One digit 128 times, so the shuffle cannot tell epochs or seeds apart: the distortions themselves must.
+    same = np.repeat(images[:1], 128, axis=0), np.repeat(labels[:1], 128)
+    first = _epoch(*same, 1)[0]
+    assert _differ(_epoch(*same, 2)[0], first) > 0.9 and _differ(_epoch(*same, 1, seed=6)[0], first) > 0.9
