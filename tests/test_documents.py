@@ -178,6 +178,12 @@ def test_the_predict_figures_are_their_results_file():
         assert command["std"] == pytest.approx(np.std(command["runs"], ddof=1))
 
 
+def test_the_web_demo_figure_is_its_results_file():
+    committee = result("web_inference")["models"]["committee_int8"]
+    assert (f"int8 committee ({committee['bytes'] / 1e6:.1f} MB; {committee['median_ms']:.1f} ms a digit in headless "
+            "Chromium on a 2-core Xeon)") in text("README.md")
+
+
 def validation_records() -> list[Path]:
     return sorted(SELECTION.glob("validation_*.json"))
 
