@@ -52,13 +52,42 @@ def test_all_losses_are_the_losses_of_each_batch(steps_per_execution, tmp_path):
     assert len(set(losses)) == 5
 
 
+def _same(first, second):
+    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
 @pytest.mark.slow
-def test_ae_classifier_reports_frozen_and_fine_tuned(tmp_path):
+def test_ae_classifier_starts_from_the_pretrained_encoder_frozen_then_fine_tunes_it(tmp_path, monkeypatch):
+    """The classifier's encoder is the pretrained autoencoder's, untouched by the frozen stage (while the head
+    learns), and trained by the fine-tuning stage: the weights around each stage, not just the stage names."""
+    from digitnet.training import loop
+
+    around = {}  # stage name -> (encoder before, encoder after, head before, head after)
+    original = loop.run_stage
+
+    def recording(model, *args, **kwargs):
+        stage = next(value for value in [*args, *kwargs.values()] if isinstance(value, loop.Stage))
+        encoder = model.get_layer("encoder")
+        head = [w for layer in model.layers if layer is not encoder for w in layer.weights]
+        before = (encoder.get_weights(), [w.numpy().copy() for w in head])
+        result = original(model, *args, **kwargs)
+        around[stage.name] = (before[0], encoder.get_weights(), before[1], [w.numpy() for w in head])
+        return result
+
+    monkeypatch.setattr(loop, "run_stage", recording)
     assert run_train_cli(["--arch", "ae_classifier", "--output-dir", str(tmp_path), *QUICK]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics["stages"]) == {"frozen", "fine_tuned"}
-    assert (tmp_path / "pretrain-autoencoder" / "metrics.json").exists()
+    assert set(metrics["stages"]) == {"frozen", "fine_tuned"} and set(around) == {"train", "frozen", "fine_tuned"}
     assert "frozen: test accuracy" in metrics["headline"] and "fine_tuned: test accuracy" in metrics["headline"]
+    pretrained = keras.models.load_model(tmp_path / "pretrain-autoencoder" / "model.keras").get_layer("encoder")
+    encoder_in, encoder_out, head_in, head_out = around["frozen"]
+    assert _same(encoder_in, pretrained.get_weights())  # the pretrained autoencoder's encoder, as trained
+    assert _same(encoder_out, encoder_in)  # frozen ...
+    assert not _same(head_out, head_in)  # ... while the head learns
+    fine_in, fine_out, _, _ = around["fine_tuned"]
+    assert _same(fine_in, encoder_out) and not _same(fine_out, fine_in)  # fine-tuning trains the encoder
+    final = keras.models.load_model(tmp_path / "model.keras").get_layer("encoder")
+    assert _same(final.get_weights(), fine_out)
 
 
 def test_same_command_reuses_a_finished_run_and_fresh_moves_it_aside(tmp_path, capsys):
