@@ -9,6 +9,7 @@ from digitnet.core import cli
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
 from digitnet.serving.preprocess import to_mnist
+from digitnet.serving.runtimes import default_model
 
 REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
 
@@ -126,8 +127,8 @@ def test_without_model_the_int8_tflite_committee_answers_before_the_saved_model(
     (tflite / "1" / "committee_int8.tflite").write_bytes(b"")
     (tflite / "2" / "committee_int8.tflite").write_bytes(b"")
     (tflite / "9" / "committee_float32.tflite").write_bytes(b"")  # the newest version has no int8 file
-    assert predict.default_model() == (os.path.join("saved_models", "tflite", "committee", "2", "committee_int8.tflite"),
+    assert default_model() == (os.path.join("saved_models", "tflite", "committee", "2", "committee_int8.tflite"),
                                        "the reference committee, int8 TFLite")
     for version in ("1", "2"):
         (tflite / version / "committee_int8.tflite").unlink()
-    assert predict.default_model() == (os.path.join("saved_models", "committee", "3"), "the reference committee")
+    assert default_model() == (os.path.join("saved_models", "committee", "3"), "the reference committee")

@@ -155,7 +155,7 @@ def cell_statistics(grey: np.ndarray, cell: int) -> dict[str, np.ndarray]:
     return dict(zip(("low", "median", "high", "paper", "paper_inverted"), np.moveaxis(stats, -1, 0)))
 
 
-def _window(grid: np.ndarray, radius: int, pick) -> np.ndarray:
+def window(grid: np.ndarray, radius: int, pick) -> np.ndarray:
     """pick (np.maximum or np.minimum) over a (2r+1) x (2r+1) window, along rows
     then columns; beyond the edges the grid continues with its edge values."""
     for _ in range(2):  # along axis 0, then (transposed) along axis 1
@@ -189,7 +189,7 @@ def light_background(grey: np.ndarray, stats: dict[str, np.ndarray]) -> bool:
     an empty page) the border's median decides: light when above 0.5 or
     nearer the brightest pixel than the darkest."""
     radius = closing_radius(stats["median"].shape)
-    middle = (_window(stats["high"], radius, np.maximum) + _window(stats["low"], radius, np.minimum)) / 2
+    middle = (window(stats["high"], radius, np.maximum) + window(stats["low"], radius, np.minimum)) / 2
     above = int(np.count_nonzero(stats["median"] > middle + POLARITY_MARGIN))
     below = int(np.count_nonzero(stats["median"] < middle - POLARITY_MARGIN))
     if above > POLARITY_RATIO * below or below > POLARITY_RATIO * above:
@@ -204,9 +204,9 @@ def closing(levels: np.ndarray, radius: int) -> np.ndarray:
     keep the lower result: a dark band along an edge (the table beyond the sheet,
     a shadow, the paper around a lighter patch) runs on for longer than the
     window and stays, while a stroke crossing the edge is filled."""
-    closed = _window(_window(levels, radius, np.maximum), radius, np.minimum)
+    closed = window(window(levels, radius, np.maximum), radius, np.minimum)
     for edge in (np.s_[:1, :], np.s_[-1:, :], np.s_[:, :1], np.s_[:, -1:]):
-        line = _window(_window(levels[edge], radius, np.maximum), radius, np.minimum)
+        line = window(window(levels[edge], radius, np.maximum), radius, np.minimum)
         closed[edge] = np.minimum(closed[edge], line)
     return closed
 
@@ -218,7 +218,7 @@ def reconstruct(marker: np.ndarray, floor: np.ndarray) -> np.ndarray:
     wide body) regain their whole shape (its narrow tips); those it filled
     completely (strokes) stay filled."""
     while True:
-        lowered = np.maximum(_window(marker, 1, np.minimum), floor)
+        lowered = np.maximum(window(marker, 1, np.minimum), floor)
         if np.array_equal(lowered, marker):
             return marker
         marker = lowered
@@ -350,7 +350,7 @@ def digit_cells(mask: np.ndarray, ink: np.ndarray, cell: int) -> tuple[np.ndarra
     return chosen, labels == main, size
 
 
-def _pixels(cells: np.ndarray, cell: int, shape: tuple[int, int]) -> np.ndarray:
+def cell_pixels(cells: np.ndarray, cell: int, shape: tuple[int, int]) -> np.ndarray:
     """Cell grid -> pixel grid of `shape`."""
     return np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)[:shape[0], :shape[1]]
 
@@ -383,24 +383,36 @@ def _select(ink: np.ndarray, threshold: float, name: str, noise: float) -> tuple
     return marks, chosen, main
 
 
-def find_digit(ink: np.ndarray, name: str) -> np.ndarray:
-    """ink [H, W] -> the digit cropped to its box, in [0, 1] (1: its ink level)."""
-    cell = cell_size(ink.shape)
+def ink_noise(ink: np.ndarray) -> tuple[float, float]:
+    """(noise, threshold): the median ink (its histogram bin), and the ink that counts as a mark."""
     noise = histogram_bin(ink, 0.5) / HISTOGRAM_BINS
-    threshold = max(INK_MIN, NOISE_FACTOR * noise)
+    return noise, max(INK_MIN, NOISE_FACTOR * noise)
+
+
+def find_digit(ink: np.ndarray, name: str, noise: float | None = None) -> np.ndarray:
+    """ink [H, W] -> the digit cropped to its box, in [0, 1] (1: its ink level)."""
+    return find_digit_box(ink, name, noise)[0]
+
+
+def find_digit_box(ink: np.ndarray, name: str, noise: float | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """find_digit, with the crop's box in `ink`: (top, bottom, left, right), bottom and right
+    exclusive. `noise` (ink_noise's first value) is measured on `ink` unless given: a part
+    cut out of a larger image takes the whole image's."""
+    cell = cell_size(ink.shape)
+    noise, threshold = ink_noise(ink) if noise is None else (noise, max(INK_MIN, NOISE_FACTOR * noise))
     marks, chosen, main = _select(ink, threshold, name, noise)
-    level = (histogram_bin(ink[marks & _pixels(main, cell, ink.shape)], LEVEL_QUANTILE) + 1) / HISTOGRAM_BINS
+    level = (histogram_bin(ink[marks & cell_pixels(main, cell, ink.shape)], LEVEL_QUANTILE) + 1) / HISTOGRAM_BINS
     if level < LEVEL_MIN:
         raise DataError(f"{name}: no digit found (only faint marks: their ink is {level:.3f} of the paper "
                         f"level, a digit's at least {LEVEL_MIN})")
-    core = marks & (ink >= max(threshold, CORE * level)) & _pixels(chosen, cell, ink.shape)
+    core = marks & (ink >= max(threshold, CORE * level)) & cell_pixels(chosen, cell, ink.shape)
     # The digit: the cells with stroke cores and their 8 neighbours (the strokes' edges).
-    keep = _pixels(_window(per_cell(core, cell, lambda values: values.any(axis=-1)), 1, np.maximum),
+    keep = cell_pixels(window(per_cell(core, cell, lambda values: values.any(axis=-1)), 1, np.maximum),
                    cell, ink.shape)
     inside = keep & (ink > max(FRINGE * level, threshold / 2))
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     digit = np.where(keep, np.clip((ink - noise) / (level - noise), 0.0, 1.0), 0.0)
-    return digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
 
 
 def stroke_width(digit: np.ndarray) -> float | None:
@@ -437,7 +449,7 @@ def normalize_stroke(digit: np.ndarray) -> np.ndarray:
     if radius == 0:
         return digit
     size = abs(radius)
-    changed = _window(np.pad(digit, size), size, np.maximum if radius > 0 else np.minimum)
+    changed = window(np.pad(digit, size), size, np.maximum if radius > 0 else np.minimum)
     rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
     if rows.size == 0:
         return digit
@@ -479,8 +491,9 @@ def to_field(digit: np.ndarray) -> np.ndarray:
     return round_half_up(field * 255).astype(np.uint8)
 
 
-def to_mnist(grey: np.ndarray, name: str = "image") -> np.ndarray:
-    """float grey [H, W] in [0, 1] (either polarity) -> uint8 [28, 28], white digit on black."""
+def ink_image(grey: np.ndarray, name: str = "image") -> np.ndarray:
+    """float grey [H, W] in [0, 1] (either polarity) -> ink [H, W]: the fraction of the local
+    paper's light that each pixel loses (a light digit on a dark ground is inverted first)."""
     if grey.ndim != 2 or grey.size == 0:
         raise DataError(f"{name}: expected a non-empty 2-D grey image, received shape {grey.shape}")
     grey = np.asarray(grey, dtype=np.float64)
@@ -490,7 +503,17 @@ def to_mnist(grey: np.ndarray, name: str = "image") -> np.ndarray:
         levels = stats["paper"]
     else:  # a light digit on a dark ground: make it dark ink on light paper
         grey, levels = 1 - grey, 1 - stats["paper_inverted"]
-    return to_field(normalize_stroke(find_digit(ink_level(grey, paper_level(levels, cell, grey.shape)), name)))
+    return ink_level(grey, paper_level(levels, cell, grey.shape))
+
+
+def to_input(digit: np.ndarray) -> np.ndarray:
+    """Cropped digit (find_digit's) -> uint8 [28, 28]: strokes brought to MNIST's width, then placed as MNIST's."""
+    return to_field(normalize_stroke(digit))
+
+
+def to_mnist(grey: np.ndarray, name: str = "image") -> np.ndarray:
+    """float grey [H, W] in [0, 1] (either polarity) -> uint8 [28, 28], white digit on black."""
+    return to_input(find_digit(ink_image(grey, name), name))
 
 
 def prepare_file(path: str | os.PathLike) -> np.ndarray:

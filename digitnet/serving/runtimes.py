@@ -149,3 +149,36 @@ def load_predictor(path: str | os.PathLike):
         return loaders[path.suffix](path)
     raise DataError(f"{path}: not a model: expected a SavedModel folder (holding saved_model.pb), "
                     f"a .keras file or a .tflite file")
+
+
+# The reference models tried without --model, best first: (folder under saved_models/,
+# the file in each <version>/ folder, or "" for a SavedModel, how the command names it).
+# The int8 TFLite committee gives the SavedModel's answer on every MNIST test digit
+# (benchmarks/predict_latency.py --agreement) and needs no TensorFlow.
+REFERENCE_MODELS = (
+    ("tflite/committee", "committee_int8.tflite", "the reference committee, int8 TFLite"),
+    ("committee", "", "the reference committee"),
+    ("tflite/lenet", "lenet_int8.tflite", "the reference LeNet, int8 TFLite"),
+    ("lenet", "", "the reference LeNet"),
+)
+
+
+def _newest(base: Path, file: str) -> Path | None:
+    """base/<highest version>/file (the version folder itself for a SavedModel), among the versions that have it."""
+    if not base.is_dir():
+        return None
+    found = [(int(p.name), p / file if file else p) for p in base.iterdir() if p.name.isdigit() and p.is_dir()]
+    found = [(version, path) for version, path in found
+             if (path.is_file() if file else (path / "saved_model.pb").exists())]
+    return max(found)[1] if found else None
+
+
+def default_model(root: str = "saved_models") -> tuple[str, str]:
+    """(path, description) of the newest version of the best reference model under `root`."""
+    for folder, file, description in REFERENCE_MODELS:
+        path = _newest(Path(root) / folder, file)
+        if path is not None:
+            return str(path), description
+    raise DataError(f"no --model given and no reference model under {root}/ "
+                    f"({' or '.join(f'{folder}/<version>/{file}' for folder, file, _ in REFERENCE_MODELS)}): give "
+                    "--model, or export one with `python -m digitnet.train --arch lenet --export saved_model,tflite`")

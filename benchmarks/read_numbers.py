@@ -1,0 +1,118 @@
+"""How well digitnet reads whole numbers: generated photos of MNIST test digits, and other writers' digits.
+
+    python benchmarks/read_numbers.py [--model saved_models/tflite/committee/1/committee_int8.tflite]
+                                 [--n 200] [--singles 500] [--uci 100]
+
+Numbers: --n photos of 4-digit numbers and --n of 2-6 digits
+(digitnet.data.number_synth: MNIST test digits, gaps from overlapping to wide,
+baseline wobble, size variation, photo_synth's hard cases at random), each
+read by digitnet.serving.reading.read as `predict` reads a file. Measured:
+numbers read whole, and digits right (matched left to right after aligning
+the reading with the number: the longest common subsequence, so that a
+dropped or extra digit costs one). Singles: --singles photos of one MNIST
+test digit (photo_synth's random mix): read right as exactly that digit.
+UCI: --uci 4-digit numbers composed of the UCI digits (13 writers outside
+MNIST, scikit-learn's copy; each 8x8 scan enlarged into a 28x28 field as
+MNIST's digits are placed), held back: nothing was tuned on them.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from common import print_table, write_results
+from PIL import Image
+
+from digitnet.data.number_synth import number_set
+from digitnet.data.photo_synth import photo_set
+from digitnet.data.sources import load_digits
+
+
+def common_digits(a: str, b: str) -> int:
+    """Length of the longest common subsequence of two strings."""
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def score(numbers, predictor) -> dict:
+    from digitnet.core.errors import DataError
+    from digitnet.serving.reading import read
+
+    whole = digits = total = 0
+    started = time.perf_counter()
+    misread = []
+    for photo, number, _ in numbers:
+        try:
+            got = read(photo, predictor).number
+        except DataError:
+            got = ""
+        whole += got == number
+        digits += common_digits(got, number)
+        total += len(number)
+        if got != number and len(misread) < 20:
+            misread.append([number, got])
+    return {"n": len(numbers), "whole": whole / len(numbers), "digits_right": digits / total,
+            "ms_per_number": 1000 * (time.perf_counter() - started) / len(numbers), "misread_examples": misread}
+
+
+def uci_glyphs() -> tuple[np.ndarray, np.ndarray]:
+    """The UCI digits as 28x28 MNIST-polarity fields: each 8x8 scan enlarged to 20x20, centred."""
+    from sklearn.datasets import load_digits as uci_digits
+
+    uci = uci_digits()
+    fields = np.zeros((len(uci.images), 28, 28), np.uint8)
+    for index, counts in enumerate(uci.images):
+        digit = Image.fromarray(np.uint8(np.round(counts * (255 / 16)))).resize((20, 20), Image.Resampling.BILINEAR)
+        fields[index, 4:24, 4:24] = np.asarray(digit)
+    return fields, uci.target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="default: the reference model predict uses")
+    parser.add_argument("--n", type=int, default=200, help="numbers of 4 digits, and as many of 2-6")
+    parser.add_argument("--singles", type=int, default=500, help="single-digit photos")
+    parser.add_argument("--uci", type=int, default=100, help="4-digit numbers of UCI digits (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from digitnet.core.errors import DataError
+    from digitnet.serving.reading import predictor_of, read
+    from digitnet.serving.runtimes import default_model
+
+    model = args.model or default_model()[0]
+    predictor = predictor_of(model)
+    data = load_digits()
+    rng = np.random.default_rng(args.seed)
+    sets = {"4 digits": number_set(data.test_images, data.test_labels, [4] * args.n, args.seed),
+            "2-6 digits": number_set(data.test_images, data.test_labels, rng.integers(2, 7, args.n), args.seed + 1)}
+    if args.uci:
+        fields, labels = uci_glyphs()
+        sets["UCI, 4 digits"] = number_set(fields, labels, [4] * args.uci, args.seed + 2)
+    results = {name: score(numbers, predictor) for name, numbers in sets.items()}
+    chosen = np.sort(rng.choice(len(data.test_labels), args.singles, replace=False))
+    right = several = 0
+    for photo, label in zip(photo_set(data.test_images[chosen], None, seed=args.seed), data.test_labels[chosen]):
+        try:
+            reading = read(photo, predictor)
+        except DataError:
+            continue
+        right += reading.number == str(label)
+        several += len(reading.digits) > 1
+    results["single digits"] = {"n": args.singles, "right": right / args.singles, "read_as_several": several}
+    print_table(f"{model}: numbers read (seed {args.seed})", ["set", "n", "whole", "digits right", "ms per number"],
+                [[name, r["n"], f"{100 * r['whole']:.1f} %", f"{100 * r['digits_right']:.2f} %",
+                  f"{r['ms_per_number']:.0f}"] for name, r in results.items() if "whole" in r])
+    single = results["single digits"]
+    print(f"\nsingle-digit photos: {100 * single['right']:.2f} % right of {single['n']}, "
+          f"{single['read_as_several']} read as several digits")
+    write_results("read_numbers", {"model": model, "seed": args.seed, "sets": results})
+
+
+if __name__ == "__main__":
+    main()

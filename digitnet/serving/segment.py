@@ -1,0 +1,317 @@
+"""Find the digits of a written number, left to right, in a photo's ink.
+
+A number is a row of digits, so its pieces are found as connected ink (on
+a grid of at most SEGMENT_GRID cells along the longer side) and then
+judged by their size relative to the row's height (the median height of its
+substantial pieces):
+
+- pieces that overlap heavily in x, one above or across the other, are one
+  digit written in several strokes (a 5's cap, a 7's bar, a 4 in two
+  strokes, a pencil line broken by the paper's grain);
+- what is much smaller than the row (specks, dots, commas), a thin line
+  much longer than a digit is wide or high, and what lies beside the row
+  rather than in it is not a digit;
+- a piece much wider than high may be two digits that touch: the cuts
+  tried are the columns that the least ink crosses; each side is prepared
+  and classified, and a cut is kept when the product of both sides'
+  confidences beats the whole piece's confidence. The sides are cut again
+  while they are still wide. A piece alone on the page must be wider still
+  before a cut is tried: the classifiers read a thin slice of a wide 3 or 5
+  as a confident 1.
+
+Each digit is then prepared exactly as a single digit is (preprocess.find_digit
+on the digit's own part of the ink, the other digits' ink blanked, with the
+whole image's noise level; then preprocess.to_input). When the number holds
+one digit, the whole image is prepared as a single digit is, so that
+single digits read exactly as before. export/web/PREPROCESSING.md writes the
+steps down.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from digitnet.core.errors import DataError
+from digitnet.serving import preprocess
+
+SEGMENT_GRID = 640  # cells of ceil(longer side / 640) pixels
+MERGE_OVERLAP = 0.5  # pieces overlapping in x by half the narrower one's width are one digit,
+MERGE_GAP = 0.3  # when the vertical gap between them is at most 0.3 of the larger one's height
+SUBSTANTIAL = 0.25  # pieces with a quarter of the largest one's ink set the row's height
+SPECK = 0.35  # pieces whose longer side is under 0.35 of the row's height are no digits
+LINE_THIN = 0.2  # a piece thinner than 0.2 of the row's height ...
+LINE_LONG = 1.2  # ... and longer than 1.2 of it is a line, not a digit
+SHORT = 0.5  # a piece lower than half the row's height joins the nearest digit (or is dropped)
+IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
+WIDE = 0.9  # a piece wider than 0.9 of its height (or the row's) may be touching digits;
+WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
+PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
+CUTS = 3  # candidate cuts per row height of a piece's width
+MAX_DIGITS = 12
+Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
+
+
+@dataclasses.dataclass(frozen=True)
+class Piece:
+    """Components of the label grid, restricted to grid columns [left, right)."""
+
+    labels: frozenset
+    left: int
+    right: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Digit:
+    """One digit found: its 28x28 input, its box in the image's pixels (left, top, right, bottom;
+    right and bottom exclusive) and the classifier's probabilities."""
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+    probabilities: np.ndarray
+
+
+def label_runs(on: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a boolean grid, numbered 1, 2, ... in raster order of
+    each component's first cell (as preprocess.label_cells), found run by run."""
+    parent = [0]
+
+    def find(label: int) -> int:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    labels = np.zeros(on.shape, dtype=np.int64)
+    previous: list[tuple[int, int, int]] = []
+    for y, row in enumerate(on):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        current, first = [], 0
+        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            while first < len(previous) and previous[first][1] < start:
+                first += 1
+            label, index = 0, first
+            while index < len(previous) and previous[index][0] <= end:
+                other = find(previous[index][2])
+                if label == 0:
+                    label = other
+                elif other != label:
+                    parent[max(label, other)] = min(label, other)
+                    label = min(label, other)
+                index += 1
+            if label == 0:
+                label = len(parent)
+                parent.append(label)
+            labels[y, start:end] = label
+            current.append((start, end, label))
+        previous = current
+    numbers = np.zeros(len(parent), dtype=np.int64)
+    count = 0
+    for label in range(1, len(parent)):
+        root = find(label)
+        if numbers[root] == 0:
+            count += 1
+            numbers[root] = count
+        numbers[label] = numbers[root]
+    return numbers[labels], count
+
+
+class Segmenter:
+    """The digits of one image's ink; `classify` scores the cuts of touching digits."""
+
+    def __init__(self, ink: np.ndarray, name: str, classify: Classify):
+        self.ink, self.name, self.classify = ink, name, classify
+        self.noise, threshold = preprocess.ink_noise(ink)
+        marks = ink > threshold
+        if not marks.any():
+            preprocess.find_digit(ink, name)  # raises the single digit's error: blank or noise
+        cleared = preprocess.without_lines(marks)
+        marks = cleared if cleared.any() else marks
+        self.cell = max(1, -(-max(ink.shape) // SEGMENT_GRID))
+        on = preprocess.per_cell(marks, self.cell, lambda values: values.any(axis=-1))
+        self.labels, count = label_runs(on)
+        mass = preprocess.per_cell(np.where(marks, np.floor(ink * 255), 0).astype(np.int64), self.cell,
+                                   lambda values: values.sum(axis=-1))
+        self.mass = np.bincount(self.labels.ravel(), weights=mass.ravel(), minlength=count + 1)
+        ys, xs = np.nonzero(self.labels)
+        found = self.labels[ys, xs]
+        self.boxes = np.zeros((count + 1, 4), dtype=np.int64)  # top, bottom, left, right (exclusive)
+        self.boxes[:, 0], self.boxes[:, 2] = on.shape[0], on.shape[1]
+        np.minimum.at(self.boxes[:, 0], found, ys)
+        np.maximum.at(self.boxes[:, 1], found, ys + 1)
+        np.minimum.at(self.boxes[:, 2], found, xs)
+        np.maximum.at(self.boxes[:, 3], found, xs + 1)
+        self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
+        self.scores: dict[Piece, np.ndarray | None] = {}
+
+    # Pieces and their boxes.
+    def mask(self, piece: Piece) -> np.ndarray:
+        mask = np.isin(self.labels, list(piece.labels))
+        mask[:, :piece.left] = False
+        mask[:, piece.right:] = False
+        return mask
+
+    def box(self, piece: Piece) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) on the grid, exclusive."""
+        rows, cols = np.flatnonzero(self.mask(piece).any(axis=1)), np.flatnonzero(self.mask(piece).any(axis=0))
+        return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+    def whole(self, labels) -> Piece:
+        return Piece(frozenset(labels), 0, self.labels.shape[1])
+
+    # The row: strokes joined, non-digits dropped.
+    def strokes_joined(self) -> list[set]:
+        """Components grouped into digits, heaviest first: each joins the group it overlaps most in x."""
+        groups: list[tuple[set, list]] = []
+        for label in np.argsort(-self.mass[1:], kind="stable") + 1:
+            top, bottom, left, right = self.boxes[label]
+            best, best_overlap = None, 0.0
+            for members, box in groups:
+                overlap = (min(right, box[3]) - max(left, box[2])) / min(right - left, box[3] - box[2])
+                gap = max(0, top - box[1], box[0] - bottom)
+                if overlap >= MERGE_OVERLAP and gap <= MERGE_GAP * max(bottom - top, box[1] - box[0]) \
+                        and overlap > best_overlap:
+                    best, best_overlap = (members, box), overlap
+            if best is None:
+                groups.append(({int(label)}, [top, bottom, left, right]))
+            else:
+                best[0].add(int(label))
+                box = best[1]
+                box[:] = [min(box[0], top), max(box[1], bottom), min(box[2], left), max(box[3], right)]
+        return [members for members, _ in groups]
+
+    def row(self, groups: list[set]) -> tuple[list[set], float]:
+        """The groups that are digits, and the row's height in cells."""
+        boxes = np.array([[self.boxes[list(g), 0].min(), self.boxes[list(g), 1].max(),
+                           self.boxes[list(g), 2].min(), self.boxes[list(g), 3].max()] for g in groups])
+        mass = np.array([self.mass[list(g)].sum() for g in groups])
+        substantial = mass >= SUBSTANTIAL * mass.max()
+        heights, widths = boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]
+        height = float(np.median(heights[substantial]))
+        band_top, band_bottom = np.median(boxes[substantial, 0]), np.median(boxes[substantial, 1])
+        inside = np.minimum(boxes[:, 1], band_bottom) - np.maximum(boxes[:, 0], band_top)
+        keep = ((np.maximum(heights, widths) >= SPECK * height)
+                & ~((np.minimum(heights, widths) < LINE_THIN * height)
+                    & (np.maximum(heights, widths) > LINE_LONG * height))
+                & (inside >= IN_ROW * heights))
+        short = heights < SHORT * height
+        digits = [set(g) for g, k, low in zip(groups, keep, short) if k and not low]
+        if not digits:
+            return [g for g, k in zip(groups, keep) if k], height
+        tall = boxes[keep & ~short]  # a short piece is part of its nearest digit (a 5's cap, a 7's bar), if near
+        for index in np.flatnonzero(keep & short):
+            group, box = groups[index], boxes[index]
+            gaps = np.maximum(0, np.maximum(box[2] - tall[:, 3], tall[:, 2] - box[3]))
+            nearest = int(np.argmin(gaps))
+            if gaps[nearest] <= MERGE_GAP * height:
+                digits[nearest] |= set(group)
+        return digits, height
+
+    # Preparing and scoring a piece.
+    def prepare(self, piece: Piece, others: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]] | None:
+        """The piece's 28x28 input and its pixel box (left, top, right, bottom), or None when the
+        single-digit steps find no digit in it; `others`: grid cells of the other digits."""
+        if piece in self.prepared:
+            return self.prepared[piece]
+        own = self.mask(piece)
+        top, bottom, left, right = (v * self.cell for v in self.box(piece))
+        margin = 2 * self.cell + 2
+        top, left = max(0, top - margin), max(0, left - margin)
+        bottom, right = min(self.ink.shape[0], bottom + margin), min(self.ink.shape[1], right + margin)
+        blank = self.pixels(preprocess.window(others.astype(np.int8), 1, np.maximum).astype(bool) & ~own)
+        ink = np.where(blank[top:bottom, left:right], 0.0, self.ink[top:bottom, left:right])
+        try:
+            digit, (y0, y1, x0, x1) = preprocess.find_digit_box(ink, self.name, self.noise)
+            result = preprocess.to_input(digit), (left + x0, top + y0, left + x1, top + y1)
+        except DataError:
+            result = None
+        self.prepared[piece] = result
+        return result
+
+    def pixels(self, cells: np.ndarray) -> np.ndarray:
+        return preprocess.cell_pixels(cells, self.cell, self.ink.shape)
+
+    def score(self, pieces: list[Piece], everything: np.ndarray) -> list[float]:
+        """Each piece's confidence (its largest probability; 0 when no digit is found in it),
+        the other pieces being everything else that is ink of a digit."""
+        missing = [p for p in pieces if p not in self.scores]
+        inputs = [(p, self.prepare(p, everything & ~self.mask(p))) for p in missing]
+        ready = [(p, prepared) for p, prepared in inputs if prepared is not None]
+        if ready:
+            probabilities = np.asarray(self.classify(np.stack([prepared[0] for _, prepared in ready])))
+            if probabilities.ndim != 2 or probabilities.shape[1] != 10:
+                raise DataError(f"the model is not a classifier (its output has shape {list(probabilities.shape)})")
+            for (piece, _), row in zip(ready, probabilities):
+                self.scores[piece] = row
+        for piece, prepared in inputs:
+            if prepared is None:
+                self.scores[piece] = None
+        return [0.0 if self.scores[p] is None else float(self.scores[p].max()) for p in pieces]
+
+    # Cutting touching digits.
+    def cut_columns(self, piece: Piece, height: float) -> list[int]:
+        """Candidate cuts: the columns crossed by least ink, at least PART_MIN of the row's
+        height from each other and from the piece's ends, CUTS per row height of its width."""
+        top, bottom, left, right = self.box(piece)
+        least = max(1, int(preprocess.round_half_up(PART_MIN * height)))
+        profile = self.mask(piece).sum(axis=0)
+        inner = np.arange(left + least, right - least + 1)
+        wanted = int(np.ceil(CUTS * (right - left) / height))
+        chosen: list[int] = []
+        for column in inner[np.argsort(profile[inner], kind="stable")]:
+            if len(chosen) == wanted:
+                break
+            if all(abs(int(column) - c) >= least for c in chosen):
+                chosen.append(int(column))
+        return sorted(chosen)
+
+    def split(self, piece: Piece, height: float, everything: np.ndarray, wide: float, depth: int = 1) -> list[Piece]:
+        """The piece whole, or cut in two at the candidate column whose sides' confidences
+        multiply to more than the whole piece's confidence; each side is cut again while it is wide."""
+        top, bottom, left, right = self.box(piece)
+        if right - left <= wide * max(bottom - top, height) or depth >= MAX_DIGITS:
+            return [piece]
+        cuts = [(dataclasses.replace(piece, right=min(piece.right, column)),
+                 dataclasses.replace(piece, left=max(piece.left, column)))
+                for column in self.cut_columns(piece, height)]
+        cuts = [(a, b) for a, b in cuts if self.mask(a).any() and self.mask(b).any()]
+        confidences = self.score([piece] + [side for cut in cuts for side in cut], everything)
+        best, best_value = None, confidences[0]
+        for index, (a, b) in enumerate(cuts):
+            product = confidences[1 + 2 * index] * confidences[2 + 2 * index]
+            if product > best_value:
+                best, best_value = (a, b), product
+        if best is None:
+            return [piece]
+        return [p for side in best for p in self.split(side, height, everything, WIDE, depth + 1)]
+
+    def digits(self) -> list[Digit] | None:
+        """The number's digits left to right; None when it holds a single digit (prepared as one)."""
+        groups, height = self.row(self.strokes_joined())
+        if len(groups) == 0:
+            return None
+        everything = np.isin(self.labels, [label for g in groups for label in g])
+        pieces = [p for g in groups for p in self.split(self.whole(g), height, everything,
+                                                        WIDE if len(groups) > 1 else WIDE_ALONE)]
+        if len(pieces) == 1:
+            return None
+        self.score(pieces, everything)
+        found = [(p, self.prepared[p]) for p in pieces if self.prepared.get(p) is not None]
+        found.sort(key=lambda item: item[1][1][0] + item[1][1][2])
+        if len(found) <= 1:
+            return None
+        return [Digit(prepared[0], prepared[1], self.scores[p]) for p, prepared in found]
+
+
+def find_digits(ink: np.ndarray, name: str, classify: Classify) -> list[Digit]:
+    """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none."""
+    digits = Segmenter(ink, name, classify).digits()
+    if digits is not None:
+        return digits
+    digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
+    image = preprocess.to_input(digit)
+    probabilities = np.asarray(classify(image[None]))
+    if probabilities.ndim != 2 or probabilities.shape[1] != 10:
+        raise DataError(f"the model is not a classifier (its output has shape {list(probabilities.shape)})")
+    return [Digit(image, (left, top, right, bottom), probabilities[0])]

@@ -1,0 +1,174 @@
+"""Reading whole numbers: segmentation on constructed numbers, the reading record, predict's output.
+
+The constructed numbers are MNIST test digits pasted on white paper at known
+places, so the boxes the segmentation finds can be checked against the
+places, and a stub classifier (the digit whose MNIST image correlates best
+with the 28x28 input) keeps the tests independent of any trained model.
+"""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet import predict
+from digitnet.core import cli
+from digitnet.serving import preprocess
+from digitnet.serving.reading import read
+from digitnet.serving.segment import label_runs
+
+SCALE = 4  # each MNIST pixel becomes 4x4 paper pixels
+
+
+@pytest.fixture(scope="module")
+def templates(mnist):
+    """One clean 28x28 input per MNIST test digit used, and a classifier that matches against them."""
+    chosen = {label: int(np.flatnonzero(mnist.test_labels == label)[0]) for label in range(10)}
+    images = {label: mnist.test_images[index] for label, index in chosen.items()}
+    prepared = np.stack([preprocess.to_mnist(images[label] / 255.0).astype(float).ravel() for label in range(10)])
+    prepared -= prepared.mean(axis=1, keepdims=True)
+    prepared /= np.linalg.norm(prepared, axis=1, keepdims=True)
+
+    def classify(batch: np.ndarray) -> np.ndarray:
+        flat = batch.reshape(len(batch), -1).astype(float)
+        flat -= flat.mean(axis=1, keepdims=True)
+        flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-9)
+        scores = np.exp(20 * flat @ prepared.T)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    return images, classify
+
+
+def page_of(images: dict, digits: str, gaps: list[int], size=(None, None)) -> tuple[np.ndarray, list]:
+    """Dark digits on white paper, `gaps` MNIST pixels apart between their ink (negative:
+    overlapping); the grey page and each digit's ink box (left, top, right, bottom)."""
+    inks, boxes, x = [], [], 10
+    for index, digit in enumerate(digits):
+        ink = images[int(digit)] / 255.0
+        cols = np.flatnonzero(ink.max(axis=0) > 0)
+        if index:
+            x += gaps[index - 1] - cols[0]
+        inks.append((ink, x))
+        x += cols[-1] + 1
+    width = x + 10 if size[0] is None else size[0]
+    page = np.zeros((28 + 20, width))
+    for ink, left in inks:
+        page[10:38, left:left + 28] = np.maximum(page[10:38, left:left + 28], ink)
+        rows, cols = np.flatnonzero(ink.max(axis=1) > 0), np.flatnonzero(ink.max(axis=0) > 0)
+        boxes.append((SCALE * (left + cols[0]), SCALE * (10 + rows[0]), SCALE * (left + cols[-1] + 1),
+                      SCALE * (10 + rows[-1] + 1)))
+    big = np.kron(page, np.ones((SCALE, SCALE)))
+    return 1.0 - big, boxes
+
+
+def test_runs_label_like_the_cell_labelling():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        grid = rng.random((30, 40)) < 0.45
+        ours, count = label_runs(grid)
+        theirs, expected = preprocess.label_cells(grid)
+        assert count == expected
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_separate_digits_give_their_boxes_and_the_number(templates):
+    images, classify = templates
+    grey, boxes = page_of(images, "2026", [6, 8, 5])
+    reading = read(grey, classify)
+    assert reading.number == "2026"
+    for found, true in zip((d.box for d in reading.digits), boxes):
+        assert np.abs(np.array(found) - np.array(true)).max() <= 2 * SCALE, (found, true)
+
+
+def test_each_digit_is_prepared_as_a_single_digit_is(templates):
+    """Like a photo of that digit alone: the crop follows the ink the same way, on a finer cell grid."""
+    images, classify = templates
+    grey, boxes = page_of(images, "38", [12])
+    reading = read(grey, classify)
+    for digit, box in zip(reading.digits, boxes):
+        left, top, right, bottom = box
+        alone = np.ones_like(grey)
+        alone[top - 8:bottom + 8, left - 8:right + 8] = grey[top - 8:bottom + 8, left - 8:right + 8]
+        alone_input = preprocess.to_mnist(alone)
+        assert np.corrcoef(digit.image.ravel(), alone_input.ravel())[0, 1] > 0.97
+        assert np.abs(digit.image.astype(int) - alone_input.astype(int)).mean() < 4
+
+
+def test_a_touching_pair_is_cut(templates):
+    images, classify = templates
+    grey, _ = page_of(images, "4035", [6, -4, 6])  # the 0 and the 3 overlap by 4 MNIST pixels
+    marks = preprocess.ink_image(grey) > 0.1
+    from digitnet.serving.segment import label_runs as runs
+    assert runs(marks)[1] == 4  # the 4, the 0 and the 3 touching, the 5 (its cap apart)
+    assert read(grey, classify).number == "4035"
+
+
+def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):
+    images, classify = templates
+    grey, boxes = page_of(images, "157", [8, 8])
+    left, top, right, bottom = boxes[1]
+    cut = top + (bottom - top) // 3  # the 5's cap, cut off from its body by a 3-pixel gap
+    grey[cut:cut + 3, left:right] = 1.0
+    left, top, right, bottom = boxes[2]
+    grey[top + (bottom - top) // 4: top + (bottom - top) // 4 + 3, left:right] = 1.0  # the 7 broken too
+    assert read(grey, classify).number == "157"
+
+
+def test_specks_a_comma_a_ruled_line_and_a_margin_line_are_no_digits(templates):
+    images, classify = templates
+    grey, boxes = page_of(images, "31", [40], size=(200, None))
+    grey = grey.copy()
+    rng = np.random.default_rng(1)
+    for y, x in zip(rng.integers(0, grey.shape[0] - 3, 12), rng.integers(0, grey.shape[1] - 3, 12)):
+        grey[y:y + 3, x:x + 3] = 0.2  # specks
+    bottom = boxes[0][3]
+    comma = (boxes[0][2] + boxes[1][0]) // 2
+    grey[bottom - 12:bottom + 6, comma:comma + 7] = 0.1  # a comma between the digits
+    grey[bottom - 30:bottom - 28, :] = 0.6  # a ruled line across the page
+    grey[:, 6:8] = 0.5  # a margin line down it
+    reading = read(grey, classify)
+    assert reading.number == "31"
+
+
+def test_predict_prints_a_number_and_json(templates, tmp_path, capsys, monkeypatch):
+    images, classify = templates
+    grey, _ = page_of(images, "2026", [6, 8, 5])
+    Image.fromarray(np.uint8(np.round(grey * 255))).save(tmp_path / "year.png")
+    grey, _ = page_of(images, "7", [])
+    Image.fromarray(np.uint8(np.round(grey * 255))).save(tmp_path / "seven.png")
+    monkeypatch.setattr("digitnet.serving.runtimes.load_predictor", lambda path: classify)
+    files = [str(tmp_path / "year.png"), str(tmp_path / "seven.png"), str(tmp_path / "missing.png")]
+    assert cli.run_command(predict.main, ["--model", "stub", *files]) == cli.EXIT_USAGE
+    out, err = capsys.readouterr()
+    year, seven = out.splitlines()
+    assert year.startswith(f"{files[0]}: 2026 (") and len(year.split("(")[1].split()) == 4
+    assert seven.startswith(f"{files[1]}: 7 (probability ")  # one digit prints as before
+    assert "missing.png: file not found" in err
+    assert cli.run_command(predict.main, ["--model", "stub", "--json", *files]) == cli.EXIT_USAGE
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("number") for r in records] == ["2026", "7", None]
+    assert set(records[0]) == {"file", "number", "digits"} and set(records[2]) == {"file", "error"}
+    for digit in records[0]["digits"]:
+        assert set(digit) == {"digit", "confidence", "box", "probabilities"}
+        assert len(digit["box"]) == 4 and len(digit["probabilities"]) == 10
+        assert digit["confidence"] == max(digit["probabilities"])
+        assert digit["digit"] == int(np.argmax(digit["probabilities"]))
+    assert [d["box"][0] for d in records[0]["digits"]] == sorted(d["box"][0] for d in records[0]["digits"])
+
+
+def test_the_rest_client_sends_one_row_per_digit(templates, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "export"))
+    import rest_client
+
+    images, classify = templates
+    grey, _ = page_of(images, "2026", [6, 8, 5])
+    Image.fromarray(np.uint8(np.round(grey * 255))).save(tmp_path / "year.png")
+    body = rest_client.build_request([str(tmp_path / "year.png")], classify)
+    rows = np.array(body["instances"])
+    assert body["signature_name"] == "serving_default" and rows.shape == (4, 28, 28)
+    assert [int(np.argmax(p)) for p in classify(rows.astype(np.uint8))] == [2, 0, 2, 6]
+    reading = read(str(tmp_path / "year.png"), classify)
+    assert rest_client.answer_line("year.png", reading.digits).startswith("year.png: 2026 (")
