@@ -14,11 +14,11 @@ import numpy as np
 
 from digitnet.core import figures
 from digitnet.core.errors import ConfigError
-from digitnet.core.files import read_csv_rows, write_json, write_text
+from digitnet.core.files import failed_writes_named, write_json, write_text
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments.reproduction import ReproduceOptions, run_all, run_folder, summarise
 from digitnet.models.registry import get_spec
-from digitnet.training.callbacks import RunLogger
+from digitnet.training.run_folder import RunFolder
 
 
 def reproduce(options: ReproduceOptions, data: DigitArrays, command: str | None = None, log=print) -> dict:
@@ -27,8 +27,10 @@ def reproduce(options: ReproduceOptions, data: DigitArrays, command: str | None 
     if not results:
         raise ConfigError(f"no finished runs under {options.output_dir}/runs to report")
     report = summarise(options, results, command or " ".join(["python -m digitnet.reproduce", *sys.argv[1:]]))
-    figure_paths = make_figures(options, results)
-    json_path, markdown_path = write_report(report, figure_paths, options.output_dir)
+    with failed_writes_named(options.output_dir, lambda failure: f"the finished runs are kept in "
+                             f"{options.output_dir}/runs; {failure.advice} and run the same command again"):
+        figure_paths = make_figures(options, results)
+        json_path, markdown_path = write_report(report, figure_paths, options.output_dir)
     log(f"[reproduce] report: {markdown_path} and {json_path}")
     return report
 
@@ -45,7 +47,7 @@ def make_figures(options: ReproduceOptions, results: dict[str, list[dict]]) -> l
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for arch, runs in results.items():
-        losses = _stacked(options, arch, runs, "loss", lambda f: read_csv_rows(f / RunLogger.ALL_LOSSES))
+        losses = _stacked(options, arch, runs, "loss", lambda f: RunFolder(f).loss_rows())
         paths.append(figures.plot_band(losses, out / f"all_losses_{arch}.png",
                                        f"{arch}: loss of every batch, mean and min-max over {len(runs)} runs",
                                        "batch (whole run)", "training loss", log_scale=True))
@@ -55,7 +57,7 @@ def make_figures(options: ReproduceOptions, results: dict[str, list[dict]]) -> l
                 paths.append(shutil.copyfile(first / name, out / f"{name[:-4]}_{arch}.png"))
     classifiers = {arch: runs for arch, runs in results.items() if get_spec(arch).task.name == "classification"}
     if classifiers:
-        curves = {arch: 100 * _stacked(options, arch, runs, "val_accuracy", lambda f: read_csv_rows(f / RunLogger.HISTORY))
+        curves = {arch: 100 * _stacked(options, arch, runs, "val_accuracy", lambda f: RunFolder(f).history_rows())
                   for arch, runs in classifiers.items()}
         paths.append(figures.plot_curves(curves, out / "accuracy_vs_epoch.png",
                                          "test accuracy after each epoch (mean, min-max shaded)", "epoch", "test accuracy (%)"))

@@ -8,7 +8,6 @@ figures and the written report are digitnet.experiments.report's.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from digitnet.core.machine import machine_facts
 from digitnet.data.sources import DigitArrays
 from digitnet.models.registry import get_spec
 from digitnet.training.config import TrainConfig
+from digitnet.training.run_folder import RunFolder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _config(options: ReproduceOptions, arch: str, seed: int) -> TrainConfig:
     spec = get_spec(arch)
     encoder = None
     if spec.pretrain:
-        reusable = run_folder(options, spec.pretrain, seed) / "model.keras"
+        reusable = RunFolder(run_folder(options, spec.pretrain, seed)).model
         encoder = str(reusable) if reusable.exists() else None
     return TrainConfig(
         arch=arch, seed=seed, epochs=options.epochs, pretrain_epochs=options.epochs, encoder=encoder,
@@ -102,9 +102,9 @@ def run_all(options: ReproduceOptions, data: DigitArrays, log=print) -> dict[str
     started, trained_seconds, trained = time.monotonic(), 0.0, 0
     for number, (arch, seed) in enumerate(jobs, start=1):
         if options.only_finished:
-            finished = run_folder(options, arch, seed) / "metrics.json"
-            if finished.exists():
-                results.setdefault(arch, []).append(json.loads(finished.read_text()))
+            finished = RunFolder(run_folder(options, arch, seed))
+            if finished.finished:
+                results.setdefault(arch, []).append(finished.read_metrics())
             continue
         left = ""
         if trained:
@@ -155,4 +155,4 @@ def _row_statistics(row: PaperRow, runs: list[dict]) -> dict:
 
 
 def _run_config(options: ReproduceOptions, arch: str, seed: int) -> dict:
-    return json.loads((run_folder(options, arch, seed) / "config.json").read_text())["config"]
+    return RunFolder(run_folder(options, arch, seed)).read_config()["config"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from digitnet.core.files import write_json, write_text
 from digitnet.models.registry import describe_model
+from digitnet.training.run_folder import RunFolder
 
 
 def write_model_card(folder: Path, card: dict) -> tuple[Path, Path]:
@@ -40,7 +41,7 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
     `reference` holds the Keras model's outputs on data.test_images; the
     training config comes from the run folder's config.json beside the model, if any."""
     task, summary = describe_model(model)
-    run_config = Path(model_path).parent / "config.json"
+    run_config = RunFolder(Path(model_path).parent).config
     run = json.loads(run_config.read_text()) if run_config.exists() else {"config": {}}
     committee = {"members": run["members"], "member_arch": run["config"]["arch"],
                  "member_runs": _member_runs(run_config.parent)} if "members" in run else {}
@@ -59,7 +60,7 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
 
 def _member_runs(folder: Path) -> list[dict]:
     """Each committee member's seed, run folder, trainer and test accuracy, from the committee's metrics.json."""
-    metrics = folder / "metrics.json"
+    metrics = RunFolder(folder).metrics
     members = json.loads(metrics.read_text()).get("members", []) if metrics.exists() else []
     return [{"seed": m["seed"], "folder": m["folder"], "trainer": m.get("trainer", "digitnet.train"),
              "digit_width": m.get("digit_width"), "test_accuracy": m["test"]["accuracy"],

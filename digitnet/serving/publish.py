@@ -3,6 +3,12 @@
 TF Serving serves the highest numbered folder under a model's base path. Every
 exporter writes into a hidden staging folder beside the versions and renames it
 to the next free number when it is complete.
+
+Two exports of the same model at once need no lock: each stages in its own
+folder (mkdtemp), writes its model card there, and the rename that publishes
+it never replaces a version, so each gets its own complete number. A write
+that fails while staging (no space, no permission, read-only) ends in one line
+saying that nothing was published; the staging folder is removed.
 """
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from digitnet.core.files import failed_writes_named
 
 
 def next_version(base: Path) -> int:
@@ -37,10 +45,15 @@ def publish_version(staging: Path, base: Path) -> Path:
 
 @contextlib.contextmanager
 def staging_folder(base: Path):
-    """A temporary folder beside the versions (hidden, so not a servable version)."""
-    base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=base, prefix=".staging-"))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """A temporary folder beside the versions (hidden, so not a servable version), removed afterwards."""
+    def kept(failure) -> str:
+        return (f"no version was published under {base} (its versions are as they were); "
+                f"{failure.advice} and export again")
+
+    with failed_writes_named(base, kept):
+        base.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=base, prefix=".staging-"))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
