@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--agreement", action="store_true", help="also compare the variants on MNIST's test set")
     args = parser.parse_args()
-    from digitnet.predict import default_model
+    from digitnet.serving.runtimes import default_model
 
     default, description = default_model()
     data = load_digits()
