@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deep_cnn committee members on the GPU machine lent here (JAX, no TensorFlow): one script, one call.
+# deep_cnn committee members on a machine with Keras on JAX and no TensorFlow (the GPU lent here): one script, one call.
 #
 #   bash benchmarks/gpu_committee.sh WHEELHOUSE FIRST COUNT SECONDS [FLAG...]
 #
@@ -13,9 +13,10 @@
 # which say whether members trained there read held-out digits as well as
 # digitnet.train's; then members FIRST..FIRST+COUNT-1 of the registered recipe
 # on all 60,000 images (member k: seed k), all through `python -m
-# digitnet.portable`, for at most SECONDS in all: a member cut off by the limit
-# leaves nothing, the finished ones are kept. Each finished run folder comes
-# back in $OUT/runs-<n>.tar (three per archive, about 12 MB: the lending tool
+# digitnet.portable` (the training loop with --feed arrays), for at most SECONDS
+# in all: a member cut off by the limit stops at its last completed epoch and
+# stays behind (a call's folders do not outlive it), the finished ones are kept.
+# Each finished run folder comes back in $OUT/runs-<n>.tar (three per archive, about 12 MB: the lending tool
 # returns at most 8 files of 16 MiB), the log in $OUT/gpu_committee.log. Back here:
 #
 #   for t in "$FILES_AT"/runs-*.tar; do tar -xf "$t" -C runs; done
@@ -53,6 +54,6 @@ for metrics in sorted(pathlib.Path(sys.argv[1]).glob("*/member-*/metrics.json"))
           f"test {100 * json.load(open(metrics))['test']['accuracy']:.2f} %"
           + (f", validation {100 * float(validation):.2f} %" if validation else ""))
 PYEOF
-cd "$work" && ls -d */member-* 2>/dev/null | xargs -r -n 3 | {
+cd "$work" && ls */member-*/metrics.json 2>/dev/null | xargs -r -n 1 dirname | xargs -r -n 3 | {
   n=0; while read -r runs; do tar -cf "$out/runs-$n.tar" $runs; n=$((n + 1)); done; }
 ls -la "$out"

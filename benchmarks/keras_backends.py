@@ -3,77 +3,68 @@
     KERAS_BACKEND=jax python benchmarks/keras_backends.py --models fast,lenet,deep_cnn --seeds 5
     KERAS_BACKEND=jax python benchmarks/keras_backends.py --models deep_cnn --epochs 2 --seeds 1
 
-This is how digitnet's models meet the GPU machine lent here: its image holds
-JAX and PyTorch with CUDA 13 and no TensorFlow, and nothing can be installed
-there but wheels of at most 64 MiB per call (TensorFlow installs at 1.9 GiB,
-and its GPU build wants CUDA 12's libraries besides), so `python -m
-digitnet.train` (tf.data, tf.distribute) cannot run there. What is the same
-as digitnet.train: the builders and settings of REGISTRY (TrainConfig's
-resolved defaults), the optimiser and schedule (digitnet/training/optimizer.py), the
-loss and metrics of the model's task, `model.fit`, the embedded MNIST. What
-differs: the images come as in-memory arrays, shuffled by Keras (no tf.data
-pipeline with its (seed, epoch) order), no augmentation (digitnet.portable
-trains with it), no run folder; models with a pretraining or frozen stage
-are refused. Each seed builds a fresh model; epoch seconds are wall time
-from epoch start to end (the first includes compilation), training seconds
-their sum (as history.csv's), test accuracy Keras' evaluate on the 10,000
-test digits. The first seed in the process also pays the backend's start-up
-compilations, so the table shows it apart from the later seeds. Under
-KERAS_BACKEND=tensorflow it runs here too, on the CPU.
+This is how digitnet's models meet a machine with Keras on JAX and no
+TensorFlow (the GPU machine lent here: JAX and PyTorch with CUDA 13, no
+network, wheels of at most 64 MiB per call, so no TensorFlow). Each run is
+`digitnet.training.loop.train` with --feed arrays, the loop users run: the
+builders and settings of REGISTRY (TrainConfig's resolved defaults), the
+optimiser and schedule, the loss and metrics of the model's task, the
+embedded MNIST in memory, shuffled by (seed, epoch), with the loop's records
+and backups written to a temporary run folder. --augment is none unless given
+(the registered preset of deep_cnn draws its distortions on the device, which
+is another measure). Models with a pretraining or frozen stage are refused.
+Each seed builds a fresh model; epoch seconds are history.csv's (epoch start
+to end, the first including compilation), training seconds their sum, test
+accuracy the loop's evaluation on the test digits. The first seed in the
+process also pays the backend's start-up compilations, so the table shows it
+apart from the later seeds. Under KERAS_BACKEND=tensorflow it runs here too,
+on the CPU.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import tempfile
+from pathlib import Path
 
-import numpy as np
 from common import print_table, summary, write_results
 
 from digitnet.core.errors import ConfigError
-from digitnet.core.images import to_model_input
-from digitnet.data.sources import load_digits
+from digitnet.core.files import read_csv_rows
 from digitnet.models.registry import REGISTRY, get_spec
-from digitnet.portable import epoch_clock
 from digitnet.training.config import TrainConfig
+from digitnet.training.flags import add_config_flags, config_from_args
+
+CONFIG_FLAGS = ("epochs", "steps_per_execution", "augment", "train_examples", "test_examples")
 
 
-def arrays(train_examples: int | None, test_examples: int | None):
-    data = load_digits()
-    return (to_model_input(data.train_images[:train_examples]), data.train_labels[:train_examples].astype(np.int32),
-            to_model_input(data.test_images[:test_examples]), data.test_labels[:test_examples].astype(np.int32))
+def run_configs(args: argparse.Namespace, models: list[str], folder: Path) -> list[TrainConfig]:
+    """One resolved config per (model, seed), each run in its own folder under `folder`."""
+    base = config_from_args(args, CONFIG_FLAGS, feed="arrays", verbose=0)
+    return [dataclasses.replace(base, arch=arch, seed=seed, output_dir=str(folder / f"{arch}-seed{seed}")).resolved()
+            for arch in models for seed in range(args.seeds)]
 
 
-def train_one(arch: str, seed: int, data, epochs: int | None, steps_per_execution: int) -> dict:
-    """One fresh model of `arch` at its registered settings, trained and tested."""
-    import keras
+def train_one(config: TrainConfig, data) -> dict:
+    """One fresh model trained and tested by the library's loop; its timings from history.csv."""
+    from digitnet.training.loop import train
 
-    from digitnet.training.optimizer import adam
-
-    spec = get_spec(arch)
-    config = TrainConfig(arch=arch, epochs=epochs, seed=seed).resolved()
-    train_images, train_labels, test_images, test_labels = data
-    steps_per_epoch = -(-len(train_images) // config.batch_size)
-    keras.utils.set_random_seed(seed)
-    model = spec.build()
-    model.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
-                  loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=steps_per_execution)
-    clock = epoch_clock()
-    model.fit(train_images, train_labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
-              callbacks=[clock], verbose=0)
-    metrics = model.evaluate(test_images, test_labels, batch_size=1000, return_dict=True, verbose=0)
-    return {"arch": arch, "seed": seed, "epochs": config.epochs, "batch_size": config.batch_size,
-            "steps_per_execution": steps_per_execution,
-            "epoch_seconds": clock.seconds, "training_seconds": float(sum(clock.seconds)),
-            "test_accuracy": float(metrics["accuracy"])}
+    result = train(config, data=data)
+    seconds = [float(row["seconds"]) for row in read_csv_rows(result.output_dir / "history.csv")]
+    return {"arch": config.arch, "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
+            "steps_per_execution": config.steps_per_execution, "augment": config.augment,
+            "epoch_seconds": seconds, "training_seconds": float(sum(seconds)),
+            "test_accuracy": float(result.metrics["test"]["accuracy"])}
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="fast,lenet", help="comma-separated registered classifiers")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, help="default: each model's registered epochs")
-    parser.add_argument("--steps-per-execution", type=int, default=1)
-    parser.add_argument("--train-examples", type=int, help="train on the first N training images only")
-    parser.add_argument("--test-examples", type=int, help="test on the first N test images only")
+    add_config_flags(parser, CONFIG_FLAGS, overrides={
+        "epochs": {"help": "default: each model's registered epochs"},
+        "steps_per_execution": {"default": 1, "help": "batches per compiled call (default 1)"},
+        "augment": {"default": "none", "help": "augmentation preset (default none)"}})
     parser.add_argument("--output", help="results name under benchmarks/results (default keras_backends_<backend>)")
     args = parser.parse_args()
     models = args.models.split(",")
@@ -87,16 +78,27 @@ def main() -> None:
                          f"({', '.join(n for n, s in REGISTRY.items() if s.one_stage_classifier)}), received {arch!r}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, received {args.seeds}")
+    try:  # every setting checked before anything trains
+        run_configs(args, models, Path(tempfile.gettempdir()))
+    except ConfigError as error:
+        parser.error(str(error))
+    return args, models
+
+
+def main() -> None:
+    args, models = parse_args()
     import keras
 
+    from digitnet.data.sources import load_digits
+
     backend = keras.backend.backend()
-    data = arrays(args.train_examples, args.test_examples)
+    data = load_digits()
     rows = []
-    for arch in models:
-        for seed in range(args.seeds):
-            row = train_one(arch, seed, data, args.epochs, args.steps_per_execution)
+    with tempfile.TemporaryDirectory(prefix="keras_backends-") as folder:
+        for config in run_configs(args, models, Path(folder)):
+            row = train_one(config, data)
             rows.append(row)
-            print(f"{arch} seed {seed}: {row['training_seconds']:.2f} s training "
+            print(f"{config.arch} seed {config.seed}: {row['training_seconds']:.2f} s training "
                   f"(epochs {', '.join(f'{s:.2f}' for s in row['epoch_seconds'])}), "
                   f"{100 * row['test_accuracy']:.2f} %", flush=True)
     table = []
@@ -109,7 +111,7 @@ def main() -> None:
                       summary([100 * r["test_accuracy"] for r in mine]),
                       f"{100 * min(r['test_accuracy'] for r in mine):.2f}"])
     print_table(f"Keras {keras.__version__} on {backend}, {args.seeds} seeds, steps per execution "
-                f"{args.steps_per_execution} (mean ± std)",
+                f"{args.steps_per_execution}, augment {args.augment} (mean ± std)",
                 ["model", "epochs", "training s, first seed", "later seeds", "epochs after the first s",
                  "test accuracy %", "min %"],
                 table)

@@ -1,10 +1,11 @@
-"""benchmarks/keras_backends.py: the registered recipes through Keras alone (what the GPU machine runs on JAX).
+"""benchmarks/keras_backends.py: the registered recipes through the training loop's arrays feed (what a machine
+with Keras on JAX and no TensorFlow runs).
 
-The script runs here on a few hundred digits, under Keras' TensorFlow backend
-and under its JAX backend with TensorFlow made unimportable (as on the GPU
-machine), so a change to the registry, the builders or digitnet/training/optimizer.py
-that breaks it, or that imports TensorFlow on its path, fails here and not on
-the GPU machine.
+The script runs here on a few thousand digits, under Keras' TensorFlow backend
+and under its JAX backend with TensorFlow made unimportable (as on such a
+machine), so a change to the loop, the registry, the builders or
+digitnet/training/optimizer.py that breaks it, or that imports TensorFlow on
+its path, fails here and not there.
 """
 import json
 import subprocess
@@ -30,8 +31,8 @@ def test_the_keras_backend_benchmark_trains_the_registered_recipe(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["backend"] == "tensorflow" and result["machine"]["keras"]
-    assert [(run["arch"], run["epochs"], run["batch_size"]) for run in result["runs"]] == [("fast", 2, 256),
-                                                                                           ("lenet", 2, 100)]
+    assert [(run["arch"], run["epochs"], run["batch_size"], run["augment"]) for run in result["runs"]] == [
+        ("fast", 2, 256, "none"), ("lenet", 2, 100, "none")]
     for run in result["runs"]:
         assert len(run["epoch_seconds"]) == 2 and run["training_seconds"] == sum(run["epoch_seconds"]) > 0
         assert 0.2 < run["test_accuracy"] <= 1.0  # chance is 0.1: it learned
@@ -42,12 +43,12 @@ def test_the_keras_backend_benchmark_trains_the_registered_recipe(tmp_path):
     (["--models", "ae_classifier"], "received 'ae_classifier'"),  # pretraining and a frozen stage
     (["--models", "lenett"], "unknown arch 'lenett'"),
     (["--seeds", "0"], "received 0"),
+    (["--epochs", "0"], "--epochs must be a positive integer, received 0"),
+    (["--augment", "elastic"], "--augment elastic adds an elastic field"),  # the arrays feed draws affine only
 ])
 def test_the_keras_backend_benchmark_refuses_bad_flags_in_one_line(argv, named):
     done = run_script(*argv, timeout=120)
     assert done.returncode == 2 and named in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
-
-
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ import numpy as np
 
 from digitnet.core import interrupts
 from digitnet.core.errors import TrainingError
-from digitnet.core.files import atomic_path, read_csv_rows, write_csv
+from digitnet.core.files import atomic_path, read_csv_rows, write_bytes, write_csv
+from digitnet.training.run_folder import weights_file_bytes, weights_name
 
 
 class BatchLossLog(keras.metrics.Metric):
@@ -40,13 +41,16 @@ class BatchLossLog(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         loss = keras.ops.mean(self.loss_fn(y_true, y_pred))
         # A mask rather than a scatter: XLA recompiled the step for each new index.
-        is_this_batch = keras.ops.arange(self.batches_per_epoch) == keras.ops.mod(self.count, self.batches_per_epoch)
-        self.values.assign(keras.ops.where(is_this_batch, keras.ops.cast(loss, self.values.dtype), self.values))
-        self.count.assign(self.count + 1)
+        # Variables are read into tensors first: JAX's where() takes no Keras variable.
+        values, count = keras.ops.convert_to_tensor(self.values), keras.ops.convert_to_tensor(self.count)
+        is_this_batch = keras.ops.arange(self.batches_per_epoch) == keras.ops.mod(count, self.batches_per_epoch)
+        self.values.assign(keras.ops.where(is_this_batch, keras.ops.cast(loss, self.values.dtype), values))
+        self.count.assign(count + 1)
 
     def result(self):
-        latest = keras.ops.mod(keras.ops.maximum(self.count - 1, 0), self.batches_per_epoch)
-        return keras.ops.sum(keras.ops.where(keras.ops.arange(self.batches_per_epoch) == latest, self.values, 0.0))
+        values, count = keras.ops.convert_to_tensor(self.values), keras.ops.convert_to_tensor(self.count)
+        latest = keras.ops.mod(keras.ops.maximum(count - 1, 0), self.batches_per_epoch)
+        return keras.ops.sum(keras.ops.where(keras.ops.arange(self.batches_per_epoch) == latest, values, 0.0))
 
     def batch_losses(self, first: int, last: int) -> list[float]:
         """Losses of batches first..last (inclusive) of the current epoch."""
@@ -98,6 +102,9 @@ class RunLogger(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        # On JAX, Keras attaches the step's state (the metric's values among it) to
+        # the model only when a callback reads self.model.
+        self.model  # noqa: B018
         # With steps_per_execution N, `batch` is the last of the N batches just run.
         first = self._next_batch
         for index, loss in enumerate(self.batch_loss_log.batch_losses(first, batch), start=first):
@@ -154,15 +161,16 @@ class CollapseGuard(keras.callbacks.Callback):
             )
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Tells the input pipeline which epoch starts (pipeline.make_dataset(epoch=...))."""
+class SetFeedEpoch(keras.callbacks.Callback):
+    """Tells the training batches which epoch starts, so that they come in that epoch's
+    (seed, epoch) order with its augmentation (feeds.py), also after a resume."""
 
-    def __init__(self, variable):
+    def __init__(self, start_epoch):
         super().__init__()
-        self.variable = variable
+        self.start_epoch = start_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.variable.assign(epoch)
+        self.start_epoch(epoch)
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -171,9 +179,12 @@ class EpochBackup(keras.callbacks.Callback):
     One file per epoch (weights and optimizer state), named by the number of
     epochs it completes, written under a temporary name and renamed: a kill at
     any moment leaves whole files only, each with its epoch in its name. The
-    two newest are kept, so workers killed a moment apart still share one
-    (resume.py). `resume_epoch` (chosen by resume.agree_on_start) is restored
-    in on_train_begin and fit() continues after it.
+    state of the model's random generators (dropout, RandomAffine), which
+    Keras' weights files leave out, is written just before it, so a resumed
+    run draws what the run left alone would have drawn. The two newest are
+    kept, so workers killed a moment apart still share one (resume.py).
+    `resume_epoch` (chosen by resume.agree_on_start) is restored in
+    on_train_begin and fit() continues after it.
     """
 
     PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5")
@@ -195,18 +206,41 @@ class EpochBackup(keras.callbacks.Callback):
         if self.resume_epoch:
             if self.model.optimizer is not None and not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
-            self.model.load_weights(self.folder / f"epoch-{self.resume_epoch}.weights.h5")
+            restore_epoch(self.model, self.folder, self.resume_epoch)
             if self.on_restore:
                 self.on_restore(self.resume_epoch)
         # Keras reads this after on_train_begin; None for a fresh start, also in a later stage's fit().
         self.model._initial_epoch = self.resume_epoch or None
 
     def on_epoch_end(self, epoch, logs=None):
-        with atomic_path(self.folder / f"epoch-{epoch + 1}.weights.h5") as temporary:
-            self.model.save_weights(temporary)
+        generators = seed_states(self.model)
+        if generators:
+            with atomic_path(self.folder / seeds_name(epoch + 1)) as temporary:
+                np.save(temporary, np.stack([keras.ops.convert_to_numpy(v) for v in generators]))
+        # Built in memory: a write that fails inside HDF5 crashes the process at exit (run_folder.weights_file_bytes).
+        write_bytes(self.folder / weights_name(epoch + 1), weights_file_bytes(self.model))
         for completed, path in self.saved_epochs().items():
             if completed <= epoch + 1 - self.KEEP:
                 path.unlink(missing_ok=True)
+                (self.folder / seeds_name(completed)).unlink(missing_ok=True)
+
+
+def seeds_name(epoch: int) -> str:
+    return f"epoch-{epoch}.seeds.npy"
+
+
+def seed_states(model: keras.Model) -> list:
+    """The state variables of the model's random generators (keras.random.SeedGenerator), in model order."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def restore_epoch(model: keras.Model, folder: Path, epoch: int) -> None:
+    """Loads what EpochBackup saved after `epoch` completed epochs: weights, optimizer state, generators."""
+    model.load_weights(Path(folder) / f"epoch-{epoch}.weights.h5")
+    seeds = Path(folder) / seeds_name(epoch)
+    if seeds.exists():
+        for variable, value in zip(seed_states(model), np.load(seeds), strict=True):
+            variable.assign(value)
 
 
 class StopOnInterrupt(keras.callbacks.Callback):

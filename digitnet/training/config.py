@@ -12,13 +12,16 @@ from pathlib import Path
 
 from digitnet.core.errors import ConfigError
 from digitnet.core.images import DIGIT_WIDTHS
-from digitnet.data.presets import AUGMENTATIONS
+from digitnet.data.presets import AUGMENTATIONS, get_augmentation
 from digitnet.data.sources import DATA_SOURCES
 from digitnet.models.registry import REGISTRY, get_spec
 
 LR_SCHEDULES = ("constant", "cosine")
 EXPORT_FORMATS = ("saved_model", "tflite")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+# How the images reach the model (digitnet/training/feeds.py): tf.data under a
+# tf.distribute strategy, or in-memory arrays on any Keras backend.
+FEEDS = ("tfdata", "arrays")
 JIT_CHOICES = {"auto": "auto", "on": True, "off": False}
 AUGMENT_PRESETS = tuple(AUGMENTATIONS)
 # Fields added after runs were first saved, with the value that reproduces
@@ -28,8 +31,11 @@ FIELDS_ADDED_LATER = {"warmup_epochs": 0, "augment": "none", "digit_width": None
 # a run interrupted under other values of these may still be resumed.
 # steps_per_execution changes how many batches run per call, not the updates:
 # tests/test_training_guards.py checks it gives bit-identical weights and losses.
+# feed: a finished run is the same recipe whichever feed trained it (a committee
+# reuses members trained where only Keras on JAX runs); an unfinished run resumes
+# only under the feed that started it (resume.py).
 NOT_RESULT_FIELDS = frozenset({"output_dir", "verbose", "fresh", "export_formats", "export_dir", "strategy",
-                               "jit_compile", "steps_per_execution"})
+                               "jit_compile", "steps_per_execution", "feed"})
 # TrainConfig fields that get no command-line flag (digitnet/training/flags.py skips them).
 NOT_ON_CLI: frozenset[str] = frozenset()
 
@@ -63,6 +69,9 @@ class TrainConfig:
     validation_split: float = setting(0.0, "hold out this fraction of the training images for validation")
     test_every_epoch: bool = setting(False, "evaluate on the test set after every epoch "
                                             "(history.csv gains val_* columns)")
+    feed: str = setting("tfdata", "how the images reach the model: tfdata, the tf.data pipeline under --strategy; "
+                                  "arrays, in-memory arrays shuffled by (seed, epoch) on one device, for any "
+                                  "Keras backend (KERAS_BACKEND=jax without TensorFlow)", choices=FEEDS)
     strategy: str = setting("auto", "auto: MirroredStrategy over two or more GPUs, else the default strategy "
                                     "(one GPU or the CPU)", choices=STRATEGIES)
     # The all-losses log stays per batch whatever the value (BatchLossLog).
@@ -145,6 +154,8 @@ class TrainConfig:
             raise ConfigError(f"unknown --data-source {self.data_source!r}; choose one of {', '.join(DATA_SOURCES)}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown --strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.feed not in FEEDS:
+            raise ConfigError(f"unknown --feed {self.feed!r}; choose one of {', '.join(FEEDS)}")
         unknown = [f for f in self.export_formats if f not in EXPORT_FORMATS]
         if unknown:
             raise ConfigError(f"--export takes some of {', '.join(EXPORT_FORMATS)} (comma-separated), "
@@ -155,6 +166,8 @@ class TrainConfig:
             raise ConfigError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
         if self.digit_width is not None:
             self._check_digit_width()
+        if self.feed == "arrays":
+            self._check_arrays_feed()
         check_writable_folder(self.output_dir, "--output-dir")
 
     def _check_digit_width(self) -> None:
@@ -166,6 +179,13 @@ class TrainConfig:
         if not spec.one_stage_classifier:
             raise ConfigError(f"--digit-width applies to classifiers trained in one stage; {self.arch} is not one "
                               f"(received --digit-width {self.digit_width})")
+
+    def _check_arrays_feed(self) -> None:
+        if self.strategy not in ("auto", "default"):
+            raise ConfigError(f"--feed arrays trains on one device; --strategy {self.strategy} needs --feed tfdata")
+        if get_augmentation(self.augment).has_elastic:
+            raise ConfigError(f"--feed arrays draws affine distortions only (layers.RandomAffine); --augment "
+                              f"{self.augment} adds an elastic field, which only --feed tfdata draws")
 
     def result_fields(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_RESULT_FIELDS}

@@ -1,4 +1,4 @@
-"""tf.distribute strategies by name. Create the strategy before any other TF op."""
+"""tf.distribute strategies by name, for the tf.data feed (tfdata_feed.py). Create the strategy before any other TF op."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ import tensorflow as tf
 from digitnet.core import quiet
 from digitnet.core.errors import ConfigError
 from digitnet.training.config import STRATEGIES
+from digitnet.training.feeds import FAST_STEPS_PER_EXECUTION
 
 
 def _auto() -> tf.distribute.Strategy:
@@ -62,10 +63,10 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())
 
 
-# Batches per compiled call where Keras allows more than one: its multi-step
-# loop fails under Mirrored and MultiWorkerMirrored strategies ("You must feed
-# a value for placeholder tensor", keras-team/keras#19246), so there it is 1.
-FAST_STEPS_PER_EXECUTION = 10
+# Batches per compiled call: FAST_STEPS_PER_EXECUTION where Keras allows more
+# than one; its multi-step loop fails under Mirrored and MultiWorkerMirrored
+# strategies ("You must feed a value for placeholder tensor",
+# keras-team/keras#19246), so there it is 1.
 
 
 def steps_per_execution_for(strategy: tf.distribute.Strategy, requested: int | None) -> int:

@@ -3,6 +3,11 @@
 A run folder holds: config.json, history.csv, all_losses.csv/.png,
 metrics.json, model.keras, the task's figures, and backup/ while unfinished.
 `run` reads as the list of its steps; each step is a function below it.
+
+The loop is the same for every feed (feeds.py, --feed): the tf.data pipeline
+under a tf.distribute strategy (tfdata_feed.py, the default), or in-memory
+arrays on any Keras backend (feeds.ArrayFeed). This module imports no
+TensorFlow; the tf.data feed does, when it is chosen.
 """
 from __future__ import annotations
 
@@ -15,21 +20,19 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from digitnet.core import figures
-from digitnet.core.errors import ConfigError, TrainingError
+from digitnet.core.errors import ConfigError
 from digitnet.core.files import atomic_path, read_csv_rows, write_json
 from digitnet.core.images import to_model_input
-from digitnet.data.pipeline import epoch_variable, make_dataset
 from digitnet.data.sources import DigitArrays, load_digits, split_validation
 from digitnet.models.builders import with_digit_width
 from digitnet.models.registry import ModelSpec, get_spec
 from digitnet.training import run_folder
-from digitnet.training.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, EpochClock, RunLogger,
-                                         StopOnInterrupt, without_batch_loss_log)
+from digitnet.training.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, RunLogger, SetFeedEpoch,
+                                         StopOnInterrupt, restore_epoch, without_batch_loss_log)
 from digitnet.training.config import JIT_CHOICES, TrainConfig
-from digitnet.training.distribute import make_strategy, name_missing_peer, steps_per_execution_for, worker_index
+from digitnet.training.feeds import ArrayFeed, Batches
 from digitnet.training.optimizer import adam
 from digitnet.training.resume import ResumePoint, agree_on_start
 
@@ -61,16 +64,6 @@ class Stage:
     frozen_submodel: str | None
 
 
-@dataclasses.dataclass
-class Datasets:
-    train: tf.data.Dataset
-    test: tf.data.Dataset
-    validation: tf.data.Dataset | None
-    train_images: np.ndarray
-    # The epoch the training dataset shuffles for (set by callbacks.EpochClock).
-    clock: tf.Variable
-
-
 def stages_for(spec: ModelSpec, config: TrainConfig) -> list[Stage]:
     if spec.frozen_submodel is None:
         return [Stage("train", config.epochs, config.learning_rate, None)]
@@ -84,54 +77,60 @@ def say(message: str) -> None:
     print(f"[digitnet] {message}", flush=True)
 
 
-def train(config: TrainConfig, data: DigitArrays | None = None,
-          strategy: tf.distribute.Strategy | None = None) -> RunResult:
+def train(config: TrainConfig, data: DigitArrays | None = None, strategy=None) -> RunResult:
     """Trains `config.arch` as configured; the entry point for library users.
 
-    `strategy` overrides `config.strategy` (for example a MirroredStrategy over
-    chosen devices)."""
+    `strategy` (a tf.distribute.Strategy, --feed tfdata only) overrides
+    `config.strategy`, for example a MirroredStrategy over chosen devices."""
     config = config.resolved()
     # Before any other TensorFlow op, as MultiWorkerMirroredStrategy requires.
-    strategy = strategy or make_strategy(config.strategy)
-    config = dataclasses.replace(
-        config, steps_per_execution=steps_per_execution_for(strategy, config.steps_per_execution))
+    feed = open_feed(config, strategy)
+    config = dataclasses.replace(config, steps_per_execution=feed.steps_per_execution(config.steps_per_execution))
     if data is None:
         data = load_digits(config.data_source, config.data_dir, config.tfds_data_dir)
     data = data.take_train(config.train_examples).take_test(config.test_examples)
-    folder = run_folder.worker_folder(config.output_dir, worker_index(strategy))
-    try:
-        result = run(config, get_spec(config.arch), data, strategy, folder)
-    except tf.errors.OpError as error:
-        peer = name_missing_peer(error)
-        if peer is None:
-            raise
-        raise TrainingError(f"{peer} stopped answering, so this worker stops too; the last completed epoch is "
-                            "kept: run the same command on every worker again to resume") from None
+    folder = run_folder.worker_folder(config.output_dir, feed.worker_index)
+    # One process per folder; a failed write ends in one line saying what the folder keeps.
+    with feed.naming_lost_peers(), run_folder.RunFolder(folder).claimed():
+        result = run(config, get_spec(config.arch), data, feed, folder)
     if not result.chief:
         # The chief holds the run; this worker's state is no longer needed.
         shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
-def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path) -> RunResult:
+def open_feed(config: TrainConfig, strategy=None):
+    """The feed config.feed names (feeds.py); `strategy` goes to the tf.data feed."""
+    if config.feed == ArrayFeed.name:
+        if strategy is not None:
+            raise ConfigError(f"--feed arrays trains on one device; a strategy needs --feed tfdata "
+                              f"(received {type(strategy).__name__})")
+        return ArrayFeed(config)
+    from digitnet.training.tfdata_feed import TFDataFeed  # TensorFlow loads here
+
+    return TFDataFeed(config, strategy)
+
+
+def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed, folder: Path) -> RunResult:
     """One run in `folder`: agree on where to start, train every stage, save and describe the result."""
-    chief = worker_index(strategy) == 0
+    chief = feed.worker_index == 0
     stages = stages_for(spec, config)
-    start = agree_on_start(config, folder, stages, strategy)
+    start = agree_on_start(config, folder, stages, feed)
     if start.finished:
         return reuse_finished_run(folder, chief)
-    start_folder(folder, config, data, start)
-    seed_everything(config)
-    encoder = pretrained_encoder(config, spec, data, strategy, folder) if spec.pretrain else None
-    datasets = make_datasets(config, spec, data)
-    with strategy.scope():
+    start_folder(folder, config, data, start, feed)
+    seed_everything(config, feed)
+    encoder = pretrained_encoder(config, spec, data, feed, folder) if spec.pretrain else None
+    datasets = make_datasets(config, spec, data, feed)
+    with feed.scope():
         model = build_model(spec, config, encoder)
-    stage_metrics = {stage.name: run_stage(model, spec, stage, index, start, config, datasets, strategy, folder)
+        trainer = feed.training_model(model, config)
+    stage_metrics = {stage.name: run_stage(model, trainer, spec, stage, index, start, config, datasets, feed, folder)
                      for index, stage in enumerate(stages)}
-    metrics = summarize(config, spec, model, stage_metrics, len(datasets.train_images), data, folder)
-    save_model(model, spec, strategy, folder)
+    metrics = summarize(config, spec, model, stage_metrics, len(datasets.train_images), data, folder, feed)
+    save_model(model, trainer, spec, feed, folder)
     # On every worker: under a multi-worker strategy the figures' predictions are collective.
-    draw_figures(model, spec, config, data, folder)
+    draw_figures(model, spec, config, data, folder, feed)
     # Written last: its presence marks the run finished.
     write_json(folder / run_folder.METRICS, metrics)
     shutil.rmtree(folder / run_folder.BACKUP, ignore_errors=True)
@@ -152,7 +151,7 @@ def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
     return RunResult(folder, metrics, metrics["headline"], reused=True)
 
 
-def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint) -> None:
+def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint, feed) -> None:
     """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
     if start.move_aside:
         moved = run_folder.move_aside(folder, start.move_aside)
@@ -161,16 +160,15 @@ def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: Re
         run_folder.clear_worker_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / run_folder.CONFIG, run_folder.config_record(
-        config, data.source, tensorflow=tf.__version__, keras=keras.__version__))
+        config, data.source, **feed.library_versions(), **feed.trained_by()))
 
 
-def seed_everything(config: TrainConfig) -> None:
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+def seed_everything(config: TrainConfig, feed=None) -> None:
+    """Seeds Keras and, with --deterministic, makes the feed's backend deterministic."""
+    (feed or open_feed(config)).seed(config)
 
 
-def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, strategy, folder: Path):
+def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed, folder: Path):
     """The encoder of --encoder's autoencoder, or of one trained first in `folder`/pretrain-<arch>."""
     if config.encoder is not None:
         path = Path(config.encoder)
@@ -189,8 +187,8 @@ def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, 
             fresh=False,
         ).resolved()
         say(f"stage 1: training the {spec.pretrain} whose encoder {config.arch} uses")
-        path = run(pretrain_config, pretrain_spec, data, strategy, folder / f"pretrain-{spec.pretrain}").model_path
-    with strategy.scope():  # its variables become the strategy's, like the rest of the model's
+        path = run(pretrain_config, pretrain_spec, data, feed, folder / f"pretrain-{spec.pretrain}").model_path
+    with feed.scope():  # its variables become the strategy's, like the rest of the model's
         autoencoder = keras.models.load_model(path)
     try:
         return autoencoder.get_layer("encoder")
@@ -198,45 +196,48 @@ def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, 
         raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
 
 
-def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays) -> Datasets:
+def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed=None) -> Batches:
+    """The training images (less --validation-split's), the validation and the test images, as the feed gives them."""
+    feed = feed or open_feed(config)
     (train_images, train_labels), validation = split_validation(
         data.train_images, data.train_labels, config.validation_split)
-    clock = epoch_variable()
-    train_ds = make_dataset(train_images, train_labels, spec.task, config.batch_size,
-                            shuffle_seed=config.seed, epoch=clock, augment=config.augment)
-    test_ds = make_dataset(data.test_images, data.test_labels, spec.task, config.batch_size)
+    train, start_epoch = feed.train_batches(train_images, train_labels, spec.task, config)
+    test = feed.eval_batches(data.test_images, data.test_labels, spec.task, config)
     if config.test_every_epoch:
-        validation_ds = test_ds
+        validation_batches = test
     else:
-        validation_ds = validation and make_dataset(*validation, spec.task, config.batch_size)
-    return Datasets(train_ds, test_ds, validation_ds, train_images, clock)
+        validation_batches = validation and feed.eval_batches(*validation, spec.task, config)
+    return Batches(train, validation_batches, test, train_images, start_epoch)
 
 
-def run_stage(model: keras.Model, spec: ModelSpec, stage: Stage, index: int, start: ResumePoint,
-              config: TrainConfig, datasets: Datasets, strategy, folder: Path) -> dict:
-    """Trains one stage from where the run starts (or loads it, if it was completed) and tests it."""
+def run_stage(model: keras.Model, trainer: keras.Model, spec: ModelSpec, stage: Stage, index: int,
+              start: ResumePoint, config: TrainConfig, datasets: Batches, feed, folder: Path) -> dict:
+    """Trains one stage from where the run starts (or loads it, if it was completed) and tests it.
+
+    `trainer` is what fits: `model`, or `model` behind the feed's training-only layers."""
     backup = folder / run_folder.BACKUP / stage.name
     steps_per_epoch = -(-len(datasets.train_images) // config.batch_size)
-    with strategy.scope():
-        batch_loss_log = compile_for_stage(model, spec, stage, config, steps_per_epoch)
+    with feed.scope():
+        batch_loss_log = compile_for_stage(model, spec, stage, config, steps_per_epoch, trainer=trainer)
     completed = start.epochs_completed(index, stage.epochs)
     if completed == stage.epochs:
-        model.load_weights(backup / f"epoch-{completed}.weights.h5")
+        restore_epoch(trainer, backup, completed)
     else:
         if index or spec.pretrain:
             say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
         callbacks = stage_callbacks(folder, stage, completed, config, datasets, batch_loss_log)
-        model.fit(datasets.train, epochs=stage.epochs, validation_data=datasets.validation, shuffle=False,
-                  callbacks=callbacks, verbose=config.verbose and 1)
-    return without_batch_loss_log(model.evaluate(datasets.test, return_dict=True, verbose=0))
+        trainer.fit(datasets.train, epochs=stage.epochs, validation_data=datasets.validation, shuffle=False,
+                    callbacks=callbacks, verbose=config.verbose and 1)
+    return without_batch_loss_log(trainer.evaluate(datasets.test, return_dict=True, verbose=0))
 
 
 def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,
-                      steps_per_epoch: int) -> BatchLossLog:
+                      steps_per_epoch: int, trainer: keras.Model | None = None) -> BatchLossLog:
+    """Freezes the stage's sub-model of `model` and compiles `trainer` (default: `model`) for the stage."""
     for layer in model.layers:
         layer.trainable = layer.name != stage.frozen_submodel
     batch_loss_log = BatchLossLog(spec.task.loss, steps_per_epoch)
-    model.compile(
+    (trainer or model).compile(
         optimizer=adam(spec, stage.learning_rate, stage.epochs, config, steps_per_epoch),
         loss=spec.task.loss,
         metrics=[*spec.task.metrics, batch_loss_log],
@@ -246,13 +247,13 @@ def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config:
     return batch_loss_log
 
 
-def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainConfig, datasets: Datasets,
+def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainConfig, datasets: Batches,
                     batch_loss_log: BatchLossLog) -> list:
     def announce(epoch):
         say(f"resuming the interrupted run in {folder} after its completed epoch {epoch} (stage '{stage.name}')")
 
     callbacks = [
-        EpochClock(datasets.clock),
+        SetFeedEpoch(datasets.start_epoch),
         # Before the records and the backup: a collapsed epoch must reach neither.
         CollapseGuard(to_model_input(datasets.train_images[:COLLAPSE_PROBE_IMAGES]), stage.learning_rate),
         # Records before backup: a kill between the two redoes the epoch, and
@@ -261,13 +262,14 @@ def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainCon
         EpochBackup(folder / run_folder.BACKUP / stage.name, resume_epoch=completed, on_restore=announce),
         StopOnInterrupt(),
     ]
-    if importlib.util.find_spec("tensorboard") is not None:
+    # Keras' TensorBoard callback writes through TensorFlow's summaries.
+    if keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(folder / "tensorboard" / stage.name)))
     return callbacks
 
 
 def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_metrics: dict, train_examples: int,
-              data: DigitArrays, folder: Path) -> dict:
+              data: DigitArrays, folder: Path, feed) -> dict:
     final = list(stage_metrics.values())[-1]
     headline = spec.task.headline(final)
     if len(stage_metrics) > 1:
@@ -283,6 +285,7 @@ def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_me
         "test_examples": len(data.test_images),
         "seed": config.seed,
         "headline": headline,
+        **feed.trained_by(),
     }
 
 
@@ -296,15 +299,17 @@ def seconds_per_epoch(folder: Path, stage_names: list[str]) -> dict:
     return result
 
 
-def save_model(model: keras.Model, spec: ModelSpec, strategy, folder: Path) -> None:
-    """model.keras with only standard metrics, so it loads without digitnet."""
-    with strategy.scope():
-        model.compile(optimizer=model.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
+def save_model(model: keras.Model, trainer: keras.Model, spec: ModelSpec, feed, folder: Path) -> None:
+    """model.keras: `model` with the optimizer that trained it and only standard metrics, so it loads
+    without digitnet (and without the feed's training-only layers)."""
+    with feed.scope():
+        model.compile(optimizer=trainer.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
     with atomic_path(folder / "model.keras") as temporary:
         model.save(temporary)
 
 
-def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data: DigitArrays, folder: Path) -> None:
+def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data: DigitArrays, folder: Path,
+                 feed) -> None:
     figures.plot_all_losses(read_csv_rows(folder / RunLogger.ALL_LOSSES), folder / "all_losses.png",
                             f"{config.arch}: loss of every batch (batch {config.batch_size}, lr {config.learning_rate:g})")
     test_inputs = to_model_input(data.test_images)
@@ -316,10 +321,8 @@ def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data:
                                      folder / "digit_width.png", f"{config.arch} reads every digit "
                                      f"{config.digit_width} pixels wide", labels=("test digit", "as read"))
     if config.augment != "none":
-        from digitnet.data.augment_figure import augmentation_grid
-
         # What the model was trained on: training digits beside augmented versions of them.
-        augmentation_grid(data.train_images[:8], config.augment, folder / "augmentation.png", seed=config.seed)
+        feed.draw_augmentation(data.train_images[:8], config.augment, folder / "augmentation.png", config.seed)
 
 
 def weights_digest(model: keras.Model) -> str:

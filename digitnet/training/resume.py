@@ -3,15 +3,18 @@
 Every worker of a run must start at the same place, or their collectives
 stop matching. Each worker describes what its folder holds in one row of
 numbers (its settings' fingerprint, the chief's verdict on its folder, the
-epochs it has saved); the rows are exchanged in one all-reduce
-(distribute.gather_rows) and every worker applies the same rule to them:
+epochs it has saved); the rows are exchanged by the run's feed (one
+all-reduce under a tf.distribute strategy: distribute.gather_rows) and every
+worker applies the same rule to them:
 
 - the chief's folder holds this finished run: all reuse it;
 - the chief's folder is empty or holds another run: all start fresh;
 - the chief's run is unfinished: all resume after the latest epoch that
   every worker has saved, or, if there is none, all refuse with one line.
 
-On one machine the same rule applies to the one row.
+On one machine (and on the arrays feed, always) the same rule applies to the
+one row. An unfinished run started by another feed (--feed) is not resumed
+but moved aside: the order of its remaining epochs would be another feed's.
 """
 from __future__ import annotations
 
@@ -24,7 +27,6 @@ from digitnet.core.errors import ConfigError
 from digitnet.training import run_folder
 from digitnet.training.callbacks import EpochBackup
 from digitnet.training.config import TrainConfig
-from digitnet.training.distribute import gather_rows, worker_index
 
 VERDICTS = ("empty", "finished", "unfinished", "other", "refused")
 # Epochs saved per worker that a row can carry (EpochBackup keeps 2 per stage).
@@ -52,11 +54,12 @@ class ResumePoint:
         return stage_epochs if stage_index < self.after[0] else self.after[1]
 
 
-def agree_on_start(config: TrainConfig, folder: Path, stages, strategy) -> ResumePoint:
-    chief = worker_index(strategy) == 0
+def agree_on_start(config: TrainConfig, folder: Path, stages, feed) -> ResumePoint:
+    """Where every worker of `feed` (feeds.py: its worker_index and gather_rows) starts the run."""
+    chief = feed.worker_index == 0
     state, refusal = _inspect(folder, config, chief)
     row = [_fingerprint(config), float(chief), float(VERDICTS.index(state.kind)), *_saved_points(folder, stages)]
-    rows = gather_rows(strategy, row)
+    rows = feed.gather_rows(row)
     if refusal is not None:
         raise refusal
     return decide(rows, chief, state)
@@ -67,9 +70,21 @@ def _inspect(folder: Path, config: TrainConfig, chief: bool):
     if not chief:
         return run_folder.FolderState("empty"), None
     try:
-        return run_folder.inspect(folder, config), None
+        state = run_folder.inspect(folder, config)
     except ConfigError as error:
         return run_folder.FolderState("refused"), error
+    started_by = _saved_feed(folder)
+    if state.kind == "unfinished" and started_by != config.feed:
+        return run_folder.FolderState("other", f"it holds an unfinished run of --feed {started_by}"), None
+    return state, None
+
+
+def _saved_feed(folder: Path) -> str:
+    """The feed that started the run in `folder` (runs saved before feeds were named: tfdata)."""
+    try:
+        return json.loads((folder / run_folder.CONFIG).read_text())["config"].get("feed", "tfdata")
+    except (OSError, ValueError, KeyError, AttributeError):
+        return "tfdata"
 
 
 def decide(rows: list[list[float]], chief: bool, state: run_folder.FolderState) -> ResumePoint:

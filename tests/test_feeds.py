@@ -1,0 +1,117 @@
+"""The feeds of the training loop (digitnet/training/feeds.py): the arrays feed's order, what a feed may
+resume, and a loop that imports without TensorFlow."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NO_TENSORFLOW, subprocess_env
+
+from digitnet.core.errors import ConfigError
+from digitnet.models.registry import get_spec
+from digitnet.models.tasks import CLASSIFICATION
+from digitnet.training import run_folder
+from digitnet.training.config import TrainConfig
+from digitnet.training.feeds import ArrayBatches, ArrayFeed
+from digitnet.training.loop import open_feed, stages_for
+from digitnet.training.resume import agree_on_start
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def numbered_digits(count):
+    """uint8 images whose first pixel is their index, labels index % 10: a batch shows which examples it holds."""
+    images = np.zeros((count, 28, 28), np.uint8)
+    images[:, 0, 0] = np.arange(count)
+    return images, (np.arange(count) % 10).astype(np.uint8)
+
+
+def epoch_batches(batches, epoch):
+    batches.start_epoch(epoch)
+    return [batches[index] for index in range(len(batches))]
+
+
+def indices(batch_list):
+    return np.concatenate([np.rint(inputs[:, 0, 0, 0] * 255).astype(int) for inputs, _ in batch_list])
+
+
+def test_the_arrays_feed_order_depends_only_on_seed_and_epoch():
+    images, labels = numbered_digits(250)
+    walked = ArrayBatches(images, labels, CLASSIFICATION, 32, seed=7)
+    for epoch in range(3):
+        epoch_batches(walked, epoch)
+    fresh = ArrayBatches(images, labels, CLASSIFICATION, 32, seed=7)
+    # Epoch 3 after epochs 0-2 in one object is epoch 3 of a new one (a resumed process's).
+    after_walk, straight = epoch_batches(walked, 3), epoch_batches(fresh, 3)
+    for (inputs, targets), (fresh_inputs, fresh_targets) in zip(after_walk, straight, strict=True):
+        np.testing.assert_array_equal(inputs, fresh_inputs)
+        np.testing.assert_array_equal(targets, fresh_targets)
+    order = indices(after_walk)
+    assert sorted(order) == list(range(250)) and list(order) != list(range(250))  # each example once, shuffled
+    assert [len(inputs) for inputs, _ in after_walk] == [32] * 7 + [26]
+    np.testing.assert_array_equal(np.concatenate([t for _, t in after_walk]), order % 10)  # labels stay with images
+    assert list(indices(epoch_batches(fresh, 4))) != list(order)  # another epoch, another order
+    other_seed = ArrayBatches(images, labels, CLASSIFICATION, 32, seed=8)
+    assert list(indices(epoch_batches(other_seed, 3))) != list(order)
+
+
+def test_evaluation_batches_keep_the_arrays_order():
+    images, labels = numbered_digits(70)
+    batches = ArrayBatches(images, labels, CLASSIFICATION, 32)
+    assert list(indices(epoch_batches(batches, 5))) == list(range(70))
+
+
+def test_the_arrays_feed_refuses_what_only_tfdata_does_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="--augment elastic adds an elastic field"):
+        TrainConfig(arch="deep_cnn", feed="arrays", augment="elastic", output_dir=str(tmp_path)).resolved()
+    with pytest.raises(ConfigError, match="--strategy mirrored needs --feed tfdata"):
+        TrainConfig(arch="lenet", feed="arrays", strategy="mirrored", output_dir=str(tmp_path)).resolved()
+    with pytest.raises(ConfigError, match="unknown --feed 'disk'"):
+        TrainConfig(arch="lenet", feed="disk", output_dir=str(tmp_path)).resolved()
+    config = TrainConfig(arch="lenet", feed="arrays", output_dir=str(tmp_path)).resolved()
+    with pytest.raises(ConfigError, match="received MirroredStrategy"):
+        open_feed(config, strategy=type("MirroredStrategy", (), {})())
+
+
+def unfinished_run(folder, config, saved_epochs=()):
+    folder.mkdir(parents=True)
+    (folder / run_folder.CONFIG).write_text(json.dumps(run_folder.config_record(config, "embedded")))
+    for epoch in saved_epochs:
+        backup = folder / run_folder.BACKUP / "train"
+        backup.mkdir(parents=True, exist_ok=True)
+        (backup / f"epoch-{epoch}.weights.h5").write_bytes(b"")
+
+
+def test_an_unfinished_run_resumes_only_under_the_feed_that_started_it(tmp_path):
+    arrays = TrainConfig(arch="lenet", epochs=3, feed="arrays", output_dir=str(tmp_path / "a")).resolved()
+    tfdata = TrainConfig(arch="lenet", epochs=3, output_dir=str(tmp_path / "a")).resolved()
+    unfinished_run(tmp_path / "a", arrays, saved_epochs=(1, 2))
+    stages = stages_for(get_spec("lenet"), arrays)
+    start = agree_on_start(arrays, tmp_path / "a", stages, ArrayFeed(arrays))
+    assert start.after == (0, 2) and not start.move_aside
+    start = agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed(arrays))
+    assert start.after is None and start.move_aside == "it holds an unfinished run of --feed arrays"
+    # Finished, the same recipe is reused whichever feed trained it (a committee's members).
+    (tmp_path / "a" / run_folder.METRICS).write_text("{}")
+    assert agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed(arrays)).finished
+
+
+def test_the_training_loop_imports_and_answers_without_tensorflow(tmp_path):
+    """On a machine with Keras on JAX and no TensorFlow: the loop, the arrays feed, resume and the commands
+    that train with them import, and digitnet.train answers --help and a bad flag."""
+    (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    env = subprocess_env(KERAS_BACKEND="jax", PYTHONPATH=f"{tmp_path}:{ROOT}")
+    code = ("import sys, digitnet.training.loop, digitnet.training.feeds, digitnet.training.resume, "
+            "digitnet.experiments.committee, digitnet.portable; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] == 'tensorflow'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]
+    helped = subprocess.run([sys.executable, "-m", "digitnet.train", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert helped.returncode == 0 and "--feed {tfdata,arrays}" in helped.stdout, helped.stderr[-2000:]
+    refused = subprocess.run([sys.executable, "-m", "digitnet.train", "--feed", "disk"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 2 and "invalid choice: 'disk'" in refused.stderr, refused.stderr[-2000:]
