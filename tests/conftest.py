@@ -91,6 +91,16 @@ def write_digit_folder(folder, train_count=60, test_count=20, seed=0, compress=T
     return str(folder)
 
 
+def write_mnist_subset(folder, mnist, train_count: int, test_count: int) -> str:
+    """An MNIST-format folder holding the first `train_count` training and `test_count` test digits of `mnist`."""
+    os.makedirs(folder, exist_ok=True)
+    for prefix, images, labels in (("train", mnist.train_images[:train_count], mnist.train_labels[:train_count]),
+                                   ("t10k", mnist.test_images[:test_count], mnist.test_labels[:test_count])):
+        write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"), images)
+        write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), labels)
+    return str(folder)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The embedded MNIST, loaded once for the whole session."""
