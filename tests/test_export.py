@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,16 +61,33 @@ def test_signatures_take_named_uint8_images_and_name_their_outputs(exported):
         default(images=tf.zeros([1, 32, 32], tf.uint8))
 
 
-REFERENCE_COMMITTEE = Path(__file__).resolve().parent.parent / "saved_models" / "committee" / "1"
+@pytest.fixture(scope="module")
+def committee_model(tmp_path_factory):
+    """The committee's model.keras: two BPNN members, one reading its digits at width 14 (digitnet's
+    DigitWidth layer), each over five shifted views, as `python -m digitnet.committee` assembles it."""
+    from digitnet import committee
+
+    folder = tmp_path_factory.mktemp("committee")
+    argv = ["--arch", "bpnn", "--members", "2", "--digit-widths", "none,14", "--views", "5",
+            *quick_train_args(), "--output-dir", str(folder)]
+    assert cli.run_command(committee.main, argv) == 0
+    return folder / "model.keras"
 
 
-@pytest.fixture(params=["lenet exported here", "reference committee"])
+@pytest.fixture(scope="module")
+def committee_saved_model(committee_model, mnist, tmp_path_factory):
+    written = export_model(committee_model, ["saved_model"], tmp_path_factory.mktemp("committee-export"),
+                           mnist.take_test(200), name="committee", log=lambda *args: None)
+    return written["saved_model"]
+
+
+@pytest.fixture(params=["lenet exported here", "committee exported here"])
 def served(request):
-    """(SavedModel folder, images -> the probabilities it must give): a LeNet exported by the
-    test (Keras' own answers) and the committed committee (the answers of its SavedModel loaded
-    in this process; the card records its agreement with the Keras committee)."""
-    if request.param == "reference committee":
-        return REFERENCE_COMMITTEE, load_predictor(REFERENCE_COMMITTEE)
+    """(SavedModel folder, images -> the probabilities it must give): a LeNet and a committee, each
+    trained and exported by the test, each held to the answers of the Keras model it was exported from."""
+    if request.param == "committee exported here":
+        model = request.getfixturevalue("committee_model")
+        return request.getfixturevalue("committee_saved_model"), lambda images: keras_probabilities(model, images)
     trained_lenet = request.getfixturevalue("trained_lenet")
     return request.getfixturevalue("exported")[1]["saved_model"], lambda images: keras_probabilities(trained_lenet, images)
 
