@@ -3,7 +3,8 @@
 It builds export/web (npm), serves it on 127.0.0.1, and checks that the page's
 own preprocessing and LiteRT.js inference agree with Python's, for every model
 the page offers: the committee (int8) first when saved_models/tflite/committee
-holds one, then LeNet (int8, float32).
+holds one, then LeNet (int8, float32); and that it reads written numbers as
+digitnet.serving.reading does (the same boxes, 28x28 inputs and answers).
 """
 import base64
 import functools
@@ -21,6 +22,7 @@ import pytest
 from PIL import Image
 
 from digitnet.serving.preprocess import prepare_file
+from digitnet.serving.reading import read
 from digitnet.serving.runtimes import TFLitePredictor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +145,52 @@ def test_page_reads_photographed_digits_like_python(site, page, mnist, tmp_path)
     _check_page_against_python(page, paths, _offered(site)[0], mnist.test_labels)
 
 
+def _number_pngs(mnist, folder, count, seed):
+    """Photographed numbers of 2-6 MNIST test digits (number_synth: touching to wide gaps, hard cases)."""
+    from digitnet.data.number_synth import number_set
+
+    lengths = np.random.default_rng(seed).integers(2, 7, count)
+    paths = []
+    for index, (photo, _, _) in enumerate(number_set(mnist.test_images, mnist.test_labels, lengths, seed)):
+        path = folder / f"number{index:03d}.png"
+        photo.save(path)
+        paths.append(path)
+    return paths
+
+
+def _check_numbers_against_python(page, paths, model):
+    """The page finds the digits Python finds: the same boxes, the same 28x28 inputs (within one
+    grey level), the same answers (and probabilities) as digitnet.serving.reading.read with LiteRT."""
+    page.evaluate("(model) => window.digitnet.loadModel(model)", model)
+    encoded = [base64.b64encode(p.read_bytes()).decode() for p in paths]
+    pages = page.evaluate("(pngs) => window.digitnet.readPngs(pngs)", encoded)
+    predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
+    several = 0
+    for path, found in zip(paths, pages):
+        reading = read(path, predictor)
+        assert [d["box"] for d in found] == [list(d.box) for d in reading.digits], path.name
+        js_pixels = np.array([d["pixels"] for d in found]).reshape(-1, 28, 28)
+        python_pixels = np.stack([d.image for d in reading.digits])
+        assert np.abs(js_pixels.astype(int) - python_pixels.astype(int)).max() <= 1, path.name
+        assert "".join(str(d["digit"]) for d in found) == reading.number, path.name
+        np.testing.assert_allclose([d["probabilities"] for d in found],
+                                   [d.probabilities for d in reading.digits], atol=1e-6)
+        several += len(reading.digits) > 1
+    assert several >= 0.8 * len(paths)  # numbers, not the single-digit path
+
+
+def test_page_reads_numbers_like_python(site, page, mnist, tmp_path):
+    _check_numbers_against_python(page, _number_pngs(mnist, tmp_path, 12, seed=70), _offered(site)[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODEL_IDS)
+def test_page_reads_many_numbers_like_python(site, page, mnist, tmp_path, model):
+    if model not in _offered(site):
+        pytest.skip(f"no {model} exported under {SAVED_MODELS} (the page does not offer it)")
+    _check_numbers_against_python(page, _number_pngs(mnist, tmp_path, 40, seed=71), model)
+
+
 def _build(saved_models: Path, dist: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DIGITNET_SAVED_MODELS": str(saved_models), "DIGITNET_WEB_DIST": str(dist)}
     return subprocess.run(["node", "build.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=300)
@@ -169,40 +217,49 @@ def test_the_build_takes_the_newest_version_and_refuses_a_card_without_quantizat
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr  # one line, no stack trace
 
 
-def test_drawing_with_the_mouse_shows_a_prediction(page, tmp_path):
+def _stroke(page, points):
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+
+
+def test_writing_a_number_with_the_mouse_shows_every_digit_with_its_bars(page, tmp_path):
     page.click("#clear")
-    assert page.text_content("#digit") == "–"
+    assert page.text_content("#digit") == "–" and page.locator(".reading").count() == 0
     box = page.locator("#pad").bounding_box()
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x + 0.5 * w, y + 0.15 * h)
-    page.mouse.down()
-    for step in range(1, 21):  # a vertical stroke: a "1"
-        page.mouse.move(x + 0.5 * w, y + (0.15 + 0.7 * step / 20) * h)
-    page.mouse.up()
-    page.wait_for_function("document.getElementById('digit').textContent !== '–'", timeout=30_000)
-    shown = page.text_content("#digit")
-    assert shown == "1"
-    bars = page.eval_on_selector_all(".bar", """rows => rows.map(row => ({
-        digit: row.querySelector("span").textContent,
-        width: row.querySelector("i").style.width,
-        label: row.querySelector("b").textContent}))""")
-    assert [bar["digit"] for bar in bars] == [str(d) for d in range(10)]
-    shown_percent = np.array([float(bar["label"].removesuffix("%")) for bar in bars])
-    np.testing.assert_array_equal([float(bar["width"].removesuffix("%")) for bar in bars], shown_percent)
-    # quantized probabilities (steps of the output's scale), each rounded to 0.1 % for display
-    assert abs(shown_percent.sum() - 100) <= 1.5, shown_percent
-    assert shown_percent[int(shown)] == shown_percent.max()
-    # The bars are the model's answer for what is on the pad: Python prepares the pad's pixels
-    # and runs the same .tflite.
+    assert w >= 2.5 * h  # wide enough for a number
+    _stroke(page, [(x + 0.25 * w, y + (0.15 + 0.7 * step / 20) * h) for step in range(21)])  # a "1"
+    angles = np.linspace(0, 2 * np.pi, 41)  # then a "0" beside it
+    _stroke(page, [(x + (0.55 + 0.08 * np.sin(a)) * w, y + (0.5 - 0.35 * np.cos(a)) * h) for a in angles])
+    page.wait_for_function("document.querySelectorAll('.reading').length === 2", timeout=30_000)
+    assert page.text_content("#digit") == "10"
+    columns = page.eval_on_selector_all(".reading", """columns => columns.map(column => ({
+        digit: column.querySelector("h2").textContent,
+        bars: [...column.querySelectorAll(".bar")].map(row => ({
+            digit: row.querySelector("span").textContent,
+            width: row.querySelector("i").style.width,
+            label: row.querySelector("b").textContent}))}))""")
+    # The bars are the model's answer for what is on the pad: Python reads the pad's pixels
+    # with the same .tflite.
     model = page.input_value("#model")
     pad = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
     (tmp_path / "pad.png").write_bytes(base64.b64decode(pad.split(",", 1)[1]))
-    predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
-    expected = predictor(prepare_file(tmp_path / "pad.png")[None])[0]
-    np.testing.assert_allclose(shown_percent / 100, expected, atol=0.02)
+    reading = read(tmp_path / "pad.png", TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite"))
+    assert reading.number == "10" and [c["digit"] for c in columns] == ["1", "0"]
+    for column, digit in zip(columns, reading.digits):
+        assert [bar["digit"] for bar in column["bars"]] == [str(d) for d in range(10)]
+        shown_percent = np.array([float(bar["label"].removesuffix("%")) for bar in column["bars"]])
+        np.testing.assert_array_equal([float(bar["width"].removesuffix("%")) for bar in column["bars"]],
+                                      shown_percent)
+        # quantized probabilities (steps of the output's scale), each rounded to 0.1 % for display
+        assert abs(shown_percent.sum() - 100) <= 1.5, shown_percent
+        np.testing.assert_allclose(shown_percent / 100, digit.probabilities, atol=0.001)
     assert re.fullmatch(rf"\d+\.\d\d ms \({model}, wasm\)", page.text_content("#timing"))
-    # Phone-sized: nothing wider than the 400 px viewport, the pad and all ten bars laid out in it.
+    # Phone-sized: nothing wider than the 400 px viewport, the pad and every digit's bars laid out in it.
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
-    for selector in ("#pad", ".bar >> nth=9"):
+    for selector in ("#pad", ".reading >> nth=1", ".reading >> nth=1 >> .bar >> nth=9"):
         laid_out = page.locator(selector).bounding_box()
         assert laid_out["width"] > 0 and laid_out["x"] >= 0 and laid_out["x"] + laid_out["width"] <= 400

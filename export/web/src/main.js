@@ -1,8 +1,10 @@
-// Draw a digit; a TFLite model exported by digitnet (the committee by default, LeNet the small
-// alternative) answers, on the device, with LiteRT.js. The build lists the models in
-// models/models.json, each with its input and output scale and zero point (from its model card).
+// Write a number (or one digit); a TFLite model exported by digitnet (the committee by default,
+// LeNet the small alternative) reads every digit, on the device, with LiteRT.js. The build lists
+// the models in models/models.json, each with its input and output scale and zero point (from its
+// model card). The digits are found as Python finds them (segment.js, PREPROCESSING.md).
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
-import { FIELD, greyFromRGBA, toMnist } from "./preprocess.js";
+import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
+import { findDigits } from "./segment.js";
 
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -13,17 +15,18 @@ function clearPad() {
   context.fillRect(0, 0, canvas.width, canvas.height);
   document.getElementById("digit").textContent = "–";
   document.getElementById("timing").textContent = "";
-  renderBars(new Array(10).fill(0));
+  renderDigits([]);
 }
 
-function renderBars(probabilities) {
-  const bars = document.getElementById("bars");
-  bars.replaceChildren(...probabilities.map((p, digit) => {
-    const row = document.createElement("div");
-    row.className = "bar";
-    row.innerHTML = `<span>${digit}</span><div><i style="width:${(100 * p).toFixed(1)}%"></i></div>` +
-      `<b>${(100 * p).toFixed(1)}%</b>`;
-    return row;
+// One column per digit, left to right: the digit read and its ten bars.
+function renderDigits(probabilitiesList) {
+  document.getElementById("digits").replaceChildren(...probabilitiesList.map((probabilities) => {
+    const column = document.createElement("div");
+    column.className = "reading";
+    const best = probabilities.indexOf(Math.max(...probabilities));
+    column.innerHTML = `<h2>${best}</h2>` + probabilities.map((p, digit) => `<div class="bar"><span>${digit}</span>` +
+      `<div><i style="width:${(100 * p).toFixed(1)}%"></i></div><b>${(100 * p).toFixed(1)}%</b></div>`).join("");
+    return column;
   }));
 }
 
@@ -62,7 +65,9 @@ async function classify(pixels) {
   const outputs = await state.model.run(input);
   const milliseconds = performance.now() - started;
   const raw = outputs[0].toTypedArray();
-  const probabilities = Array.from(raw, (v) => io.output.scale * (v - io.output.zero_point));
+  // In float32, as Python's LiteRT predictor dequantizes: the cuts compare products of these.
+  const scale = Math.fround(io.output.scale);
+  const probabilities = Array.from(raw, (v) => Math.fround(Math.fround(v - io.output.zero_point) * scale));
   input.delete();
   outputs.forEach((t) => t.delete());
   return { probabilities, milliseconds };
@@ -80,18 +85,33 @@ function preprocessCanvas(source) {
   return toMnist(greyFromRGBA(image.data, image.width, image.height), image.width, image.height);
 }
 
+// The digits on a canvas, left to right ({ image, box, probabilities }), and the inference time.
+async function readCanvas(source) {
+  const image = source.getImageData(0, 0, source.canvas.width, source.canvas.height);
+  const ink = inkImage(greyFromRGBA(image.data, image.width, image.height), image.width, image.height);
+  let milliseconds = 0;
+  const digits = await findDigits(ink, async (pixels) => {
+    const answer = await classify(pixels);
+    milliseconds += answer.milliseconds;
+    return answer.probabilities;
+  });
+  return { digits, milliseconds };
+}
+
+const best = (probabilities) => probabilities.indexOf(Math.max(...probabilities));
+
 async function predictDrawing() {
-  let pixels;
+  let reading;
   try {
-    pixels = preprocessCanvas(context);
-  } catch {
-    return clearPad();  // nothing drawn yet
+    reading = await readCanvas(context);
+  } catch (error) {
+    if (error instanceof NoDigit) return clearPad();  // nothing drawn yet
+    throw error;
   }
-  const { probabilities, milliseconds } = await classify(pixels);
-  const digit = probabilities.indexOf(Math.max(...probabilities));
-  document.getElementById("digit").textContent = String(digit);
+  const { digits, milliseconds } = reading;
+  document.getElementById("digit").textContent = digits.map((d) => best(d.probabilities)).join("");
   document.getElementById("timing").textContent = `${milliseconds.toFixed(2)} ms (${state.name}, wasm)`;
-  renderBars(probabilities);
+  renderDigits(digits.map((d) => d.probabilities));
 }
 
 function point(event) {
@@ -108,7 +128,7 @@ canvas.addEventListener("pointermove", (event) => {
   if (!state.drawing) return;
   const next = point(event);
   context.strokeStyle = "#000";
-  context.lineWidth = canvas.width / 14;
+  context.lineWidth = canvas.height / 14;
   context.lineCap = "round";
   context.beginPath();
   context.moveTo(...state.last);
@@ -129,17 +149,33 @@ document.getElementById("model").addEventListener("change", async (event) => {
   predictDrawing();
 });
 
-// For tests: the page's own preprocessing and inference on PNG files (base64).
+// A PNG file (base64) drawn on a canvas of its own size.
+async function pngCanvas(base64) {
+  const blob = await (await fetch(`data:image/png;base64,${base64}`)).blob();
+  const bitmap = await createImageBitmap(blob);
+  const scratch = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d", { willReadFrequently: true });
+  scratch.drawImage(bitmap, 0, 0);
+  return scratch;
+}
+
+// For tests: the page's own single-digit preprocessing and inference on PNG files (base64).
 async function classifyPngs(base64List) {
   const results = [];
   for (const base64 of base64List) {
-    const blob = await (await fetch(`data:image/png;base64,${base64}`)).blob();
-    const bitmap = await createImageBitmap(blob);
-    const scratch = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d", { willReadFrequently: true });
-    scratch.drawImage(bitmap, 0, 0);
-    const pixels = preprocessCanvas(scratch);
+    const pixels = preprocessCanvas(await pngCanvas(base64));
     const { probabilities } = await classify(pixels);
-    results.push({ pixels: Array.from(pixels), digit: probabilities.indexOf(Math.max(...probabilities)) });
+    results.push({ pixels: Array.from(pixels), digit: best(probabilities) });
+  }
+  return results;
+}
+
+// For tests: the page's reading of PNG files (base64), each digit's box, 28x28 input and answer.
+async function readPngs(base64List) {
+  const results = [];
+  for (const base64 of base64List) {
+    const { digits } = await readCanvas(await pngCanvas(base64));
+    results.push(digits.map((d) => ({ box: d.box, pixels: Array.from(d.image), digit: best(d.probabilities),
+      probabilities: d.probabilities })));
   }
   return results;
 }
@@ -149,8 +185,8 @@ async function start() {
   await loadLiteRt("wasm/");
   await listModels();
   await loadModel(document.getElementById("model").value);
-  document.getElementById("status").textContent = "Draw a digit";
-  window.digitnet = { ready: true, classifyPngs, loadModel, timeInference, models: Object.keys(state.models) };
+  document.getElementById("status").textContent = "Write a number";
+  window.digitnet = { ready: true, classifyPngs, readPngs, loadModel, timeInference, models: Object.keys(state.models) };
 }
 
 start().catch((error) => {

@@ -26,7 +26,10 @@ const STROKE_MIN = 2.0;
 const STROKE_MAX = 4.2;
 const STROKE_CROP = 40;
 
-const roundHalfUp = (x) => Math.floor(x + 0.5);
+export const roundHalfUp = (x) => Math.floor(x + 0.5);
+
+// What the steps throw when an image (or a part of one) holds no digit.
+export class NoDigit extends Error {}
 
 // RGBA bytes (canvas ImageData) -> grey in [0, 1], Pillow's convert("L") luma.
 export function greyFromRGBA(rgba, width, height) {
@@ -44,7 +47,7 @@ export function greyFromRGBA(rgba, width, height) {
 }
 
 // An image or cell grid: row-major values.
-const grid = (rows, cols, data = new Float64Array(rows * cols)) => ({ rows, cols, data });
+export const grid = (rows, cols, data = new Float64Array(rows * cols)) => ({ rows, cols, data });
 
 const cellSize = (height, width) => Math.max(1, Math.ceil(Math.max(height, width) / GRID));
 
@@ -66,7 +69,7 @@ function forEachCell(image, cell, visit) {
 }
 
 // Grid of reduce(pixels, n) per cell.
-function perCell(image, cell, reduce) {
+export function perCell(image, cell, reduce) {
   const rows = Math.ceil(image.rows / cell);
   const cols = Math.ceil(image.cols / cell);
   const out = grid(rows, cols);
@@ -74,12 +77,12 @@ function perCell(image, cell, reduce) {
   return out;
 }
 
-const anyOf = (pixels, n) => {
+export const anyOf = (pixels, n) => {
   for (let i = 0; i < n; i++) if (pixels[i]) return 1;
   return 0;
 };
 
-const sumOf = (pixels, n) => {
+export const sumOf = (pixels, n) => {
   let total = 0;
   for (let i = 0; i < n; i++) total += pixels[i];
   return total;
@@ -106,7 +109,7 @@ function cellStatistics(image, cell) {
 
 // The maximum (or minimum) over a (2r+1) x (2r+1) window, along columns then rows; beyond the
 // edges the grid continues with its edge values.
-function windowed(g, radius, pick) {
+export function windowed(g, radius, pick) {
   const { rows, cols, data } = g;
   const max = pick === Math.max;
   const better = (a, b) => (max ? (a > b ? a : b) : (a < b ? a : b));
@@ -263,7 +266,7 @@ function lineBands(counts, length, across) {
 
 // Clears ruled lines (rows) and margin lines (columns), except where a stroke meets them:
 // marks in the two rows (columns) just beyond the band.
-function withoutLines(marks) {
+export function withoutLines(marks) {
   const { rows, cols, data } = marks;
   const cleared = grid(rows, cols, Uint8Array.from(data));
   const clear = (lines, across, at) => {  // at(line, position) -> index
@@ -283,7 +286,7 @@ function withoutLines(marks) {
 }
 
 // 8-connected components of a cell grid, numbered 1, 2, ... in raster order of their first cell.
-function labelCells(on) {
+export function labelCells(on) {
   const { rows, cols } = on;
   const labels = new Int32Array(rows * cols);
   let count = 0;
@@ -339,7 +342,7 @@ function digitCells(marks, ink, cell) {
 function select(ink, threshold, noise) {
   const marks = grid(ink.rows, ink.cols, ink.data.map((v) => (v > threshold ? 1 : 0)));
   if (!marks.data.some((v) => v)) {
-    throw new Error(threshold > INK_MIN ? "no digit found (the image is noise)" : "no digit found (the image is blank)");
+    throw new NoDigit(threshold > INK_MIN ? "no digit found (the image is noise)" : "no digit found (the image is blank)");
   }
   const cell = cellSize(ink.rows, ink.cols);
   const smallest = Math.max(2, MIN_DIGIT * Math.max(ink.rows, ink.cols));
@@ -349,21 +352,29 @@ function select(ink, threshold, noise) {
     if (pieces.size * cell >= smallest) return { marks: cleared, ...pieces };
   }
   const pieces = digitCells(marks, ink, cell);
-  if (pieces.size * cell < smallest) throw new Error("no digit found (only specks)");
+  if (pieces.size * cell < smallest) throw new NoDigit("no digit found (only specks)");
   return { marks, ...pieces };
 }
 
-// ink -> the digit cropped to its box, in [0, 1]: { data, rows, cols }.
-function findDigit(ink) {
-  const cell = cellSize(ink.rows, ink.cols);
+// ink -> { noise, threshold }: the median ink (its histogram bin), and the ink that counts as a mark.
+export function inkNoise(ink) {
   const noise = histogramBin(ink.data, 0.5) / HISTOGRAM_BINS;
+  return { noise, threshold: Math.max(INK_MIN, NOISE_FACTOR * noise) };
+}
+
+// ink -> { digit, box }: the digit cropped to its box, in [0, 1] ({ data, rows, cols }), and the box
+// [top, bottom, left, right] in ink (bottom and right exclusive). `noise` is measured on ink unless
+// given: a part cut out of a larger image takes the whole image's.
+export function findDigitBox(ink, noise = null) {
+  const cell = cellSize(ink.rows, ink.cols);
+  if (noise === null) ({ noise } = inkNoise(ink));
   const threshold = Math.max(INK_MIN, NOISE_FACTOR * noise);
   const { marks, chosen, main } = select(ink, threshold, noise);
   const cellOf = (i) => Math.floor(Math.floor(i / ink.cols) / cell) * chosen.cols + Math.floor((i % ink.cols) / cell);
   const mainInk = [];
   for (let i = 0; i < ink.data.length; i++) if (marks.data[i] && main.data[cellOf(i)]) mainInk.push(ink.data[i]);
   const level = (histogramBin(mainInk, LEVEL_QUANTILE) + 1) / HISTOGRAM_BINS;
-  if (level < LEVEL_MIN) throw new Error("no digit found (only faint marks)");
+  if (level < LEVEL_MIN) throw new NoDigit("no digit found (only faint marks)");
   const coreThreshold = Math.max(threshold, CORE * level);
   const core = grid(ink.rows, ink.cols, ink.data.map((v, i) => (marks.data[i] && v >= coreThreshold && chosen.data[cellOf(i)] ? 1 : 0)));
   const keep = windowed(perCell(core, cell, anyOf), 1, Math.max);
@@ -382,7 +393,7 @@ function findDigit(ink) {
   for (let y = top; y <= bottom; y++) {
     for (let x = left; x <= right; x++) cropped.data[(y - top) * cropped.cols + x - left] = digit[y * ink.cols + x];
   }
-  return cropped;
+  return { digit: cropped, box: [top, bottom + 1, left, right + 1] };
 }
 
 // [target x source] area-resampling weights, as a flat array.
@@ -482,8 +493,9 @@ function toField(digit) {
   return field;
 }
 
-// grey [height x width] in [0, 1], either polarity -> Uint8Array(784), white digit on black.
-export function toMnist(grey, width, height) {
+// grey [height x width] in [0, 1], either polarity -> ink (grid): the fraction of the local paper's
+// light that each pixel loses (a light digit on a dark ground is inverted first).
+export function inkImage(grey, width, height) {
   let image = grid(height, width, Float64Array.from(grey));
   const cell = cellSize(height, width);
   const stats = cellStatistics(image, cell);
@@ -493,6 +505,13 @@ export function toMnist(grey, width, height) {
     levels = grid(levels.rows, levels.cols, stats.paperInverted.data.map((v) => 1 - v));
   }
   const paper = paperLevel(levels, cell, height, width);
-  const ink = grid(height, width, image.data.map((g, i) => Math.max(0, (paper.data[i] - g) / Math.max(paper.data[i], PAPER_FLOOR))));
-  return toField(normalizeStroke(findDigit(ink)));
+  return grid(height, width, image.data.map((g, i) => Math.max(0, (paper.data[i] - g) / Math.max(paper.data[i], PAPER_FLOOR))));
+}
+
+// Cropped digit (findDigitBox's) -> Uint8Array(784): strokes brought to MNIST's width, placed as MNIST's.
+export const toInput = (digit) => toField(normalizeStroke(digit));
+
+// grey [height x width] in [0, 1], either polarity -> Uint8Array(784), white digit on black.
+export function toMnist(grey, width, height) {
+  return toInput(findDigitBox(inkImage(grey, width, height)).digit);
 }

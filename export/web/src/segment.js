@@ -1,0 +1,280 @@
+// The digits of a written number, left to right: the steps of PREPROCESSING.md's "Numbers",
+// mirrored function by function from digitnet/serving/segment.py (the same order of operations,
+// the same ties broken the same way), so that the page finds the same boxes and the same 28x28
+// inputs as Python.
+import {
+  anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput, windowed,
+  withoutLines,
+} from "./preprocess.js";
+
+const SEGMENT_GRID = 640;
+const MERGE_OVERLAP = 0.5;
+const MERGE_GAP = 0.3;
+const SUBSTANTIAL = 0.25;
+const SPECK = 0.35;
+const LINE_THIN = 0.2;
+const LINE_LONG = 1.2;
+const SHORT = 0.5;
+const IN_ROW = 0.3;
+const WIDE = 0.9;
+const WIDE_ALONE = 1.4;
+const PART_MIN = 0.12;
+const CUTS = 3;
+const MAX_DIGITS = 12;
+
+// numpy's median: the middle value, or the mean of the two middle ones.
+function median(values) {
+  const sorted = Float64Array.from(values).sort();
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+// A piece: components `labels` (sorted) of the label grid, restricted to grid columns [left, right).
+const piece = (labels, left, right) => ({ labels, left, right, key: `${labels.join(",")}|${left}|${right}` });
+
+class Segmenter {
+  // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers).
+  constructor(ink, classify) {
+    this.ink = ink;
+    this.classify = classify;
+    const { noise, threshold } = inkNoise(ink);
+    this.noise = noise;
+    let marks = grid(ink.rows, ink.cols, Uint8Array.from(ink.data, (v) => (v > threshold ? 1 : 0)));
+    if (!marks.data.some((v) => v)) findDigitBox(ink);  // throws the single digit's NoDigit
+    const cleared = withoutLines(marks);
+    if (cleared.data.some((v) => v)) marks = cleared;
+    this.cell = Math.max(1, Math.ceil(Math.max(ink.rows, ink.cols) / SEGMENT_GRID));
+    const on = perCell(marks, this.cell, anyOf);
+    const { labels, count } = labelCells(on);
+    [this.labels, this.rows, this.cols, this.count] = [labels, on.rows, on.cols, count];
+    const weighted = grid(ink.rows, ink.cols, Float64Array.from(marks.data, (m, i) => (m ? Math.floor(ink.data[i] * 255) : 0)));
+    const mass = perCell(weighted, this.cell, sumOf);
+    this.mass = new Float64Array(count + 1);
+    this.boxes = Array.from({ length: count + 1 }, () => [on.rows, 0, on.cols, 0]);  // top, bottom, left, right (exclusive)
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i];
+      if (!label) continue;
+      this.mass[label] += mass.data[i];
+      const [y, x] = [Math.floor(i / on.cols), i % on.cols];
+      const box = this.boxes[label];
+      [box[0], box[1], box[2], box[3]] = [Math.min(box[0], y), Math.max(box[1], y + 1), Math.min(box[2], x), Math.max(box[3], x + 1)];
+    }
+    this.prepared = new Map();
+    this.scores = new Map();
+  }
+
+  // Pieces and their boxes.
+  mask(p) {
+    const members = new Set(p.labels);
+    const mask = new Uint8Array(this.labels.length);
+    for (let i = 0; i < mask.length; i++) {
+      const x = i % this.cols;
+      if (x >= p.left && x < p.right && members.has(this.labels[i])) mask[i] = 1;
+    }
+    return mask;
+  }
+
+  // [top, bottom, left, right] on the grid, exclusive.
+  box(p) {
+    const mask = this.mask(p);
+    let [top, bottom, left, right] = [Infinity, -1, Infinity, -1];
+    for (let i = 0; i < mask.length; i++) {
+      if (!mask[i]) continue;
+      const [y, x] = [Math.floor(i / this.cols), i % this.cols];
+      [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
+    }
+    return [top, bottom + 1, left, right + 1];
+  }
+
+  whole(labels) {
+    return piece([...labels].sort((a, b) => a - b), 0, this.cols);
+  }
+
+  // The row: components grouped into digits, heaviest first, each joining the group it overlaps most in x.
+  strokesJoined() {
+    const order = Array.from({ length: this.count }, (_, i) => i + 1).sort((a, b) => this.mass[b] - this.mass[a] || a - b);
+    const groups = [];
+    for (const label of order) {
+      const [top, bottom, left, right] = this.boxes[label];
+      let best = null;
+      let bestOverlap = 0;
+      for (const group of groups) {
+        const box = group.box;
+        const overlap = (Math.min(right, box[3]) - Math.max(left, box[2])) / Math.min(right - left, box[3] - box[2]);
+        const gap = Math.max(0, top - box[1], box[0] - bottom);
+        if (overlap >= MERGE_OVERLAP && gap <= MERGE_GAP * Math.max(bottom - top, box[1] - box[0]) && overlap > bestOverlap) {
+          [best, bestOverlap] = [group, overlap];
+        }
+      }
+      if (best === null) groups.push({ members: new Set([label]), box: [top, bottom, left, right] });
+      else {
+        best.members.add(label);
+        const box = best.box;
+        [box[0], box[1], box[2], box[3]] = [Math.min(box[0], top), Math.max(box[1], bottom), Math.min(box[2], left), Math.max(box[3], right)];
+      }
+    }
+    return groups.map((g) => g.members);
+  }
+
+  // The groups that are digits, and the row's height in cells.
+  row(groups) {
+    const boxes = groups.map((g) => {
+      const own = [...g].map((label) => this.boxes[label]);
+      return [Math.min(...own.map((b) => b[0])), Math.max(...own.map((b) => b[1])),
+        Math.min(...own.map((b) => b[2])), Math.max(...own.map((b) => b[3]))];
+    });
+    const mass = groups.map((g) => [...g].reduce((total, label) => total + this.mass[label], 0));
+    const heaviest = Math.max(...mass);
+    const substantial = mass.map((m) => m >= SUBSTANTIAL * heaviest);
+    const heights = boxes.map((b) => b[1] - b[0]);
+    const widths = boxes.map((b) => b[3] - b[2]);
+    const height = median(heights.filter((_, i) => substantial[i]));
+    const bandTop = median(boxes.filter((_, i) => substantial[i]).map((b) => b[0]));
+    const bandBottom = median(boxes.filter((_, i) => substantial[i]).map((b) => b[1]));
+    const keep = boxes.map((b, i) => {
+      const [longer, shorter] = [Math.max(heights[i], widths[i]), Math.min(heights[i], widths[i])];
+      const inside = Math.min(b[1], bandBottom) - Math.max(b[0], bandTop);
+      return longer >= SPECK * height && !(shorter < LINE_THIN * height && longer > LINE_LONG * height) &&
+        inside >= IN_ROW * heights[i];
+    });
+    const short = heights.map((h) => h < SHORT * height);
+    const tallIndex = groups.map((_, i) => i).filter((i) => keep[i] && !short[i]);
+    if (tallIndex.length === 0) return { digits: groups.filter((_, i) => keep[i]), height };
+    const digits = tallIndex.map((i) => new Set(groups[i]));
+    groups.forEach((group, index) => {  // a short piece is part of its nearest digit (a 5's cap, a 7's bar), if near
+      if (!keep[index] || !short[index]) return;
+      const box = boxes[index];
+      const gaps = tallIndex.map((t) => Math.max(0, Math.max(box[2] - boxes[t][3], boxes[t][2] - box[3])));
+      let nearest = 0;
+      for (let i = 1; i < gaps.length; i++) if (gaps[i] < gaps[nearest]) nearest = i;
+      if (gaps[nearest] <= MERGE_GAP * height) for (const label of group) digits[nearest].add(label);
+    });
+    return { digits, height };
+  }
+
+  // Grid cells -> pixel mask of the ink's size.
+  pixels(cells) {
+    const out = new Uint8Array(this.ink.rows * this.ink.cols);
+    for (let y = 0; y < this.ink.rows; y++) {
+      for (let x = 0; x < this.ink.cols; x++) {
+        out[y * this.ink.cols + x] = cells[Math.floor(y / this.cell) * this.cols + Math.floor(x / this.cell)];
+      }
+    }
+    return out;
+  }
+
+  // The piece's 28x28 input and its pixel box [left, top, right, bottom], or null when the
+  // single-digit steps find no digit in it; `others`: grid cells of the other digits.
+  prepare(p, others) {
+    if (this.prepared.has(p.key)) return this.prepared.get(p.key);
+    const own = this.mask(p);
+    const cell = this.cell;
+    let [top, bottom, left, right] = this.box(p).map((v) => v * cell);
+    const margin = 2 * cell + 2;
+    [top, left] = [Math.max(0, top - margin), Math.max(0, left - margin)];
+    [bottom, right] = [Math.min(this.ink.rows, bottom + margin), Math.min(this.ink.cols, right + margin)];
+    const near = windowed(grid(this.rows, this.cols, Float64Array.from(others)), 1, Math.max);
+    const blank = this.pixels(near.data.map((v, i) => (v && !own[i] ? 1 : 0)));
+    const part = grid(bottom - top, right - left);
+    for (let y = top; y < bottom; y++) {
+      for (let x = left; x < right; x++) {
+        const at = y * this.ink.cols + x;
+        part.data[(y - top) * part.cols + x - left] = blank[at] ? 0 : this.ink.data[at];
+      }
+    }
+    let result = null;
+    try {
+      const { digit, box: [y0, y1, x0, x1] } = findDigitBox(part, this.noise);
+      result = { image: toInput(digit), box: [left + x0, top + y0, left + x1, top + y1] };
+    } catch (error) {
+      if (!(error instanceof NoDigit)) throw error;
+    }
+    this.prepared.set(p.key, result);
+    return result;
+  }
+
+  // Each piece's confidence (its largest probability; 0 when no digit is found in it), the other
+  // pieces being everything else that is ink of a digit.
+  async score(pieces, everything) {
+    for (const p of pieces) {
+      if (this.scores.has(p.key)) continue;
+      const own = this.mask(p);
+      const prepared = this.prepare(p, everything.map((v, i) => (v && !own[i] ? 1 : 0)));
+      this.scores.set(p.key, prepared === null ? null : await this.classify(prepared.image));
+    }
+    return pieces.map((p) => {
+      const probabilities = this.scores.get(p.key);
+      return probabilities === null ? 0 : Math.max(...probabilities);
+    });
+  }
+
+  // Candidate cuts: the columns crossed by least ink, at least PART_MIN of the row's height from
+  // each other and from the piece's ends, CUTS per row height of its width.
+  cutColumns(p, height) {
+    const [, , left, right] = this.box(p);
+    const least = Math.max(1, roundHalfUp(PART_MIN * height));
+    const mask = this.mask(p);
+    const profile = new Float64Array(this.cols);
+    for (let i = 0; i < mask.length; i++) profile[i % this.cols] += mask[i];
+    const inner = [];
+    for (let column = left + least; column < right - least + 1; column++) inner.push(column);
+    inner.sort((a, b) => profile[a] - profile[b] || a - b);
+    const wanted = Math.ceil(CUTS * (right - left) / height);
+    const chosen = [];
+    for (const column of inner) {
+      if (chosen.length === wanted) break;
+      if (chosen.every((c) => Math.abs(column - c) >= least)) chosen.push(column);
+    }
+    return chosen.sort((a, b) => a - b);
+  }
+
+  // The piece whole, or cut in two at the candidate column whose sides' confidences multiply to
+  // more than the whole piece's confidence; each side is cut again while it is wide.
+  async split(p, height, everything, wide, depth = 1) {
+    const [top, bottom, left, right] = this.box(p);
+    if (right - left <= wide * Math.max(bottom - top, height) || depth >= MAX_DIGITS) return [p];
+    const nonEmpty = (q) => this.mask(q).some((v) => v);
+    const cuts = this.cutColumns(p, height)
+      .map((column) => [piece(p.labels, p.left, Math.min(p.right, column)), piece(p.labels, Math.max(p.left, column), p.right)])
+      .filter(([a, b]) => nonEmpty(a) && nonEmpty(b));
+    const confidences = await this.score([p, ...cuts.flat()], everything);
+    let [best, bestValue] = [null, confidences[0]];
+    cuts.forEach((cut, index) => {
+      const product = confidences[1 + 2 * index] * confidences[2 + 2 * index];
+      if (product > bestValue) [best, bestValue] = [cut, product];
+    });
+    if (best === null) return [p];
+    const parts = [];
+    for (const side of best) parts.push(...await this.split(side, height, everything, WIDE, depth + 1));
+    return parts;
+  }
+
+  // The number's digits left to right ({ image, box, probabilities }); null when it holds a single
+  // digit (prepared as one).
+  async digits() {
+    const { digits: groups, height } = this.row(this.strokesJoined());
+    if (groups.length === 0) return null;
+    const labels = new Set(groups.flatMap((g) => [...g]));
+    const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
+    const pieces = [];
+    for (const g of groups) {
+      pieces.push(...await this.split(this.whole(g), height, everything, groups.length > 1 ? WIDE : WIDE_ALONE));
+    }
+    if (pieces.length === 1) return null;
+    await this.score(pieces, everything);
+    const found = pieces.filter((p) => this.prepared.get(p.key) != null)
+      .map((p) => ({ ...this.prepared.get(p.key), probabilities: this.scores.get(p.key) }));
+    found.sort((a, b) => (a.box[0] + a.box[2]) - (b.box[0] + b.box[2]));  // stable, as Python's sort
+    return found.length <= 1 ? null : found;
+  }
+}
+
+// ink (inkImage's grid) -> the digits left to right, each { image: Uint8Array(784), box: [left, top,
+// right, bottom] (exclusive), probabilities }; throws NoDigit when there are none.
+export async function findDigits(ink, classify) {
+  const digits = await new Segmenter(ink, classify).digits();
+  if (digits !== null) return digits;
+  const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
+  const image = toInput(digit);
+  return [{ image, box: [left, top, right, bottom], probabilities: await classify(image) }];
+}
