@@ -201,14 +201,15 @@ def test_a_second_train_command_is_refused_while_the_first_trains_undisturbed(tm
             time.sleep(0.05)
         second = subprocess.run(train_command(*argv), capture_output=True, text=True, timeout=240,
                                 env=subprocess_env())
-        assert first.poll() is None, "the first command ended before the second was answered: use more epochs"
+        first_still_training = first.poll() is None
         out, err = first.communicate(timeout=240)
     finally:
         if first.poll() is None:
             first.kill()
-    assert second.returncode == cli.EXIT_USAGE
+    assert second.returncode == cli.EXIT_USAGE, second.stdout[-2000:]
     assert f"is in use by another digitnet command (pid {first.pid} on" in _one_error_line(second.stderr)
     assert "resuming" not in second.stdout
+    assert first_still_training, "the first command ended before the second was answered: use more epochs"
     assert first.returncode == 0, err[-2000:]
     assert _history_epochs(folder) == list(range(epochs))  # each epoch once
     with open(folder / run_folder.ALL_LOSSES) as file:
