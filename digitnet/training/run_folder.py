@@ -96,8 +96,8 @@ class RunFolder:
 
     def write_losses(self, rows: list[dict]) -> Path:
         """all_losses.csv: one row per batch, its 'step' counted over the whole run."""
-        return write_csv(self.all_losses, list(LOSS_COLUMNS),
-                         [[step if key == "step" else row[key] for key in LOSS_COLUMNS] for step, row in enumerate(rows)])
+        numbered = ({**row, "step": step} for step, row in enumerate(rows))
+        return write_csv(self.all_losses, list(LOSS_COLUMNS), [[row[key] for key in LOSS_COLUMNS] for row in numbered])
 
     def save_model(self, model) -> Path:
         with atomic_path(self.model) as temporary:
