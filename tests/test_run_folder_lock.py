@@ -236,3 +236,36 @@ def test_two_exports_of_one_model_at_once_publish_two_whole_versions(tmp_path):
     for version in ("1", "2"):
         assert (base / version / "saved_model.pb").exists()
         assert json.loads((base / version / "model_card.json").read_text())["name"] == "bpnn"
+
+
+def test_the_run_folder_writes_its_rows_and_backups_whole_and_says_what_it_keeps(tmp_path):
+    import keras
+    import numpy as np
+
+    from digitnet.core.errors import WriteError
+
+    folder = run_folder.RunFolder(tmp_path / "run")
+    folder.write_history([{"stage": "train", "epoch": 0, "loss": 0.5}, {"stage": "train", "epoch": 1, "loss": 0.25,
+                                                                         "val_loss": 0.3}])
+    assert folder.history_rows() == [{"stage": "train", "epoch": "0", "loss": "0.5", "val_loss": ""},
+                                     {"stage": "train", "epoch": "1", "loss": "0.25", "val_loss": "0.3"}]
+    folder.write_losses([{"stage": "train", "epoch": 1, "batch": b, "step": 99, "loss": 0.1} for b in range(3)])
+    assert [row["step"] for row in folder.loss_rows()] == ["0", "1", "2"]  # counted over the whole run
+    failure = WriteError("x in y", "no space left on the device", "make room")
+    assert folder.kept(failure) == f"nothing was written to {folder.path}; make room and run the same command again"
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 4)), np.zeros((8, 3)), verbose=0)
+    path = folder.save_backup(model, "train", 2)
+    assert path == tmp_path / "run" / "backup" / "train" / "epoch-2.weights.h5"
+    assert folder.saved_epochs("train") == {2: path} and not list(folder.path.rglob(".tmp-*"))
+    restored = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    restored.compile(optimizer="adam", loss="mse")
+    restored.optimizer.build(restored.trainable_variables)
+    restored.load_weights(path)  # what model.save_weights would have written, read the usual way
+    for saved, loaded in zip(model.variables + model.optimizer.variables,
+                             restored.variables + restored.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
+    folder.write_config({"config": {}})
+    assert folder.kept(failure).startswith(f"{folder.path} keeps its completed epochs (last: train epoch 2) in backup/")
