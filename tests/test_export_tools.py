@@ -38,13 +38,26 @@ def test_rest_request_body_is_what_tf_serving_expects(mnist, tmp_path):
 
 
 def test_rest_client_dry_run_prints_the_body(mnist, tmp_path):
-    path = _digit_png(mnist, 1, tmp_path / "two.png")
-    done = subprocess.run([sys.executable, str(ROOT / "export" / "rest_client.py"), "--dry-run", path],
+    """The printed body is held to what TF Serving's REST API takes and to the digits photographed,
+    not to the client's own build_request."""
+    indices = [1, 0, 3]  # a 2, a 7 and a 0, in this order
+    paths = [_digit_png(mnist, i, tmp_path / f"digit{i}.png") for i in indices]
+    done = subprocess.run([sys.executable, str(ROOT / "export" / "rest_client.py"), "--dry-run", *paths],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert np.array(printed["instances"]).shape == (1, 28, 28)
-    assert printed == rest_client.build_request([path])  # exactly the body it would POST
+    assert list(printed) == ["signature_name", "instances"] and printed["signature_name"] == "serving_default"
+    instances = np.array(printed["instances"])
+    assert instances.shape == (3, 28, 28) and instances.dtype.kind == "i"
+    assert 0 <= instances.min() and instances.max() <= 255
+    for instance, index in zip(instances, indices):  # each the digit of its file, white on black like MNIST
+        assert np.corrcoef(instance.ravel(), mnist.test_images[index].ravel())[0, 1] > 0.8
+    # What TF Serving would answer: the committed LeNet reads the digits of the photographs.
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(str(ROOT / "saved_models" / "lenet" / "1")).signatures["serving_default"]
+    classes = serving(images=tf.constant(instances.astype(np.uint8)))["classes"].numpy()
+    np.testing.assert_array_equal(classes, mnist.test_labels[indices])
 
 
 def test_tflite_demo_prints_prediction_probability_and_latency(mnist, tmp_path):
