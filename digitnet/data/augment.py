@@ -10,6 +10,10 @@ runs inside a tf.data `map` over batches, and every random draw is stateless:
 the same images and seed give bit-identical output, eagerly, in a tf.function
 and in tf.data alike.
 
+Presets with style edits (styles.py) rewrite each digit's strokes, pen, slant
+and width first, from its label, and compose the slant and width with the
+affine transform, so the digit is still resampled once.
+
 Coordinates are pixels with x to the right and y downwards; the image centre
 is the origin of rotation, scaling and shear.
 """
@@ -20,7 +24,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from digitnet.data import affine
+from digitnet.data import affine, styles
 from digitnet.data.presets import Augmentation, get_augmentation
 
 
@@ -154,23 +158,43 @@ def warp(images: tf.Tensor, inverse: tf.Tensor, translation: tf.Tensor, displace
     return tf.clip_by_value(bilinear_sample(images, x, y), 0.0, 1.0)
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, preset) -> tf.Tensor:
+def augment_batch(images: tf.Tensor, seed: tf.Tensor, preset, labels: tf.Tensor | None = None) -> tf.Tensor:
     """A randomly distorted copy of `images` (float32 [batch, height, width,
     channels] in [0, 1]), drawn from the preset named `preset` (or an
     Augmentation) with the stateless `seed` (int32/int64, shape [2]).
 
     Each image gets its own transform; the batch size may be unknown until run
-    time. "none" returns `images` itself."""
+    time. "none" returns `images` itself. `labels` [batch] are the digits that
+    a preset's style edits depend on; without them a preset with style edits
+    draws only those that need no label (pen, slant, width)."""
     augmentation = get_augmentation(preset)
     if augmentation.is_identity:
         return images
-    size, batch = images.shape[1:3], tf.shape(images)[0]
     # int32 and int64 seeds give different streams; one dtype makes them agree.
     seed = tf.cast(seed, tf.int64)
+    if augmentation.has_styles:
+        return _styled(images, seed, augmentation, labels)
+    return _distorted(images, seed, augmentation)
+
+
+def _distorted(images: tf.Tensor, seed: tf.Tensor, augmentation: Augmentation, labels=None) -> tf.Tensor:
+    size, batch = images.shape[1:3], tf.shape(images)[0]
     affine_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
     inverse, translation = sample_affine(batch, affine_seed, augmentation, size)
+    if augmentation.has_styles:
+        # A stream of its own, so the affine and elastic draws stay those of the same preset without styles.
+        style_seed = tf.random.experimental.stateless_fold_in(seed, 3)
+        images, inverse, translation = styles.restyle(images, labels, style_seed, augmentation.styles,
+                                                      inverse, translation)
     displacement = None
     if augmentation.has_elastic:
         displacement = _elastic_components(batch, size, elastic_seed, augmentation.elastic_alpha,
                                            augmentation.elastic_sigma)
     return warp(images, inverse, translation, displacement)
+
+
+# The style edits are many small ops on small arrays; compiled by XLA they run as a
+# few fused loops instead of one kernel launch each, several times faster on CPU
+# (benchmarks/styles.py). Eager calls, tf.functions and tf.data's map all run the
+# same compiled code, so they give the same bits.
+_styled = tf.function(_distorted, jit_compile=True, reduce_retracing=True)

@@ -17,19 +17,25 @@ from digitnet.data.augment import augment_batch  # noqa: E402
 from digitnet.data.presets import get_augmentation  # noqa: E402
 
 
-def augmented_versions(images_uint8: np.ndarray, preset: str, seed: int = 0, versions: int = 6) -> np.ndarray:
+def augmented_versions(images_uint8: np.ndarray, preset: str, seed: int = 0, versions: int = 6,
+                       labels: np.ndarray | None = None) -> np.ndarray:
     """float32 [n, versions, 28, 28]: `versions` augmented copies of each image,
-    version k drawn with the stateless seed (seed, k) over the whole batch."""
+    version k drawn with the stateless seed (seed, k) over the whole batch;
+    `labels` let a preset's style edits draw the strokes of each digit."""
     images = tf.constant(to_model_input(images_uint8))
-    copies = [augment_batch(images, tf.constant([seed, k], tf.int64), preset) for k in range(versions)]
+    labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
+    copies = [augment_batch(images, tf.constant([seed, k], tf.int64), preset, labels) for k in range(versions)]
     return np.stack([np.asarray(c)[..., 0] for c in copies], axis=1)
 
 
-def augmentation_grid(images_uint8: np.ndarray, preset: str, path, seed: int = 0, versions: int = 6) -> Path:
+def augmentation_grid(images_uint8: np.ndarray, preset: str, path, seed: int = 0, versions: int = 6,
+                      labels: np.ndarray | None = None) -> Path:
     """One row per digit: the training image, then `versions` augmented copies;
-    titled with the preset and its parameters. Written atomically as PNG."""
+    titled with the preset and its parameters. Written atomically as PNG.
+    A preset's style edits of strokes need the digits' `labels`; without them
+    the title says that only its other edits are drawn."""
     augmentation = get_augmentation(preset)
-    augmented = augmented_versions(images_uint8, preset, seed, versions)
+    augmented = augmented_versions(images_uint8, preset, seed, versions, labels)
     rows = len(images_uint8)
     figure, axes = plt.subplots(rows, versions + 1, figsize=((versions + 1) * 0.9, rows * 0.95 + 0.5),
                                 squeeze=False, layout="constrained")
@@ -48,7 +54,10 @@ def augmentation_grid(images_uint8: np.ndarray, preset: str, path, seed: int = 0
     for column in range(1, versions + 1):
         axes[0, column].set_title(f"seed ({seed}, {column - 1})", fontsize=6)
     name = preset if isinstance(preset, str) else "custom"
-    figure.suptitle(f"augmentation '{name}': {augmentation.describe()}", fontsize=9)
+    title = f"augmentation '{name}': {augmentation.describe()}"
+    if augmentation.has_styles and labels is None:
+        title += "\n(no labels given: stroke edits not drawn)"
+    figure.suptitle(title, fontsize=9)
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
     plt.close(figure)

@@ -102,10 +102,10 @@ def _with_fixed_options(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def _augmented(batch, preset: str, epoch_seed: tf.Tensor, index: tf.Tensor):
-    """(uint8 images, labels) -> (augmented float images, labels); labels untouched."""
+    """(uint8 images, labels) -> (augmented float images, labels); labels untouched (style edits read them)."""
     images, labels = batch
     seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
-    return augment_batch(to_model_input(images), seed, preset), labels
+    return augment_batch(to_model_input(images), seed, preset, labels), labels
 
 
 def epoch_variable() -> tf.Variable:

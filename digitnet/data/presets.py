@@ -2,13 +2,59 @@
 
 Plain Python (no TensorFlow), so that the flags, the configuration and the
 Keras layer that distorts digits on any backend (layers.RandomAffine) read the
-same presets as the tf.data pipeline's augment.py.
+same presets as the tf.data pipeline's augment.py. Style edits (styles.py)
+are drawn by the tf.data pipeline only.
 """
 from __future__ import annotations
 
 import dataclasses
 
 from digitnet.core.errors import ConfigError
+
+
+def _check_probability(owner: str, name: str, value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{owner} {name} must be a probability in [0, 1], got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleCoverage:
+    """How often styles.py rewrites a training digit the way writers outside MNIST
+    write it, and how far. Probabilities are per image, drawn independently.
+
+    stroke: a 1, 2, 4, 7 or 9 gets its digit's stroke edit: the 1 an up-stroke
+        from the top of its stem (the continental 1) or, for `bare_one` of them,
+        a redraw as one bare straight stroke; the 7 and the 2 a bar across the
+        middle (the crossed 7, the crossed Z-like 2); the 4 an opened top; the 9
+        a tail that curves or hooks to the left.
+    bare_one: the share of edited 1s redrawn as a bare stroke.
+    foot: the share of up-stroke 1s that also get a foot.
+    pen: the stroke is made thicker (a marker) or thinner (a fine pen), half each.
+    shape: the digit is slanted by up to `slant_degrees` and made narrower or
+        wider, by a width factor between `narrowest` and `widest`.
+    """
+
+    stroke: float = 0.5
+    bare_one: float = 0.25
+    foot: float = 0.4
+    pen: float = 0.3
+    shape: float = 0.3
+    slant_degrees: float = 30.0
+    narrowest: float = 0.55
+    widest: float = 1.7
+
+    def __post_init__(self):
+        for name in ("stroke", "bare_one", "foot", "pen", "shape"):
+            _check_probability("style coverage", name, getattr(self, name))
+        if not 0 <= self.slant_degrees < 60:
+            raise ConfigError(f"style coverage slant_degrees must be in [0, 60), got {self.slant_degrees!r}")
+        if not 0 < self.narrowest <= 1 <= self.widest:
+            raise ConfigError(f"style coverage needs 0 < narrowest <= 1 <= widest, got narrowest "
+                              f"{self.narrowest!r} and widest {self.widest!r}")
+
+    def describe(self) -> str:
+        return (f"style edits (strokes {self.stroke:g}, pen {self.pen:g}, shape {self.shape:g}: "
+                f"slant ±{self.slant_degrees:g}°, width x{self.narrowest:g}-{self.widest:g})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +71,7 @@ class Augmentation:
     elastic_alpha, elastic_sigma: Simard's elastic field: uniform noise in
         [-1, 1] per pixel and axis, smoothed by a Gaussian of `elastic_sigma`
         pixels, times `elastic_alpha` pixels. alpha 0 means no elastic field.
+    styles: the style edits drawn before the distortions (StyleCoverage), or None.
     """
 
     rotation_degrees: float = 0.0
@@ -33,10 +80,13 @@ class Augmentation:
     shift: float = 0.0
     elastic_alpha: float = 0.0
     elastic_sigma: float = 4.0
+    styles: StyleCoverage | None = None
 
     def __post_init__(self):
+        if self.styles is not None and not isinstance(self.styles, StyleCoverage):
+            raise ConfigError(f"augmentation styles must be a StyleCoverage or None, got {self.styles!r}")
         for field in dataclasses.fields(self):
-            if not getattr(self, field.name) >= 0:
+            if field.name != "styles" and not getattr(self, field.name) >= 0:
                 raise ConfigError(f"augmentation {field.name} must be >= 0, got {getattr(self, field.name)!r}")
         if self.zoom >= 1:
             raise ConfigError(f"augmentation zoom must be below 1 (scale in [1 - zoom, 1 + zoom]), got {self.zoom}")
@@ -53,8 +103,12 @@ class Augmentation:
         return self.elastic_alpha > 0
 
     @property
+    def has_styles(self) -> bool:
+        return self.styles is not None
+
+    @property
     def is_identity(self) -> bool:
-        return not (self.has_affine or self.has_elastic)
+        return not (self.has_affine or self.has_elastic or self.has_styles)
 
     def describe(self) -> str:
         """One line of the non-zero parameters, for figure titles and logs."""
@@ -69,6 +123,8 @@ class Augmentation:
             parts.append(f"shift ±{self.shift:g}")
         if self.has_elastic:
             parts.append(f"elastic alpha {self.elastic_alpha:g} sigma {self.elastic_sigma:g}")
+        if self.has_styles:
+            parts.append(self.styles.describe())
         return ", ".join(parts) or "no augmentation"
 
 
@@ -87,6 +143,10 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # Simard et al.'s elastic field alone, to compare with affine as their Table 1 does.
     "elastic-only": Augmentation(**_ELASTIC),
     "elastic": Augmentation(**_AFFINE, **_ELASTIC),
+    # The affine distortions plus style edits (styles.py): digits as writers
+    # outside MNIST write them (continental 1, crossed 7 and 2, open 4, 9 with a
+    # curved tail, slant, width, pen).
+    "styles": Augmentation(**_AFFINE, styles=StyleCoverage()),
 }
 
 

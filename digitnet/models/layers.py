@@ -104,7 +104,7 @@ class RandomAffine(keras.layers.Layer):
     augmentation on any backend (digitnet.portable: JAX on a GPU machine without
     TensorFlow). One bilinear resampling, zero outside the image, range kept.
     The draws come from the layer's SeedGenerator: seeded, new every batch.
-    Presets with an elastic field are refused (augment.py only)."""
+    Presets with an elastic field or style edits are refused (augment.py only)."""
 
     def __init__(self, preset: str = "affine", seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -112,6 +112,9 @@ class RandomAffine(keras.layers.Layer):
         if augmentation.has_elastic:
             raise ConfigError(f"RandomAffine draws affine distortions only; the preset {preset!r} adds an elastic "
                               "field, which only the tf.data pipeline (digitnet.train) draws")
+        if augmentation.has_styles:
+            raise ConfigError(f"RandomAffine draws affine distortions only; the preset {preset!r} adds style "
+                              "edits, which only the tf.data pipeline (digitnet.train) draws")
         self.preset, self.seed, self.augmentation = preset, seed, augmentation
         self.seed_generator = keras.random.SeedGenerator(seed)
 

@@ -133,7 +133,7 @@ class ArrayFeed:
         distorted = RandomAffine(config.augment, seed=config.seed, name="random_affine")(inputs)
         return keras.Model(inputs, model(distorted), name=f"{model.name}_training")
 
-    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int) -> None:
+    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray) -> None:
         """Nothing: the augmentation figure draws with the tf.data pipeline's augment.py (TensorFlow)."""
 
 

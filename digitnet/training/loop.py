@@ -322,7 +322,8 @@ def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data:
                                      f"{config.digit_width} pixels wide", labels=("test digit", "as read"))
     if config.augment != "none":
         # What the model was trained on: training digits beside augmented versions of them.
-        feed.draw_augmentation(data.train_images[:8], config.augment, folder / "augmentation.png", config.seed)
+        feed.draw_augmentation(data.train_images[:8], config.augment, folder / "augmentation.png", config.seed,
+                               data.train_labels[:8])
 
 
 def weights_digest(model: keras.Model) -> str:

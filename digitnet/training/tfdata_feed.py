@@ -65,10 +65,11 @@ class TFDataFeed:
         """`model` itself: the pipeline draws the augmentation."""
         return model
 
-    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int) -> None:
+    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray) -> None:
+        """The training `images` beside augmented copies; their `labels` let style edits draw each digit's strokes."""
         from digitnet.data.augment_figure import augmentation_grid
 
-        augmentation_grid(images, preset, path, seed=seed)
+        augmentation_grid(images, preset, path, seed=seed, labels=labels)
 
 
 class _NamingLostPeers:

@@ -1,0 +1,322 @@
+"""Style edits (digitnet/data/styles.py, --augment styles), the measuring set of other
+styles (digitnet/data/other_styles.py) and the per-class table of benchmarks/other_styles.py.
+
+The edits are measured here with NumPy, from the digits' own ink, not with the
+generator's measures: an up-stroke is ink above and left of a 1's stem, a bar is
+ink on both sides of a 7's stem on one row."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import quick_train_args, run_train
+from digitnet.core.errors import ConfigError
+from digitnet.data import styles
+from digitnet.data.augment import augment_batch
+from digitnet.data.pipeline import epoch_variable, make_dataset
+from digitnet.data.presets import Augmentation, StyleCoverage, get_augmentation
+from digitnet.models.tasks import CLASSIFICATION
+
+ROOT = Path(__file__).resolve().parents[1]
+# Only the stroke edit of each digit, every time: no pen, no slant or width, no affine distortion.
+STROKES_ONLY = StyleCoverage(stroke=1.0, bare_one=0.0, foot=0.0, pen=0.0, shape=0.0)
+
+
+def digits_of(mnist, label: int, count: int = 40) -> np.ndarray:
+    return mnist.train_images[np.flatnonzero(mnist.train_labels == label)[:count]]
+
+
+def stroke_edited(images_uint8: np.ndarray, label: int, coverage: StyleCoverage = STROKES_ONLY,
+                  seed=(4, 2)) -> np.ndarray:
+    """styles.edit_strokes on `images_uint8`, all labelled `label`: float [n, 28, 28], in the
+    digits' own coordinates (before the affine transform moves them)."""
+    ink = tf.constant(images_uint8, tf.float32) / 255.0
+    draws = tf.random.stateless_uniform([len(images_uint8), styles._DRAWS], seed)
+    labels = tf.fill([len(images_uint8)], label)
+    edited, _ = styles.edit_strokes(ink, styles.Profile(ink), styles.stroke_width(ink), labels, draws, coverage)
+    return edited.numpy()
+
+
+def stem_line(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, x of the stem on each row) of a 1: the straight line through the centres of its
+    ink on its top two and bottom two rows."""
+    rows = np.flatnonzero((image >= 0.3).any(axis=1))
+    top, bottom = rows[0], rows[-1]
+    xs = np.arange(image.shape[1])
+
+    def centre(band):
+        weights = image[band].sum(axis=0)
+        return (weights * xs).sum() / weights.sum()
+
+    top_x, bottom_x = centre(slice(top, top + 2)), centre(slice(bottom - 1, bottom + 1))
+    every = np.arange(image.shape[0])
+    return every, top_x + (every - top) * (bottom_x - top_x) / max(bottom - top, 1)
+
+
+def ink_left_of_stem_in_top_half(image: np.ndarray, stem_of: np.ndarray) -> float:
+    """Ink more than 2 px left of the stem line of `stem_of`, on the top half of its rows."""
+    rows = np.flatnonzero((stem_of >= 0.3).any(axis=1))
+    every, stem = stem_line(stem_of)
+    top_half = (every >= rows[0]) & (every <= (rows[0] + rows[-1]) / 2)
+    left = np.arange(image.shape[1])[None, :] < stem[:, None] - 2
+    return float((image * (left & top_half[:, None])).sum())
+
+
+def test_up_stroke_appears_above_left_of_a_1s_stem(mnist):
+    ones = digits_of(mnist, 1) / 255.0
+    edited = stroke_edited(digits_of(mnist, 1), 1)
+    before = np.array([ink_left_of_stem_in_top_half(o, o) for o in ones])
+    after = np.array([ink_left_of_stem_in_top_half(e, o) for e, o in zip(edited, ones)])
+    gained = after - before
+    assert np.mean(gained > 3.0) >= 0.9, gained  # 3 pixels' worth of ink at least, on 9 ones in 10
+    assert np.median(gained) > 6.0, gained
+    # Nothing is taken away from the digit: the edit only adds ink.
+    assert np.all(edited >= ones - 1e-6)
+
+
+def test_bare_one_is_one_straight_stroke(mnist):
+    ones = digits_of(mnist, 1)
+    edited = stroke_edited(ones, 1, StyleCoverage(stroke=1.0, bare_one=1.0, pen=0.0, shape=0.0))
+    for image in edited:
+        every, stem = stem_line(image)
+        # Every pixel of ink within 4 px of one straight line, measured along the rows
+        # (a stroke up to 4.5 px wide, slanted, with round ends).
+        off_line = np.abs(np.arange(28)[None, :] - stem[:, None]) > 4
+        assert (image * off_line).sum() < 0.5
+
+
+def ink_both_sides_of_stem(image: np.ndarray, stem_of: np.ndarray) -> int:
+    """Rows in the middle 30-70 % of `stem_of`'s height where `image` has ink (>= 0.5) both
+    more than 2 px left and more than 2 px right of `stem_of`'s stem (its ink centre on that row)."""
+    rows = np.flatnonzero((stem_of >= 0.3).any(axis=1))
+    top, height = rows[0], rows[-1] - rows[0] + 1
+    xs = np.arange(image.shape[1])
+    count = 0
+    for row in range(int(top + 0.3 * height), int(top + 0.7 * height) + 1):
+        weights = stem_of[row]
+        if weights.sum() == 0:
+            continue
+        stem = (weights * xs).sum() / weights.sum()
+        ink = image[row] >= 0.5
+        count += bool(ink[xs < stem - 2].any() and ink[xs > stem + 2].any())
+    return count
+
+
+def test_bar_crosses_a_7s_stem(mnist):
+    sevens = digits_of(mnist, 7) / 255.0
+    edited = stroke_edited(digits_of(mnist, 7), 7)
+    before = np.array([ink_both_sides_of_stem(s, s) for s in sevens])
+    after = np.array([ink_both_sides_of_stem(e, s) for e, s in zip(edited, sevens)])
+    assert np.mean(after > before) >= 0.9, (before, after)
+    assert np.all(edited >= sevens - 1e-6)
+
+
+def test_2s_are_crossed_too_and_other_digits_keep_their_strokes(mnist):
+    twos = digits_of(mnist, 2) / 255.0
+    edited = stroke_edited(digits_of(mnist, 2), 2)
+    assert np.mean([ink_both_sides_of_stem(e, t) > ink_both_sides_of_stem(t, t)
+                    for e, t in zip(edited, twos)]) >= 0.8
+    for digit in (0, 3, 5, 6, 8):
+        np.testing.assert_array_equal(stroke_edited(digits_of(mnist, digit, 10), digit),
+                                      digits_of(mnist, digit, 10) / np.float32(255))
+
+
+def test_4s_open_at_the_top_and_9s_grow_a_tail_to_the_lower_left(mnist):
+    fours = digits_of(mnist, 4) / 255.0
+    opened = stroke_edited(digits_of(mnist, 4), 4)
+    assert np.all(opened <= fours + 1e-6)  # ink only taken away
+    # The top 15 % of each 4, more than 5 px left of the rightmost ink of its top 3 rows (the stem):
+    # whatever ink was there (the top of the left arm, or of a closed 4's diagonal) is gone.
+    before, after = [], []
+    for four, edited in zip(fours, opened):
+        rows = np.flatnonzero((four >= 0.3).any(axis=1))
+        top, height = rows[0], rows[-1] - rows[0] + 1
+        stem = np.flatnonzero((four[top:top + 3] >= 0.3).any(axis=0))[-1]
+        band = (slice(top, int(top + 0.15 * height - 0.5) + 1), slice(0, max(stem - 5, 0)))
+        before.append(four[band].sum())
+        after.append(edited[band].sum())
+    before, after = np.array(before), np.array(after)
+    had_ink = before > 1.0
+    assert had_ink.sum() >= 15
+    assert np.all(after[had_ink] < 0.1 * before[had_ink]), (before, after)
+
+    nines = digits_of(mnist, 9) / 255.0
+    tailed = stroke_edited(digits_of(mnist, 9), 9)
+    bottoms = [np.flatnonzero((n >= 0.3).any(axis=1))[-1] for n in nines]
+    lefts = [np.flatnonzero((n[b - 2:b + 1] >= 0.3).any(axis=0))[0] for n, b in zip(nines, bottoms)]
+    # New ink below the 9's last row or left of where its tail ended.
+    gained = [(t[b - 4:, :left].sum() + t[b + 1:].sum()) - (n[b - 4:, :left].sum() + n[b + 1:].sum())
+              for t, n, b, left in zip(tailed, nines, bottoms, lefts)]
+    assert np.mean(np.array(gained) > 2.0) >= 0.9, gained
+
+
+def test_stroke_width_is_the_photo_preparation_s_measure(mnist):
+    from digitnet.serving.preprocess import DIGIT_BOX, stroke_width
+
+    images = mnist.train_images[:50]
+    ours = styles.stroke_width(tf.constant(images, tf.float32) / 255.0).numpy()
+    # preprocess.stroke_width scales to the 20-pixel box; on the whole 28x28 field that is 20/28.
+    theirs = np.array([stroke_width(image / 255.0) * 28 / DIGIT_BOX for image in images])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_markers_thicken_and_fine_pens_thin_the_strokes(mnist):
+    from digitnet.serving.preprocess import stroke_width
+
+    images = mnist.train_images[:60]
+    ink = tf.constant(images, tf.float32) / 255.0
+    width = styles.stroke_width(ink)
+    coverage = StyleCoverage(pen=1.0)
+    for kind, thicker in ((0.2, True), (0.7, False)):
+        draws = tf.random.stateless_uniform([len(images), styles._DRAWS], [1, 1]).numpy()
+        draws[:, styles._PEN_KIND] = kind
+        changed = styles.change_pen(ink, width, tf.constant(draws), coverage).numpy()
+        before = np.array([stroke_width(image / 255.0) for image in images])
+        after = np.array([stroke_width(image) for image in changed])
+        if thicker:
+            assert np.all(after > before)
+        else:
+            thin_enough = width.numpy() > 2.6
+            assert thin_enough.sum() >= 10
+            assert np.all(after[thin_enough] < before[thin_enough])
+            np.testing.assert_array_equal(changed[~thin_enough], images[~thin_enough] / np.float32(255))
+        assert changed.max() <= 1.0 and changed.min() >= 0.0
+
+
+def test_same_seed_gives_bit_identical_images_other_seeds_differ(mnist):
+    images = tf.constant(mnist.train_images[:64, :, :, None], tf.float32) / 255.0
+    labels = tf.constant(mnist.train_labels[:64])
+    first = augment_batch(images, tf.constant([3, 1], tf.int64), "styles", labels).numpy()
+    np.testing.assert_array_equal(first, augment_batch(images, tf.constant([3, 1], tf.int64), "styles",
+                                                       labels).numpy())
+    assert np.abs(first - augment_batch(images, tf.constant([3, 2], tf.int64), "styles", labels).numpy()).mean() \
+        > 0.01
+    # The labels matter: the same seed without them draws no stroke edit.
+    assert not np.array_equal(first, augment_batch(images, tf.constant([3, 1], tf.int64), "styles").numpy())
+
+
+def test_dataset_map_gives_the_eager_bits_on_batches_of_any_size(mnist):
+    images = tf.constant(mnist.train_images[:12, :, :, None], tf.float32) / 255.0
+    labels = tf.constant(mnist.train_labels[:12])
+    mapped = tf.data.Dataset.from_tensor_slices((images, labels)).batch(5).enumerate().map(
+        lambda index, batch: augment_batch(batch[0], tf.stack([tf.constant(9, tf.int64), index]), "styles",
+                                           batch[1]))
+    for index, batch in enumerate(mapped.as_numpy_iterator()):
+        part = slice(5 * index, 5 * index + 5)
+        np.testing.assert_array_equal(
+            augment_batch(images[part], tf.constant([9, index], tf.int64), "styles", labels[part]).numpy(), batch)
+
+
+def test_keeps_shape_range_and_boxes_every_edited_digit(mnist):
+    images = tf.constant(mnist.train_images[:200, :, :, None], tf.float32) / 255.0
+    labels = tf.constant(mnist.train_labels[:200])
+    wide = Augmentation(styles=StyleCoverage(stroke=1.0, shape=1.0, pen=1.0, widest=1.7))
+    out = augment_batch(images, tf.constant([0, 9], tf.int64), wide, labels).numpy()
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    ink = out[..., 0] >= 0.3
+    heights = [np.ptp(np.flatnonzero(i.any(axis=1))) + 1 for i in ink]
+    widths = [np.ptp(np.flatnonzero(i.any(axis=0))) + 1 for i in ink]
+    assert max(heights) <= 22 and max(widths) <= 22  # MNIST's 20-pixel box, give or take the resampling
+    assert max(widths) >= 18  # widened digits use the box's width
+
+
+def dataset_epoch(images, labels, augment, seed=5, epoch=1):
+    clock = epoch_variable()
+    dataset = make_dataset(images, labels, CLASSIFICATION, 50, shuffle_seed=seed, epoch=clock, augment=augment)
+    clock.assign(epoch)
+    batches = list(dataset)
+    return (np.concatenate([x.numpy() for x, _ in batches]), np.concatenate([y.numpy() for _, y in batches]))
+
+
+def test_pipeline_keeps_labels_and_draws_from_seed_epoch_and_batch(small_mnist):
+    images, labels = small_mnist.train_images[:150], small_mnist.train_labels[:150]
+    styled, styled_labels = dataset_epoch(images, labels, "styles")
+    plain, plain_labels = dataset_epoch(images, labels, "none")
+    np.testing.assert_array_equal(styled_labels, plain_labels)  # the same order, every label kept
+    assert styled.min() >= 0 and styled.max() <= 1 and not np.array_equal(styled, plain)
+    again, _ = dataset_epoch(images, labels, "styles")  # a fresh pipeline, as after a resume
+    np.testing.assert_array_equal(again, styled)
+    assert not np.array_equal(dataset_epoch(images, labels, "styles", epoch=2)[0], styled)
+
+
+def test_existing_presets_do_not_change_and_styles_are_refused_where_they_cannot_be_drawn():
+    assert not any(get_augmentation(name).has_styles for name in ("none", "shift", "affine", "elastic-only",
+                                                                   "elastic"))
+    assert get_augmentation("styles").has_styles and "style edits" in get_augmentation("styles").describe()
+    from digitnet.models.layers import RandomAffine
+
+    with pytest.raises(ConfigError, match="'styles' adds style edits"):
+        RandomAffine("styles")
+
+
+@pytest.mark.parametrize("fields", [dict(stroke=1.5), dict(pen=-0.1), dict(narrowest=0.0), dict(widest=0.9),
+                                    dict(slant_degrees=70.0)])
+def test_impossible_style_coverage_is_a_config_error(fields):
+    with pytest.raises(ConfigError, match="style coverage"):
+        StyleCoverage(**fields)
+
+
+def test_measuring_set_is_seeded_covers_every_style_and_prepares_as_digits():
+    from digitnet.data.other_styles import STYLES, measuring_set
+    from digitnet.serving.preprocess import to_grey, to_mnist
+
+    pages, labels, names = measuring_set(120, seed=3)
+    again, _, _ = measuring_set(120, seed=3)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(pages, again))
+    assert not np.array_equal(np.asarray(measuring_set(1, seed=4)[0][0]), np.asarray(pages[0]))
+    np.testing.assert_array_equal(labels, np.arange(120) % 10)
+    assert {(int(label), name) for label, name in zip(labels, names)} <= \
+        {(digit, name) for digit, styles_of in STYLES.items() for name in styles_of}
+    assert len(set(names)) >= 20  # nearly every one of the 25 styles in 120 draws
+    for page in pages[:10]:
+        digit = to_mnist(to_grey(page))
+        assert digit.shape == (28, 28) and digit.max() > 200
+    with pytest.raises(ConfigError, match="at least 1 digit, got 0"):
+        measuring_set(0)
+
+
+def load_benchmark(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_per_class_table_matches_a_confusion_matrix():
+    from sklearn.metrics import confusion_matrix
+
+    benchmark = load_benchmark("other_styles")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 500)
+    predictions = np.where(rng.random(500) < 0.8, labels, rng.integers(-1, 10, 500))
+    table = benchmark.per_class(labels, predictions)
+    matrix = confusion_matrix(labels, predictions, labels=list(range(-1, 10)))  # row/column 0: no digit read
+    assert table["correct"] == np.trace(matrix[1:, 1:]) and table["n"] == 500
+    for digit in range(10):
+        row = matrix[digit + 1]
+        entry = table["per_digit"][str(digit)]
+        assert entry["n"] == row.sum() and entry["correct"] == row[digit + 1]
+        assert entry["accuracy"] == pytest.approx(row[digit + 1] / row.sum())
+        wrong = {("-" if answer == -1 else str(answer)): int(row[answer + 1])
+                 for answer in range(-1, 10) if answer != digit and row[answer + 1]}
+        assert entry["read_as"] == wrong
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_with_the_styles_preset(tmp_path):
+    folder = tmp_path / "run"
+    run_train(["--arch", "lenet", "--augment", "styles", *quick_train_args(500, 200, 1), "--output-dir",
+               str(folder)])
+    assert json.loads((folder / "config.json").read_text())["config"]["augment"] == "styles"
+    assert (folder / "augmentation.png").read_bytes().startswith(b"\x89PNG")
+    # 500 digits for one epoch: a model that learnt something (chance is 10 %), no more.
+    assert json.loads((folder / "metrics.json").read_text())["test"]["accuracy"] > 0.15
