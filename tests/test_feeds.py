@@ -66,6 +66,8 @@ def test_evaluation_batches_keep_the_arrays_order():
 def test_the_arrays_feed_refuses_what_only_tfdata_does_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="--augment elastic adds an elastic field"):
         TrainConfig(arch="deep_cnn", feed="arrays", augment="elastic", output_dir=str(tmp_path)).resolved()
+    with pytest.raises(ConfigError, match="--augment styles adds style edits"):
+        TrainConfig(arch="deep_cnn", feed="arrays", augment="styles", output_dir=str(tmp_path)).resolved()
     with pytest.raises(ConfigError, match="--strategy mirrored needs --feed tfdata"):
         TrainConfig(arch="lenet", feed="arrays", strategy="mirrored", output_dir=str(tmp_path)).resolved()
     with pytest.raises(ConfigError, match="unknown --feed 'disk'"):
