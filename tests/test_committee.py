@@ -13,8 +13,6 @@ from digitnet.core.images import to_model_input
 from digitnet.serving.exporters import export_model
 from digitnet.serving.runtimes import TFLitePredictor
 
-pytestmark = pytest.mark.slow  # the committee fixture trains two members
-
 
 @pytest.fixture(scope="module")
 def tiny_committee(tmp_path_factory):
@@ -24,6 +22,7 @@ def tiny_committee(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # trains a committee of two members
 def test_committee_output_is_the_mean_of_its_members(tiny_committee, mnist):
     images = to_model_input(mnist.test_images[:64])
     members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
@@ -37,6 +36,7 @@ def test_committee_output_is_the_mean_of_its_members(tiny_committee, mnist):
     assert metrics["committee"]["errors"] == int(np.sum(predicted != mnist.test_labels[:100]))
 
 
+@pytest.mark.slow  # trains a committee of two members
 def test_committee_exports_agree_with_the_keras_committee(tiny_committee, mnist, tmp_path):
     data = mnist.take_test(200)
     written = export_model(tiny_committee / "model.keras", ["saved_model", "tflite"], tmp_path, data,
@@ -65,6 +65,7 @@ def _shifted(images: np.ndarray, down: int, right: int) -> np.ndarray:
     return padded[:, 1 - down:29 - down, 1 - right:29 - right]
 
 
+@pytest.mark.slow  # trains a committee of two members
 def test_a_committee_with_views_averages_every_member_over_the_shifted_images(tiny_committee, mnist, tmp_path):
     argv = ["--arch", "bpnn", "--members", "2", *QUICK_TRAIN, "--views", "5",
             "--members-dir", str(tiny_committee), "--output-dir", str(tmp_path)]
@@ -86,6 +87,7 @@ def test_views_other_than_1_or_5_are_refused(capsys):
     assert "--views must be 1 or 5, received 3" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains a committee of two members
 def test_members_with_digit_widths_normalise_their_own_digits(mnist, tmp_path):
     argv = ["--arch", "bpnn", "--members", "2", *QUICK_TRAIN, "--digit-widths", "none,14", "--output-dir", str(tmp_path)]
     assert cli.run_command(committee.main, argv) == 0
