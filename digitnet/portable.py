@@ -1,188 +1,44 @@
-"""Train committee members through Keras alone, on any backend: for a GPU machine without TensorFlow.
+"""Train committee members with the arrays feed: for a machine with Keras on JAX and no TensorFlow.
 
     KERAS_BACKEND=jax python -m digitnet.portable --arch deep_cnn --members 10 --output-dir runs/committee-deep_cnn-gpu
     python -m digitnet.committee --arch deep_cnn --members 10 --output-dir runs/committee-deep_cnn-gpu
     KERAS_BACKEND=jax python -m digitnet.portable --members 10 --first-member 5 --output-dir runs/committee-deep_cnn
 
-The GPU machine lent to digitnet's sessions has JAX and no TensorFlow, so
-`digitnet.train` (tf.data, tf.distribute) cannot run there. This command
-trains the same members there: member k of --output-dir, seed --seed + k
-(k from --first-member, so that they join members trained elsewhere),
-each a run folder that `digitnet.committee` (with TensorFlow, anywhere)
-reuses as a finished member, then assembles, tests and exports.
-
-The same as digitnet.train: the registered builder and settings (TrainConfig's
-resolved defaults), the optimiser and schedule (optimizer.py), the loss and
-metrics, `model.fit`, the embedded MNIST, --validation-split's held-out
-images, --digit-width, and the registered augmentation's distortions
-(layers.RandomAffine, the model's first layer while training; affine presets
-only). What differs: in-memory arrays shuffled by Keras instead of the
-tf.data pipeline's (seed, epoch) order, and no resume inside a member: a
-member is written whole when it has finished (its folder appears only then)
-and a finished one is reused, so an interrupted command continues with the
-member it was training. config.json and metrics.json name the trainer and
-the Keras backend.
+digitnet.train's default feed (tf.data under tf.distribute) needs TensorFlow.
+This command trains committee members through the same training loop with
+--feed arrays: in-memory arrays shuffled by (seed, epoch), the registered
+affine augmentation drawn by a training-only first layer (elastic presets
+need the tf.data feed). Member k of --output-dir has seed --seed + k (k from
+--first-member, so that members join those trained elsewhere); each is an
+ordinary run folder: an interrupted member resumes after its last completed
+epoch (bit-identically with --deterministic where the backend allows), a
+finished one is reused, and `digitnet.committee` (with TensorFlow, anywhere)
+reuses it as a finished member, then assembles, tests and exports.
+config.json and metrics.json name the trainer and the Keras backend.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shutil
-import time
 from pathlib import Path
-
-import numpy as np
 
 from digitnet.core import cli
 from digitnet.core.errors import ConfigError
-from digitnet.core.files import write_csv, write_json
-from digitnet.core.images import EVAL_BATCH, INPUT_SHAPE, to_model_input
-from digitnet.data.sources import DigitArrays, split_validation
 from digitnet.models.registry import REGISTRY, get_spec
 from digitnet.training import run_folder
 from digitnet.training.config import TrainConfig
 from digitnet.training.flags import add_config_flags, config_from_args
 
-TRAINER = "digitnet.portable"
-CONFIG_FLAGS = ("arch", "epochs", "batch_size", "learning_rate", "seed", "augment", "validation_split",
-                "digit_width", "train_examples", "test_examples", "verbose")
-STEPS_PER_EXECUTION = 10
+CONFIG_FLAGS = ("arch", "epochs", "batch_size", "learning_rate", "seed", "deterministic", "augment",
+                "validation_split", "digit_width", "train_examples", "test_examples", "steps_per_execution", "fresh",
+                "verbose")
 
 
-def check_portable(config: TrainConfig) -> None:
-    """Refuses what only digitnet.train can do, naming what was received."""
+def check_member_arch(config: TrainConfig) -> None:
+    """Refuses a model that is not a committee member: a classifier trained in one stage."""
     if not get_spec(config.arch).one_stage_classifier:
         choices = ", ".join(name for name, spec in REGISTRY.items() if spec.one_stage_classifier)
-        raise ConfigError(f"digitnet.portable trains classifiers trained in one stage ({choices}); "
-                          f"received --arch {config.arch}")
-    from digitnet.data.presets import get_augmentation
-
-    if get_augmentation(config.augment).has_elastic:
-        raise ConfigError(f"digitnet.portable draws affine distortions only; --augment {config.augment} adds an "
-                          "elastic field, which only digitnet.train's tf.data pipeline draws")
-
-
-def build_trainer(config: TrainConfig):
-    """(classifier, model trained): the registered classifier (width-normalising if asked), and the
-    same classifier behind the training-only RandomAffine of config.augment."""
-    import keras
-
-    from digitnet.models.builders import with_digit_width
-    from digitnet.models.layers import RandomAffine
-
-    classifier = get_spec(config.arch).build()
-    if config.digit_width:
-        classifier = with_digit_width(classifier, config.digit_width)
-    inputs = keras.Input(INPUT_SHAPE, name="images")
-    distorted = RandomAffine(config.augment, seed=config.seed, name="random_affine")(inputs)
-    return classifier, keras.Model(inputs, classifier(distorted), name=f"{config.arch}_training")
-
-
-def train_member(config: TrainConfig, data: DigitArrays, folder: Path) -> dict:
-    """Trains one member as `config` says and writes its run folder whole; returns its metrics."""
-    import keras
-
-    from digitnet.training.optimizer import adam
-
-    spec = get_spec(config.arch)
-    (train_images, train_labels), validation = split_validation(
-        data.train_images, data.train_labels, config.validation_split)
-    keras.utils.set_random_seed(config.seed)
-    classifier, trainer = build_trainer(config)
-    steps_per_epoch = -(-len(train_images) // config.batch_size)
-    trainer.compile(optimizer=adam(spec, config.learning_rate, config.epochs, config, steps_per_epoch),
-                    loss=spec.task.loss, metrics=list(spec.task.metrics), steps_per_execution=STEPS_PER_EXECUTION)
-    clock = epoch_clock()
-    history = trainer.fit(to_model_input(train_images), train_labels.astype("int32"), batch_size=config.batch_size,
-                          epochs=config.epochs, shuffle=True, callbacks=[clock], verbose=config.verbose and 2,
-                          validation_data=validation and (to_model_input(validation[0]), validation[1].astype("int32")))
-    # The trained optimiser with it, as digitnet.train saves (its state loads without warnings).
-    classifier.compile(optimizer=trainer.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
-    test = classifier.evaluate(to_model_input(data.test_images), data.test_labels.astype("int32"), batch_size=EVAL_BATCH,
-                               return_dict=True, verbose=0)
-    test = {key: float(value) for key, value in test.items()}
-    trained_by = {"trainer": TRAINER, "keras_backend": keras.backend.backend(), "keras": keras.__version__}
-    metrics = {"arch": config.arch, "task": spec.task.name, "test": test, "stages": {"train": test},
-               # The median epoch after the first (which compiles), as digitnet.train's.
-               "seconds_per_epoch": {"train": float(np.median(clock.seconds[1:] or clock.seconds))},
-               "train_examples": len(train_images), "test_examples": len(data.test_images), "seed": config.seed,
-               "headline": spec.task.headline(test), **trained_by}
-    write_member_folder(folder, config, data, classifier, history.history, clock.seconds, metrics, trained_by)
-    return metrics
-
-
-def write_member_folder(folder: Path, config: TrainConfig, data: DigitArrays, classifier, history: dict,
-                        seconds: list[float], metrics: dict, trained_by: dict) -> None:
-    """The run folder digitnet.train would leave, built beside `folder` and renamed into place at the end."""
-    partial = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        fill_member_folder(partial, config, data, classifier, history, seconds, metrics, trained_by)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    partial.rename(folder)
-
-
-def fill_member_folder(partial: Path, config: TrainConfig, data: DigitArrays, classifier, history: dict,
-                       seconds: list[float], metrics: dict, trained_by: dict) -> None:
-    write_json(partial / run_folder.CONFIG, run_folder.config_record(config, data.source, **trained_by))
-    keys = sorted(history)
-    write_csv(partial / "history.csv", ["stage", "epoch", "seconds", *keys],
-              [["train", epoch, round(seconds[epoch], 3), *(float(history[key][epoch]) for key in keys)]
-               for epoch in range(len(seconds))])
-    classifier.save(partial / "model.keras")
-    # Written last, as digitnet.train does: its presence marks the run finished.
-    write_json(partial / run_folder.METRICS, metrics)
-
-
-def epoch_clock():
-    """A Keras callback whose `seconds` lists each epoch's wall time (Keras loads on first use); it
-    also stops training at the next batch after Ctrl-C, however Python delivered the interrupt
-    (interrupts.py)."""
-    import keras
-
-    from digitnet.core import interrupts
-
-    class EpochClock(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            interrupts.raise_if_requested()
-
-        def on_epoch_end(self, epoch, logs=None):
-            # Keras turns the epoch's logs into numbers before this, which waits for the device.
-            self.seconds.append(time.perf_counter() - self._started)
-
-    return EpochClock()
-
-
-def train_members(base: TrainConfig, members: int, folder: Path, data: DigitArrays, first: int = 0) -> list[dict]:
-    """Members first..first+members-1, member k (seed base.seed + k) in folder/member-k: reused when
-    finished with these settings; any other run there is moved aside, as digitnet.train does."""
-    results = []
-    for index in range(first, first + members):
-        config = dataclasses.replace(base, seed=base.seed + index,
-                                     output_dir=str(run_folder.member_folder(folder, index))).resolved()
-        path = Path(config.output_dir)
-        state = run_folder.inspect(path, config)
-        if state.kind == "finished":
-            print(f"[digitnet] member {index} ({path}) is finished with these settings; reusing it", flush=True)
-            continue
-        if state.kind in ("other", "unfinished"):
-            moved = run_folder.move_aside(path, state.reason or "an unfinished run")
-            print(f"[digitnet] moved the earlier contents of {path} to {moved}", flush=True)
-        print(f"[digitnet] member {index} of {first}..{first + members - 1} (seed {config.seed})", flush=True)
-        metrics = train_member(config, data, path)
-        results.append(metrics)
-        print(f"[digitnet] member {index}: {metrics['headline']}", flush=True)
-    return results
+        raise ConfigError(f"digitnet.portable trains committee members, classifiers trained in one stage "
+                          f"({choices}); received --arch {config.arch}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,12 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.first_member < 0:
         raise ConfigError(f"--first-member must be 0 or more, received {args.first_member}")
     folder = Path(args.output_dir or f"runs/committee-{args.arch}")
-    base = config_from_args(args, CONFIG_FLAGS, output_dir=str(run_folder.member_folder(folder, 0))).resolved()
-    check_portable(base)
+    base = config_from_args(args, CONFIG_FLAGS, output_dir=str(run_folder.member_folder(folder, 0)),
+                            feed="arrays").resolved()
+    check_member_arch(base)
+    # Keras (and its backend) loads only once the flags are known to be good.
     from digitnet.data.sources import load_digits
+    from digitnet.experiments.committee import train_members
 
-    data = load_digits().take_train(base.train_examples).take_test(base.test_examples)
-    train_members(base, args.members, folder, data, first=args.first_member)
+    results = train_members(base, [base.digit_width] * args.members, folder, load_digits(), first=args.first_member)
+    for result in results:
+        print(f"[digitnet] {result.output_dir}: {result.headline}", flush=True)
     total = args.first_member + args.members
     print(f"members {args.first_member}..{total - 1} of {base.arch} in {folder}: with members 0..{total - 1} there, "
           f"assemble them with python -m digitnet.committee --arch {base.arch} --members {total} --output-dir {folder}")
@@ -219,4 +79,5 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     cli.run_as_process(main, interrupted_hint=(
-        "Finished members are kept; run the same command again to train the rest."))
+        "Finished members are kept and the current member's last completed epoch is in its backup/; "
+        "run the same command again to continue."))

@@ -2,8 +2,8 @@
 
 Each member is an ordinary run folder (`<committee folder>/member-<k>/`,
 seed k), trained by training.train: resumable, and reused once finished;
-a member that digitnet.portable trained elsewhere (Keras on JAX, on a GPU
-machine without TensorFlow) is reused in the same way.
+a member trained elsewhere with --feed arrays (digitnet.portable: Keras on
+JAX, on a machine without TensorFlow) is reused in the same way.
 Members are never chosen by their test accuracy: all N trained members vote.
 The committee itself is one Keras model (every member inside one graph,
 named 'committee'), so it is saved, exported and served like any other.
@@ -46,13 +46,15 @@ class CommitteeResult:
         return self.folder / "model.keras"
 
 
-def train_members(base: TrainConfig, widths: list[int | None], folder: Path, data: DigitArrays) -> list[RunResult]:
-    """Trains (or reuses, or resumes) one member per entry of `widths`: member k with seed
-    base.seed + k, reading digits normalised to widths[k] pixels (None: as they are)."""
+def train_members(base: TrainConfig, widths: list[int | None], folder: Path, data: DigitArrays,
+                  first: int = 0) -> list[RunResult]:
+    """Trains (or reuses, or resumes) one member per entry of `widths`, members first, first + 1, ...:
+    member k with seed base.seed + k, reading digits normalised to widths[k - first] pixels (None: as
+    they are)."""
     results = []
-    for index, width in enumerate(widths):
+    for index, width in enumerate(widths, start=first):
         described = f" on digits {width} pixels wide" if width else ""
-        say(f"committee member {index + 1} of {len(widths)} (seed {base.seed + index}){described}")
+        say(f"committee member {index + 1} of {first + len(widths)} (seed {base.seed + index}){described}")
         config = dataclasses.replace(base, seed=base.seed + index, output_dir=str(member_folder(folder, index)),
                                      export_formats=(), digit_width=width)
         results.append(train(config, data=data))
@@ -94,7 +96,8 @@ def evaluate(model: keras.Model, data: DigitArrays) -> dict:
 
 def member_setup(run_folder: Path) -> tuple[int | None, str]:
     """From a member's config.json: the width its digits are normalised to (None: as they are),
-    and what trained it (digitnet.train, or digitnet.portable with its Keras backend)."""
+    and what trained it (digitnet.train; the arrays feed, or the digitnet.portable of older runs, with its
+    Keras backend)."""
     saved = json.loads((Path(run_folder) / run_folder_files.CONFIG).read_text())
     trainer = saved.get("trainer", "digitnet.train")
     if "keras_backend" in saved:
