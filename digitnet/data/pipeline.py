@@ -23,7 +23,7 @@ def make_dataset(
     """Batches of (inputs, targets) for `task`.
 
     With `epoch` (an int64 variable that training sets at the start of every
-    epoch, see callbacks.EpochClock) the examples are shuffled: each epoch's
+    epoch, see callbacks.SetFeedEpoch) the examples are shuffled: each epoch's
     permutation is drawn from (shuffle_seed, epoch) alone, so a run resumed in
     a new process sees the same order in every epoch as one left alone.
     Without it, the examples keep their order. `augment` names a preset of
@@ -64,7 +64,7 @@ def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed
         return _batches_in_order(images_tensor, labels_tensor, order, batch_size, images.shape[1:])
 
     if epoch is not None:
-        # The variable is read when an epoch's iterator starts, after EpochClock set it.
+        # The variable is read when an epoch's iterator starts, after SetFeedEpoch set it.
         dataset = tf.data.Dataset.range(1).flat_map(lambda _: batches_in(
             epoch_permutation(count, seed, epoch.read_value())))
     else:
@@ -109,7 +109,7 @@ def _augmented(batch, preset: str, epoch_seed: tf.Tensor, index: tf.Tensor):
 
 
 def epoch_variable() -> tf.Variable:
-    """The variable that make_dataset(epoch=...) reads and callbacks.EpochClock sets."""
+    """The variable that make_dataset(epoch=...) reads and callbacks.SetFeedEpoch sets (training/tfdata_feed.py)."""
     return tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
 
