@@ -91,13 +91,13 @@ def test_an_unfinished_run_resumes_only_under_the_feed_that_started_it(tmp_path)
     tfdata = TrainConfig(arch="lenet", epochs=3, output_dir=str(tmp_path / "a")).resolved()
     unfinished_run(tmp_path / "a", arrays, saved_epochs=(1, 2))
     stages = stages_for(get_spec("lenet"), arrays)
-    start = agree_on_start(arrays, tmp_path / "a", stages, ArrayFeed(arrays))
+    start = agree_on_start(arrays, tmp_path / "a", stages, ArrayFeed())
     assert start.after == (0, 2) and not start.move_aside
-    start = agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed(arrays))
+    start = agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed())
     assert start.after is None and start.move_aside == "it holds an unfinished run of --feed arrays"
     # Finished, the same recipe is reused whichever feed trained it (a committee's members).
     (tmp_path / "a" / run_folder.METRICS).write_text("{}")
-    assert agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed(arrays)).finished
+    assert agree_on_start(tfdata, tmp_path / "a", stages, ArrayFeed()).finished
 
 
 def test_the_training_loop_imports_and_answers_without_tensorflow(tmp_path):

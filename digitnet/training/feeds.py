@@ -87,9 +87,6 @@ class ArrayFeed:
     name = "arrays"
     worker_index = 0
 
-    def __init__(self, config: TrainConfig):
-        self.config = config
-
     def steps_per_execution(self, requested: int | None) -> int:
         return FAST_STEPS_PER_EXECUTION if requested is None else requested
 

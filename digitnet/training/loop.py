@@ -105,7 +105,7 @@ def open_feed(config: TrainConfig, strategy=None):
         if strategy is not None:
             raise ConfigError(f"--feed arrays trains on one device; a strategy needs --feed tfdata "
                               f"(received {type(strategy).__name__})")
-        return ArrayFeed(config)
+        return ArrayFeed()
     from digitnet.training.tfdata_feed import TFDataFeed  # TensorFlow loads here
 
     return TFDataFeed(config, strategy)
