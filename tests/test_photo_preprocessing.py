@@ -21,7 +21,7 @@ from digitnet.data.photo_synth import CASES, make_photo, photo_set
 from digitnet.serving import preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
+REFERENCE_SAVED_MODEL = ROOT / "saved_models" / "lenet" / "1"
 FIRST, COUNT = 1000, 20  # the MNIST test digits the photos show
 
 

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from digitnet.serving import preprocess
 from digitnet.serving.preprocess import to_mnist
 from digitnet.serving.runtimes import default_model
 
-REFERENCE_SAVED_MODEL = "saved_models/lenet/1"
+# From the repository root, wherever pytest starts.
+REFERENCE_SAVED_MODEL = str(Path(__file__).resolve().parent.parent / "saved_models" / "lenet" / "1")
 
 
 def user_style(mnist_image: np.ndarray, scale: int, offset: tuple[int, int], canvas=(300, 260)) -> Image.Image:
