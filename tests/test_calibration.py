@@ -93,3 +93,26 @@ def test_the_reliability_diagram_is_written(tmp_path):
     path = calibration.plot_reliability({"random": (probabilities, labels)}, tmp_path / "reliability.png",
                                         "random", Calibration(1.5))
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_a_run_folder_gets_its_calibration_and_reliability_diagram(tmp_path):
+    from conftest import QUICK_TRAIN, run_train
+
+    from digitnet.experiments.run_reliability import reliability_for_run
+
+    run_train(["--arch", "bpnn", *QUICK_TRAIN, "--output-dir", str(tmp_path / "run")])
+    sizes = {"clean": 300, "photos": 20, "styles": 20}
+    result = reliability_for_run(tmp_path / "run", cache_dir=None, sizes=sizes)
+    stored = calibration.read_calibration(tmp_path / "run" / "calibration.json")
+    assert stored.temperature == result["temperature"] and stored.fitted_on == ("clean", "photos", "styles")
+    assert (tmp_path / "run" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(result["ece"]) == {"clean", "photos", "styles"}
+
+
+def test_a_run_folder_without_a_model_is_a_clear_error(tmp_path):
+    from digitnet.core.errors import DataError
+    from digitnet.experiments.run_reliability import reliability_for_run
+
+    with pytest.raises(DataError, match="no model.keras in this run folder"):
+        reliability_for_run(tmp_path)
