@@ -24,13 +24,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
-# On the PYTHONPATH of a child, as sitecustomize.py: TensorFlow cannot be imported, as on the GPU machine.
+# On the PYTHONPATH of a child, as sitecustomize.py: TensorFlow cannot be imported, as on a machine with Keras on
+# JAX and no TensorFlow.
 NO_TENSORFLOW = """
 import importlib.abc, sys
 class NoTensorFlow(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test, as on the GPU machine)")
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test, as on a machine with "
+                                      "Keras on JAX and no TensorFlow)")
 sys.meta_path.insert(0, NoTensorFlow())
 """
 
