@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable
+from typing import ContextManager, Protocol
 
 import keras
 import numpy as np
@@ -46,6 +47,27 @@ class Batches:
     train_images: np.ndarray
     # Tells the training batches which epoch starts (callbacks.SetFeedEpoch calls it).
     start_epoch: Callable[[int], None]
+
+
+class Feed(Protocol):
+    """What the training loop asks of a feed (ArrayFeed here, tfdata_feed.TFDataFeed)."""
+
+    name: str
+    # This process's place among the run's workers (0: the chief, which writes the run folder).
+    worker_index: int
+
+    def steps_per_execution(self, requested: int | None) -> int: ...
+    def gather_rows(self, row: list[float]) -> list[list[float]]: ...  # every worker's row (resume.py)
+    def scope(self) -> ContextManager: ...  # where variables are made (a strategy's scope)
+    def naming_lost_peers(self) -> ContextManager: ...  # a lost multi-worker peer said in one line
+    def seed(self, config: TrainConfig) -> None: ...
+    def trained_by(self) -> dict: ...  # config.json and metrics.json
+    def library_versions(self) -> dict: ...  # config.json
+    def train_batches(self, images: np.ndarray, labels: np.ndarray, task: Task,
+                      config: TrainConfig) -> tuple[object, Callable[[int], None]]: ...
+    def eval_batches(self, images: np.ndarray, labels: np.ndarray, task: Task, config: TrainConfig) -> object: ...
+    def training_model(self, model: keras.Model, config: TrainConfig) -> keras.Model: ...
+    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray) -> None: ...
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:

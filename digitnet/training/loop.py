@@ -32,7 +32,7 @@ from digitnet.training import run_folder
 from digitnet.training.callbacks import (BatchLossLog, CollapseGuard, EpochBackup, RunLogger, SetFeedEpoch,
                                          StopOnInterrupt, restore_epoch, without_batch_loss_log)
 from digitnet.training.config import JIT_CHOICES, TrainConfig
-from digitnet.training.feeds import ArrayFeed, Batches
+from digitnet.training.feeds import ArrayFeed, Batches, Feed
 from digitnet.training.optimizer import adam
 from digitnet.training.resume import ResumePoint, agree_on_start
 
@@ -99,7 +99,7 @@ def train(config: TrainConfig, data: DigitArrays | None = None, strategy=None) -
     return result
 
 
-def open_feed(config: TrainConfig, strategy=None):
+def open_feed(config: TrainConfig, strategy=None) -> Feed:
     """The feed config.feed names (feeds.py); `strategy` goes to the tf.data feed."""
     if config.feed == ArrayFeed.name:
         if strategy is not None:
@@ -111,7 +111,7 @@ def open_feed(config: TrainConfig, strategy=None):
     return TFDataFeed(config, strategy)
 
 
-def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed, folder: Path) -> RunResult:
+def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed: Feed, folder: Path) -> RunResult:
     """One run in `folder`: agree on where to start, train every stage, save and describe the result."""
     chief = feed.worker_index == 0
     stages = stages_for(spec, config)
@@ -151,7 +151,7 @@ def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
     return RunResult(folder, metrics, metrics["headline"], reused=True)
 
 
-def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint, feed) -> None:
+def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint, feed: Feed) -> None:
     """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
     if start.move_aside:
         moved = run_folder.move_aside(folder, start.move_aside)
@@ -163,12 +163,12 @@ def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: Re
         config, data.source, **feed.library_versions(), **feed.trained_by()))
 
 
-def seed_everything(config: TrainConfig, feed=None) -> None:
+def seed_everything(config: TrainConfig, feed: Feed | None = None) -> None:
     """Seeds Keras and, with --deterministic, makes the feed's backend deterministic."""
     (feed or open_feed(config)).seed(config)
 
 
-def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed, folder: Path):
+def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed: Feed, folder: Path):
     """The encoder of --encoder's autoencoder, or of one trained first in `folder`/pretrain-<arch>."""
     if config.encoder is not None:
         path = Path(config.encoder)
@@ -196,7 +196,7 @@ def pretrained_encoder(config: TrainConfig, spec: ModelSpec, data: DigitArrays, 
         raise ConfigError(f"--encoder {path}: the model has no sub-model named 'encoder'") from None
 
 
-def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed=None) -> Batches:
+def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed: Feed | None = None) -> Batches:
     """The training images (less --validation-split's), the validation and the test images, as the feed gives them."""
     feed = feed or open_feed(config)
     (train_images, train_labels), validation = split_validation(
@@ -211,7 +211,7 @@ def make_datasets(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed=
 
 
 def run_stage(model: keras.Model, trainer: keras.Model, spec: ModelSpec, stage: Stage, index: int,
-              start: ResumePoint, config: TrainConfig, datasets: Batches, feed, folder: Path) -> dict:
+              start: ResumePoint, config: TrainConfig, datasets: Batches, feed: Feed, folder: Path) -> dict:
     """Trains one stage from where the run starts (or loads it, if it was completed) and tests it.
 
     `trainer` is what fits: `model`, or `model` behind the feed's training-only layers."""
@@ -269,7 +269,7 @@ def stage_callbacks(folder: Path, stage: Stage, completed: int, config: TrainCon
 
 
 def summarize(config: TrainConfig, spec: ModelSpec, model: keras.Model, stage_metrics: dict, train_examples: int,
-              data: DigitArrays, folder: Path, feed) -> dict:
+              data: DigitArrays, folder: Path, feed: Feed) -> dict:
     final = list(stage_metrics.values())[-1]
     headline = spec.task.headline(final)
     if len(stage_metrics) > 1:
@@ -299,7 +299,7 @@ def seconds_per_epoch(folder: Path, stage_names: list[str]) -> dict:
     return result
 
 
-def save_model(model: keras.Model, trainer: keras.Model, spec: ModelSpec, feed, folder: Path) -> None:
+def save_model(model: keras.Model, trainer: keras.Model, spec: ModelSpec, feed: Feed, folder: Path) -> None:
     """model.keras: `model` with the optimizer that trained it and only standard metrics, so it loads
     without digitnet (and without the feed's training-only layers)."""
     with feed.scope():
