@@ -14,6 +14,11 @@ test digit (photo_synth's random mix): read right as exactly that digit.
 UCI: --uci 4-digit numbers composed of the UCI digits (13 writers outside
 MNIST, scikit-learn's copy; each 8x8 scan enlarged into a 28x28 field as
 MNIST's digits are placed), held back: nothing was tuned on them.
+
+Seeds: the 4-digit set uses --seed, the 2-6 digit set --seed + 1, the UCI
+set --seed + 2 and the singles --seed (20, 21, 22 and 20 by default). The
+segmentation's constants were chosen on number_set seeds 1, 100 and 101,
+which these sets never use: keep --seed at 20 or above and away from 99-101.
 """
 from __future__ import annotations
 
@@ -79,7 +84,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="numbers of 4 digits, and as many of 2-6")
     parser.add_argument("--singles", type=int, default=500, help="single-digit photos")
     parser.add_argument("--uci", type=int, default=100, help="4-digit numbers of UCI digits (0: none)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2 (see above)")
     args = parser.parse_args()
     from digitnet.core.errors import DataError
     from digitnet.serving.reading import predictor_of, read

@@ -14,8 +14,11 @@ substantial pieces):
 - a piece much wider than high may be two digits that touch: the cuts
   tried are the columns that the least ink crosses; each side is prepared
   and classified, and a cut is kept when the product of both sides'
-  confidences beats the whole piece's confidence. The sides are cut again
-  while they are still wide. A piece alone on the page must be wider still
+  confidences beats the whole piece's confidence. A classifier reads a
+  merged pair as surely as one digit (both saturate), so for a piece much
+  wider than high a cut that reads about as surely as the whole is kept
+  too; a side whose digit is less than half the row's height (a sliver of
+  a stroke) never counts. The sides are cut again while they are still wide. A piece alone on the page must be wider still
   before a cut is tried: the classifiers read a thin slice of a wide 3 or 5
   as a confident 1.
 
@@ -47,6 +50,8 @@ SHORT = 0.5  # a piece lower than half the row's height joins the nearest digit 
 IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
 WIDE = 0.9  # a piece wider than 0.9 of its height (or the row's) may be touching digits;
 WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
+VERY_WIDE = 1.2  # wider than 1.2 x max(own height, the row's), two digits are likelier than one:
+TIE = 0.99  # ... a cut is kept when its sides read at least 0.99 as surely as the whole
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
 CUTS = 3  # candidate cuts per row height of a piece's width
 MAX_DIGITS = 12
@@ -266,9 +271,16 @@ class Segmenter:
                 chosen.append(int(column))
         return sorted(chosen)
 
+    def tall_enough(self, piece: Piece, height: float) -> bool:
+        """Whether the digit found in a cut's side is at least SHORT of the row's height tall
+        (a sliver of a 2's foot or a 1's edge is no digit, however surely it reads as one)."""
+        prepared = self.prepared.get(piece)
+        return prepared is not None and prepared[1][3] - prepared[1][1] >= SHORT * height * self.cell
+
     def split(self, piece: Piece, height: float, everything: np.ndarray, wide: float, depth: int = 1) -> list[Piece]:
         """The piece whole, or cut in two at the candidate column whose sides' confidences
-        multiply to more than the whole piece's confidence; each side is cut again while it is wide."""
+        multiply to more than the whole piece's confidence (or, for a very wide piece, to at least
+        TIE of it), both sides tall enough; each side is cut again while it is wide."""
         top, bottom, left, right = self.box(piece)
         if right - left <= wide * max(bottom - top, height) or depth >= MAX_DIGITS:
             return [piece]
@@ -277,10 +289,13 @@ class Segmenter:
                 for column in self.cut_columns(piece, height)]
         cuts = [(a, b) for a, b in cuts if self.mask(a).any() and self.mask(b).any()]
         confidences = self.score([piece] + [side for cut in cuts for side in cut], everything)
+        very_wide = right - left > VERY_WIDE * max(bottom - top, height)
         best, best_value = None, confidences[0]
         for index, (a, b) in enumerate(cuts):
+            if not (self.tall_enough(a, height) and self.tall_enough(b, height)):
+                continue
             product = confidences[1 + 2 * index] * confidences[2 + 2 * index]
-            if product > best_value:
+            if product > best_value or (very_wide and best is None and product >= TIE * best_value):
                 best, best_value = (a, b), product
         if best is None:
             return [piece]

@@ -18,6 +18,8 @@ const SHORT = 0.5;
 const IN_ROW = 0.3;
 const WIDE = 0.9;
 const WIDE_ALONE = 1.4;
+const VERY_WIDE = 1.2;
+const TIE = 0.99;
 const PART_MIN = 0.12;
 const CUTS = 3;
 const MAX_DIGITS = 12;
@@ -228,8 +230,15 @@ class Segmenter {
     return chosen.sort((a, b) => a - b);
   }
 
+  // Whether the digit found in a cut's side is at least SHORT of the row's height tall.
+  tallEnough(p, height) {
+    const prepared = this.prepared.get(p.key);
+    return prepared != null && prepared.box[3] - prepared.box[1] >= SHORT * height * this.cell;
+  }
+
   // The piece whole, or cut in two at the candidate column whose sides' confidences multiply to
-  // more than the whole piece's confidence; each side is cut again while it is wide.
+  // more than the whole piece's confidence (or, for a very wide piece, to at least TIE of it), both
+  // sides tall enough; each side is cut again while it is wide.
   async split(p, height, everything, wide, depth = 1) {
     const [top, bottom, left, right] = this.box(p);
     if (right - left <= wide * Math.max(bottom - top, height) || depth >= MAX_DIGITS) return [p];
@@ -238,10 +247,12 @@ class Segmenter {
       .map((column) => [piece(p.labels, p.left, Math.min(p.right, column)), piece(p.labels, Math.max(p.left, column), p.right)])
       .filter(([a, b]) => nonEmpty(a) && nonEmpty(b));
     const confidences = await this.score([p, ...cuts.flat()], everything);
+    const veryWide = right - left > VERY_WIDE * Math.max(bottom - top, height);
     let [best, bestValue] = [null, confidences[0]];
     cuts.forEach((cut, index) => {
+      if (!(this.tallEnough(cut[0], height) && this.tallEnough(cut[1], height))) return;
       const product = confidences[1 + 2 * index] * confidences[2 + 2 * index];
-      if (product > bestValue) [best, bestValue] = [cut, product];
+      if (product > bestValue || (veryWide && best === null && product >= TIE * bestValue)) [best, bestValue] = [cut, product];
     });
     if (best === null) return [p];
     const parts = [];
