@@ -14,21 +14,18 @@ members' probabilities over all views are averaged.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from digitnet.core.figures import figures_for
-from digitnet.core.files import atomic_path, read_csv_rows, write_json
 from digitnet.core.images import EVAL_BATCH, INPUT_SHAPE, to_model_input
 from digitnet.data.sources import DigitArrays
 from digitnet.models.registry import get_spec
-from digitnet.training import run_folder as run_folder_files
 from digitnet.training.config import TrainConfig
 from digitnet.training.loop import RunResult, say, train
-from digitnet.training.run_folder import member_folder
+from digitnet.training.run_folder import RunFolder, member_folder
 
 NAME = "committee"
 # (down, right) shifts in pixels of each view: the image itself, then one pixel each way.
@@ -43,7 +40,7 @@ class CommitteeResult:
 
     @property
     def model_path(self) -> Path:
-        return self.folder / "model.keras"
+        return RunFolder(self.folder).model
 
 
 def train_members(base: TrainConfig, widths: list[int | None], folder: Path, data: DigitArrays,
@@ -98,7 +95,7 @@ def member_setup(run_folder: Path) -> tuple[int | None, str]:
     """From a member's config.json: the width its digits are normalised to (None: as they are),
     and what trained it (digitnet.train; the arrays feed, or the digitnet.portable of older runs, with its
     Keras backend)."""
-    saved = json.loads((Path(run_folder) / run_folder_files.CONFIG).read_text())
+    saved = RunFolder(run_folder).read_config()
     trainer = saved.get("trainer", "digitnet.train")
     if "keras_backend" in saved:
         trainer += f" (Keras on {saved['keras_backend']})"
@@ -107,7 +104,7 @@ def member_setup(run_folder: Path) -> tuple[int | None, str]:
 
 def training_seconds(run_folder: Path) -> float:
     """Seconds the run spent in training epochs (history.csv), all stages."""
-    return float(sum(float(row["seconds"]) for row in read_csv_rows(run_folder / "history.csv")))
+    return float(sum(float(row["seconds"]) for row in RunFolder(run_folder).history_rows()))
 
 
 def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: DigitArrays,
@@ -131,13 +128,12 @@ def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: Di
         "headline": f"committee of {described}: test accuracy {100 * committee['accuracy']:.2f} % "
                     f"({committee['errors']} errors in {len(data.test_images):,})",
     }
-    write_json(folder / "config.json", {"config": dataclasses.asdict(base), "members": len(results),
-                                         "views": views})
-    with atomic_path(folder / "model.keras") as temporary:
-        model.save(temporary)
+    files = RunFolder(folder)
+    files.write_config({"config": dataclasses.asdict(base), "members": len(results), "views": views})
+    files.save_model(model)
     figures_for(get_spec(base.arch).task)(model, to_model_input(data.test_images), data.test_labels,
                                           folder, f"committee of {len(results)} {base.arch}")
-    write_json(folder / "metrics.json", metrics)
+    files.write_metrics(metrics)
     return CommitteeResult(folder, metrics)
 
 
@@ -145,10 +141,17 @@ def train_committee(base: TrainConfig, widths: list[int | None], folder: str | P
                     views: int = 1, members_dir: str | Path | None = None) -> CommitteeResult:
     """Trains (or reuses) one member per entry of `widths` in members_dir (default: folder),
     then assembles the committee in folder."""
-    folder = Path(folder)
-    results = train_members(base, widths, Path(members_dir or folder), data)
-    return assemble(base, results, folder, data, views=views)
+    folder, members_dir = Path(folder), Path(members_dir or folder)
+
+    def kept(failure) -> str:
+        return (f"the finished members are kept in {members_dir}; {failure.advice} and run the same command "
+                "again to go on")
+
+    # One process per committee folder; each member's run folder is claimed by its own run.
+    with RunFolder(folder).claimed(kept=kept):
+        results = train_members(base, widths, members_dir, data)
+        return assemble(base, results, folder, data, views=views)
 
 
 def read_metrics(folder: Path) -> dict:
-    return json.loads((Path(folder) / "metrics.json").read_text())
+    return RunFolder(folder).read_metrics()
