@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from common import print_table, write_results
+from common import portable_argument, print_table, write_results
 
 NO_DIGIT = -1
 
@@ -152,7 +152,8 @@ def main() -> None:
                                                "uci")
     if args.mnist:
         truths["MNIST test"], answers["MNIST test"] = read_mnist_test(models)
-    results = {name: {model: per_class(truths[name], answer) for model, answer in by_model.items()}
+    # Models named as the results may record them: no absolute path of this machine.
+    results = {name: {portable_argument(model): per_class(truths[name], answer) for model, answer in by_model.items()}
                for name, by_model in answers.items()}
     for name, scores in results.items():
         print_per_class(name, scores)

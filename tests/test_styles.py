@@ -199,6 +199,7 @@ def test_same_seed_gives_bit_identical_images_other_seeds_differ(mnist):
     assert not np.array_equal(first, augment_batch(images, tf.constant([3, 1], tf.int64), "styles").numpy())
 
 
+@pytest.mark.slow  # XLA compiles the edits once per batch shape and graph: four times here
 def test_dataset_map_gives_the_eager_bits_on_batches_of_any_size(mnist):
     images = tf.constant(mnist.train_images[:12, :, :, None], tf.float32) / 255.0
     labels = tf.constant(mnist.train_labels[:12])
