@@ -12,6 +12,7 @@ import numpy as np
 from digitnet.core import interrupts
 from digitnet.core.errors import TrainingError
 from digitnet.core.files import atomic_path, read_csv_rows, write_bytes, write_csv
+from digitnet.training import run_folder
 from digitnet.training.run_folder import weights_file_bytes, weights_name
 
 
@@ -75,8 +76,8 @@ class RunLogger(keras.callbacks.Callback):
     A NaN loss stops the run with a TrainingError naming the epoch and batch.
     """
 
-    HISTORY = "history.csv"
-    ALL_LOSSES = "all_losses.csv"
+    HISTORY = run_folder.HISTORY
+    ALL_LOSSES = run_folder.ALL_LOSSES
 
     def __init__(self, output_dir: Path, batch_loss_log: BatchLossLog, learning_rate: float, stage: str = "train"):
         super().__init__()
@@ -204,8 +205,6 @@ class EpochBackup(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.resume_epoch:
-            if self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
             restore_epoch(self.model, self.folder, self.resume_epoch)
             if self.on_restore:
                 self.on_restore(self.resume_epoch)
@@ -235,7 +234,11 @@ def seed_states(model: keras.Model) -> list:
 
 
 def restore_epoch(model: keras.Model, folder: Path, epoch: int) -> None:
-    """Loads what EpochBackup saved after `epoch` completed epochs: weights, optimizer state, generators."""
+    """Loads what EpochBackup saved after `epoch` completed epochs: weights, optimizer state, generators.
+
+    The optimizer is built first: Keras skips the saved optimizer state of an unbuilt one."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     model.load_weights(Path(folder) / f"epoch-{epoch}.weights.h5")
     seeds = Path(folder) / seeds_name(epoch)
     if seeds.exists():

@@ -23,7 +23,7 @@ import numpy as np
 
 from digitnet.core import figures
 from digitnet.core.errors import ConfigError
-from digitnet.core.files import atomic_path, read_csv_rows, write_json
+from digitnet.core.files import read_csv_rows, write_json
 from digitnet.core.images import to_model_input
 from digitnet.data.sources import DigitArrays, load_digits, split_validation
 from digitnet.models.builders import with_digit_width
@@ -52,7 +52,7 @@ class RunResult:
 
     @property
     def model_path(self) -> Path:
-        return self.output_dir / "model.keras"
+        return run_folder.RunFolder(self.output_dir).model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,8 +304,7 @@ def save_model(model: keras.Model, trainer: keras.Model, spec: ModelSpec, feed: 
     without digitnet (and without the feed's training-only layers)."""
     with feed.scope():
         model.compile(optimizer=trainer.optimizer, loss=spec.task.loss, metrics=list(spec.task.metrics))
-    with atomic_path(folder / "model.keras") as temporary:
-        model.save(temporary)
+    run_folder.RunFolder(folder).save_model(model)
 
 
 def draw_figures(model: keras.Model, spec: ModelSpec, config: TrainConfig, data: DigitArrays, folder: Path,
