@@ -30,10 +30,10 @@ from pathlib import Path
 from common import print_table, summary, write_results
 
 from digitnet.core.errors import ConfigError
-from digitnet.core.files import read_csv_rows
 from digitnet.models.registry import REGISTRY, get_spec
 from digitnet.training.config import TrainConfig
 from digitnet.training.flags import add_config_flags, config_from_args
+from digitnet.training.run_folder import RunFolder
 
 CONFIG_FLAGS = ("epochs", "steps_per_execution", "augment", "train_examples", "test_examples")
 
@@ -50,7 +50,7 @@ def train_one(config: TrainConfig, data) -> dict:
     from digitnet.training.loop import train
 
     result = train(config, data=data)
-    seconds = [float(row["seconds"]) for row in read_csv_rows(result.output_dir / "history.csv")]
+    seconds = [float(row["seconds"]) for row in RunFolder(result.output_dir).history_rows()]
     return {"arch": config.arch, "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
             "steps_per_execution": config.steps_per_execution, "augment": config.augment,
             "epoch_seconds": seconds, "training_seconds": float(sum(seconds)),

@@ -30,7 +30,6 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from common import print_table, summary, timed_process, write_results
 
@@ -58,10 +57,10 @@ def one_run(arch: str, seed: int, output_dir: str) -> dict:
     for name in STEPS:
         setattr(training, name, timed(name, getattr(training, name)))
     from digitnet import train
-    from digitnet.core.files import read_csv_rows
+    from digitnet.training.run_folder import RunFolder
 
     train.main(["--arch", arch, "--seed", str(seed), "--output-dir", output_dir, "--quiet"])
-    epochs = [float(row["seconds"]) for row in read_csv_rows(Path(output_dir) / "history.csv")]
+    epochs = [float(row["seconds"]) for row in RunFolder(output_dir).history_rows()]
     seconds["run_stage: first epoch"] = epochs[0]
     seconds["run_stage: other epochs"] = sum(epochs[1:])
     seconds["run_stage: test evaluation and the rest"] = (seconds.pop("run_stage") - sum(epochs))

@@ -36,12 +36,12 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from common import portable_argument, print_table, summary, timed_process, write_results
 
 from digitnet.core.images import MNIST_PIXEL_MEAN, MNIST_PIXEL_STD
+from digitnet.training.run_folder import RunFolder
 
 NORMALISE = (MNIST_PIXEL_MEAN, MNIST_PIXEL_STD)  # as the PyTorch recipe uses them (and digitnet's `fast`)
 RACES = {"fast": {"arch": "fast"}, "lenet": {"arch": "lenet"}}
@@ -129,10 +129,8 @@ def digitnet_side(arch: str, seed: int, python: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         process_seconds, _ = timed_process([python, "-m", "digitnet.train", "--arch", arch, "--seed", str(seed),
                                      "--output-dir", folder, "--quiet"])
-        metrics = json.loads((Path(folder) / "metrics.json").read_text())
-        history = (Path(folder) / "history.csv").read_text().splitlines()
-    header = history[0].split(",")
-    epoch_seconds = [float(row.split(",")[header.index("seconds")]) for row in history[1:]]
+        metrics = RunFolder(folder).read_metrics()
+        epoch_seconds = [float(row["seconds"]) for row in RunFolder(folder).history_rows()]
     return {"training_seconds": float(sum(epoch_seconds)), "epoch_seconds": epoch_seconds,
             "process_seconds": process_seconds, "test_accuracy": metrics["test"]["accuracy"]}
 
