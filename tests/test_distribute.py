@@ -1,11 +1,15 @@
 """tf.distribute paths that run without a GPU."""
+import csv
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -93,7 +97,7 @@ WORKER = textwrap.dedent("""
     def main(argv):
         config = TrainConfig(arch=sys.argv[2], epochs=int(sys.argv[3]), train_examples=600, test_examples=200,
                              batch_size=60, pretrain_epochs=1, output_dir=sys.argv[1], strategy="multi_worker",
-                             verbose=0)
+                             seed=3, deterministic=sys.argv[4] == "deterministic", verbose=0)
         result = train(config)
         print(json.dumps({"weights": result.metrics.get("weights_sha256"), "test": result.metrics.get("test"),
                           "output_dir": str(result.output_dir), "reused": result.reused}))
@@ -101,9 +105,12 @@ WORKER = textwrap.dedent("""
 
     sys.exit(cli.run_command(main, []))
 """)
+# What TensorFlow says when a worker's port was taken between _free_ports and the worker's bind.
+PORT_TAKEN = "Could not start gRPC server"
 
 
 def _free_ports(count):
+    """Ports free a moment ago; a worker that finds one taken since fails with PORT_TAKEN (_workers retries)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:
@@ -114,33 +121,80 @@ def _free_ports(count):
             s.close()
 
 
-def _start_workers(folder, ports, arch="bpnn", epochs=2, indices=(0, 1), env_extra=None):
+class Worker(subprocess.Popen):
+    """A worker process whose output goes to files (no pipe to fill while the test waits on another)."""
+
+    def __init__(self, argv, env, logs):
+        self.logs = logs
+        with open(logs.with_suffix(".out"), "w") as out, open(logs.with_suffix(".err"), "w") as err:
+            super().__init__(argv, stdout=out, stderr=err, text=True, env=env)
+
+    def output(self):
+        return self.logs.with_suffix(".out").read_text(), self.logs.with_suffix(".err").read_text()
+
+
+def _start_workers(folder, ports, arch="bpnn", epochs=2, indices=(0, 1), deterministic=False):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    logs = Path(folder).parent / f"{Path(folder).name}-worker-logs"
+    logs.mkdir(exist_ok=True)
     workers = []
     for index in indices:
-        env = subprocess_env(**(env_extra or {}))
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(folder), arch, str(epochs)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        env = subprocess_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        argv = [sys.executable, "-c", WORKER, str(folder), arch, str(epochs), "deterministic" * deterministic]
+        workers.append(Worker(argv, env, logs / f"worker-{index}-{time.monotonic_ns()}"))
     return workers
 
 
+def _stop(workers):
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()  # MWMS traps SIGTERM: only SIGKILL stops a worker waiting for its peer
+        worker.wait()
+
+
 def _finish(workers, timeout=240):
+    """Each worker's (stdout, stderr) once all have exited; None if one could not take its port (the
+    others, waiting for it, are stopped)."""
+    deadline = time.monotonic() + timeout
     try:
-        return [worker.communicate(timeout=timeout) for worker in workers]
+        while any(worker.poll() is None for worker in workers):
+            if any(worker.poll() not in (None, 0) and PORT_TAKEN in worker.output()[1] for worker in workers):
+                return None
+            assert time.monotonic() < deadline, "the workers did not finish in time"
+            time.sleep(0.1)
+        if any(worker.returncode and PORT_TAKEN in worker.output()[1] for worker in workers):
+            return None
+        return [worker.output() for worker in workers]
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()  # MWMS traps SIGTERM: only SIGKILL stops a worker waiting for its peer
-                worker.wait()
+        _stop(workers)
 
 
-def _run_two_workers(folder, arch="bpnn", epochs=2):
-    workers = _start_workers(folder, _free_ports(2), arch, epochs)
-    outputs = _finish(workers)
+def _workers(folder, *args, timeout=240, **kwargs):
+    """Starts the workers and waits for them, on new ports again if a port was taken meanwhile."""
+    for _ in range(3):
+        workers = _start_workers(folder, _free_ports(2), *args, **kwargs)
+        outputs = _finish(workers, timeout)
+        if outputs is not None:
+            return workers, outputs
+    pytest.fail("three times a port was taken before a worker could bind it")
+
+
+def _reports(workers, outputs):
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
-    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    for report in reports:  # a digest, not a missing key (None == None would pass)
+        assert report["reused"] or re.fullmatch(r"[0-9a-f]{64}", str(report["weights"])), report
+    return reports
+
+
+def _run_two_workers(folder, arch="bpnn", epochs=2, deterministic=False):
+    return _reports(*_workers(folder, arch, epochs, deterministic=deterministic))
+
+
+def _history_epochs(folder):
+    with open(folder / "history.csv") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
 
 
 @pytest.mark.slow
@@ -172,39 +226,50 @@ def test_two_workers_train_ae_classifier_with_its_pretraining(tmp_path):
     assert not os.path.exists(other["output_dir"])
 
 
+def _start_until(folder, ready, seconds=240, **kwargs):
+    """(workers, ports) of workers started and left running once ready() holds (or one exits, or
+    `seconds` pass), on new ports again if a port was taken before a worker could bind it."""
+    for _ in range(3):
+        ports = _free_ports(2)
+        workers = _start_workers(folder, ports, **kwargs)
+        deadline = time.monotonic() + seconds
+        while not ready() and time.monotonic() < deadline and all(worker.poll() is None for worker in workers):
+            time.sleep(0.05)
+        if not any(worker.poll() and PORT_TAKEN in worker.output()[1] for worker in workers):
+            return workers, ports
+        _stop(workers)
+        shutil.rmtree(folder, ignore_errors=True)
+    pytest.fail("three times a port was taken before a worker could bind it")
+
+
 @pytest.mark.slow
-def test_killed_workers_resume_together_from_the_same_epoch(tmp_path):
+def test_killed_workers_resume_together_to_the_weights_of_an_uninterrupted_run(tmp_path):
+    """Both workers SIGKILLed once each has saved epoch 2 (wherever each is then), started again: they
+    resume together, train each epoch once, and end on the weights of two workers never killed."""
+    epochs = 10  # about a second each: the kill lands long before the end
     folder = tmp_path / "run"
-    workers = _start_workers(folder, _free_ports(2), epochs=30)
     saved = [folder / "backup" / "train" / "epoch-2.weights.h5",
              tmp_path / "run.worker-1" / "backup" / "train" / "epoch-2.weights.h5"]
-    deadline = time.monotonic() + 240
-    while not all(p.exists() for p in saved) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for worker in workers:
-        worker.kill()
-        worker.wait()
-    assert all(p.exists() for p in saved)
-    workers = _start_workers(folder, _free_ports(2), epochs=30)
-    outputs = _finish(workers, timeout=300)
-    for worker, (out, err) in zip(workers, outputs):
-        assert worker.returncode == 0, err[-3000:]
-    chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
-    assert "resuming the interrupted run" in outputs[0][0] and "resuming the interrupted run" in outputs[1][0]
+    workers, _ = _start_until(folder, lambda: all(p.exists() for p in saved), epochs=epochs, deterministic=True)
+    _stop(workers)
+    assert all(p.exists() for p in saved), [worker.output()[1][-2000:] for worker in workers]
+    assert not (folder / "metrics.json").exists()  # killed before the end
+    workers, outputs = _workers(folder, epochs=epochs, deterministic=True, timeout=300)
+    chief, other = _reports(workers, outputs)
+    assert all("resuming the interrupted run" in out for out, _ in outputs)
     assert chief["weights"] == other["weights"]
+    assert _history_epochs(folder) == list(range(epochs))  # each epoch once
+    alone, _ = _run_two_workers(tmp_path / "alone", epochs=epochs, deterministic=True)
+    assert chief["weights"] == alone["weights"]
 
 
 @pytest.mark.slow
 def test_a_worker_whose_peer_dies_stops_naming_it(tmp_path):
-    ports = _free_ports(2)
-    workers = _start_workers(tmp_path / "run", ports, epochs=500)
-    deadline = time.monotonic() + 240
-    while not (tmp_path / "run" / "history.csv").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    workers, ports = _start_until(tmp_path / "run", (tmp_path / "run" / "history.csv").exists, epochs=500)
     workers[1].kill()
     killed = time.monotonic()
     (out, err), = _finish(workers[:1], timeout=120)
-    _finish(workers[1:])
+    _stop(workers[1:])
     assert time.monotonic() - killed < 90
     assert workers[0].returncode == cli.EXIT_USAGE, err[-3000:]
     assert f"worker 1 (127.0.0.1:{ports[1]}) stopped answering" in err and "Traceback" not in err
