@@ -6,14 +6,17 @@ generator's measures: an up-stroke is ink above and left of a 1's stem, a bar is
 ink on both sides of a 7's stem on one row."""
 import importlib.util
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import quick_train_args, run_train
+from conftest import quick_train_args, run_train, subprocess_env, train_command
 from digitnet.core.errors import ConfigError
 from digitnet.data import styles
 from digitnet.data.augment import augment_batch
@@ -321,3 +324,33 @@ def test_a_tiny_training_run_with_the_styles_preset(tmp_path):
     assert (folder / "augmentation.png").read_bytes().startswith(b"\x89PNG")
     # 500 digits for one epoch: a model that learnt something (chance is 10 %), no more.
     assert json.loads((folder / "metrics.json").read_text())["test"]["accuracy"] > 0.15
+
+
+@pytest.mark.slow
+def test_a_killed_deterministic_run_with_styles_resumes_to_the_uninterrupted_weights(tmp_path):
+    """The edits are drawn from (seed, epoch, batch): a run killed after an epoch and resumed in a
+    new process trains on the same edited digits as one left alone, bit for bit."""
+    argv = ["--arch", "lenet", "--augment", "styles", *quick_train_args(1000, 100, 3), "--seed", "3",
+            "--deterministic"]
+    run_train([*argv, "--output-dir", str(tmp_path / "alone")])
+    folder = tmp_path / "killed"
+    process = subprocess.Popen(train_command(*argv, "--output-dir", str(folder)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=subprocess_env())
+    try:
+        deadline = time.monotonic() + 300
+        backup = folder / "backup" / "train" / "epoch-1.weights.h5"
+        while not backup.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backup.exists(), "the run never backed up its second epoch"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not (folder / "metrics.json").exists()
+    assert "resuming the interrupted run" in run_train([*argv, "--output-dir", str(folder)]).stdout
+
+    def weights(run):
+        return json.loads((run / "metrics.json").read_text())["weights_sha256"]
+
+    assert weights(folder) == weights(tmp_path / "alone")
