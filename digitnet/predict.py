@@ -86,7 +86,7 @@ def save_inputs(result: dict, folder: str) -> None:
         Image.fromarray(digit.image).save(os.path.join(folder, f"{stem}{suffix}_28x28.png"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="SavedModel folder, .keras file or .tflite file; default: the newest "
@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                         'or {"file", "error"}')
     parser.add_argument("--save-preprocessed", metavar="DIR", help="also write each 28x28 model input as PNG here")
     cli.add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.model is None:
         from digitnet.serving.runtimes import default_model
 
