@@ -16,8 +16,8 @@ substantial pieces):
   and classified, and a cut is kept when the product of both sides'
   confidences beats the whole piece's confidence. A classifier reads a
   merged pair as surely as one digit (both saturate), so for a piece much
-  wider than high a cut that reads about as surely as the whole is kept
-  too; a side whose digit is less than half the row's height (a sliver of
+  wider than high, beside other digits, a cut that reads about as surely as
+  the whole is kept too; a side whose digit is less than half the row's height (a sliver of
   a stroke) never counts. The sides are cut again while they are still wide. A piece alone on the page must be wider still
   before a cut is tried: the classifiers read a thin slice of a wide 3 or 5
   as a confident 1.
@@ -277,11 +277,13 @@ class Segmenter:
         prepared = self.prepared.get(piece)
         return prepared is not None and prepared[1][3] - prepared[1][1] >= SHORT * height * self.cell
 
-    def split(self, piece: Piece, height: float, everything: np.ndarray, wide: float, depth: int = 1) -> list[Piece]:
+    def split(self, piece: Piece, height: float, everything: np.ndarray, alone: bool, depth: int = 1) -> list[Piece]:
         """The piece whole, or cut in two at the candidate column whose sides' confidences
-        multiply to more than the whole piece's confidence (or, for a very wide piece, to at least
-        TIE of it), both sides tall enough; each side is cut again while it is wide."""
+        multiply to more than the whole piece's confidence (or, for a very wide piece in a row of
+        several, to at least TIE of it), both sides tall enough; each side is cut again while it is
+        wide. `alone`: the piece is the only one on the page (a single digit, unless surely not)."""
         top, bottom, left, right = self.box(piece)
+        wide = WIDE_ALONE if alone and depth == 1 else WIDE
         if right - left <= wide * max(bottom - top, height) or depth >= MAX_DIGITS:
             return [piece]
         cuts = [(dataclasses.replace(piece, right=min(piece.right, column)),
@@ -289,7 +291,7 @@ class Segmenter:
                 for column in self.cut_columns(piece, height)]
         cuts = [(a, b) for a, b in cuts if self.mask(a).any() and self.mask(b).any()]
         confidences = self.score([piece] + [side for cut in cuts for side in cut], everything)
-        very_wide = right - left > VERY_WIDE * max(bottom - top, height)
+        very_wide = not alone and right - left > VERY_WIDE * max(bottom - top, height)
         best, best_value = None, confidences[0]
         for index, (a, b) in enumerate(cuts):
             if not (self.tall_enough(a, height) and self.tall_enough(b, height)):
@@ -299,7 +301,7 @@ class Segmenter:
                 best, best_value = (a, b), product
         if best is None:
             return [piece]
-        return [p for side in best for p in self.split(side, height, everything, WIDE, depth + 1)]
+        return [p for side in best for p in self.split(side, height, everything, alone, depth + 1)]
 
     def digits(self) -> list[Digit] | None:
         """The number's digits left to right; None when it holds a single digit (prepared as one)."""
@@ -307,8 +309,7 @@ class Segmenter:
         if len(groups) == 0:
             return None
         everything = np.isin(self.labels, [label for g in groups for label in g])
-        pieces = [p for g in groups for p in self.split(self.whole(g), height, everything,
-                                                        WIDE if len(groups) > 1 else WIDE_ALONE)]
+        pieces = [p for g in groups for p in self.split(self.whole(g), height, everything, len(groups) == 1)]
         if len(pieces) == 1:
             return None
         self.score(pieces, everything)

@@ -237,17 +237,19 @@ class Segmenter {
   }
 
   // The piece whole, or cut in two at the candidate column whose sides' confidences multiply to
-  // more than the whole piece's confidence (or, for a very wide piece, to at least TIE of it), both
-  // sides tall enough; each side is cut again while it is wide.
-  async split(p, height, everything, wide, depth = 1) {
+  // more than the whole piece's confidence (or, for a very wide piece in a row of several, to at least
+  // TIE of it), both sides tall enough; each side is cut again while it is wide. `alone`: the piece is
+  // the only one on the page.
+  async split(p, height, everything, alone, depth = 1) {
     const [top, bottom, left, right] = this.box(p);
+    const wide = alone && depth === 1 ? WIDE_ALONE : WIDE;
     if (right - left <= wide * Math.max(bottom - top, height) || depth >= MAX_DIGITS) return [p];
     const nonEmpty = (q) => this.mask(q).some((v) => v);
     const cuts = this.cutColumns(p, height)
       .map((column) => [piece(p.labels, p.left, Math.min(p.right, column)), piece(p.labels, Math.max(p.left, column), p.right)])
       .filter(([a, b]) => nonEmpty(a) && nonEmpty(b));
     const confidences = await this.score([p, ...cuts.flat()], everything);
-    const veryWide = right - left > VERY_WIDE * Math.max(bottom - top, height);
+    const veryWide = !alone && right - left > VERY_WIDE * Math.max(bottom - top, height);
     let [best, bestValue] = [null, confidences[0]];
     cuts.forEach((cut, index) => {
       if (!(this.tallEnough(cut[0], height) && this.tallEnough(cut[1], height))) return;
@@ -256,7 +258,7 @@ class Segmenter {
     });
     if (best === null) return [p];
     const parts = [];
-    for (const side of best) parts.push(...await this.split(side, height, everything, WIDE, depth + 1));
+    for (const side of best) parts.push(...await this.split(side, height, everything, alone, depth + 1));
     return parts;
   }
 
@@ -269,7 +271,7 @@ class Segmenter {
     const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
     const pieces = [];
     for (const g of groups) {
-      pieces.push(...await this.split(this.whole(g), height, everything, groups.length > 1 ? WIDE : WIDE_ALONE));
+      pieces.push(...await this.split(this.whole(g), height, everything, groups.length === 1));
     }
     if (pieces.length === 1) return null;
     await this.score(pieces, everything);
