@@ -53,13 +53,9 @@ def make_number(digits: Sequence[np.ndarray], cases: Sequence[str], rng: np.rand
                 rgb: bool = False, noise: bool = True) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     """A photo of the digits written in a row, with the named hard cases of photo_synth.CASES,
     and each digit's ink box in it (left, top, right, bottom; exclusive)."""
-    unknown = set(cases) - set(photo_synth.CASES)
-    if unknown:
-        raise ValueError(f"unknown photo cases {sorted(unknown)}; choose from {', '.join(photo_synth.CASES)}")
+    pen = photo_synth.check_cases(cases)
     if not 1 <= len(digits) <= 12:
         raise ValueError(f"a number has 1 to 12 digits, received {len(digits)}")
-    pens = [case for case in cases if case in photo_synth.PENS]
-    pen = pens[0] if pens else "pen"
     size = int(rng.integers(*ROW))
     places = layout(digits, size, rng)
     row_width = max(left + own for left, _, own in places)
@@ -67,30 +63,15 @@ def make_number(digits: Sequence[np.ndarray], cases: Sequence[str], rng: np.rand
     height = int(row_height * rng.uniform(1.25, 2.2))
     width = int(row_width + size * rng.uniform(0.25, 1.2))
     top, left = int(rng.integers(0, height - row_height + 1)), int(rng.integers(0, width - row_width + 1))
-    page = photo_synth._paper(height, width, rng)
-    if "patch" in cases:
-        photo_synth._draw_patch(page, rng)
-    if "ruled_line" in cases:
-        photo_synth._draw_ruled_lines(page, top, row_height, rng)
-    if "margin_line" in cases:
-        photo_synth._draw_margin_line(page, left, size, rng)
+    page = photo_synth.blank_page(height, width, cases, rng, top=top, left=left, high=row_height, size=size)
     alpha, boxes = np.zeros((height, width)), []
     for digit, (x, y, own) in zip(digits, places):
-        ink = photo_synth._ink_alpha(digit, own, pen, rng)
+        ink = photo_synth.ink_alpha(digit, own, pen, rng)
         y, x = top + y, left + x
         np.maximum(alpha[y:y + own, x:x + own], ink, out=alpha[y:y + own, x:x + own])
         rows, cols = np.flatnonzero(ink.max(axis=1) > 0.25), np.flatnonzero(ink.max(axis=0) > 0.25)
         boxes.append((x + int(cols[0]), y + int(rows[0]), x + int(cols[-1]) + 1, y + int(rows[-1]) + 1))
-    page = page * (1 - alpha[..., None]) + photo_synth._ink_colour(pen, rng) * alpha[..., None]
-    for case, apply in (("gradient", photo_synth._apply_gradient), ("shadow", photo_synth._apply_shadow),
-                        ("highlight", photo_synth._apply_highlight)):
-        if case in cases:
-            apply(page, rng)
-    if noise:
-        page += rng.normal(0.0, rng.uniform(1.0, 3.0), page.shape)
-    image = Image.fromarray(np.clip(np.floor(page + 0.5), 0, 255).astype(np.uint8), "RGB")
-    image = image if rgb else image.convert("L")
-    return (photo_synth._jpeg(image, rng) if "jpeg" in cases else image), boxes
+    return photo_synth.finish_photo(page, alpha, cases, pen, rng, rgb=rgb, noise=noise), boxes
 
 
 def number_set(digits: np.ndarray, labels: np.ndarray, lengths: Sequence[int], seed: int, cases=None,

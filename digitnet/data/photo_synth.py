@@ -153,29 +153,39 @@ def _jpeg(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         return decoded.convert(image.mode)
 
 
-def make_photo(digit: np.ndarray, cases: Sequence[str], rng: np.random.Generator, *,
-               rgb: bool = False, noise: bool = True) -> Image.Image:
-    """One photo of `digit` (28x28 uint8, MNIST polarity) with the named hard cases
-    (any of CASES; of several pens the first counts): an RGB image if `rgb`, else grey ("L");
-    `noise` adds sensor noise of 1-3 grey levels (standard deviation)."""
+def check_cases(cases: Sequence[str]) -> str:
+    """Refuses unknown case names; returns the pen (of several pens the first counts)."""
     unknown = set(cases) - set(CASES)
     if unknown:
         raise ValueError(f"unknown photo cases {sorted(unknown)}; choose from {', '.join(CASES)}")
     pens = [case for case in cases if case in PENS]
-    pen = pens[0] if pens else "pen"
-    size = int(rng.integers(80, 241))
-    height, width = (int(size * rng.uniform(1.25, 2.2)) for _ in range(2))
-    top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    return pens[0] if pens else "pen"
+
+
+def blank_page(height: int, width: int, cases: Sequence[str], rng: np.random.Generator, *,
+               top: int, left: int, high: int, size: int) -> np.ndarray:
+    """RGB paper [height, width, 3] (floats) with what lies under the ink: a patch, ruled lines
+    around the writing at `top` (`high` pixels high), a margin line left of `left` (digits of `size`)."""
     page = _paper(height, width, rng)
     if "patch" in cases:
         _draw_patch(page, rng)
     if "ruled_line" in cases:
-        _draw_ruled_lines(page, top, size, rng)
+        _draw_ruled_lines(page, top, high, rng)
     if "margin_line" in cases:
         _draw_margin_line(page, left, size, rng)
-    alpha = _ink_alpha(digit, size, pen, rng)[..., None]
-    region = page[top:top + size, left:left + size]
-    page[top:top + size, left:left + size] = region * (1 - alpha) + _ink_colour(pen, rng) * alpha
+    return page
+
+
+def ink_alpha(digit: np.ndarray, size: int, pen: str, rng: np.random.Generator) -> np.ndarray:
+    """The pen's coverage [size, size] in [0, 1] of a 28x28 digit written `size` pixels high."""
+    return _ink_alpha(digit, size, pen, rng)
+
+
+def finish_photo(page: np.ndarray, alpha: np.ndarray, cases: Sequence[str], pen: str, rng: np.random.Generator, *,
+                 rgb: bool, noise: bool) -> Image.Image:
+    """The page with ink of coverage `alpha` [height, width] in the pen's colour, then lighting,
+    sensor noise and JPEG as `cases` say: an RGB image if `rgb`, else grey ("L")."""
+    page = page * (1 - alpha[..., None]) + _ink_colour(pen, rng) * alpha[..., None]
     for case, apply in (("gradient", _apply_gradient), ("shadow", _apply_shadow), ("highlight", _apply_highlight)):
         if case in cases:
             apply(page, rng)
@@ -184,6 +194,21 @@ def make_photo(digit: np.ndarray, cases: Sequence[str], rng: np.random.Generator
     image = Image.fromarray(np.clip(np.floor(page + 0.5), 0, 255).astype(np.uint8), "RGB")
     image = image if rgb else image.convert("L")
     return _jpeg(image, rng) if "jpeg" in cases else image
+
+
+def make_photo(digit: np.ndarray, cases: Sequence[str], rng: np.random.Generator, *,
+               rgb: bool = False, noise: bool = True) -> Image.Image:
+    """One photo of `digit` (28x28 uint8, MNIST polarity) with the named hard cases
+    (any of CASES; of several pens the first counts): an RGB image if `rgb`, else grey ("L");
+    `noise` adds sensor noise of 1-3 grey levels (standard deviation)."""
+    pen = check_cases(cases)
+    size = int(rng.integers(80, 241))
+    height, width = (int(size * rng.uniform(1.25, 2.2)) for _ in range(2))
+    top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    page = blank_page(height, width, cases, rng, top=top, left=left, high=size, size=size)
+    alpha = np.zeros((height, width))
+    alpha[top:top + size, left:left + size] = _ink_alpha(digit, size, pen, rng)
+    return finish_photo(page, alpha, cases, pen, rng, rgb=rgb, noise=noise)
 
 
 def random_cases(rng: np.random.Generator, most: int = 2) -> tuple[str, ...]:

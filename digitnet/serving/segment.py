@@ -17,8 +17,9 @@ substantial pieces):
   confidences beats the whole piece's confidence. A classifier reads a
   merged pair as surely as one digit (both saturate), so for a piece much
   wider than high, beside other digits, a cut that reads about as surely as
-  the whole is kept too; a side whose digit is less than half the row's height (a sliver of
-  a stroke) never counts. The sides are cut again while they are still wide. A piece alone on the page must be wider still
+  the whole is kept too; a side whose digit is less than half the row's
+  height (a sliver of a stroke) never counts. The sides are cut again while
+  they are still wide. A piece alone on the page must be wider still
   before a cut is tried: the classifiers read a thin slice of a wide 3 or 5
   as a confident 1.
 
