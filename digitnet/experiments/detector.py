@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.core.images import to_model_input
 from digitnet.experiments.reading_sets import NOT_A_DIGIT, cached_sets
 from digitnet.serving.judge import DETECTOR_FILE, DETECTOR_LAYERS, NOT_A_DIGIT_CLASS
 
@@ -56,7 +57,7 @@ def training_arrays(sets) -> tuple[np.ndarray, np.ndarray]:
     """All the sets' inputs [N, 28, 28, 1] in [0, 1] and targets [N]: the digit, or NOT_A_DIGIT_CLASS."""
     images = np.concatenate([s.images for s in sets.values()])
     labels = np.concatenate([s.labels for s in sets.values()]).astype(np.int64)
-    return (images.astype(np.float32) / 255.0)[..., None], np.where(labels == NOT_A_DIGIT, NOT_A_DIGIT_CLASS, labels)
+    return to_model_input(images), np.where(labels == NOT_A_DIGIT, NOT_A_DIGIT_CLASS, labels)
 
 
 def train_detector(cache_dir: str | None, seed: int = 0, epochs: int = EPOCHS, sizes: dict | None = None):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.core.images import to_model_input
 from digitnet.serving.calibration import IDENTITY, Calibration
 
 JUDGE_FILE, DETECTOR_FILE = "judge.json", "detector.npz"
@@ -84,7 +85,7 @@ class Detector:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """uint8 [N, 28, 28] (MNIST polarity) -> [N, 11] logits (digits 0-9, then "not a digit")."""
-        x = (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
+        x = to_model_input(images)
         for name, kind, size in DETECTOR_LAYERS:
             if kind == "pool":
                 x = _max_pool(x, size)
