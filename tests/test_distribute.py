@@ -103,7 +103,7 @@ WORKER = textwrap.dedent("""
                           "output_dir": str(result.output_dir), "reused": result.reused}))
         return 0
 
-    sys.exit(cli.run_command(main, []))
+    cli.run_as_process(main)  # as `python -m digitnet.train` runs
 """)
 # What TensorFlow says when a worker's port was taken between _free_ports and the worker's bind.
 PORT_TAKEN = "Could not start gRPC server"
