@@ -18,6 +18,8 @@ from digitnet.core.errors import DigitnetError  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# As a shell reports a command stopped by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 def add_debug_flag(parser) -> None:
@@ -75,6 +77,11 @@ def run_command(main: Callable[[list[str] | None], int], argv: list[str] | None 
     except KeyboardInterrupt:
         print(f"\ninterrupted. {interrupted_hint}".rstrip(), file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`... | head`): nothing more to say to it. Later
+        # writes, including the interpreter's final flush, go to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def run_as_process(main: Callable[[list[str] | None], int], interrupted_hint: str = "") -> NoReturn:
