@@ -101,7 +101,7 @@ class RandomAffine(keras.layers.Layer):
 
     The same distortions as the tf.data pipeline's augment.py, as a layer in the
     model, so that Keras trains a registered model with its registered
-    augmentation on any backend (digitnet.portable: JAX on a GPU machine without
+    augmentation on any backend (digitnet.portable: JAX on a machine without
     TensorFlow). One bilinear resampling, zero outside the image, range kept.
     The draws come from the layer's SeedGenerator: seeded, new every batch.
     Presets with an elastic field or style edits are refused (augment.py only)."""
