@@ -2,6 +2,7 @@ import gzip
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -54,6 +55,27 @@ def run_train(argv, env=None, timeout=300) -> subprocess.CompletedProcess:
                           env=subprocess_env() if env is None else env)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
+
+
+def kill_after_backup(argv, folder, epochs: int = 1, seconds: int = 300) -> None:
+    """`python -m digitnet.train ARGV --output-dir FOLDER`, SIGKILLed the moment its backup of
+    `epochs` completed epochs exists: a kill that runs no clean-up, as a power cut would."""
+    import signal
+    import time
+
+    backup = Path(folder) / "backup" / "train" / f"epoch-{epochs}.weights.h5"
+    process = subprocess.Popen(train_command(*argv, "--output-dir", str(folder)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=subprocess_env())
+    try:
+        deadline = time.monotonic() + seconds
+        while not backup.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backup.exists(), f"the run never backed up epoch {epochs}"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def run_train_cli(argv, **kwargs) -> int:

@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from conftest import quick_train_args, run_python, run_train, run_train_cli, subprocess_env, train_command
+from conftest import (kill_after_backup, quick_train_args, run_python, run_train, run_train_cli, subprocess_env,
+                      train_command)
 
 from digitnet.core import cli
 from digitnet.core.files import write_json
@@ -54,15 +55,7 @@ def test_a_killed_deterministic_run_resumes_to_the_uninterrupted_weights(tmp_pat
     run_train([*argv, "--output-dir", str(tmp_path / "alone")])
 
     folder = tmp_path / "killed"
-    process = subprocess.Popen(train_command(*argv, "--output-dir", str(folder)), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=subprocess_env())
-    try:
-        _wait_for(lambda: (folder / "backup" / "train" / "epoch-1.weights.h5").exists(), process)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    kill_after_backup(argv, folder, epochs=1)
     assert not (folder / "metrics.json").exists()
     first_epoch = _history_rows(folder)[0]
     resumed = run_train([*argv, "--output-dir", str(folder)])

@@ -6,17 +6,14 @@ generator's measures: an up-stroke is ink above and left of a 1's stem, a bar is
 ink on both sides of a 7's stem on one row."""
 import importlib.util
 import json
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import quick_train_args, run_train, subprocess_env, train_command
+from conftest import kill_after_backup, quick_train_args, run_train
 from digitnet.core.errors import ConfigError
 from digitnet.data import styles
 from digitnet.data.augment import augment_batch
@@ -341,19 +338,7 @@ def test_a_killed_deterministic_run_with_styles_resumes_to_the_uninterrupted_wei
             "--deterministic"]
     run_train([*argv, "--output-dir", str(tmp_path / "alone")])
     folder = tmp_path / "killed"
-    process = subprocess.Popen(train_command(*argv, "--output-dir", str(folder)), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=subprocess_env())
-    try:
-        deadline = time.monotonic() + 300
-        backup = folder / "backup" / "train" / "epoch-1.weights.h5"
-        while not backup.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert backup.exists(), "the run never backed up its second epoch"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    kill_after_backup(argv, folder, epochs=1)
     assert not (folder / "metrics.json").exists()
     assert "resuming the interrupted run" in run_train([*argv, "--output-dir", str(folder)]).stdout
 
