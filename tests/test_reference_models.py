@@ -16,11 +16,13 @@ from digitnet.serving.runtimes import load_predictor
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 VARIANTS = ("float32", "dynamic_range", "int8")
 # The committee's five members make its runs the slow ones (about 10 s each on 2 cores).
-WITH_TFLITE = ["lenet", pytest.param("committee", marks=pytest.mark.slow)]
+WITH_TFLITE = [("lenet", "1"), ("lenet", "2"), pytest.param("committee", "1", marks=pytest.mark.slow)]
 MODELS = [
     (ROOT / "lenet" / "1", "saved_model"),
+    (ROOT / "lenet" / "2", "saved_model"),
     (ROOT / "bpnn" / "1", "saved_model"),
-    *[(ROOT / "tflite" / "lenet" / "1" / f"lenet_{variant}.tflite", f"tflite_{variant}") for variant in VARIANTS],
+    *[(ROOT / "tflite" / "lenet" / version / f"lenet_{variant}.tflite", f"tflite_{variant}")
+      for version in ("1", "2") for variant in VARIANTS],
     *[pytest.param(ROOT / "committee" / "1", "saved_model", marks=pytest.mark.slow)],
     *[pytest.param(ROOT / "tflite" / "committee" / "1" / f"committee_{variant}.tflite", f"tflite_{variant}",
                    marks=pytest.mark.slow) for variant in VARIANTS],
@@ -70,11 +72,11 @@ def test_reference_model_reaches_its_card(path, key, mnist, probabilities):
         assert agreement == pytest.approx(card["test_metrics"][key]["argmax_agreement"], abs=1e-9)
 
 
-@pytest.mark.parametrize("name", WITH_TFLITE)
-def test_int8_stays_within_0_3_points_of_float32(name, mnist, probabilities):
-    tflite = ROOT / "tflite" / name / "1"
+@pytest.mark.parametrize("name,version", WITH_TFLITE)
+def test_int8_stays_within_0_3_points_of_float32(name, version, mnist, probabilities):
+    tflite = ROOT / "tflite" / name / version
     float32, int8 = (probabilities(tflite / f"{name}_{variant}.tflite") for variant in ("float32", "int8"))
-    float_model = np.argmax(probabilities(ROOT / name / "1"), 1)
+    float_model = np.argmax(probabilities(ROOT / name / version), 1)
     assert np.mean(np.argmax(float32, 1) == float_model) >= 0.999
 
     def accuracy(outputs):
