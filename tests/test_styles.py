@@ -6,6 +6,7 @@ generator's measures: an up-stroke is ink above and left of a 1's stem, a bar is
 ink on both sides of a 7's stem on one row."""
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,17 +14,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import kill_after_backup, quick_train_args, run_train
+import styles_probe
+from conftest import NO_TENSORFLOW, kill_after_backup, quick_train_args, run_train, subprocess_env
 from digitnet.core.errors import ConfigError
-from digitnet.data import styles
-from digitnet.data.augment import augment_batch
+from digitnet.data import augment, styles
+from digitnet.data.augment import TF_OPS, augment_batch
 from digitnet.data.pipeline import epoch_variable, make_dataset
 from digitnet.data.presets import Augmentation, StyleCoverage, get_augmentation
 from digitnet.models.tasks import CLASSIFICATION
 
 ROOT = Path(__file__).resolve().parents[1]
-# Only the stroke edit of each digit, every time: no pen, no slant or width, no affine distortion.
-STROKES_ONLY = StyleCoverage(stroke=1.0, bare_one=0.0, foot=0.0, pen=0.0, shape=0.0)
+STROKES_ONLY = styles_probe.STROKES_ONLY  # the stroke edit of each digit, every time, nothing else
 
 
 def digits_of(mnist, label: int, count: int = 40) -> np.ndarray:
@@ -35,9 +36,10 @@ def stroke_edited(images_uint8: np.ndarray, label: int, coverage: StyleCoverage 
     """styles.edit_strokes on `images_uint8`, all labelled `label`: float [n, 28, 28], in the
     digits' own coordinates (before the affine transform moves them)."""
     ink = tf.constant(images_uint8, tf.float32) / 255.0
-    draws = tf.random.stateless_uniform([len(images_uint8), styles._DRAWS], seed)
+    draws = tf.random.stateless_uniform([len(images_uint8), styles.DRAWS], seed)
     labels = tf.fill([len(images_uint8)], label)
-    edited, _ = styles.edit_strokes(ink, styles.Profile(ink), styles.stroke_width(ink), labels, draws, coverage)
+    edited, _ = styles.edit_strokes(ink, styles.Profile(ink, TF_OPS), styles.stroke_width(ink, TF_OPS), labels,
+                                    draws, coverage, TF_OPS)
     return edited.numpy()
 
 
@@ -158,7 +160,7 @@ def test_stroke_width_is_the_photo_preparation_s_measure(mnist):
     from digitnet.serving.preprocess import DIGIT_BOX, stroke_width
 
     images = mnist.train_images[:50]
-    ours = styles.stroke_width(tf.constant(images, tf.float32) / 255.0).numpy()
+    ours = styles.stroke_width(tf.constant(images, tf.float32) / 255.0, TF_OPS).numpy()
     # preprocess.stroke_width scales to the 20-pixel box; on the whole 28x28 field that is 20/28.
     theirs = np.array([stroke_width(image / 255.0) * 28 / DIGIT_BOX for image in images])
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
@@ -169,12 +171,12 @@ def test_markers_thicken_and_fine_pens_thin_the_strokes(mnist):
 
     images = mnist.train_images[:60]
     ink = tf.constant(images, tf.float32) / 255.0
-    width = styles.stroke_width(ink)
+    width = styles.stroke_width(ink, TF_OPS)
     coverage = StyleCoverage(pen=1.0)
     for kind, thicker in ((0.2, True), (0.7, False)):
-        draws = tf.random.stateless_uniform([len(images), styles._DRAWS], [1, 1]).numpy()
+        draws = tf.random.stateless_uniform([len(images), styles.DRAWS], [1, 1]).numpy()
         draws[:, styles._PEN_KIND] = kind
-        changed = styles.change_pen(ink, width, tf.constant(draws), coverage).numpy()
+        changed = styles.change_pen(ink, width, tf.constant(draws), coverage, TF_OPS).numpy()
         before = np.array([stroke_width(image / 255.0) for image in images])
         after = np.array([stroke_width(image) for image in changed])
         if thicker:
@@ -261,14 +263,85 @@ def test_pipeline_keeps_labels_and_draws_from_seed_epoch_and_batch(small_mnist):
     assert not np.array_equal(dataset_epoch(images, labels, "styles", epoch=2)[0], styled)
 
 
-def test_existing_presets_do_not_change_and_styles_are_refused_where_they_cannot_be_drawn():
+def test_existing_presets_do_not_change():
     assert not any(get_augmentation(name).has_styles for name in ("none", "shift", "affine", "elastic-only",
                                                                    "elastic"))
     assert get_augmentation("styles").has_styles and "style edits" in get_augmentation("styles").describe()
+
+
+# -- the same edits through layers.RandomAffine (keras.ops), on Keras' TensorFlow and JAX backends --------------
+
+def probe_inputs(mnist) -> dict:
+    """40 ones, 40 sevens and 40 other digits, with the draws that the pipeline's maths also turns into images."""
+    labels = mnist.train_labels
+    chosen = np.concatenate([np.flatnonzero(labels == 1)[:40], np.flatnonzero(labels == 7)[:40],
+                             np.flatnonzero(~np.isin(labels, (1, 7)))[:40]])
+    count = len(chosen)
+    return {"images": mnist.train_images[chosen], "labels": labels[chosen].astype(np.int32),
+            "affine_draws": tf.random.stateless_uniform([count, 6], [7, 8], -1.0, 1.0).numpy(),
+            "style_draws": tf.random.stateless_uniform([count, styles.DRAWS], [9, 10]).numpy()}
+
+
+def pipeline_image(inputs: dict) -> np.ndarray:
+    """The inputs' draws turned into images by the tf.data pipeline's maths (augment.py, TF_OPS)."""
+    images = tf.constant(inputs["images"], tf.float32)[..., None] / 255.0
+    augmentation = get_augmentation("styles")
+    inverse, translation = augment.affine_from_draws(tf.constant(inputs["affine_draws"]), augmentation, (28, 28))
+    edited, inverse, translation = styles.restyle(images, tf.constant(inputs["labels"]),
+                                                  tf.constant(inputs["style_draws"]), augmentation.styles, inverse,
+                                                  translation, TF_OPS)
+    return augment.warp(edited, inverse, translation).numpy()
+
+
+def check_layer_outputs(inputs: dict, out: dict) -> None:
+    """What test_styles asks of the pipeline's edits, asked of the layer's: the same image from the
+    same draws, an up-stroke on 1s and a bar on 7s (measured on each output's own stem), other
+    digits untouched, pixel range kept, seeded and deterministic, labels used, nothing at inference."""
+    images, labels = inputs["images"] / np.float32(255), inputs["labels"]
+    assert np.abs(out["same_draws"] - pipeline_image(inputs)).max() < 1e-4
+    assert np.abs(out["same_draws"][..., 0] - images).mean() > 0.02  # they did change the digits
+    strokes = out["strokes"][..., 0]
+    ones, sevens, others = labels == 1, labels == 7, ~np.isin(labels, (1, 2, 4, 7, 9))
+    gained = np.array([ink_left_of_stem_in_top_half(e, e) - ink_left_of_stem_in_top_half(o, o)
+                       for e, o in zip(strokes[ones], images[ones])])
+    assert np.mean(gained > 3.0) >= 0.9 and np.median(gained) > 6.0, gained
+    crossed = [ink_both_sides_of_stem(e, o) > ink_both_sides_of_stem(o, o)
+               for e, o in zip(strokes[sevens], images[sevens])]
+    assert np.mean(crossed) >= 0.9, crossed
+    np.testing.assert_allclose(strokes[others], images[others], atol=1e-5)  # no edit, no transform: unmoved
+    for name in ("same_draws", "strokes", "first", "second", "twin", "unlabelled"):
+        assert out[name].shape == (len(labels), 28, 28, 1) and out[name].dtype == np.float32, name
+        assert out[name].min() >= 0.0 and out[name].max() <= 1.0, name
+    np.testing.assert_array_equal(out["first"], out["twin"])  # seeded
+    assert np.abs(out["first"] - out["second"]).mean() > 0.01  # new draws every batch
+    assert not np.array_equal(out["first"], out["unlabelled"])  # the stroke edits read the labels
+    np.testing.assert_array_equal(out["inference"][..., 0], images)
+
+
+def test_the_layer_draws_the_pipelines_edits_on_keras_tensorflow(mnist):
+    inputs = probe_inputs(mnist)
+    check_layer_outputs(inputs, styles_probe.outputs(inputs))
+
+
+@pytest.mark.slow  # a Keras-on-JAX interpreter: about 20 s on 2 cores
+def test_the_layer_draws_the_pipelines_edits_on_keras_jax_without_tensorflow(mnist, tmp_path):
+    inputs = probe_inputs(mnist)
+    np.savez(tmp_path / "in.npz", **inputs)
+    (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "styles_probe.py"), str(tmp_path / "in.npz"),
+                           str(tmp_path / "out.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=subprocess_env(KERAS_BACKEND="jax", PYTHONPATH=f"{tmp_path}:{ROOT}"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = dict(np.load(tmp_path / "out.npz"))
+    assert str(out.pop("backend")) == "jax"
+    check_layer_outputs(inputs, out)
+
+
+def test_the_layer_still_refuses_elastic_presets():
     from digitnet.models.layers import RandomAffine
 
-    with pytest.raises(ConfigError, match="'styles' adds style edits"):
-        RandomAffine("styles")
+    with pytest.raises(ConfigError, match="'elastic' adds an elastic field"):
+        RandomAffine("elastic")
 
 
 @pytest.mark.parametrize("fields", [dict(stroke=1.5), dict(pen=-0.1), dict(narrowest=0.0), dict(widest=0.9),

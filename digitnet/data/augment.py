@@ -12,7 +12,8 @@ and in tf.data alike.
 
 Presets with style edits (styles.py) rewrite each digit's strokes, pen, slant
 and width first, from its label, and compose the slant and width with the
-affine transform, so the digit is still resampled once.
+affine transform, so the digit is still resampled once. styles.py writes its
+maths in keras.ops' names; TF_OPS gives it TensorFlow's ops under them.
 
 Coordinates are pixels with x to the right and y downwards; the image centre
 is the origin of rotation, scaling and shear.
@@ -20,12 +21,22 @@ is the origin of rotation, scaling and shear.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import tensorflow as tf
 
 from digitnet.data import affine, styles
 from digitnet.data.presets import Augmentation, get_augmentation
+
+
+# The keras.ops names that styles.py computes with, as TensorFlow ops: the pipeline runs them without Keras.
+TF_OPS = types.SimpleNamespace(
+    abs=tf.abs, any=tf.reduce_any, argmax=tf.argmax, cast=tf.cast, clip=tf.clip_by_value,
+    convert_to_tensor=tf.constant, cos=tf.cos, equal=tf.equal, exp=tf.exp,
+    flip=lambda x, axis: tf.reverse(x, [axis]), matmul=tf.matmul, max=tf.reduce_max, maximum=tf.maximum,
+    minimum=tf.minimum, pad=tf.pad, sin=tf.sin, sqrt=tf.sqrt, square=tf.square, stack=tf.stack, sum=tf.reduce_sum,
+    tan=tf.tan, where=tf.where, zeros_like=tf.zeros_like)
 
 
 def smoothing_matrix(size: int, sigma: float, spacing: int = 1) -> np.ndarray:
@@ -184,8 +195,9 @@ def _distorted(images: tf.Tensor, seed: tf.Tensor, augmentation: Augmentation, l
     if augmentation.has_styles:
         # A stream of its own, so the affine and elastic draws stay those of the same preset without styles.
         style_seed = tf.random.experimental.stateless_fold_in(seed, 3)
-        images, inverse, translation = styles.restyle(images, labels, style_seed, augmentation.styles,
-                                                      inverse, translation)
+        draws = tf.random.stateless_uniform(tf.stack([batch, styles.DRAWS]), style_seed)
+        images, inverse, translation = styles.restyle(images, labels, draws, augmentation.styles, inverse,
+                                                      translation, TF_OPS)
     displacement = None
     if augmentation.has_elastic:
         displacement = _elastic_components(batch, size, elastic_seed, augmentation.elastic_alpha,

@@ -14,7 +14,7 @@ from keras import ops
 
 from digitnet.core.errors import ConfigError
 from digitnet.core.images import DIGIT_WIDTHS
-from digitnet.data import affine
+from digitnet.data import affine, styles
 from digitnet.data.presets import Augmentation, get_augmentation
 
 
@@ -83,8 +83,15 @@ def affine_transforms(draws, augmentation: Augmentation, size) -> "keras.KerasTe
     [-1, 1], [batch, 6]: the distortions augment.affine_from_draws makes of the
     same draws (affine.from_draws), about the image centre, in y-down pixel
     coordinates (tests/test_portable.py compares the two resamplings)."""
+    entries, shift = affine.from_draws(draws, augmentation, size, ops)
+    return projective_transforms(entries, shift, size)
+
+
+def projective_transforms(entries: tuple, shift, size) -> "keras.KerasTensor":
+    """[batch, 8] transforms for keras.ops.image.affine_transform from the inverse matrices'
+    entries (m00, m01, m10, m11), each [batch], and the forward shifts [batch, 2] (x, y) in pixels."""
     height, width = (int(d) for d in size)
-    (m00, m01, m10, m11), shift = affine.from_draws(draws, augmentation, size, ops)
+    m00, m01, m10, m11 = entries
     centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
     # Output pixel p reads centre + M (p - centre - shift).
     origin_x, origin_y = centre_x + shift[:, 0], centre_y + shift[:, 1]
@@ -93,38 +100,61 @@ def affine_transforms(draws, augmentation: Augmentation, size) -> "keras.KerasTe
                       m10, m11, centre_y - m10 * origin_x - m11 * origin_y, zeros, zeros], axis=1)
 
 
+def styled_transforms(images, labels, affine_draws, style_draws, augmentation: Augmentation) -> tuple:
+    """(images with their strokes and pens edited, [batch, 8] transforms for
+    keras.ops.image.affine_transform): a preset's style edits (styles.restyle, the maths
+    that augment.py runs in the tf.data pipeline) from the digits' `labels` (None: the
+    edits that need no label only) and uniform draws in [0, 1), [batch, styles.DRAWS],
+    composed with its affine distortion of `affine_draws` [batch, 6]."""
+    size = images.shape[1:3]
+    (m00, m01, m10, m11), shift = affine.from_draws(affine_draws, augmentation, size, ops)
+    inverse = ops.stack([ops.stack([m00, m01], axis=-1), ops.stack([m10, m11], axis=-1)], axis=1)
+    edited, inverse, shift = styles.restyle(images, labels, style_draws, augmentation.styles, inverse, shift, ops)
+    entries = (inverse[:, 0, 0], inverse[:, 0, 1], inverse[:, 1, 0], inverse[:, 1, 1])
+    return edited, projective_transforms(entries, shift, size)
+
+
+def resample(images, transforms):
+    """images read through `transforms` by bilinear interpolation, zero outside, clipped to [0, 1]."""
+    moved = ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
+                                       fill_value=0.0)
+    return ops.clip(moved, 0.0, 1.0)
+
+
 @keras.saving.register_keras_serializable(package="digitnet")
 class RandomAffine(keras.layers.Layer):
     """While training, distorts each image by its own random affine transform drawn
-    from an --augment preset (augment_presets.py); at inference it passes the images
-    unchanged.
+    from an --augment preset (presets.py), after the preset's style edits if it has
+    them; at inference it passes the images unchanged.
 
     The same distortions as the tf.data pipeline's augment.py, as a layer in the
     model, so that Keras trains a registered model with its registered
-    augmentation on any backend (digitnet.portable: JAX on a machine without
+    augmentation on any backend (--feed arrays: JAX on a machine without
     TensorFlow). One bilinear resampling, zero outside the image, range kept.
+    Style edits depend on each digit's label (an up-stroke on 1s only), so the
+    layer takes the `labels` beside the images while training (without them it
+    draws the edits that need no label, as augment.py does).
     The draws come from the layer's SeedGenerator: seeded, new every batch.
-    Presets with an elastic field or style edits are refused (augment.py only)."""
+    Presets with an elastic field are refused (augment.py only)."""
 
     def __init__(self, preset: str = "affine", seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         augmentation = get_augmentation(preset)
         if augmentation.has_elastic:
-            raise ConfigError(f"RandomAffine draws affine distortions only; the preset {preset!r} adds an elastic "
-                              "field, which only the tf.data pipeline (digitnet.train) draws")
-        if augmentation.has_styles:
-            raise ConfigError(f"RandomAffine draws affine distortions only; the preset {preset!r} adds style "
-                              "edits, which only the tf.data pipeline (digitnet.train) draws")
+            raise ConfigError(f"RandomAffine draws affine distortions and style edits only; the preset {preset!r} "
+                              "adds an elastic field, which only the tf.data pipeline (digitnet.train) draws")
         self.preset, self.seed, self.augmentation = preset, seed, augmentation
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=None):
+    def call(self, images, labels=None, training=None):
         if not training or self.augmentation.is_identity:
             return images
-        draws = keras.random.uniform((ops.shape(images)[0], 6), -1.0, 1.0, seed=self.seed_generator)
-        moved = ops.image.affine_transform(images, affine_transforms(draws, self.augmentation, images.shape[1:3]),
-                                           interpolation="bilinear", fill_mode="constant", fill_value=0.0)
-        return ops.clip(moved, 0.0, 1.0)
+        batch = ops.shape(images)[0]
+        draws = keras.random.uniform((batch, 6), -1.0, 1.0, seed=self.seed_generator)
+        if not self.augmentation.has_styles:
+            return resample(images, affine_transforms(draws, self.augmentation, images.shape[1:3]))
+        style_draws = keras.random.uniform((batch, styles.DRAWS), seed=self.seed_generator)
+        return resample(*styled_transforms(images, labels, draws, style_draws, self.augmentation))
 
     def compute_output_shape(self, input_shape):
         return input_shape
