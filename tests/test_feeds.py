@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NO_TENSORFLOW, subprocess_env
+from conftest import NO_TENSORFLOW, quick_train_args, run_train, subprocess_env
 
 from digitnet.core.errors import ConfigError
 from digitnet.models.registry import get_spec
 from digitnet.models.tasks import CLASSIFICATION
 from digitnet.training import run_folder
+from digitnet.training.callbacks import seed_states
 from digitnet.training.config import TrainConfig
-from digitnet.training.feeds import ArrayBatches, ArrayFeed
+from digitnet.training.feeds import ArrayBatches, ArrayFeed, LabelledTrainer
 from digitnet.training.loop import open_feed, stages_for
 from digitnet.training.resume import agree_on_start
 
@@ -66,8 +67,6 @@ def test_evaluation_batches_keep_the_arrays_order():
 def test_the_arrays_feed_refuses_what_only_tfdata_does_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="--augment elastic adds an elastic field"):
         TrainConfig(arch="deep_cnn", feed="arrays", augment="elastic", output_dir=str(tmp_path)).resolved()
-    with pytest.raises(ConfigError, match="--augment styles adds style edits"):
-        TrainConfig(arch="deep_cnn", feed="arrays", augment="styles", output_dir=str(tmp_path)).resolved()
     with pytest.raises(ConfigError, match="--strategy mirrored needs --feed tfdata"):
         TrainConfig(arch="lenet", feed="arrays", strategy="mirrored", output_dir=str(tmp_path)).resolved()
     with pytest.raises(ConfigError, match="unknown --feed 'disk'"):
@@ -75,6 +74,49 @@ def test_the_arrays_feed_refuses_what_only_tfdata_does_in_one_line(tmp_path):
     config = TrainConfig(arch="lenet", feed="arrays", output_dir=str(tmp_path)).resolved()
     with pytest.raises(ConfigError, match="received MirroredStrategy"):
         open_feed(config, strategy=type("MirroredStrategy", (), {})())
+
+
+def test_the_arrays_feed_draws_style_edits_from_labelled_batches(tmp_path):
+    """--augment styles: the training batches carry each image's label to the training model's
+    RandomAffine (a LabelledTrainer), which leaves evaluation's unlabelled images alone."""
+    config = TrainConfig(arch="lenet", feed="arrays", augment="styles", output_dir=str(tmp_path)).resolved()
+    images, labels = numbered_digits(70)
+    batches, start_epoch = ArrayFeed().train_batches(images, labels, CLASSIFICATION, config)
+    start_epoch(2)
+    (inputs, batch_labels), targets = batches[0]
+    np.testing.assert_array_equal(batch_labels, targets)
+    np.testing.assert_array_equal(batch_labels, np.rint(inputs[:, 0, 0, 0] * 255).astype(int) % 10)
+    evaluation = ArrayFeed().eval_batches(images, labels, CLASSIFICATION, config)
+    assert evaluation[0][0].shape == (70, 28, 28, 1)  # images alone
+
+    model = get_spec("lenet").build()
+    trainer = ArrayFeed().training_model(model, config)
+    assert isinstance(trainer, LabelledTrainer)
+    assert len(seed_states(trainer)) == 1  # the layer's random state goes into each epoch's backup
+    digits = np.asarray(inputs)
+    np.testing.assert_array_equal(np.asarray(trainer(digits)), np.asarray(model(digits)))
+    trained_on = np.asarray(trainer((digits, batch_labels), training=True))
+    assert trained_on.shape == (70, 10) and not np.allclose(trained_on, np.asarray(model(digits)))
+    # Presets without style edits keep their label-free training model and batches.
+    affine = TrainConfig(arch="lenet", feed="arrays", augment="affine", output_dir=str(tmp_path)).resolved()
+    assert not isinstance(ArrayFeed().training_model(model, affine), LabelledTrainer)
+    assert ArrayFeed().train_batches(images, labels, CLASSIFICATION, affine)[0][0][0].shape == (70, 28, 28, 1)
+
+
+@pytest.mark.slow  # about 20 s on 2 cores
+def test_a_tiny_arrays_feed_run_with_style_edits(tmp_path):
+    folder = tmp_path / "run"
+    run_train(["--arch", "lenet", "--feed", "arrays", "--augment", "styles", *quick_train_args(256, 200, 1),
+               "--output-dir", str(folder)])
+    config = json.loads((folder / run_folder.CONFIG).read_text())
+    assert (config["config"]["feed"], config["config"]["augment"]) == ("arrays", "styles")
+    metrics = json.loads((folder / run_folder.METRICS).read_text())
+    assert metrics["train_examples"] == 256 and len(metrics["weights_sha256"]) == 64
+    assert metrics["test"]["accuracy"] > 0.15  # 256 digits, one epoch: above chance (10 %), no more
+    import keras
+
+    saved = keras.models.load_model(folder / "model.keras")  # without the training-only layer
+    assert saved.input_shape == (None, 28, 28, 1) and "random_affine" not in [layer.name for layer in saved.layers]
 
 
 def unfinished_run(folder, config, saved_epochs=()):

@@ -198,6 +198,22 @@ def test_deep_cnn_trains_on_jax_with_its_registered_distortions(tmp_path):
     assert saved(member, "metrics.json")["train_examples"] == 400
 
 
+@pytest.mark.slow  # about 50 s on 2 cores
+def test_a_member_trains_with_style_edits_on_jax_without_tensorflow(tmp_path):
+    """--augment styles on the GPU machine's setup: the style edits drawn by RandomAffine from labelled batches."""
+    done = run_module("digitnet.portable", "--arch", "lenet", "--members", "1", "--augment", "styles",
+                      "--output-dir", str(tmp_path / "c"), "--train-examples", "256", "--test-examples", "200",
+                      "--epochs", "1", "--quiet", env=child_env(tmp_path, "jax", block_tensorflow=True))
+    assert done.returncode == 0, done.stderr[-3000:]
+    member = tmp_path / "c" / "member-0"
+    config, metrics = saved(member, "config.json"), saved(member, "metrics.json")
+    assert (config["config"]["augment"], config["config"]["feed"], config["keras_backend"]) == (
+        "styles", "arrays", "jax")
+    assert metrics["train_examples"] == 256 and metrics["test"]["accuracy"] > 0.15  # above chance (10 %), no more
+    model = keras.models.load_model(member / "model.keras")
+    assert not [layer for layer in model.layers if isinstance(layer, layers.RandomAffine)]
+
+
 # Runs `python -m digitnet.portable ARGV` and SIGKILLs itself after the first batches of epoch index
 # KILL_EPOCH: a real kill (no clean-up runs), at a point the test chooses rather than a race with a timer.
 KILLED_IN_EPOCH = """

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from digitnet.core.images import INPUT_SHAPE, to_model_input
+from digitnet.data.presets import get_augmentation
 from digitnet.models.tasks import Task
 from digitnet.training.config import TrainConfig
 
@@ -78,13 +79,15 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
 
 class ArrayBatches(keras.utils.PyDataset):
     """(inputs, targets) batches of uint8 arrays, converted per batch: in order, or, with
-    `seed`, in epoch_order(seed, epoch) for the epoch set by start_epoch (the last batch smaller)."""
+    `seed`, in epoch_order(seed, epoch) for the epoch set by start_epoch (the last batch smaller).
+    With `labelled`, the inputs are (images, labels), for a LabelledTrainer."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, task: Task, batch_size: int, seed: int | None = None):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, task: Task, batch_size: int, seed: int | None = None,
+                 labelled: bool = False):
         # One worker, no processes: batches are made in order, on demand, in this thread.
         super().__init__(workers=1, use_multiprocessing=False)
         self.images, self.labels = images, labels.astype(np.int32)
-        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.task, self.batch_size, self.seed, self.labelled = task, batch_size, seed, labelled
         self.order = np.arange(len(images))
 
     def start_epoch(self, epoch: int) -> None:
@@ -96,7 +99,28 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        return self.task.make_targets(to_model_input(self.images[chosen]), self.labels[chosen])
+        inputs, targets = self.task.make_targets(to_model_input(self.images[chosen]), self.labels[chosen])
+        return ((inputs, self.labels[chosen]), targets) if self.labelled else (inputs, targets)
+
+
+@keras.saving.register_keras_serializable(package="digitnet")
+class LabelledTrainer(keras.Model):
+    """`model` behind a training-only RandomAffine whose preset has style edits, which depend
+    on each digit's label (an up-stroke on 1s only): called on (images, labels) while it
+    trains (labelled ArrayBatches), on images alone otherwise (evaluation, validation, the
+    callbacks' probes), where the layer passes the images unchanged.
+
+    A model of its own rather than labels drawn into the feed's batches: the edits then
+    run inside the compiled training step on the device, with the model's seeded random
+    state (saved with each epoch's backup), on every backend."""
+
+    def __init__(self, model: keras.Model, distortion: keras.layers.Layer, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.distortion = model, distortion
+
+    def call(self, inputs, training=None):
+        images, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
+        return self.inner(self.distortion(images, labels, training=training), training=training)
 
 
 class ArrayFeed:
@@ -104,7 +128,8 @@ class ArrayFeed:
 
     The registered augmentation is drawn by layers.RandomAffine, a training-only
     first layer of the model that is trained (training_model); the model saved
-    is the one inside it. Elastic presets are refused (TrainConfig.validate)."""
+    is the one inside it. With style edits the training batches carry the labels
+    to it (LabelledTrainer). Elastic presets are refused (TrainConfig.validate)."""
 
     name = "arrays"
     worker_index = 0
@@ -136,21 +161,25 @@ class ArrayFeed:
 
     def train_batches(self, images: np.ndarray, labels: np.ndarray, task: Task, config: TrainConfig):
         """(the training batches, the function that tells them which epoch starts)."""
-        batches = ArrayBatches(images, labels, task, config.batch_size, seed=config.seed)
+        batches = ArrayBatches(images, labels, task, config.batch_size, seed=config.seed,
+                               labelled=get_augmentation(config.augment).has_styles)
         return batches, batches.start_epoch
 
     def eval_batches(self, images: np.ndarray, labels: np.ndarray, task: Task, config: TrainConfig) -> ArrayBatches:
         return ArrayBatches(images, labels, task, config.batch_size)
 
     def training_model(self, model: keras.Model, config: TrainConfig) -> keras.Model:
-        """`model` behind the training-only RandomAffine of config.augment (`model` itself without one)."""
+        """`model` behind the training-only RandomAffine of config.augment (`model` itself without one);
+        a LabelledTrainer where the preset's style edits read the labels."""
         if config.augment == "none":
             return model
         from digitnet.models.layers import RandomAffine
 
+        distortion = RandomAffine(config.augment, seed=config.seed, name="random_affine")
+        if get_augmentation(config.augment).has_styles:
+            return LabelledTrainer(model, distortion, name=f"{model.name}_training")
         inputs = keras.Input(INPUT_SHAPE, name="images")
-        distorted = RandomAffine(config.augment, seed=config.seed, name="random_affine")(inputs)
-        return keras.Model(inputs, model(distorted), name=f"{model.name}_training")
+        return keras.Model(inputs, model(distortion(inputs)), name=f"{model.name}_training")
 
     def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray) -> None:
         """Nothing: the augmentation figure draws with the tf.data pipeline's augment.py (TensorFlow)."""
