@@ -6,9 +6,12 @@ the two settings alternating:
 
     python benchmarks/first_call.py [--repeats 4]
 
-A child: the registered LeNet compiled as digitnet compiles it (Adam, 10 steps
-per call), fit on 10 batches of 100 (the first call), again (the same calls,
-traced), then 2 epochs of 120 batches (steady state).
+A child: the registered LeNet built, seeded, fed and compiled by
+digitnet.training.loop's own functions, as a run of 12,000 training images
+compiles it (Adam over the cosine schedule, the batch-loss log, 10 steps per
+call), then trained by the loop's one fit call (loop.fit_epochs) on 10 batches
+of 100 (the first call), again (the same calls, traced), then 2 epochs of 120
+batches (steady state).
 """
 from __future__ import annotations
 
@@ -27,25 +30,26 @@ SETTINGS = {
 }
 
 CHILD = """
-import json, sys, time
-import keras, tensorflow as tf
+import json, sys, tempfile, time
+import tensorflow as tf
 options = json.loads(sys.argv[1])
 if options:
     tf.config.optimizer.set_experimental_options(options)
 from digitnet.data.sources import load_digits
-from digitnet.core.images import to_model_input
-from digitnet.models.registry import REGISTRY
-data = load_digits()
-batches = tf.data.Dataset.from_tensor_slices(
-    (to_model_input(data.train_images[:12000]), data.train_labels[:12000])).batch(100)
-keras.utils.set_random_seed(0)
-model = REGISTRY["lenet"].build()
-model.compile(optimizer=keras.optimizers.Adam(0.005), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"], steps_per_execution=10)
+from digitnet.models.registry import get_spec
+from digitnet.training import loop
+from digitnet.training.config import TrainConfig
+spec = get_spec("lenet")
+# The output folder is only validated, never written.
+config = TrainConfig(arch="lenet", train_examples=12000, output_dir=tempfile.gettempdir()).resolved()
+loop.seed_everything(config)
+datasets = loop.make_datasets(config, spec, load_digits().take_train(config.train_examples))
+model = loop.build_model(spec, config)
+loop.compile_for_stage(model, spec, loop.stages_for(spec, config)[0], config, 120)
 seconds = []
-for dataset, epochs in ((batches.take(10), 1), (batches.take(10), 1), (batches, 2)):
+for batches, epochs in ((datasets.train.take(10), 1), (datasets.train.take(10), 1), (datasets.train, 2)):
     start = time.perf_counter()
-    model.fit(dataset, epochs=epochs, verbose=0)
+    loop.fit_epochs(model, batches, epochs)
     seconds.append((time.perf_counter() - start) / epochs)
 print(json.dumps(dict(zip(("first_call", "again", "epoch_of_120"), seconds))))
 """

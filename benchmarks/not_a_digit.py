@@ -4,7 +4,8 @@
     python benchmarks/not_a_digit.py              # measure with judge.json as it is
 
 The judge (digitnet/serving/judge.py: the detector, the model's temperature
-and confidence floor, from saved_models/not_a_digit/<version>/) answers the
+and confidence floor, from the newest saved_models/not_a_digit/<version>/,
+or --judge) answers the
 prepared 28x28 inputs of experiments/reading_sets.py. --select chooses on the
 "fit" sets only (the validation split and negatives of their own seeds) and
 writes judge.json; every run then measures on the "measure" sets (MNIST test
@@ -21,11 +22,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from calibration import JUDGE_FOLDER, MODELS, answers, held_back_sets, model_name
+from calibration import MODELS, answers, held_back_sets, model_name
 from common import print_table, write_results
 
 from digitnet.experiments.reading_sets import LabelledSet, cached_sets
-from digitnet.serving.judge import Detector, load_judge
+from digitnet.serving.judge import Detector, default_judge_folder, load_judge
 
 DIGIT_SETS = ("clean", "photos", "styles")
 TARGETS = {"clean": 0.005, "photos": 0.01, "negatives": 0.95, "negative_photos": 0.95}
@@ -93,7 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model paths")
     parser.add_argument("--select", action="store_true", help="choose the threshold and floors first")
-    parser.add_argument("--judge", default=JUDGE_FOLDER, help="folder of judge.json and detector.npz")
+    parser.add_argument("--judge", default=str(default_judge_folder()),
+                        help="folder of judge.json and detector.npz (default: the newest version)")
     parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
     parser.add_argument("--figures", default="reports/figures")
     parser.add_argument("--output", default="not_a_digit", help="name of the JSON file in benchmarks/results")

@@ -2,10 +2,11 @@
 
     python benchmarks/profile_training.py [--arch lenet] [--steps 300] [--steps-per-execution 10]
 
-Traces `--steps` batches of model.fit (after a warm-up that builds the graph)
-at the registered settings, built and compiled by digitnet.training.loop's own functions
-(compiled_as_trained below), then reads the trace (XPlane protobuf, no
-TensorBoard needed) and prints:
+Traces `--steps` batches of training (after a warm-up that builds the graph)
+at the registered settings, built and compiled by digitnet.training.loop's own
+functions (compiled_as_trained below) and trained by its one fit call
+(loop.fit_epochs), then reads the trace (XPlane protobuf, no TensorBoard
+needed) and prints:
 - the wall time per batch, and how busy TensorFlow's compute threads were;
 - kernel time by kind of op (conv forward, conv gradients, dense, optimizer,
   elementwise), summed over threads, as a share of threads x wall time;
@@ -104,7 +105,7 @@ def compiled_as_trained(arch: str, steps_per_execution: int):
                          output_dir=tempfile.gettempdir()).resolved()
     training.seed_everything(config)
     datasets = training.make_datasets(config, spec, load_digits())
-    model = spec.build()
+    model = training.build_model(spec, config)
     # As training.run_stage counts them (the batch-loss log holds one epoch).
     steps_per_epoch = -(-len(datasets.train_images) // config.batch_size)
     training.compile_for_stage(model, spec, training.stages_for(spec, config)[0], config, steps_per_epoch)
@@ -120,12 +121,14 @@ def main() -> None:
 
     import tensorflow as tf
 
+    from digitnet.training.loop import fit_epochs
+
     model, dataset, spec = compiled_as_trained(args.arch, args.steps_per_execution)
-    model.fit(dataset, steps_per_epoch=100, epochs=1, verbose=0)  # builds and warms the graph
+    fit_epochs(model, dataset, 1, steps_per_epoch=100)  # builds and warms the graph
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         started = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+        fit_epochs(model, dataset, 1, steps_per_epoch=args.steps)
         wall = time.perf_counter() - started
         tf.profiler.experimental.stop()
         summary = summarize(sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True))[-1],

@@ -7,10 +7,12 @@ import pytest
 
 from digitnet.data.negatives import generate
 from digitnet.serving.calibration import Calibration
-from digitnet.serving.judge import Detector, Judge, ModelSettings, fingerprint, load_judge
+from digitnet.serving.judge import NOT_A_DIGIT_CLASS, Detector, Judge, ModelSettings, default_judge_folder, \
+    fingerprint, load_judge
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
-JUDGE = ROOT / "not_a_digit" / "1"
+# The published judge: the newest version, as load_judge finds it.
+JUDGE = default_judge_folder(ROOT)
 DEFAULT_MODEL = ROOT / "tflite" / "committee" / "1" / "committee_int8.tflite"
 
 
@@ -33,9 +35,13 @@ def test_the_numpy_detector_computes_what_its_keras_twin_computes():
     keras.utils.set_random_seed(3)
     model = build_detector()
     images = np.random.default_rng(0).integers(0, 256, (16, 28, 28)).astype(np.uint8)
-    expected = np.asarray(model(images.astype(np.float32)[..., None] / 255.0))
-    assert expected.shape == (16, 11)
-    np.testing.assert_allclose(Detector(detector_weights(model)).logits(images), expected, rtol=1e-4, atol=1e-4)
+    inputs = images.astype(np.float32)[..., None] / 255.0
+    logits = np.asarray(keras.Model(model.input, model.get_layer("logits").output)(inputs))
+    probabilities = np.asarray(model(inputs))
+    assert logits.shape == probabilities.shape == (16, 11)
+    detector = Detector(detector_weights(model))
+    np.testing.assert_allclose(detector.logits(images), logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(detector(images), probabilities[:, NOT_A_DIGIT_CLASS], rtol=1e-4, atol=1e-6)
 
 
 def test_missing_detector_weights_are_named():

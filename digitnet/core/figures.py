@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digitnet.core.files import atomic_path  # noqa: E402
-from digitnet.core.images import EVAL_BATCH  # noqa: E402
+from digitnet.core.images import EVAL_BATCH, NUM_CLASSES  # noqa: E402
 
 
 def _save(figure, path) -> str:
@@ -57,19 +57,21 @@ def plot_reconstructions(images: np.ndarray, reconstructions: np.ndarray, path, 
     return _save(figure, path)
 
 
-def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, path, title: str) -> str:
-    matrix = np.zeros((10, 10), dtype=np.int64)
+def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, path, title: str,
+                          classes: int = NUM_CLASSES) -> str:
+    """Counts of (true, predicted) over `classes` classes (the ten digits, unless a model has more)."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(matrix, (labels, predictions), 1)
     figure, axis = plt.subplots(figsize=(6, 5.5))
-    shown = np.where(np.eye(10, dtype=bool), 0, matrix)  # colour the errors, not the diagonal
+    shown = np.where(np.eye(classes, dtype=bool), 0, matrix)  # colour the errors, not the diagonal
     axis.imshow(shown, cmap="Reds")
-    for true_class in range(10):
-        for predicted in range(10):
+    for true_class in range(classes):
+        for predicted in range(classes):
             count = matrix[true_class, predicted]
             if count:
                 axis.text(predicted, true_class, str(count), ha="center", va="center", fontsize=7,
                           color="black" if true_class != predicted else "tab:blue")
-    axis.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+    axis.set(xticks=range(classes), yticks=range(classes), xlabel="predicted", ylabel="true",
              title=f"{title}\n{matrix.trace()} / {matrix.sum()} correct")
     return _save(figure, path)
 
@@ -110,10 +112,12 @@ def plot_digit_grid(images: np.ndarray, captions: list[str], path, title: str, c
 
 
 def classification_figures(model, inputs: np.ndarray, labels: np.ndarray, output_dir, name: str) -> list[str]:
-    """Confusion matrix, and the misclassified test digits with their predictions."""
-    predictions = np.argmax(model.predict(inputs, batch_size=EVAL_BATCH, verbose=0), axis=1)
+    """Confusion matrix, and the misclassified test digits with their predictions; as many
+    classes as the model has outputs."""
+    probabilities = model.predict(inputs, batch_size=EVAL_BATCH, verbose=0)
+    predictions = np.argmax(probabilities, axis=1)
     paths = [plot_confusion_matrix(labels, predictions, os.path.join(output_dir, "confusion_matrix.png"),
-                                   f"{name}: test set")]
+                                   f"{name}: test set", classes=probabilities.shape[1])]
     wrong = np.flatnonzero(predictions != labels)[:50]
     if len(wrong):
         paths.append(plot_digit_grid(

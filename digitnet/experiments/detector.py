@@ -1,11 +1,15 @@
 """Training the not-a-digit detector that serving/judge.py runs in NumPy.
 
-The detector is kept out of the model REGISTRY: registered models are MNIST
-classifiers and autoencoders that `train`, `committee` and the exporters
-handle alike, while this one is a binary judge trained on other data (digits
-against digitnet.data.negatives), read only by the judge, and never served
-on its own. Its Keras layers carry the names of judge.DETECTOR_LAYERS, so the
-trained weights go to detector.npz name for name.
+The detector is a ModelSpec of its own (DETECTOR_SPEC), kept out of the model
+REGISTRY: registered models are MNIST classifiers and autoencoders that
+`train`, `committee` and the exporters handle alike, while this one is a judge
+of eleven classes (the ten digits and "not a digit") trained on other data
+(digits against digitnet.data.negatives), read only by the judge, and never
+served on its own. It trains through digitnet's one loop
+(digitnet.training.loop.train with spec=DETECTOR_SPEC), so its run folder is
+like any run's (config.json, history.csv, figures, model.keras) and an
+interrupted run resumes. Its Keras layers carry the names of
+judge.DETECTOR_LAYERS, so the trained weights go to detector.npz name for name.
 
     python -m digitnet.experiments.detector --output runs/not_a_digit
 """
@@ -17,15 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.core.images import to_model_input
-from digitnet.experiments.reading_sets import NOT_A_DIGIT, cached_sets
+from digitnet.data.sources import DigitArrays
+from digitnet.experiments.reading_sets import NOT_A_DIGIT, SIZES, cached_sets
+from digitnet.models.registry import ModelSpec
 from digitnet.serving.judge import DETECTOR_FILE, DETECTOR_LAYERS, NOT_A_DIGIT_CLASS
 
-EPOCHS, BATCH, LEARNING_RATE = 10, 128, 2e-3
+NAME = "not_a_digit"
+EPOCHS, BATCH, LEARNING_RATE, SEED = 10, 128, 2e-3, 0
+# The purposes of experiments/reading_sets.py it trains on, and is tested on at the end of the run.
+TRAIN_PURPOSE, TEST_PURPOSE = "train", "fit"
 
 
 def build_detector():
-    """The Keras twin of judge.Detector: uint8-scaled [28, 28] input -> 11 logits (0-9, not a digit)."""
+    """The Keras twin of judge.Detector: uint8-scaled [28, 28] input -> 11 logits (0-9, not a digit),
+    then a softmax without weights, so that the loop's classification loss applies and the
+    NumPy detector reads the logits layer's weights as they are."""
     import keras
 
     inputs = keras.Input((28, 28, 1))
@@ -40,7 +50,14 @@ def build_detector():
                 x = keras.layers.Flatten()(x)
             last = name == DETECTOR_LAYERS[-1][0]
             x = keras.layers.Dense(size, activation=None if last else "relu", name=name)(x)
-    return keras.Model(inputs, x, name="not_a_digit_detector")
+    outputs = keras.layers.Activation("softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="not_a_digit_detector")
+
+
+DETECTOR_SPEC = ModelSpec(
+    build_detector, "classification", EPOCHS, LEARNING_RATE, BATCH,
+    "not-a-digit detector: the ten digits and 'not a digit' (judge.DETECTOR_LAYERS)",
+)
 
 
 def detector_weights(model) -> dict[str, np.ndarray]:
@@ -53,30 +70,39 @@ def detector_weights(model) -> dict[str, np.ndarray]:
     return weights
 
 
-def training_arrays(sets) -> tuple[np.ndarray, np.ndarray]:
-    """All the sets' inputs [N, 28, 28, 1] in [0, 1] and targets [N]: the digit, or NOT_A_DIGIT_CLASS."""
+def labelled_arrays(sets) -> tuple[np.ndarray, np.ndarray]:
+    """All the sets' uint8 images [N, 28, 28] and uint8 labels [N]: the digit, or NOT_A_DIGIT_CLASS."""
     images = np.concatenate([s.images for s in sets.values()])
     labels = np.concatenate([s.labels for s in sets.values()]).astype(np.int64)
-    return to_model_input(images), np.where(labels == NOT_A_DIGIT, NOT_A_DIGIT_CLASS, labels)
+    return images, np.where(labels == NOT_A_DIGIT, NOT_A_DIGIT_CLASS, labels).astype(np.uint8)
 
 
-def train_detector(cache_dir: str | None, seed: int = 0, epochs: int = EPOCHS, sizes: dict | None = None):
-    """Trains the detector on reading_sets' "train" purpose, deterministically; returns the Keras model."""
+def detector_data(cache_dir: str | None, sizes: dict[str, int] | None = None) -> DigitArrays:
+    """Train split: reading_sets' "train" purpose (digits and negatives); test split: its "fit"
+    purpose, which the detector never learns from. `sizes` overrides the sets' sizes (tests)."""
+    def purpose_sets(purpose):
+        override = {name: count for name, count in (sizes or {}).items() if name in SIZES[purpose]}
+        return labelled_arrays(cached_sets(purpose, cache_dir, override or None))
+
+    (train_images, train_labels), (test_images, test_labels) = map(purpose_sets, (TRAIN_PURPOSE, TEST_PURPOSE))
+    return DigitArrays(train_images, train_labels, test_images, test_labels,
+                       source=f"reading_sets: '{TRAIN_PURPOSE}' digits and negatives; tested on '{TEST_PURPOSE}'")
+
+
+def train_detector(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
+                   sizes: dict | None = None, verbose: int = 1, fresh: bool = False):
+    """Trains the detector through the loop in `output_dir`, deterministically (reusing a finished
+    run, resuming an interrupted one, unless `fresh`); returns (the loop's RunResult, the trained
+    Keras model)."""
     import keras
-    import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    images, targets = training_arrays(cached_sets("train", cache_dir, sizes))
-    order = np.random.default_rng(seed).permutation(len(targets))
-    model = build_detector()
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    steps = epochs * -(-len(targets) // BATCH)
-    model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
-    model.fit(images[order], targets[order], batch_size=BATCH, epochs=epochs, shuffle=True, verbose=2)
-    return model
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
+
+    config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
+                         verbose=verbose, fresh=fresh)
+    result = train(config, data=detector_data(cache_dir, sizes), spec=DETECTOR_SPEC)
+    return result, keras.models.load_model(result.model_path)
 
 
 def save_detector(model, folder: str | Path) -> Path:
@@ -94,15 +120,17 @@ def save_detector(model, folder: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.detector", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", default="runs/not_a_digit", help="folder for detector.npz")
+    parser.add_argument("--output", default=f"runs/{NAME}", help="run folder; detector.npz is written there")
     parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output aside")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    model = train_detector(args.cache, args.seed, args.epochs)
-    path = save_detector(model, args.output)
-    print(f"{path}: {path.stat().st_size:,} bytes, trained in {time.perf_counter() - started:.0f} s")
+    result, model = train_detector(args.output, args.cache, args.seed, args.epochs, fresh=args.fresh)
+    path = save_detector(model, result.output_dir)
+    print(f"{result.headline} on the fit sets")
+    print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
     return 0
 
 

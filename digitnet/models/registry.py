@@ -4,11 +4,17 @@ It imports neither TensorFlow nor Keras, so commands can check their flags
 against it before loading either: builders (builders.py) are named here and
 loaded on first use; tasks (tasks.py) need neither. Nothing else branches on a model's
 name; the tests are parametrized over REGISTRY.
+
+A ModelSpec outside the REGISTRY, whose builder is a function, trains through
+the same loop (digitnet.training.loop.train(config, spec=...)): that is how
+digitnet trains models that are not MNIST classifiers of their own, such as
+the not-a-digit detector (digitnet/experiments/detector.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
+from typing import Callable
 
 from digitnet.core.errors import ConfigError
 from digitnet.core.images import INPUT_SHAPE, NUM_CLASSES
@@ -17,9 +23,10 @@ from digitnet.models import tasks
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its builder and task (by name), and its default training settings."""
+    """A model digitnet trains: its builder and task (by name), and its default training settings."""
 
-    builder: str
+    # A function name in builders.py (registered models), or the function itself (any other model).
+    builder: str | Callable
     task_name: str
     epochs: int
     learning_rate: float
@@ -40,6 +47,8 @@ class ModelSpec:
 
     def build(self, **kwargs):
         """The Keras model (loads Keras)."""
+        if callable(self.builder):
+            return self.builder(**kwargs)
         return getattr(importlib.import_module("digitnet.models.builders"), self.builder)(**kwargs)
 
     @property

@@ -5,11 +5,12 @@ The judge looks at the same prepared input and its served probabilities and
 decides whether to report a digit at all:
 
 - a small CNN, the detector (DETECTOR_LAYERS), gives the probability that the
-  ink is not a digit (an eleventh class beside the ten digits); it is trained on MNIST training digits (clean, as photos
-  and in other styles) against digitnet.data.negatives' letters, symbols,
-  scribbles, shapes, crossed-out and overlaid digits
-  (digitnet/experiments/detector.py), and runs here in NumPy, so that a
-  reading needs no TensorFlow;
+  ink is not a digit (an eleventh class beside the ten digits); it is trained
+  by digitnet's training loop (digitnet/experiments/detector.py) on MNIST
+  training digits (clean, as photos and in other styles) against
+  digitnet.data.negatives' letters, symbols, scribbles, shapes, crossed-out
+  and overlaid digits, and runs here in NumPy, so that a reading needs no
+  TensorFlow;
 - the classifier's probabilities are calibrated by the temperature fitted for
   that very model file (calibration.py), and a calibrated top probability
   under the model's confidence floor also means "not a digit".

@@ -14,7 +14,7 @@ from digitnet.core.errors import ConfigError
 from digitnet.core.images import DIGIT_WIDTHS
 from digitnet.data.presets import AUGMENTATIONS, get_augmentation
 from digitnet.data.sources import DATA_SOURCES
-from digitnet.models.registry import REGISTRY, get_spec
+from digitnet.models.registry import REGISTRY, ModelSpec, get_spec
 
 LR_SCHEDULES = ("constant", "cosine")
 EXPORT_FORMATS = ("saved_model", "tflite")
@@ -103,9 +103,12 @@ class TrainConfig:
                                               choices=EXPORT_FORMATS)
     export_dir: str = setting("saved_models", "where --export writes")
 
-    def resolved(self) -> "TrainConfig":
-        """Fills the paper's defaults from the registry and checks every value."""
-        spec = get_spec(self.arch)
+    def resolved(self, spec: ModelSpec | None = None) -> "TrainConfig":
+        """Fills the paper's defaults from the registry and checks every value.
+
+        `spec` is the model trained when it is not the registered `arch` (loop.train's
+        spec): its settings fill the defaults, and `arch` only names the run."""
+        spec = spec or get_spec(self.arch)
         epochs = spec.epochs if self.epochs is None else self.epochs
         warmup_epochs = self.warmup_epochs
         if warmup_epochs is None and isinstance(epochs, int) and spec.warmup_epochs >= epochs:
@@ -123,10 +126,11 @@ class TrainConfig:
             output_dir=self.output_dir or os.path.join("runs", self.arch),
             export_formats=tuple(self.export_formats),
         )
-        config.validate()
+        config.validate(spec)
         return config
 
-    def validate(self) -> None:
+    def validate(self, spec: ModelSpec | None = None) -> None:
+        """Checks every value; `spec` as in resolved()."""
         positive = {"epochs": self.epochs, "batch_size": self.batch_size}
         optional_positive = {"train_examples": self.train_examples, "test_examples": self.test_examples,
                              "pretrain_epochs": self.pretrain_epochs, "steps_per_execution": self.steps_per_execution}
@@ -165,13 +169,12 @@ class TrainConfig:
         if self.augment not in AUGMENT_PRESETS:
             raise ConfigError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
         if self.digit_width is not None:
-            self._check_digit_width()
+            self._check_digit_width(spec or get_spec(self.arch))
         if self.feed == "arrays":
             self._check_arrays_feed()
         check_writable_folder(self.output_dir, "--output-dir")
 
-    def _check_digit_width(self) -> None:
-        spec = get_spec(self.arch)
+    def _check_digit_width(self, spec: ModelSpec) -> None:
         if (not isinstance(self.digit_width, int) or isinstance(self.digit_width, bool)
                 or self.digit_width not in DIGIT_WIDTHS):
             raise ConfigError(f"--digit-width must be a whole number of pixels from {DIGIT_WIDTHS.start} to "

@@ -8,6 +8,10 @@ The loop is the same for every feed (feeds.py, --feed): the tf.data pipeline
 under a tf.distribute strategy (tfdata_feed.py, the default), or in-memory
 arrays on any Keras backend (feeds.ArrayFeed). This module imports no
 TensorFlow; the tf.data feed does, when it is chosen.
+
+It is the one module that calls Keras' fit (fit_epochs; tests/test_one_trainer.py
+keeps it so): the registered models, a ModelSpec of the caller's own (train's
+`spec`, such as the not-a-digit detector) and the benchmarks all train here.
 """
 from __future__ import annotations
 
@@ -77,12 +81,17 @@ def say(message: str) -> None:
     print(f"[digitnet] {message}", flush=True)
 
 
-def train(config: TrainConfig, data: DigitArrays | None = None, strategy=None) -> RunResult:
+def train(config: TrainConfig, data: DigitArrays | None = None, strategy=None,
+          spec: ModelSpec | None = None) -> RunResult:
     """Trains `config.arch` as configured; the entry point for library users.
 
     `strategy` (a tf.distribute.Strategy, --feed tfdata only) overrides
-    `config.strategy`, for example a MirroredStrategy over chosen devices."""
-    config = config.resolved()
+    `config.strategy`, for example a MirroredStrategy over chosen devices.
+    `spec` trains a model outside the REGISTRY (a ModelSpec whose builder is a
+    function) under the name `config.arch`, with its settings as the defaults;
+    `data` then holds its examples, labelled 0 to its number of classes - 1."""
+    spec = spec or get_spec(config.arch)
+    config = config.resolved(spec)
     # Before any other TensorFlow op, as MultiWorkerMirroredStrategy requires.
     feed = open_feed(config, strategy)
     config = dataclasses.replace(config, steps_per_execution=feed.steps_per_execution(config.steps_per_execution))
@@ -92,7 +101,7 @@ def train(config: TrainConfig, data: DigitArrays | None = None, strategy=None) -
     folder = run_folder.worker_folder(config.output_dir, feed.worker_index)
     # One process per folder; a failed write ends in one line saying what the folder keeps.
     with feed.naming_lost_peers(), run_folder.RunFolder(folder).claimed():
-        result = run(config, get_spec(config.arch), data, feed, folder)
+        result = run(config, spec, data, feed, folder)
     if not result.chief:
         # The chief holds the run; this worker's state is no longer needed.
         shutil.rmtree(folder, ignore_errors=True)
@@ -118,7 +127,7 @@ def run(config: TrainConfig, spec: ModelSpec, data: DigitArrays, feed: Feed, fol
     start = agree_on_start(config, folder, stages, feed)
     if start.finished:
         return reuse_finished_run(folder, chief)
-    start_folder(folder, config, data, start, feed)
+    start_folder(folder, config, spec, data, start, feed)
     seed_everything(config, feed)
     encoder = pretrained_encoder(config, spec, data, feed, folder) if spec.pretrain else None
     datasets = make_datasets(config, spec, data, feed)
@@ -151,7 +160,8 @@ def reuse_finished_run(folder: Path, chief: bool) -> RunResult:
     return RunResult(folder, metrics, metrics["headline"], reused=True)
 
 
-def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: ResumePoint, feed: Feed) -> None:
+def start_folder(folder: Path, config: TrainConfig, spec: ModelSpec, data: DigitArrays, start: ResumePoint,
+                 feed: Feed) -> None:
     """Makes the folder ready for this run: earlier runs moved aside, config.json written."""
     if start.move_aside:
         moved = run_folder.move_aside(folder, start.move_aside)
@@ -160,7 +170,7 @@ def start_folder(folder: Path, config: TrainConfig, data: DigitArrays, start: Re
         run_folder.clear_worker_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / run_folder.CONFIG, run_folder.config_record(
-        config, data.source, **feed.library_versions(), **feed.trained_by()))
+        config, data.source, spec, **feed.library_versions(), **feed.trained_by()))
 
 
 def seed_everything(config: TrainConfig, feed: Feed | None = None) -> None:
@@ -226,9 +236,19 @@ def run_stage(model: keras.Model, trainer: keras.Model, spec: ModelSpec, stage: 
         if index or spec.pretrain:
             say(f"stage '{stage.name}': {stage.epochs} epochs at learning rate {stage.learning_rate:g}")
         callbacks = stage_callbacks(folder, stage, completed, config, datasets, batch_loss_log)
-        trainer.fit(datasets.train, epochs=stage.epochs, validation_data=datasets.validation, shuffle=False,
-                    callbacks=callbacks, verbose=config.verbose and 1)
+        fit_epochs(trainer, datasets.train, stage.epochs, validation=datasets.validation, callbacks=callbacks,
+                   verbose=config.verbose and 1)
     return without_batch_loss_log(trainer.evaluate(datasets.test, return_dict=True, verbose=0))
+
+
+def fit_epochs(trainer: keras.Model, batches, epochs: int, validation=None, callbacks: list | None = None,
+               verbose: int = 0, steps_per_epoch: int | None = None):
+    """digitnet's one call into Keras' fit: `epochs` passes over the feed's `batches`, in the
+    feed's order (it shuffles by (seed, epoch); Keras never does). run_stage calls it with the
+    run's callbacks; the benchmarks call it on a model built and compiled by this module, to
+    time the very step a run takes."""
+    return trainer.fit(batches, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
+                       shuffle=False, callbacks=callbacks, verbose=verbose)
 
 
 def compile_for_stage(model: keras.Model, spec: ModelSpec, stage: Stage, config: TrainConfig,

@@ -176,12 +176,13 @@ def worker_folder(output_dir: str | Path, worker: int) -> Path:
     return Path(output_dir) if worker == 0 else Path(f"{output_dir}.worker-{worker}")
 
 
-def config_record(config: TrainConfig, data_source: str, **trained_by) -> dict:
-    """What a run's config.json holds: its settings, the result fields that decide reuse, the model,
-    the data, and `trained_by` (library versions; the trainer, where not digitnet.train)."""
+def config_record(config: TrainConfig, data_source: str, spec=None, **trained_by) -> dict:
+    """What a run's config.json holds: its settings, the result fields that decide reuse, the model
+    (`spec`, default the registered config.arch), the data, and `trained_by` (library versions; the
+    trainer, where not digitnet.train)."""
     from digitnet.models.registry import get_spec
 
-    spec = get_spec(config.arch)
+    spec = spec or get_spec(config.arch)
     return {"config": dataclasses.asdict(config), "result_fields": config.result_fields(),
             "model": {"arch": config.arch, "summary": spec.summary, "task": spec.task_name},
             "data_source": data_source, **trained_by}
