@@ -41,7 +41,8 @@ from digitnet.training import loop
 from digitnet.training.config import TrainConfig
 spec = get_spec("lenet")
 # The output folder is only validated, never written.
-config = TrainConfig(arch="lenet", train_examples=12000, output_dir=tempfile.gettempdir()).resolved()
+config = TrainConfig(arch="lenet", train_examples=12000, steps_per_execution=10,
+                     output_dir=tempfile.gettempdir()).resolved()
 loop.seed_everything(config)
 datasets = loop.make_datasets(config, spec, load_digits().take_train(config.train_examples))
 model = loop.build_model(spec, config)
