@@ -24,7 +24,10 @@
 #
 # reuses members 0..FIRST-1 trained here by digitnet.train and the new ones.
 # FLAGs go to every run (a rehearsal on a CPU: --train-examples 600 --epochs 1).
-# FLAGs that change the recipe (--epochs 40) make members of another
+# --augment styles trains the members with the style edits of other countries'
+# writers (drawn on the device by the arrays feed's RandomAffine) instead of the
+# registered affine distortions.
+# FLAGs that change the recipe (--epochs 40, --augment styles) make members of another
 # committee: extract them elsewhere and assemble them there with the same
 # flags, FIRST 0, or digitnet.committee moves the other members aside.
 # A deep_cnn epoch took 1.16 s on the H200 without augmentation

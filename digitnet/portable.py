@@ -7,8 +7,9 @@
 digitnet.train's default feed (tf.data under tf.distribute) needs TensorFlow.
 This command trains committee members through the same training loop with
 --feed arrays: in-memory arrays shuffled by (seed, epoch), the registered
-affine augmentation drawn by a training-only first layer (elastic presets
-need the tf.data feed). Member k of --output-dir has seed --seed + k (k from
+affine augmentation (or --augment styles, with the style edits) drawn by a
+training-only first layer (elastic presets need the tf.data feed). Member k
+of --output-dir has seed --seed + k (k from
 --first-member, so that members join those trained elsewhere); each is an
 ordinary run folder: an interrupted member resumes after its last completed
 epoch (bit-identically with --deterministic where the backend allows), a
