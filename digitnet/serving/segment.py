@@ -49,23 +49,27 @@ LINE_THIN = 0.2  # a piece thinner than 0.2 of the row's height ...
 LINE_LONG = 1.2  # ... and longer than 1.2 of it is a line, not a digit
 SHORT = 0.5  # a piece lower than half the row's height joins the nearest digit (or is dropped)
 IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
-WIDE = 0.9  # a piece wider than 0.9 of its height (or the row's) may be touching digits;
+WIDE = 0.6  # a piece wider than 0.6 of its height (or the row's) may be touching digits;
 WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
-VERY_WIDE = 1.2  # wider than 1.2 x max(own height, the row's), two digits are likelier than one:
-TIE = 0.99  # ... a cut is kept when its sides read at least 0.99 as surely as the whole
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
 CUTS = 3  # candidate cuts per row height of a piece's width
-MAX_DIGITS = 12
+STACKED = 0.5  # pieces overlapping in height by more than half the lower one's are side by side
+SPAN = 8  # a digit is at most 8 consecutive units,
+WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
+WIDTH_FREE = 0.9  # the width prior: 1 up to 0.9 of max(own height, the row's),
+WIDTH_SLOPE = 0.3  # ... then 0.3 less per height of width
+JOIN = 0.7  # a digit made of two groups (side by side) costs this factor
+DIGIT = 0.97  # each digit read costs this factor (confidences saturate: two sure halves of one digit read as surely as it)
+FLOOR = 1e-6  # the value of a piece that is no digit
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 
 
 @dataclasses.dataclass(frozen=True)
 class Piece:
-    """Components of the label grid, restricted to grid columns [left, right)."""
+    """Ink of the label grid: the union of its parts, each (components, left, right): those
+    components (a sorted tuple of labels) restricted to grid columns [left, right)."""
 
-    labels: frozenset
-    left: int
-    right: int
+    parts: tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,9 +157,9 @@ class Segmenter:
 
     # Pieces and their boxes.
     def mask(self, piece: Piece) -> np.ndarray:
-        mask = np.isin(self.labels, list(piece.labels))
-        mask[:, :piece.left] = False
-        mask[:, piece.right:] = False
+        mask = np.zeros(self.labels.shape, dtype=bool)
+        for labels, left, right in piece.parts:
+            mask[:, left:right] |= np.isin(self.labels[:, left:right], labels)
         return mask
 
     def box(self, piece: Piece) -> tuple[int, int, int, int]:
@@ -164,7 +168,7 @@ class Segmenter:
         return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
 
     def whole(self, labels) -> Piece:
-        return Piece(frozenset(labels), 0, self.labels.shape[1])
+        return Piece(((tuple(sorted(int(v) for v in labels)), 0, self.labels.shape[1]),))
 
     # The row: strokes joined, non-digits dropped.
     def strokes_joined(self) -> list[set]:
@@ -176,8 +180,9 @@ class Segmenter:
             for members, box in groups:
                 overlap = (min(right, box[3]) - max(left, box[2])) / min(right - left, box[3] - box[2])
                 gap = max(0, top - box[1], box[0] - bottom)
+                beside = min(bottom, box[1]) - max(top, box[0]) > STACKED * min(bottom - top, box[1] - box[0])
                 if overlap >= MERGE_OVERLAP and gap <= MERGE_GAP * max(bottom - top, box[1] - box[0]) \
-                        and overlap > best_overlap:
+                        and overlap > best_overlap and not beside:
                     best, best_overlap = (members, box), overlap
             if best is None:
                 groups.append(({int(label)}, [top, bottom, left, right]))
@@ -255,7 +260,8 @@ class Segmenter:
                 self.scores[piece] = None
         return [0.0 if self.scores[p] is None else float(self.scores[p].max()) for p in pieces]
 
-    # Cutting touching digits.
+    # The lattice: units (whole pieces, or the parts of a wide one between candidate cuts) and
+    # digits made of consecutive units.
     def cut_columns(self, piece: Piece, height: float) -> list[int]:
         """Candidate cuts: the columns crossed by least ink, at least PART_MIN of the row's
         height from each other and from the piece's ends, CUTS per row height of its width."""
@@ -272,37 +278,103 @@ class Segmenter:
                 chosen.append(int(column))
         return sorted(chosen)
 
-    def tall_enough(self, piece: Piece, height: float) -> bool:
-        """Whether the digit found in a cut's side is at least SHORT of the row's height tall
-        (a sliver of a 2's foot or a 1's edge is no digit, however surely it reads as one)."""
-        prepared = self.prepared.get(piece)
-        return prepared is not None and prepared[1][3] - prepared[1][1] >= SHORT * height * self.cell
-
-    def split(self, piece: Piece, height: float, everything: np.ndarray, alone: bool, depth: int = 1) -> list[Piece]:
-        """The piece whole, or cut in two at the candidate column whose sides' confidences
-        multiply to more than the whole piece's confidence (or, for a very wide piece in a row of
-        several, to at least TIE of it), both sides tall enough; each side is cut again while it is
-        wide. `alone`: the piece is the only one on the page (a single digit, unless surely not)."""
-        top, bottom, left, right = self.box(piece)
-        wide = WIDE_ALONE if alone and depth == 1 else WIDE
-        if right - left <= wide * max(bottom - top, height) or depth >= MAX_DIGITS:
-            return [piece]
-        cuts = [(dataclasses.replace(piece, right=min(piece.right, column)),
-                 dataclasses.replace(piece, left=max(piece.left, column)))
-                for column in self.cut_columns(piece, height)]
-        cuts = [(a, b) for a, b in cuts if self.mask(a).any() and self.mask(b).any()]
-        confidences = self.score([piece] + [side for cut in cuts for side in cut], everything)
-        very_wide = not alone and right - left > VERY_WIDE * max(bottom - top, height)
-        best, best_value = None, confidences[0]
-        for index, (a, b) in enumerate(cuts):
-            if not (self.tall_enough(a, height) and self.tall_enough(b, height)):
+    def units(self, groups: list[set], height: float) -> list[tuple[int, Piece]]:
+        """(group index, unit) left to right: each group whole, or, when it is wide (WIDE of
+        max(its height, the row's); WIDE_ALONE when it is alone on the page), its parts between
+        the candidate cuts."""
+        order = sorted(range(len(groups)), key=lambda i: (self.group_box(groups[i])[2] + self.group_box(groups[i])[3],
+                                                          i))
+        found = []
+        for index in order:
+            whole = self.whole(groups[index])
+            top, bottom, left, right = self.box(whole)
+            wide = WIDE_ALONE if len(groups) == 1 else WIDE
+            if right - left <= wide * max(bottom - top, height):
+                found.append((index, whole))
                 continue
-            product = confidences[1 + 2 * index] * confidences[2 + 2 * index]
-            if product > best_value or (very_wide and best is None and product >= TIE * best_value):
-                best, best_value = (a, b), product
-        if best is None:
-            return [piece]
-        return [p for side in best for p in self.split(side, height, everything, alone, depth + 1)]
+            edges = [0] + self.cut_columns(whole, height) + [self.labels.shape[1]]
+            parts = [Piece(((whole.parts[0][0], a, b),)) for a, b in zip(edges[:-1], edges[1:])]
+            found += [(index, p) for p in parts if self.mask(p).any()]
+        return found
+
+    def group_box(self, group: set) -> tuple[int, int, int, int]:
+        labels = list(group)
+        return (self.boxes[labels, 0].min(), self.boxes[labels, 1].max(), self.boxes[labels, 2].min(),
+                self.boxes[labels, 3].max())
+
+    @staticmethod
+    def joined(units: list[tuple[int, Piece]]) -> Piece:
+        """One piece of consecutive units (the parts of one group joined into one)."""
+        parts: list[tuple] = []
+        for _, unit in units:
+            labels, left, right = unit.parts[0]
+            if parts and parts[-1][0] == labels and parts[-1][2] == left:
+                parts[-1] = (labels, parts[-1][1], right)
+            else:
+                parts.append((labels, left, right))
+        return Piece(tuple(sorted(parts)))
+
+    def candidates(self, units: list[tuple[int, Piece]], groups: list[set], height: float) -> dict:
+        """(start, end) -> (piece, groups joined) for the runs of at most SPAN consecutive units that
+        may be one digit: one unit, or several no wider than WIDEST of the row's height, whose
+        groups lie at most MERGE_GAP of the row's height apart."""
+        found = {}
+        for start in range(len(units)):
+            for end in range(start + 1, min(len(units), start + SPAN) + 1):
+                run = units[start:end]
+                piece = self.joined(run)
+                top, bottom, left, right = self.box(piece)
+                if end - start > 1 and right - left > WIDEST * height:
+                    break
+                indices = [i for i, _ in run]
+                if indices[0] != indices[-1] and ((start > 0 and units[start - 1][0] == indices[0])
+                                                  or (end < len(units) and units[end][0] == indices[-1])):
+                    continue  # several groups join only whole
+                apart = [self.group_gap(groups[a], groups[b]) for a, b in zip(indices[:-1], indices[1:]) if a != b]
+                if any(gap > MERGE_GAP * height for gap in apart):
+                    break
+                found[(start, end)] = (piece, len(apart))
+        return found
+
+    def group_gap(self, a: set, b: set) -> int:
+        box_a, box_b = self.group_box(a), self.group_box(b)
+        return max(0, box_a[2] - box_b[3], box_b[2] - box_a[3])
+
+    def value(self, piece: Piece, joins: int, height: float) -> float:
+        """How likely the piece is one digit: the classifier's confidence times the width prior
+        (1 up to WIDTH_FREE of the row's height, then falling by WIDTH_SLOPE per row height,
+        never below FLOOR) times JOIN for each pair of groups it joins; FLOOR for no digit or
+        one lower than SHORT of the row's height (a sliver of a stroke is no digit)."""
+        prepared, scores = self.prepared.get(piece), self.scores.get(piece)
+        if prepared is None or scores is None or prepared[1][3] - prepared[1][1] < SHORT * height * self.cell:
+            return FLOOR
+        top, bottom, left, right = self.box(piece)
+        width = (right - left) / max(bottom - top, height)
+        prior = 1.0 if width <= WIDTH_FREE else max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE)
+        join = 1.0
+        for _ in range(joins):  # multiplied, not powered: the page computes the same bits
+            join *= JOIN
+        return float(scores.max()) * prior * join * DIGIT
+
+    def best_path(self, units, groups, height, everything) -> list[Piece]:
+        """The digits: the runs of units covering them all whose values multiply to the most."""
+        candidates = self.candidates(units, groups, height)
+        self.score([piece for piece, _ in candidates.values()], everything)
+        best = [1.0] + [-1.0] * len(units)
+        back = [0] * (len(units) + 1)
+        for end in range(1, len(units) + 1):
+            for start in range(max(0, end - SPAN), end):
+                if (start, end) not in candidates or best[start] < 0:
+                    continue
+                piece, joins = candidates[(start, end)]
+                total = best[start] * self.value(piece, joins, height)
+                if total > best[end]:
+                    best[end], back[end] = total, start
+        pieces, end = [], len(units)
+        while end > 0:
+            pieces.append(candidates[(back[end], end)][0])
+            end = back[end]
+        return pieces[::-1]
 
     def digits(self) -> list[Digit] | None:
         """The number's digits left to right; None when it holds a single digit (prepared as one)."""
@@ -310,7 +382,10 @@ class Segmenter:
         if len(groups) == 0:
             return None
         everything = np.isin(self.labels, [label for g in groups for label in g])
-        pieces = [p for g in groups for p in self.split(self.whole(g), height, everything, len(groups) == 1)]
+        units = self.units(groups, height)
+        if len(units) == 1:
+            return None
+        pieces = self.best_path(units, groups, height, everything)
         if len(pieces) == 1:
             return None
         self.score(pieces, everything)

@@ -16,13 +16,18 @@ const LINE_THIN = 0.2;
 const LINE_LONG = 1.2;
 const SHORT = 0.5;
 const IN_ROW = 0.3;
-const WIDE = 0.9;
+const WIDE = 0.6;
 const WIDE_ALONE = 1.4;
-const VERY_WIDE = 1.2;
-const TIE = 0.99;
 const PART_MIN = 0.12;
 const CUTS = 3;
-const MAX_DIGITS = 12;
+const STACKED = 0.5;
+const SPAN = 8;
+const WIDEST = 1.7;
+const WIDTH_FREE = 0.9;
+const WIDTH_SLOPE = 0.3;
+const JOIN = 0.7;
+const DIGIT = 0.97;
+const FLOOR = 1e-6;
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -31,8 +36,10 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-// A piece: components `labels` (sorted) of the label grid, restricted to grid columns [left, right).
-const piece = (labels, left, right) => ({ labels, left, right, key: `${labels.join(",")}|${left}|${right}` });
+// A piece: the union of its parts, each { labels (sorted), left, right }: those components of the
+// label grid restricted to grid columns [left, right).
+const piece = (parts) => ({ parts, key: parts.map((p) => `${p.labels.join(",")}|${p.left}|${p.right}`).sort().join(";") });
+const part = (labels, left, right) => ({ labels, left, right });
 
 class Segmenter {
   // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers).
@@ -67,11 +74,14 @@ class Segmenter {
 
   // Pieces and their boxes.
   mask(p) {
-    const members = new Set(p.labels);
     const mask = new Uint8Array(this.labels.length);
-    for (let i = 0; i < mask.length; i++) {
-      const x = i % this.cols;
-      if (x >= p.left && x < p.right && members.has(this.labels[i])) mask[i] = 1;
+    for (const { labels, left, right } of p.parts) {
+      const members = new Set(labels);
+      for (let y = 0; y < this.rows; y++) {
+        for (let x = left; x < Math.min(right, this.cols); x++) {
+          if (members.has(this.labels[y * this.cols + x])) mask[y * this.cols + x] = 1;
+        }
+      }
     }
     return mask;
   }
@@ -89,7 +99,7 @@ class Segmenter {
   }
 
   whole(labels) {
-    return piece([...labels].sort((a, b) => a - b), 0, this.cols);
+    return piece([part([...labels].sort((a, b) => a - b), 0, this.cols)]);
   }
 
   // The row: components grouped into digits, heaviest first, each joining the group it overlaps most in x.
@@ -104,7 +114,9 @@ class Segmenter {
         const box = group.box;
         const overlap = (Math.min(right, box[3]) - Math.max(left, box[2])) / Math.min(right - left, box[3] - box[2]);
         const gap = Math.max(0, top - box[1], box[0] - bottom);
-        if (overlap >= MERGE_OVERLAP && gap <= MERGE_GAP * Math.max(bottom - top, box[1] - box[0]) && overlap > bestOverlap) {
+        const beside = Math.min(bottom, box[1]) - Math.max(top, box[0]) > STACKED * Math.min(bottom - top, box[1] - box[0]);
+        if (overlap >= MERGE_OVERLAP && gap <= MERGE_GAP * Math.max(bottom - top, box[1] - box[0]) && overlap > bestOverlap &&
+          !beside) {
           [best, bestOverlap] = [group, overlap];
         }
       }
@@ -177,16 +189,16 @@ class Segmenter {
     [bottom, right] = [Math.min(this.ink.rows, bottom + margin), Math.min(this.ink.cols, right + margin)];
     const near = windowed(grid(this.rows, this.cols, Float64Array.from(others)), 1, Math.max);
     const blank = this.pixels(near.data.map((v, i) => (v && !own[i] ? 1 : 0)));
-    const part = grid(bottom - top, right - left);
+    const crop = grid(bottom - top, right - left);
     for (let y = top; y < bottom; y++) {
       for (let x = left; x < right; x++) {
         const at = y * this.ink.cols + x;
-        part.data[(y - top) * part.cols + x - left] = blank[at] ? 0 : this.ink.data[at];
+        crop.data[(y - top) * crop.cols + x - left] = blank[at] ? 0 : this.ink.data[at];
       }
     }
     let result = null;
     try {
-      const { digit, box: [y0, y1, x0, x1] } = findDigitBox(part, this.noise);
+      const { digit, box: [y0, y1, x0, x1] } = findDigitBox(crop, this.noise);
       result = { image: toInput(digit), box: [left + x0, top + y0, left + x1, top + y1] };
     } catch (error) {
       if (!(error instanceof NoDigit)) throw error;
@@ -230,36 +242,114 @@ class Segmenter {
     return chosen.sort((a, b) => a - b);
   }
 
-  // Whether the digit found in a cut's side is at least SHORT of the row's height tall.
-  tallEnough(p, height) {
-    const prepared = this.prepared.get(p.key);
-    return prepared != null && prepared.box[3] - prepared.box[1] >= SHORT * height * this.cell;
+  // [top, bottom, left, right] of a group's components (exclusive).
+  groupBox(group) {
+    const own = [...group].map((label) => this.boxes[label]);
+    return [Math.min(...own.map((b) => b[0])), Math.max(...own.map((b) => b[1])),
+      Math.min(...own.map((b) => b[2])), Math.max(...own.map((b) => b[3]))];
   }
 
-  // The piece whole, or cut in two at the candidate column whose sides' confidences multiply to
-  // more than the whole piece's confidence (or, for a very wide piece in a row of several, to at least
-  // TIE of it), both sides tall enough; each side is cut again while it is wide. `alone`: the piece is
-  // the only one on the page.
-  async split(p, height, everything, alone, depth = 1) {
-    const [top, bottom, left, right] = this.box(p);
-    const wide = alone && depth === 1 ? WIDE_ALONE : WIDE;
-    if (right - left <= wide * Math.max(bottom - top, height) || depth >= MAX_DIGITS) return [p];
-    const nonEmpty = (q) => this.mask(q).some((v) => v);
-    const cuts = this.cutColumns(p, height)
-      .map((column) => [piece(p.labels, p.left, Math.min(p.right, column)), piece(p.labels, Math.max(p.left, column), p.right)])
-      .filter(([a, b]) => nonEmpty(a) && nonEmpty(b));
-    const confidences = await this.score([p, ...cuts.flat()], everything);
-    const veryWide = !alone && right - left > VERY_WIDE * Math.max(bottom - top, height);
-    let [best, bestValue] = [null, confidences[0]];
-    cuts.forEach((cut, index) => {
-      if (!(this.tallEnough(cut[0], height) && this.tallEnough(cut[1], height))) return;
-      const product = confidences[1 + 2 * index] * confidences[2 + 2 * index];
-      if (product > bestValue || (veryWide && best === null && product >= TIE * bestValue)) [best, bestValue] = [cut, product];
+  groupGap(a, b) {
+    const [boxA, boxB] = [this.groupBox(a), this.groupBox(b)];
+    return Math.max(0, boxA[2] - boxB[3], boxB[2] - boxA[3]);
+  }
+
+  // [group index, unit] left to right: each group whole, or, when it is wide (WIDE of max(its height,
+  // the row's); WIDE_ALONE alone on the page), its parts between the candidate cuts.
+  units(groups, height) {
+    const order = groups.map((_, i) => i).sort((i, j) => {
+      const [a, b] = [this.groupBox(groups[i]), this.groupBox(groups[j])];
+      return (a[2] + a[3]) - (b[2] + b[3]) || i - j;
     });
-    if (best === null) return [p];
+    const found = [];
+    for (const index of order) {
+      const whole = this.whole(groups[index]);
+      const [top, bottom, left, right] = this.box(whole);
+      const wide = groups.length === 1 ? WIDE_ALONE : WIDE;
+      if (right - left <= wide * Math.max(bottom - top, height)) {
+        found.push([index, whole]);
+        continue;
+      }
+      const edges = [0, ...this.cutColumns(whole, height), this.cols];
+      for (let k = 0; k + 1 < edges.length; k++) {
+        const unit = piece([part(whole.parts[0].labels, edges[k], edges[k + 1])]);
+        if (this.mask(unit).some((v) => v)) found.push([index, unit]);
+      }
+    }
+    return found;
+  }
+
+  // One piece of consecutive units (the parts of one group joined into one).
+  static joined(run) {
     const parts = [];
-    for (const side of best) parts.push(...await this.split(side, height, everything, alone, depth + 1));
-    return parts;
+    for (const [, unit] of run) {
+      const { labels, left, right } = unit.parts[0];
+      const last = parts[parts.length - 1];
+      if (last && last.labels === labels && last.right === left) parts[parts.length - 1] = part(labels, last.left, right);
+      else parts.push(part(labels, left, right));
+    }
+    return piece(parts);
+  }
+
+  // "start,end" -> { piece, joins } for the runs of at most SPAN consecutive units that may be one
+  // digit: one unit, or several no wider than WIDEST of the row's height, whose groups lie at most
+  // MERGE_GAP of the row's height apart (several groups join only whole).
+  candidates(units, groups, height) {
+    const found = new Map();
+    for (let start = 0; start < units.length; start++) {
+      for (let end = start + 1; end <= Math.min(units.length, start + SPAN); end++) {
+        const run = units.slice(start, end);
+        const p = Segmenter.joined(run);
+        const [, , left, right] = this.box(p);
+        if (end - start > 1 && right - left > WIDEST * height) break;
+        const indices = run.map(([i]) => i);
+        const [first, last] = [indices[0], indices[indices.length - 1]];
+        if (first !== last && ((start > 0 && units[start - 1][0] === first) || (end < units.length && units[end][0] === last))) {
+          continue;
+        }
+        const apart = [];
+        for (let k = 0; k + 1 < indices.length; k++) {
+          if (indices[k] !== indices[k + 1]) apart.push(this.groupGap(groups[indices[k]], groups[indices[k + 1]]));
+        }
+        if (apart.some((gap) => gap > MERGE_GAP * height)) break;
+        found.set(`${start},${end}`, { piece: p, joins: apart.length });
+      }
+    }
+    return found;
+  }
+
+  // How likely the piece is one digit: its confidence x the width prior x JOIN per pair of groups
+  // joined x DIGIT; FLOOR for no digit or one lower than SHORT of the row's height.
+  value(p, joins, height) {
+    const prepared = this.prepared.get(p.key);
+    const scores = this.scores.get(p.key);
+    if (prepared == null || scores == null || prepared.box[3] - prepared.box[1] < SHORT * height * this.cell) return FLOOR;
+    const [top, bottom, left, right] = this.box(p);
+    const width = (right - left) / Math.max(bottom - top, height);
+    const prior = width <= WIDTH_FREE ? 1.0 : Math.max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE);
+    let join = 1.0;
+    for (let k = 0; k < joins; k++) join *= JOIN;
+    return Math.max(...scores) * prior * join * DIGIT;
+  }
+
+  // The digits: the runs of units covering them all whose values multiply to the most.
+  async bestPath(units, groups, height, everything) {
+    const candidates = this.candidates(units, groups, height);
+    await this.score([...candidates.values()].map((c) => c.piece), everything);
+    const n = units.length;
+    const best = [1.0, ...new Array(n).fill(-1.0)];
+    const back = new Array(n + 1).fill(0);
+    for (let end = 1; end <= n; end++) {
+      for (let start = Math.max(0, end - SPAN); start < end; start++) {
+        const candidate = candidates.get(`${start},${end}`);
+        if (candidate === undefined || best[start] < 0) continue;
+        const total = best[start] * this.value(candidate.piece, candidate.joins, height);
+        if (total > best[end]) [best[end], back[end]] = [total, start];
+      }
+    }
+    const pieces = [];
+    for (let end = n; end > 0; end = back[end]) pieces.push(candidates.get(`${back[end]},${end}`).piece);
+    return pieces.reverse();
   }
 
   // The number's digits left to right ({ image, box, probabilities }); null when it holds a single
@@ -269,10 +359,9 @@ class Segmenter {
     if (groups.length === 0) return null;
     const labels = new Set(groups.flatMap((g) => [...g]));
     const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
-    const pieces = [];
-    for (const g of groups) {
-      pieces.push(...await this.split(this.whole(g), height, everything, groups.length === 1));
-    }
+    const units = this.units(groups, height);
+    if (units.length === 1) return null;
+    const pieces = await this.bestPath(units, groups, height, everything);
     if (pieces.length === 1) return null;
     await this.score(pieces, everything);
     const found = pieces.filter((p) => this.prepared.get(p.key) != null)
