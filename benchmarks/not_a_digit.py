@@ -2,6 +2,7 @@
 
     python benchmarks/not_a_digit.py --select     # choose the threshold and floors (rules 3-4 of reports/not_a_digit.md)
     python benchmarks/not_a_digit.py              # measure with judge.json as it is
+    python benchmarks/not_a_digit.py --low-resolution   # validation digits as 8x8 scans (prints only)
 
 The judge (digitnet/serving/judge.py: the detector, the model's temperature
 and confidence floor, from the newest saved_models/not_a_digit/<version>/,
@@ -15,6 +16,12 @@ digitnet/data/other_styles.py is there, its pen-trajectory digits. A picture
 in which preprocessing finds no digit counts as refused. Needs the temperatures
 (benchmarks/calibration.py --fit) and detector.npz
 (python -m digitnet.experiments.detector) in the judge's folder.
+
+--low-resolution asks why held-back UCI digits are refused without looking at
+them: it turns the fit set's clean validation digits into scans like UCI's
+(the digit's box resized to 32x32, binarised, ink counted in 4x4 blocks: 8x8
+counts of 0-16), puts each on a page as other_writers.py does for UCI, and
+prints what the detector and the confidence floor refuse, step by step.
 """
 from __future__ import annotations
 
@@ -90,6 +97,55 @@ def example_figure(model: str, judge_folder: str, sets: dict[str, LabelledSet], 
     return plot_digit_grid(negatives.images[chosen] / 255.0, captions, path, f"{model_name(model)}: generated non-digits")
 
 
+def ink_counts(digit: np.ndarray, stretch: bool) -> np.ndarray:
+    """A uint8 28x28 digit as 8x8 ink counts (0-16): its box resized to 32x32 (stretched to fill,
+    or its aspect kept and centred), binarised, and the pixels on counted in 4x4 blocks."""
+    from PIL import Image
+
+    ys, xs = np.nonzero(digit > 30)
+    box = Image.fromarray(digit[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+    if not stretch:
+        scale = 32 / max(box.size)
+        box = box.resize((max(1, round(box.size[0] * scale)), max(1, round(box.size[1] * scale))),
+                         Image.Resampling.BILINEAR)
+        canvas = Image.new("L", (32, 32), 0)
+        canvas.paste(box, ((32 - box.size[0]) // 2, (32 - box.size[1]) // 2))
+        box = canvas
+    on = np.asarray(box.resize((32, 32), Image.Resampling.BILINEAR)) > 127
+    return on.reshape(8, 4, 8, 4).sum(axis=(1, 3)).astype(np.float64)
+
+
+def low_resolution(model: str, judge_folder: str, cache: str, count: int, seed: int = 0) -> None:
+    """The fit set's clean digits, step by step towards UCI-like 8x8 scans on a page: who refuses them."""
+    from other_writers import scan_pages
+
+    from digitnet.experiments.reading_sets import prepared
+
+    clean = cached_sets("fit", cache)["clean"]
+    chosen = np.sort(np.random.default_rng(seed).choice(len(clean.labels), min(count, len(clean.labels)),
+                                                        replace=False))
+    digits, labels = clean.images[chosen], clean.labels[chosen]
+    steps = {"as they are": None,
+             "on a page, 28x28 ink enlarged": digits * (16 / 255),
+             "8x8 counts, aspect kept": np.array([ink_counts(d, stretch=False) for d in digits]),
+             "8x8 counts, stretched to fill": np.array([ink_counts(d, stretch=True) for d in digits])}
+    judge, rows = load_judge(model, judge_folder), []
+    for name, counts in steps.items():
+        images, found = (digits, np.ones(len(digits), bool)) if counts is None else prepared(
+            scan_pages(counts, seed + 1))
+        probabilities = answers(model, {"n": LabelledSet(images, labels[found])})["n"]
+        by_detector = judge.detector(images) >= judge.threshold
+        by_floor = judge.model.calibration(probabilities).max(axis=1) < judge.model.confidence_floor
+        right = probabilities.argmax(axis=1) == labels[found]
+        rows.append([name, len(found), f"{100 * rate(by_detector, int(np.sum(~found))):.1f} %",
+                     f"{100 * np.mean(by_floor & ~by_detector):.2f} %", f"{100 * np.mean(right):.1f} %",
+                     f"{100 * np.mean(right[by_detector]):.1f} %" if by_detector.any() else "",
+                     " ".join(f"{d}:{100 * np.mean(by_detector[labels[found] == d]):.0f}" for d in range(10))])
+    print_table(f"{model_name(model)}: validation digits made UCI-like ({judge_folder}, threshold {judge.threshold})",
+                ["digits", "n", "refused by the detector", "by the floor alone", "model right",
+                 "model right on the refused", "detector's refusals per digit, %"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model paths")
@@ -99,7 +155,12 @@ def main() -> None:
     parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
     parser.add_argument("--figures", default="reports/figures")
     parser.add_argument("--output", default="not_a_digit", help="name of the JSON file in benchmarks/results")
+    parser.add_argument("--low-resolution", type=int, nargs="?", const=2000, metavar="N",
+                        help="only print how N validation digits made UCI-like are refused (default 2,000)")
     args = parser.parse_args()
+    if args.low_resolution:
+        low_resolution(MODELS[-1], args.judge, args.cache, args.low_resolution)
+        return
     if args.select:
         select(args.judge, args.cache)
     sets = {**cached_sets("measure", args.cache), **held_back_sets()}
