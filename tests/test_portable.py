@@ -231,11 +231,12 @@ runpy.run_module("digitnet.portable", run_name="__main__")
 
 
 @pytest.mark.slow
-def test_a_killed_member_resumes_to_the_uninterrupted_weights_on_jax(tmp_path):
+@pytest.mark.parametrize("augment", ["affine", "styles"])
+def test_a_killed_member_resumes_to_the_uninterrupted_weights_on_jax(tmp_path, augment):
     """Resume inside a member: after a SIGKILL in its third epoch, the rerun continues after epoch 2 and
-    ends with the weights, history and batch losses of the member left alone (affine distortions and
-    shuffling included)."""
-    argv = ["--arch", "lenet", "--augment", "affine", "--members", "1", "--train-examples", "1000",
+    ends with the weights, history and batch losses of the member left alone (the preset's distortions,
+    style edits drawn from labelled batches, and shuffling included)."""
+    argv = ["--arch", "lenet", "--augment", augment, "--members", "1", "--train-examples", "1000",
             "--test-examples", "100", "--epochs", "4", "--seed", "5", "--deterministic", "--quiet"]
     jax = child_env(tmp_path, "jax", block_tensorflow=True)
     alone = run_module("digitnet.portable", *argv, "--output-dir", str(tmp_path / "alone"), env=jax)
