@@ -21,7 +21,8 @@ in which preprocessing finds no digit counts as refused. Needs the temperatures
 them: it turns the fit set's clean validation digits into scans like UCI's
 (the digit's box resized to 32x32, binarised, ink counted in 4x4 blocks: 8x8
 counts of 0-16), puts each on a page as other_writers.py does for UCI, and
-prints what the detector and the confidence floor refuse, step by step.
+prints what the detector and the confidence floor refuse, step by step, and
+beside them the UCI digits themselves (measured only, as everywhere).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from calibration import MODELS, answers, held_back_sets, model_name
+from calibration import MODELS, answers, held_back_sets, held_back_uci, model_name
 from common import print_table, write_results
 
 from digitnet.experiments.reading_sets import LabelledSet, cached_sets
@@ -129,18 +130,24 @@ def low_resolution(model: str, judge_folder: str, cache: str, count: int, seed: 
              "on a page, 28x28 ink enlarged": digits * (16 / 255),
              "8x8 counts, aspect kept": np.array([ink_counts(d, stretch=False) for d in digits]),
              "8x8 counts, stretched to fill": np.array([ink_counts(d, stretch=True) for d in digits])}
-    judge, rows = load_judge(model, judge_folder), []
+    sets = {}
     for name, counts in steps.items():
         images, found = (digits, np.ones(len(digits), bool)) if counts is None else prepared(
             scan_pages(counts, seed + 1))
-        probabilities = answers(model, {"n": LabelledSet(images, labels[found])})["n"]
-        by_detector = judge.detector(images) >= judge.threshold
+        sets[name] = LabelledSet(images, labels[found], None, int(np.sum(~found)))
+    uci = held_back_uci()
+    if uci is not None:
+        sets["UCI digits (held back)"] = uci
+    judge, rows = load_judge(model, judge_folder), []
+    for name, labelled in sets.items():
+        probabilities = answers(model, {"n": labelled})["n"]
+        by_detector = judge.detector(labelled.images) >= judge.threshold
         by_floor = judge.model.calibration(probabilities).max(axis=1) < judge.model.confidence_floor
-        right = probabilities.argmax(axis=1) == labels[found]
-        rows.append([name, len(found), f"{100 * rate(by_detector, int(np.sum(~found))):.1f} %",
-                     f"{100 * np.mean(by_floor & ~by_detector):.2f} %", f"{100 * np.mean(right):.1f} %",
+        right = probabilities.argmax(axis=1) == labelled.labels
+        rows.append([name, len(labelled.labels) + labelled.unread,
+                     f"{100 * rate(by_detector, labelled.unread):.1f} %", f"{100 * np.mean(by_floor & ~by_detector):.2f} %", f"{100 * np.mean(right):.1f} %",
                      f"{100 * np.mean(right[by_detector]):.1f} %" if by_detector.any() else "",
-                     " ".join(f"{d}:{100 * np.mean(by_detector[labels[found] == d]):.0f}" for d in range(10))])
+                     " ".join(f"{d}:{100 * np.mean(by_detector[labelled.labels == d]):.0f}" for d in range(10))])
     print_table(f"{model_name(model)}: validation digits made UCI-like ({judge_folder}, threshold {judge.threshold})",
                 ["digits", "n", "refused by the detector", "by the floor alone", "model right",
                  "model right on the refused", "detector's refusals per digit, %"], rows)
