@@ -11,7 +11,7 @@ like any run's (config.json, history.csv, figures, model.keras) and an
 interrupted run resumes. Its Keras layers carry the names of
 judge.DETECTOR_LAYERS, so the trained weights go to detector.npz name for name.
 
-    python -m digitnet.experiments.detector --output runs/not_a_digit
+    python -m digitnet.experiments.detector --output-dir runs/not_a_digit
 """
 from __future__ import annotations
 
@@ -120,14 +120,14 @@ def save_detector(model, folder: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.detector", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", default=f"runs/{NAME}", help="run folder; detector.npz is written there")
+    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder; detector.npz is written there")
     parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output aside")
+    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    result, model = train_detector(args.output, args.cache, args.seed, args.epochs, fresh=args.fresh)
+    result, model = train_detector(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh)
     path = save_detector(model, result.output_dir)
     print(f"{result.headline} on the fit sets")
     print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
