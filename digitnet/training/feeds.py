@@ -103,16 +103,15 @@ class ArrayBatches(keras.utils.PyDataset):
         return ((inputs, self.labels[chosen]), targets) if self.labelled else (inputs, targets)
 
 
-@keras.saving.register_keras_serializable(package="digitnet")
 class LabelledTrainer(keras.Model):
     """`model` behind a training-only RandomAffine whose preset has style edits, which depend
     on each digit's label (an up-stroke on 1s only): called on (images, labels) while it
     trains (labelled ArrayBatches), on images alone otherwise (evaluation, validation, the
     callbacks' probes), where the layer passes the images unchanged.
 
-    A model of its own rather than labels drawn into the feed's batches: the edits then
-    run inside the compiled training step on the device, with the model's seeded random
-    state (saved with each epoch's backup), on every backend."""
+    The edits run here rather than in the feed's batch making: inside the compiled
+    training step on the device, with the model's seeded random state (saved with each
+    epoch's backup), on every backend. Never saved itself: the model saved is `model`."""
 
     def __init__(self, model: keras.Model, distortion: keras.layers.Layer, **kwargs):
         super().__init__(**kwargs)
