@@ -114,6 +114,39 @@ def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):
     assert read(grey, classify).number == "157"
 
 
+def _blobs(grey) -> int:
+    return label_runs(preprocess.ink_image(grey) > 0.1)[1]
+
+
+@pytest.mark.parametrize("digits, gaps", [("680", [-1, -2]), ("445", [-2, -2]), ("131", [-1, -1])])
+def test_touching_digits_are_cut_into_three(templates, digits, gaps):
+    """Three digits overlapping by 1-2 MNIST pixels (one blob for 680 and 131): three digits, at their places."""
+    images, classify = templates
+    grey, boxes = page_of(images, digits, gaps)
+    assert _blobs(grey) <= (2 if digits == "445" else 1)
+    reading = read(grey, classify)
+    assert reading.number == digits
+    for found, true in zip((d.box for d in reading.digits), boxes):
+        assert abs(found[0] - true[0]) + abs(found[2] - true[2]) <= 8 * SCALE, (found, true)
+
+
+def _stretched(image: np.ndarray, factor: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).resize((int(round(28 * factor)), 28), Image.Resampling.BILINEAR)) / 255.0
+
+
+@pytest.mark.parametrize("digit", ["0", "5"])
+def test_a_wide_digit_is_not_split(templates, digit):
+    """A digit 1.5 times as wide as MNIST's, alone and beside another digit, stays one digit."""
+    images, classify = templates
+    wide = _stretched(images[int(digit)], 1.5)
+    alone = 1.0 - np.kron(np.pad(wide, 10), np.ones((SCALE, SCALE)))
+    assert read(alone, classify).number == digit
+    page = np.zeros((48, wide.shape[1] + 60))
+    page[10:38, 10:10 + wide.shape[1]] = wide
+    page[10:38, wide.shape[1] + 14:wide.shape[1] + 42] = images[7] / 255.0
+    assert read(1.0 - np.kron(page, np.ones((SCALE, SCALE))), classify).number == digit + "7"
+
+
 def test_specks_a_comma_a_ruled_line_and_a_margin_line_are_no_digits(templates):
     images, classify = templates
     grey, boxes = page_of(images, "31", [40], size=(200, None))

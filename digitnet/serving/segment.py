@@ -5,29 +5,34 @@ a grid of at most SEGMENT_GRID cells along the longer side) and then
 judged by their size relative to the row's height (the median height of its
 substantial pieces):
 
-- pieces that overlap heavily in x, one above or across the other, are one
-  digit written in several strokes (a 5's cap, a 7's bar, a 4 in two
-  strokes, a pencil line broken by the paper's grain);
+- pieces stacked one above the other and overlapping in x are one digit
+  written in several strokes (a 5's cap, a 7's bar, a pencil line broken by
+  the paper's grain); pieces side by side are left to the classifier;
 - what is much smaller than the row (specks, dots, commas), a thin line
   much longer than a digit is wide or high, and what lies beside the row
-  rather than in it is not a digit;
-- a piece much wider than high may be two digits that touch: the cuts
-  tried are the columns that the least ink crosses; each side is prepared
-  and classified, and a cut is kept when the product of both sides'
-  confidences beats the whole piece's confidence. A classifier reads a
-  merged pair as surely as one digit (both saturate), so for a piece much
-  wider than high, beside other digits, a cut that reads about as surely as
-  the whole is kept too; a side whose digit is less than half the row's
-  height (a sliver of a stroke) never counts. The sides are cut again while
-  they are still wide. A piece alone on the page must be wider still
-  before a cut is tried: the classifiers read a thin slice of a wide 3 or 5
-  as a confident 1.
+  rather than in it is not a digit; a piece much lower than the row joins
+  its nearest neighbour.
 
-Each digit is then prepared exactly as a single digit is (preprocess.find_digit
+Which pieces and parts of pieces are digits is then decided by the
+classifier (recognition-driven segmentation): a piece wider than a digit
+usually is (two touching digits, three in one blob) is cut at the columns
+the least ink crosses into units; every run of a few consecutive units is a
+candidate digit, prepared and classified in one batch; the digits are the
+runs covering all units whose values multiply to the most (dynamic
+programming). A candidate's value is its confidence times a width prior
+(a piece much wider than high is likelier two digits) times a cost per
+digit: a classifier reads a merged pair, and the halves of one digit, as
+surely as one digit (probabilities saturate), so the priors decide between
+them. A candidate whose digit is less than half the row's height (a sliver
+of a stroke) is no digit, however surely it reads. A piece alone on the
+page must be wider still before it is cut: the classifiers read a thin
+slice of a wide 3 or 5 as a confident 1.
+
+Each digit is prepared exactly as a single digit is (preprocess.find_digit
 on the digit's own part of the ink, the other digits' ink blanked, with the
 whole image's noise level; then preprocess.to_input). When the number holds
 one digit, the whole image is prepared as a single digit is, so that
-single digits read exactly as before. export/web/PREPROCESSING.md writes the
+a single digit reads exactly as through preprocess alone. export/web/PREPROCESSING.md writes the
 steps down.
 """
 from __future__ import annotations
@@ -49,7 +54,7 @@ LINE_THIN = 0.2  # a piece thinner than 0.2 of the row's height ...
 LINE_LONG = 1.2  # ... and longer than 1.2 of it is a line, not a digit
 SHORT = 0.5  # a piece lower than half the row's height joins the nearest digit (or is dropped)
 IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
-WIDE = 0.6  # a piece wider than 0.6 of its height (or the row's) may be touching digits;
+WIDE = 0.6  # a piece wider than 0.6 of max(its height, the row's) may be touching digits: cut into units;
 WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
 CUTS = 3  # candidate cuts per row height of a piece's width
@@ -59,7 +64,7 @@ WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
 WIDTH_FREE = 0.9  # the width prior: 1 up to 0.9 of max(own height, the row's),
 WIDTH_SLOPE = 0.3  # ... then 0.3 less per height of width
 JOIN = 0.7  # a digit made of two groups (side by side) costs this factor
-DIGIT = 0.97  # each digit read costs this factor (confidences saturate: two sure halves of one digit read as surely as it)
+DIGIT = 0.97  # each digit read costs this factor (two sure halves of a digit read as surely as the digit)
 FLOOR = 1e-6  # the value of a piece that is no digit
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 
@@ -327,9 +332,6 @@ class Segmenter:
                 if end - start > 1 and right - left > WIDEST * height:
                     break
                 indices = [i for i, _ in run]
-                if indices[0] != indices[-1] and ((start > 0 and units[start - 1][0] == indices[0])
-                                                  or (end < len(units) and units[end][0] == indices[-1])):
-                    continue  # several groups join only whole
                 apart = [self.group_gap(groups[a], groups[b]) for a, b in zip(indices[:-1], indices[1:]) if a != b]
                 if any(gap > MERGE_GAP * height for gap in apart):
                     break

@@ -293,7 +293,7 @@ class Segmenter {
 
   // "start,end" -> { piece, joins } for the runs of at most SPAN consecutive units that may be one
   // digit: one unit, or several no wider than WIDEST of the row's height, whose groups lie at most
-  // MERGE_GAP of the row's height apart (several groups join only whole).
+  // MERGE_GAP of the row's height apart.
   candidates(units, groups, height) {
     const found = new Map();
     for (let start = 0; start < units.length; start++) {
@@ -303,10 +303,6 @@ class Segmenter {
         const [, , left, right] = this.box(p);
         if (end - start > 1 && right - left > WIDEST * height) break;
         const indices = run.map(([i]) => i);
-        const [first, last] = [indices[0], indices[indices.length - 1]];
-        if (first !== last && ((start > 0 && units[start - 1][0] === first) || (end < units.length && units[end][0] === last))) {
-          continue;
-        }
         const apart = [];
         for (let k = 0; k + 1 < indices.length; k++) {
           if (indices[k] !== indices[k + 1]) apart.push(this.groupGap(groups[indices[k]], groups[indices[k + 1]]));
