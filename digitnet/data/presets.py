@@ -2,8 +2,8 @@
 
 Plain Python (no TensorFlow), so that the flags, the configuration and the
 Keras layer that distorts digits on any backend (layers.RandomAffine) read the
-same presets as the tf.data pipeline's augment.py. Style edits (styles.py)
-are drawn by the tf.data pipeline only.
+same presets as the tf.data pipeline's augment.py; both draw the style edits
+(styles.py).
 """
 from __future__ import annotations
 
