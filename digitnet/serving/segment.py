@@ -63,6 +63,8 @@ SPAN = 8  # a digit is at most 8 consecutive units,
 WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
 WIDTH_FREE = 0.9  # the width prior: 1 up to 0.9 of max(own height, the row's),
 WIDTH_SLOPE = 0.3  # ... then 0.3 less per height of width
+NARROW = 0.13  # a piece narrower than 0.13 of max(its height, the row's) is likelier a sliver of a stroke:
+SLIVER = 0.8  # ... its value is multiplied by 0.8 (a 1 is rarely that thin)
 JOIN = 0.7  # a digit made of two groups (side by side) costs this factor
 DIGIT = 0.97  # each digit read costs this factor (two sure halves of a digit read as surely as the digit)
 FLOOR = 1e-6  # the value of a piece that is no digit
@@ -321,17 +323,19 @@ class Segmenter:
 
     def candidates(self, units: list[tuple[int, Piece]], groups: list[set], height: float) -> dict:
         """(start, end) -> (piece, groups joined) for the runs of at most SPAN consecutive units that
-        may be one digit: one unit, or several no wider than WIDEST of the row's height, whose
-        groups lie at most MERGE_GAP of the row's height apart."""
+        may be one digit: one unit, one whole group, or several units no wider than WIDEST of the
+        row's height, whose groups lie at most MERGE_GAP of the row's height apart."""
         found = {}
         for start in range(len(units)):
             for end in range(start + 1, min(len(units), start + SPAN) + 1):
                 run = units[start:end]
                 piece = self.joined(run)
                 top, bottom, left, right = self.box(piece)
-                if end - start > 1 and right - left > WIDEST * height:
-                    break
                 indices = [i for i, _ in run]
+                whole = indices[0] == indices[-1] and (start == 0 or units[start - 1][0] != indices[0]) \
+                    and (end == len(units) or units[end][0] != indices[0])
+                if end - start > 1 and right - left > WIDEST * height and not whole:
+                    continue
                 apart = [self.group_gap(groups[a], groups[b]) for a, b in zip(indices[:-1], indices[1:]) if a != b]
                 if any(gap > MERGE_GAP * height for gap in apart):
                     break
@@ -344,8 +348,8 @@ class Segmenter:
 
     def value(self, piece: Piece, joins: int, height: float) -> float:
         """How likely the piece is one digit: the classifier's confidence times the width prior
-        (1 up to WIDTH_FREE of the row's height, then falling by WIDTH_SLOPE per row height,
-        never below FLOOR) times JOIN for each pair of groups it joins; FLOOR for no digit or
+        (1 up to WIDTH_FREE of max(its height, the row's), then falling by WIDTH_SLOPE per such
+        height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins; FLOOR for no digit or
         one lower than SHORT of the row's height (a sliver of a stroke is no digit)."""
         prepared, scores = self.prepared.get(piece), self.scores.get(piece)
         if prepared is None or scores is None or prepared[1][3] - prepared[1][1] < SHORT * height * self.cell:
@@ -353,6 +357,8 @@ class Segmenter:
         top, bottom, left, right = self.box(piece)
         width = (right - left) / max(bottom - top, height)
         prior = 1.0 if width <= WIDTH_FREE else max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE)
+        if width < NARROW:
+            prior *= SLIVER
         join = 1.0
         for _ in range(joins):  # multiplied, not powered: the page computes the same bits
             join *= JOIN

@@ -25,6 +25,8 @@ const SPAN = 8;
 const WIDEST = 1.7;
 const WIDTH_FREE = 0.9;
 const WIDTH_SLOPE = 0.3;
+const NARROW = 0.13;
+const SLIVER = 0.8;
 const JOIN = 0.7;
 const DIGIT = 0.97;
 const FLOOR = 1e-6;
@@ -292,7 +294,7 @@ class Segmenter {
   }
 
   // "start,end" -> { piece, joins } for the runs of at most SPAN consecutive units that may be one
-  // digit: one unit, or several no wider than WIDEST of the row's height, whose groups lie at most
+  // digit: one unit, one whole group, or several no wider than WIDEST of the row's height, whose groups lie at most
   // MERGE_GAP of the row's height apart.
   candidates(units, groups, height) {
     const found = new Map();
@@ -301,8 +303,10 @@ class Segmenter {
         const run = units.slice(start, end);
         const p = Segmenter.joined(run);
         const [, , left, right] = this.box(p);
-        if (end - start > 1 && right - left > WIDEST * height) break;
         const indices = run.map(([i]) => i);
+        const whole = indices[0] === indices[indices.length - 1] && (start === 0 || units[start - 1][0] !== indices[0]) &&
+          (end === units.length || units[end][0] !== indices[0]);
+        if (end - start > 1 && right - left > WIDEST * height && !whole) continue;
         const apart = [];
         for (let k = 0; k + 1 < indices.length; k++) {
           if (indices[k] !== indices[k + 1]) apart.push(this.groupGap(groups[indices[k]], groups[indices[k + 1]]));
@@ -322,7 +326,8 @@ class Segmenter {
     if (prepared == null || scores == null || prepared.box[3] - prepared.box[1] < SHORT * height * this.cell) return FLOOR;
     const [top, bottom, left, right] = this.box(p);
     const width = (right - left) / Math.max(bottom - top, height);
-    const prior = width <= WIDTH_FREE ? 1.0 : Math.max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE);
+    let prior = width <= WIDTH_FREE ? 1.0 : Math.max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE);
+    if (width < NARROW) prior *= SLIVER;
     let join = 1.0;
     for (let k = 0; k < joins; k++) join *= JOIN;
     return Math.max(...scores) * prior * join * DIGIT;
