@@ -117,6 +117,29 @@ def test_a_tiny_arrays_feed_run_with_style_edits(tmp_path):
 
     saved = keras.models.load_model(folder / "model.keras")  # without the training-only layer
     assert saved.input_shape == (None, 28, 28, 1) and "random_affine" not in [layer.name for layer in saved.layers]
+    assert (folder / "augmentation.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_arrays_feed_draws_its_augmentation_figure_with_the_training_layer(tmp_path, monkeypatch):
+    """The run folder's augmentation.png shows copies drawn by RandomAffine, the layer that distorts
+    the arrays feed's batches: seeded, each copy new, the up-strokes drawn from the labels."""
+    from digitnet.data import augment_figure
+    from digitnet.data.sources import load_digits
+
+    drawn = {}
+    monkeypatch.setattr(augment_figure, "augmentation_grid",
+                        lambda images, preset, path, **kwargs: drawn.setdefault(path, kwargs["augmented"]))
+    data = load_digits()
+    images, labels = data.train_images[:8], data.train_labels[:8]
+    for name in ("a", "b"):
+        ArrayFeed().draw_augmentation(images, "styles", tmp_path / name, seed=5, labels=labels)
+    copies = drawn[tmp_path / "a"]
+    assert copies.shape == (8, 6, 28, 28) and copies.min() >= 0 and copies.max() <= 1
+    np.testing.assert_array_equal(copies, drawn[tmp_path / "b"])  # seeded
+    originals = images / 255.0
+    for version in range(6):
+        assert np.abs(copies[:, version] - originals).max() > 0.5  # every copy is distorted
+    assert np.abs(copies[:, 0] - copies[:, 1]).max() > 0.5  # and each one anew
 
 
 def unfinished_run(folder, config, saved_epochs=()):

@@ -212,6 +212,8 @@ def test_a_member_trains_with_style_edits_on_jax_without_tensorflow(tmp_path):
     assert metrics["train_examples"] == 256 and metrics["test"]["accuracy"] > 0.15  # above chance (10 %), no more
     model = keras.models.load_model(member / "model.keras")
     assert not [layer for layer in model.layers if isinstance(layer, layers.RandomAffine)]
+    # What it trained on, drawn by the same layer without TensorFlow.
+    assert (member / "augmentation.png").read_bytes().startswith(b"\x89PNG")
 
 
 # Runs `python -m digitnet.portable ARGV` and SIGKILLs itself after the first batches of epoch index

@@ -1,5 +1,9 @@
 """A figure of what an augmentation preset does to training digits: look at it
-before training with a preset, to see that the digits stay readable."""
+before training with a preset, to see that the digits stay readable.
+
+The copies come from the tf.data pipeline's augment.py (TensorFlow, imported
+when they are drawn here), or are given already drawn (the arrays feed draws
+them with the model's own RandomAffine layer, on any Keras backend)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from digitnet.core.files import atomic_path  # noqa: E402
 from digitnet.core.images import to_model_input  # noqa: E402
-from digitnet.data.augment import augment_batch  # noqa: E402
 from digitnet.data.presets import get_augmentation  # noqa: E402
 
 
@@ -22,6 +24,10 @@ def augmented_versions(images_uint8: np.ndarray, preset: str, seed: int = 0, ver
     """float32 [n, versions, 28, 28]: `versions` augmented copies of each image,
     version k drawn with the stateless seed (seed, k) over the whole batch;
     `labels` let a preset's style edits draw the strokes of each digit."""
+    import tensorflow as tf
+
+    from digitnet.data.augment import augment_batch
+
     images = tf.constant(to_model_input(images_uint8))
     labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
     copies = [augment_batch(images, tf.constant([seed, k], tf.int64), preset, labels) for k in range(versions)]
@@ -29,13 +35,18 @@ def augmented_versions(images_uint8: np.ndarray, preset: str, seed: int = 0, ver
 
 
 def augmentation_grid(images_uint8: np.ndarray, preset: str, path, seed: int = 0, versions: int = 6,
-                      labels: np.ndarray | None = None) -> Path:
+                      labels: np.ndarray | None = None, augmented: np.ndarray | None = None) -> Path:
     """One row per digit: the training image, then `versions` augmented copies;
     titled with the preset and its parameters. Written atomically as PNG.
     A preset's style edits of strokes need the digits' `labels`; without them
-    the title says that only its other edits are drawn."""
+    the title says that only its other edits are drawn. `augmented` (float32
+    [n, versions, 28, 28] in [0, 1]) gives copies drawn elsewhere; by default
+    augmented_versions draws them, copy k with the stateless seed (seed, k)."""
     augmentation = get_augmentation(preset)
-    augmented = augmented_versions(images_uint8, preset, seed, versions, labels)
+    given = augmented is not None
+    if not given:
+        augmented = augmented_versions(images_uint8, preset, seed, versions, labels)
+    versions = augmented.shape[1]
     rows = len(images_uint8)
     figure, axes = plt.subplots(rows, versions + 1, figsize=((versions + 1) * 0.9, rows * 0.95 + 0.5),
                                 squeeze=False, layout="constrained")
@@ -52,7 +63,7 @@ def augmentation_grid(images_uint8: np.ndarray, preset: str, path, seed: int = 0
                 spine.set_color("tab:blue" if column == 0 else "0.8")
     axes[0, 0].set_title("original", fontsize=7)
     for column in range(1, versions + 1):
-        axes[0, column].set_title(f"seed ({seed}, {column - 1})", fontsize=6)
+        axes[0, column].set_title(f"draw {column}" if given else f"seed ({seed}, {column - 1})", fontsize=6)
     name = preset if isinstance(preset, str) else "custom"
     title = f"augmentation '{name}': {augmentation.describe()}"
     if augmentation.has_styles and labels is None:

@@ -180,8 +180,18 @@ class ArrayFeed:
         inputs = keras.Input(INPUT_SHAPE, name="images")
         return keras.Model(inputs, model(distortion(inputs)), name=f"{model.name}_training")
 
-    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray) -> None:
-        """Nothing: the augmentation figure draws with the tf.data pipeline's augment.py (TensorFlow)."""
+    def draw_augmentation(self, images: np.ndarray, preset: str, path, seed: int, labels: np.ndarray,
+                          versions: int = 6) -> None:
+        """The training `images` beside copies drawn by a RandomAffine of the preset seeded
+        with `seed`, the layer that distorts this feed's training batches (any backend)."""
+        from digitnet.data.augment_figure import augmentation_grid
+        from digitnet.models.layers import RandomAffine
+
+        layer = RandomAffine(preset, seed=seed)
+        inputs, label_tensor = to_model_input(images), keras.ops.convert_to_tensor(labels.astype(np.int32))
+        copies = [keras.ops.convert_to_numpy(layer(inputs, label_tensor, training=True))[..., 0]
+                  for _ in range(versions)]
+        augmentation_grid(images, preset, path, seed=seed, labels=labels, augmented=np.stack(copies, axis=1))
 
 
 def make_backend_deterministic() -> None:
