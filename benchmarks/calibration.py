@@ -25,9 +25,9 @@ from digitnet.experiments.reading_sets import LabelledSet, cached_sets, prepared
 from digitnet.serving import calibration
 from digitnet.serving.judge import ModelSettings, default_judge_folder, fingerprint, load_judge
 
-MODELS = ("saved_models/lenet/1", "saved_models/committee/1",
-          "saved_models/tflite/lenet/1/lenet_int8.tflite", "saved_models/tflite/committee/1/committee_int8.tflite")
-JUDGE_FOLDER = "saved_models/not_a_digit/1"
+MODELS = ("saved_models/lenet/1", "saved_models/lenet/2", "saved_models/committee/1",
+          "saved_models/tflite/lenet/1/lenet_int8.tflite", "saved_models/tflite/lenet/2/lenet_int8.tflite",
+          "saved_models/tflite/committee/1/committee_int8.tflite")
 
 
 def held_back_uci(seed: int = 0) -> LabelledSet | None:
@@ -73,15 +73,20 @@ def model_name(model: str) -> str:
     return str(Path(model).relative_to("saved_models")) if model.startswith("saved_models/") else model
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model paths")
     parser.add_argument("--fit", action="store_true", help="choose each model's temperature and write it")
-    parser.add_argument("--judge", default=JUDGE_FOLDER, help="folder of judge.json")
+    parser.add_argument("--judge", default=str(default_judge_folder()),
+                        help="folder of judge.json (default: the newest saved_models/not_a_digit/<version>)")
     parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
     parser.add_argument("--figures", default="reports/figures")
     parser.add_argument("--output", default="calibration", help="name of the JSON file in benchmarks/results")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     from digitnet.experiments.judge_selection import choose_temperature, write_judge
 
     digits = ("clean", "photos", "styles")
@@ -97,7 +102,7 @@ def main() -> None:
             chosen, how = choose_temperature(labelled_fit)
             write_judge(args.judge, models={fingerprint(model): ModelSettings(model_name(model), chosen)})
         else:
-            chosen, how = load_judge(model, args.judge or default_judge_folder()).model.calibration, "judge.json"
+            chosen, how = load_judge(model, args.judge).model.calibration, "judge.json"
         record = {"temperature": chosen.temperature, "chosen_by": how, "sets": {}}
         for purpose, probabilities, sets in (("fit", fitted, fit_sets), ("measure", measured, measure_sets)):
             for name, p in probabilities.items():

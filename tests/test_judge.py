@@ -82,7 +82,8 @@ def test_a_model_the_judge_does_not_know_keeps_its_probabilities(tmp_path):
 
 def test_the_reference_models_have_their_temperatures_by_fingerprint():
     record = json.loads((JUDGE / "judge.json").read_text())
-    for model in (DEFAULT_MODEL, ROOT / "committee" / "1", ROOT / "lenet" / "1"):
+    lenet_int8 = [ROOT / "tflite" / "lenet" / version / "lenet_int8.tflite" for version in ("1", "2")]
+    for model in (DEFAULT_MODEL, ROOT / "committee" / "1", ROOT / "lenet" / "1", ROOT / "lenet" / "2", *lenet_int8):
         assert fingerprint(model) in record["models"], model
         assert load_judge(model, JUDGE).model.calibration.temperature == record["models"][fingerprint(model)][
             "temperature"]
