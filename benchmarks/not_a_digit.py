@@ -3,6 +3,7 @@
     python benchmarks/not_a_digit.py --select     # choose the threshold and floors (rules 3-4 of reports/not_a_digit.md)
     python benchmarks/not_a_digit.py              # measure with judge.json as it is
     python benchmarks/not_a_digit.py --low-resolution   # validation digits as 8x8 scans (prints only)
+    python benchmarks/not_a_digit.py --command-seconds 7  # what `predict --not-a-digit` costs per command
 
 The judge (digitnet/serving/judge.py: the detector, the model's temperature
 and confidence floor, from the newest saved_models/not_a_digit/<version>/,
@@ -23,15 +24,23 @@ them: it turns the fit set's clean validation digits into scans like UCI's
 counts of 0-16), puts each on a page as other_writers.py does for UCI, and
 prints what the detector and the confidence floor refuse, step by step, and
 beside them the UCI digits themselves (measured only, as everywhere).
+
+--command-seconds RUNS times `python -m digitnet.predict photo.png` with the
+default model in fresh processes, with and without --not-a-digit, taking
+turns, RUNS times each, on a photo of an MNIST test digit and on a photo of a
+generated letter (photo_synth); writes not_a_digit_command_<machine>_<date>.json.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from calibration import MODELS, answers, held_back_sets, held_back_uci, model_name
-from common import print_table, write_results
+from common import print_table, timed_process, write_results
 
 from digitnet.experiments.reading_sets import LabelledSet, cached_sets
 from digitnet.serving.judge import Detector, default_judge_folder, load_judge
@@ -153,6 +162,35 @@ def low_resolution(model: str, judge_folder: str, cache: str, count: int, seed: 
                  "model right on the refused", "detector's refusals per digit, %"], rows)
 
 
+def command_seconds(runs: int, seed: int = 0) -> None:
+    """Seconds per `python -m digitnet.predict [--not-a-digit] photo.png` (default model), in turns."""
+    from digitnet.data.negatives import generate
+    from digitnet.data.photo_synth import photo_set
+    from digitnet.data.sources import load_digits
+
+    letter = generate(1, seed=seed + 7, kinds=("letter",)).images
+    photos = photo_set(np.concatenate([load_digits().test_images[:1], letter]), None, seed=seed)
+    results, rows = {}, []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, photo in zip(("mnist_test_digit.png", "letter.png"), photos):
+            path = str(Path(folder) / name)
+            photo.save(path)
+            for flags in ([], ["--not-a-digit"]):
+                results[f"{name} {' '.join(flags)}".strip()] = {"seconds": [], "answer": None}
+            for _ in range(runs):
+                for flags in ([], ["--not-a-digit"]):
+                    entry = results[f"{name} {' '.join(flags)}".strip()]
+                    seconds, answer = timed_process([sys.executable, "-m", "digitnet.predict", *flags, path])
+                    entry["seconds"].append(seconds)
+                    entry["answer"] = answer.strip().replace(path, name)
+    for key, entry in results.items():
+        entry.update(mean=statistics.mean(entry["seconds"]), std=statistics.stdev(entry["seconds"]) if runs > 1 else 0.0)
+        rows.append([key, runs, f"{entry['mean']:.3f} ± {entry['std']:.3f}", entry["answer"]])
+    print_table("python -m digitnet.predict [--not-a-digit] photo, default model, fresh process (sample std)",
+                ["photo and flags", "runs", "seconds", "answer"], rows)
+    write_results("not_a_digit_command", {"runs": runs, "commands": results})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model paths")
@@ -164,7 +202,12 @@ def main() -> None:
     parser.add_argument("--output", default="not_a_digit", help="name of the JSON file in benchmarks/results")
     parser.add_argument("--low-resolution", type=int, nargs="?", const=2000, metavar="N",
                         help="only print how N validation digits made UCI-like are refused (default 2,000)")
+    parser.add_argument("--command-seconds", type=int, metavar="RUNS",
+                        help="only time predict with and without --not-a-digit, RUNS times each")
     args = parser.parse_args()
+    if args.command_seconds:
+        command_seconds(args.command_seconds)
+        return
     if args.low_resolution:
         low_resolution(MODELS[-1], args.judge, args.cache, args.low_resolution)
         return

@@ -134,3 +134,151 @@ def test_without_model_the_int8_tflite_committee_answers_before_the_saved_model(
     for version in ("1", "2"):
         (tflite / version / "committee_int8.tflite").unlink()
     assert default_model() == (os.path.join("saved_models", "committee", "3"), "the reference committee")
+
+
+# --not-a-digit: the judge on every piece (digitnet/serving/judged_reading.py), with the default model.
+PLAIN_FIELDS, PLAIN_DIGIT_FIELDS = {"file", "number", "digits"}, {"digit", "confidence", "box", "probabilities"}
+JUDGE_FIELDS, JUDGE_DIGIT_FIELDS = {"judged_number", "not_a_digit"}, \
+    {"not_a_digit", "not_a_digit_probability", "calibrated_confidence", "reason"}
+# benchmarks/not_a_digit.py: 96.4 % of 3,000 generated non-digits refused (as drawn), 0.30 % of 3,000 photographed
+# MNIST test digits refused.
+MEASURED_REFUSED_NEGATIVES, MEASURED_REFUSED_PHOTOS = 0.964, 0.003
+
+
+def run_predict(capsys, *args) -> tuple[int, str, str]:
+    code = cli.run_command(predict.main, list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(out: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def negative_files(mnist, folder: Path, count: int) -> list[str]:
+    """Generated non-digits of the one-piece kinds (seed no fit used), dark ink on white, 3x enlarged."""
+    from digitnet.data.negatives import generate
+
+    drawn = generate(count, seed=4243, kinds=("letter", "shape", "scribble", "crossed_out"),
+                     digits=mnist.test_images[5000:], labels=mnist.test_labels[5000:])
+    paths = []
+    for index, image in enumerate(drawn.images):
+        paths.append(str(folder / f"{drawn.kinds[index]}_{index}.png"))
+        Image.fromarray(255 - np.kron(image, np.ones((3, 3), np.uint8))).save(paths[-1])
+    return paths
+
+
+def digit_files(mnist, folder: Path, count: int) -> list[str]:
+    paths = []
+    for index in range(count):
+        paths.append(str(folder / f"digit{index}.png"))
+        user_style(mnist.test_images[index], 3, (20 + index, 30)).save(paths[-1])
+    return paths
+
+
+def test_not_a_digit_refuses_generated_non_digits_at_the_measured_rate(mnist, tmp_path, capsys):
+    """The bound: the benchmark's measured rate less four binomial standard deviations for this
+    sample (about 81 % of 24); a judge that refuses nothing, or only one kind, fails it."""
+    paths = negative_files(mnist, tmp_path, 24)
+    code, out, _ = run_predict(capsys, "--not-a-digit", *paths)
+    assert code == 0
+    refused = [line.startswith(f"{path}: not a digit: ") for path, line in zip(paths, out.splitlines())]
+    p, n = MEASURED_REFUSED_NEGATIVES, len(paths)
+    assert np.mean(refused) >= p - 4 * np.sqrt(p * (1 - p) / n), out
+    code, out, _ = run_predict(capsys, "--not-a-digit", "--json", *paths)
+    records = json_lines(out)
+    assert [r["not_a_digit"] for r in records] == refused
+    assert all(r["judged_number"] == "?" * len(r["digits"]) for r, no in zip(records, refused) if no)
+
+
+def test_not_a_digit_reads_mnist_digits_as_without_the_flag(mnist, tmp_path, capsys):
+    """At most 1 of 30 MNIST test digits refused (the benchmark's 0.30 % of photos makes 0.09 of 30),
+    and every digit read is the digit read without the flag, with its calibrated probability."""
+    paths = digit_files(mnist, tmp_path, 30)
+    plain = json_lines(run_predict(capsys, "--json", *paths)[1])
+    judged = json_lines(run_predict(capsys, "--json", "--not-a-digit", *paths)[1])
+    refused = [r["not_a_digit"] for r in judged]
+    assert sum(refused) <= max(1, round(4 * MEASURED_REFUSED_PHOTOS * len(paths))), judged
+    assert [r["number"] for r in judged] == [r["number"] for r in plain]
+    assert np.mean([r["number"] == str(label) for r, label in zip(plain, mnist.test_labels)]) >= 0.95
+    lines = run_predict(capsys, "--not-a-digit", *paths)[1].splitlines()
+    for path, line, record in zip(paths, lines, judged):
+        if not record["not_a_digit"]:
+            digit = record["digits"][0]
+            assert line == f"{path}: {digit['digit']} (probability {digit['calibrated_confidence']:.3f})"
+
+
+def test_the_json_keeps_its_fields_and_the_flag_adds_the_judges(mnist, tmp_path, capsys):
+    paths = digit_files(mnist, tmp_path, 2) + negative_files(mnist, tmp_path, 2)
+    number = tmp_path / "number.png"  # two digits and a letter in a row
+    letter = np.asarray(Image.open(paths[2]).convert("L").resize((28, 28)))
+    Image.fromarray(255 - np.concatenate([mnist.test_images[0], 255 - letter, mnist.test_images[1]], axis=1)).resize(
+        (252, 84)).save(number)
+    paths.append(str(number))
+    plain = json_lines(run_predict(capsys, "--json", *paths)[1])
+    judged = json_lines(run_predict(capsys, "--json", "--not-a-digit", *paths)[1])
+    for before, after in zip(plain, judged):
+        assert set(before) == PLAIN_FIELDS and set(after) == PLAIN_FIELDS | JUDGE_FIELDS
+        assert all(set(d) == PLAIN_DIGIT_FIELDS for d in before["digits"])
+        assert all(set(d) == PLAIN_DIGIT_FIELDS | JUDGE_DIGIT_FIELDS for d in after["digits"])
+        assert {k: after[k] for k in PLAIN_FIELDS - {"digits"}} == {k: before[k] for k in PLAIN_FIELDS - {"digits"}}
+        assert [{k: d[k] for k in PLAIN_DIGIT_FIELDS} for d in after["digits"]] == before["digits"]
+        assert after["judged_number"] == "".join("?" if d["not_a_digit"] else str(d["digit"]) for d in after["digits"])
+        assert after["not_a_digit"] == all(d["not_a_digit"] for d in after["digits"])
+        for digit in after["digits"]:
+            assert (digit["reason"] is None) == (not digit["not_a_digit"])
+            assert 0 <= digit["not_a_digit_probability"] <= 1 and 0 < digit["calibrated_confidence"] <= 1
+
+
+def test_without_the_flag_the_lines_are_as_before(mnist, tmp_path, capsys):
+    """The plain line, for digits and non-digits alike: `file: 7 (probability 0.996)` or
+    `file: 2026 (0.99 0.97 0.99 0.98)` with the served probabilities."""
+    paths = digit_files(mnist, tmp_path, 2) + negative_files(mnist, tmp_path, 4)
+    code, out, _ = run_predict(capsys, *paths)
+    records = json_lines(run_predict(capsys, "--json", *paths)[1])
+    assert code == 0 and "not a digit" not in out and "?" not in out
+    for path, line, record in zip(paths, out.splitlines(), records):
+        confidences = [d["confidence"] for d in record["digits"]]
+        shown = f"probability {confidences[0]:.3f}" if len(confidences) == 1 else \
+            " ".join(f"{c:.2f}" for c in confidences)
+        assert line == f"{path}: {record['number']} ({shown})"
+
+
+def test_not_a_digit_on_the_default_model_imports_no_tensorflow(mnist, tmp_path):
+    import subprocess
+    import sys
+
+    paths = negative_files(mnist, tmp_path, 1) + digit_files(mnist, tmp_path, 1)
+    code = ("import sys; from digitnet import predict; from digitnet.core import cli; "
+            f"code = cli.run_command(predict.main, ['--not-a-digit', *{paths!r}]); "
+            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines[-1].split() == ["0", "False", "False"], done.stdout + done.stderr[-2000:]
+    assert lines[0].startswith(f"{paths[0]}: not a digit: ") and lines[1].startswith(f"{paths[1]}: 7 (probability")
+
+
+def test_not_a_digit_with_a_model_the_judge_does_not_know_uses_the_detector_alone(tmp_path):
+    import shutil
+
+    from digitnet.serving.judged_reading import judge_for
+
+    judge = judge_for(REFERENCE_SAVED_MODEL)
+    assert judge.model.calibration.temperature != 1.0  # the reference LeNet is known ...
+    copy = tmp_path / "lenet_copy"
+    shutil.copytree(REFERENCE_SAVED_MODEL, copy)
+    (copy / "saved_model.pb").write_bytes((copy / "saved_model.pb").read_bytes() + b"\0")  # ... another file is not
+    judge = judge_for(copy)
+    assert judge.model.calibration.temperature == 1.0 and judge.model.confidence_floor == 0.0
+
+
+def test_not_a_digit_without_a_judge_folder_is_one_clear_line(mnist, tmp_path, capsys, monkeypatch):
+    paths = digit_files(mnist, tmp_path, 1)
+    model = os.path.abspath(REFERENCE_SAVED_MODEL)
+    monkeypatch.chdir(tmp_path)  # no saved_models/not_a_digit here
+    code, out, err = run_predict(capsys, "--not-a-digit", "--model", model, *paths)
+    assert code == cli.EXIT_USAGE and out == ""
+    assert err.startswith("error: no not-a-digit judge") and "Traceback" not in err
