@@ -241,8 +241,10 @@ def test_every_results_file_a_document_links_exists(document):
 
 
 def test_every_results_file_is_cited_by_a_document():
-    """benchmarks/results keeps what the documents cite, by name or by a pattern such as *_epyc-2cores_2026-11-26.json."""
-    documents = " ".join(text(d) for d in ["README.md", *DESCRIPTIVE, "export/README.md"])
+    """benchmarks/results keeps what the documents cite, by name or by a pattern such as *_epyc-2cores_2026-11-26.json
+    (the READMEs, and the reports that hold a subject's full tables, such as reports/not_a_digit.md)."""
+    reports = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "reports").glob("*.md"))
+    documents = " ".join(text(d) for d in ["README.md", *DESCRIPTIVE, "export/README.md", *reports])
     cited = set(re.findall(r"[\w.*-]+_[a-z0-9.-]+cores_\d{4}-\d\d-\d\d[\w.*-]*", documents))
     for path in map(Path, tracked("benchmarks/results")):
         assert any(fnmatch.fnmatch(path.name, c) or fnmatch.fnmatch(path.name, c + ".*") for c in cited), path.name
