@@ -322,7 +322,7 @@ class Segmenter:
         return Piece(tuple(sorted(parts)))
 
     def candidates(self, units: list[tuple[int, Piece]], groups: list[set], height: float) -> dict:
-        """(start, end) -> (piece, groups joined) for the runs of at most SPAN consecutive units that
+        """(start, end) -> (piece, groups joined, whole only group) for the runs of at most SPAN consecutive units that
         may be one digit: one unit, one whole group, or several units no wider than WIDEST of the
         row's height, whose groups lie at most MERGE_GAP of the row's height apart."""
         found = {}
@@ -339,24 +339,26 @@ class Segmenter:
                 apart = [self.group_gap(groups[a], groups[b]) for a, b in zip(indices[:-1], indices[1:]) if a != b]
                 if any(gap > MERGE_GAP * height for gap in apart):
                     break
-                found[(start, end)] = (piece, len(apart))
+                found[(start, end)] = (piece, len(apart), whole and len(groups) == 1)
         return found
 
     def group_gap(self, a: set, b: set) -> int:
         box_a, box_b = self.group_box(a), self.group_box(b)
         return max(0, box_a[2] - box_b[3], box_b[2] - box_a[3])
 
-    def value(self, piece: Piece, joins: int, height: float) -> float:
+    def value(self, piece: Piece, joins: int, height: float, alone: bool = False) -> float:
         """How likely the piece is one digit: the classifier's confidence times the width prior
         (1 up to WIDTH_FREE of max(its height, the row's), then falling by WIDTH_SLOPE per such
         height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins; FLOOR for no digit or
-        one lower than SHORT of the row's height (a sliver of a stroke is no digit)."""
+        one lower than SHORT of the row's height (a sliver of a stroke is no digit). `alone`: the
+        piece is the only group on the page, whole: it takes no width prior (a wide digit alone is
+        cut only where its parts read more surely than it)."""
         prepared, scores = self.prepared.get(piece), self.scores.get(piece)
         if prepared is None or scores is None or prepared[1][3] - prepared[1][1] < SHORT * height * self.cell:
             return FLOOR
         top, bottom, left, right = self.box(piece)
         width = (right - left) / max(bottom - top, height)
-        prior = 1.0 if width <= WIDTH_FREE else max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE)
+        prior = 1.0 if width <= WIDTH_FREE or alone else max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE)
         if width < NARROW:
             prior *= SLIVER
         join = 1.0
@@ -367,15 +369,15 @@ class Segmenter:
     def best_path(self, units, groups, height, everything) -> list[Piece]:
         """The digits: the runs of units covering them all whose values multiply to the most."""
         candidates = self.candidates(units, groups, height)
-        self.score([piece for piece, _ in candidates.values()], everything)
+        self.score([piece for piece, _, _ in candidates.values()], everything)
         best = [1.0] + [-1.0] * len(units)
         back = [0] * (len(units) + 1)
         for end in range(1, len(units) + 1):
             for start in range(max(0, end - SPAN), end):
                 if (start, end) not in candidates or best[start] < 0:
                     continue
-                piece, joins = candidates[(start, end)]
-                total = best[start] * self.value(piece, joins, height)
+                piece, joins, alone = candidates[(start, end)]
+                total = best[start] * self.value(piece, joins, height, alone)
                 if total > best[end]:
                     best[end], back[end] = total, start
         pieces, end = [], len(units)

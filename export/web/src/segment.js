@@ -312,21 +312,22 @@ class Segmenter {
           if (indices[k] !== indices[k + 1]) apart.push(this.groupGap(groups[indices[k]], groups[indices[k + 1]]));
         }
         if (apart.some((gap) => gap > MERGE_GAP * height)) break;
-        found.set(`${start},${end}`, { piece: p, joins: apart.length });
+        found.set(`${start},${end}`, { piece: p, joins: apart.length, alone: whole && groups.length === 1 });
       }
     }
     return found;
   }
 
-  // How likely the piece is one digit: its confidence x the width prior x JOIN per pair of groups
-  // joined x DIGIT; FLOOR for no digit or one lower than SHORT of the row's height.
-  value(p, joins, height) {
+  // How likely the piece is one digit: its confidence x the width prior (none for the whole of the
+  // only group) x JOIN per pair of groups joined x DIGIT; FLOOR for no digit or one lower than SHORT
+  // of the row's height.
+  value(p, joins, height, alone = false) {
     const prepared = this.prepared.get(p.key);
     const scores = this.scores.get(p.key);
     if (prepared == null || scores == null || prepared.box[3] - prepared.box[1] < SHORT * height * this.cell) return FLOOR;
     const [top, bottom, left, right] = this.box(p);
     const width = (right - left) / Math.max(bottom - top, height);
-    let prior = width <= WIDTH_FREE ? 1.0 : Math.max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE);
+    let prior = width <= WIDTH_FREE || alone ? 1.0 : Math.max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE);
     if (width < NARROW) prior *= SLIVER;
     let join = 1.0;
     for (let k = 0; k < joins; k++) join *= JOIN;
@@ -344,7 +345,7 @@ class Segmenter {
       for (let start = Math.max(0, end - SPAN); start < end; start++) {
         const candidate = candidates.get(`${start},${end}`);
         if (candidate === undefined || best[start] < 0) continue;
-        const total = best[start] * this.value(candidate.piece, candidate.joins, height);
+        const total = best[start] * this.value(candidate.piece, candidate.joins, height, candidate.alone);
         if (total > best[end]) [best[end], back[end]] = [total, start];
       }
     }
