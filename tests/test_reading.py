@@ -7,6 +7,8 @@ with the 28x28 input) keeps the tests independent of any trained model.
 """
 import json
 
+from collections import deque
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,7 +17,6 @@ from digitnet import predict
 from digitnet.core import cli
 from digitnet.serving import preprocess
 from digitnet.serving.reading import read
-from digitnet.serving.segment import label_runs
 
 SCALE = 4  # each MNIST pixel becomes 4x4 paper pixels
 
@@ -61,14 +62,33 @@ def page_of(images: dict, digits: str, gaps: list[int], size=(None, None)) -> tu
     return 1.0 - big, boxes
 
 
-def test_runs_label_like_the_cell_labelling():
+def flood_fill_labels(on: np.ndarray) -> tuple[np.ndarray, int]:
+    """The reference: 8-connected components by breadth-first flood fill, numbered in raster order."""
+    labels, count = np.zeros(on.shape, dtype=int), 0
+    for start in zip(*np.nonzero(on)):
+        if labels[start]:
+            continue
+        count += 1
+        labels[start], queue = count, deque([start])
+        while queue:
+            y, x = queue.popleft()
+            for ny in range(max(0, y - 1), min(on.shape[0], y + 2)):
+                for nx in range(max(0, x - 1), min(on.shape[1], x + 2)):
+                    if on[ny, nx] and not labels[ny, nx]:
+                        labels[ny, nx] = count
+                        queue.append((ny, nx))
+    return labels, count
+
+
+def test_the_run_labelling_finds_the_flood_fills_components():
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        grid = rng.random((30, 40)) < 0.45
-        ours, count = label_runs(grid)
-        theirs, expected = preprocess.label_cells(grid)
-        assert count == expected
-        np.testing.assert_array_equal(ours, theirs)
+    for density in (0.2, 0.45, 0.7):
+        for _ in range(10):
+            grid = rng.random((30, 40)) < density
+            ours, count = preprocess.label_cells(grid)
+            theirs, expected = flood_fill_labels(grid)
+            assert count == expected
+            np.testing.assert_array_equal(ours, theirs)
 
 
 def test_separate_digits_give_their_boxes_and_the_number(templates):
@@ -98,8 +118,7 @@ def test_a_touching_pair_is_cut(templates):
     images, classify = templates
     grey, _ = page_of(images, "4035", [6, -4, 6])  # the 0 and the 3 overlap by 4 MNIST pixels
     marks = preprocess.ink_image(grey) > 0.1
-    from digitnet.serving.segment import label_runs as runs
-    assert runs(marks)[1] == 4  # the 4, the 0 and the 3 touching, the 5 (its cap apart)
+    assert preprocess.label_cells(marks)[1] == 4  # the 4, the 0 and the 3 touching, the 5 (its cap apart)
     assert read(grey, classify).number == "4035"
 
 
@@ -115,7 +134,7 @@ def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):
 
 
 def _blobs(grey) -> int:
-    return label_runs(preprocess.ink_image(grey) > 0.1)[1]
+    return preprocess.label_cells(preprocess.ink_image(grey) > 0.1)[1]
 
 
 @pytest.mark.parametrize("digits, gaps", [("680", [-1, -2]), ("445", [-2, -2]), ("131", [-1, -1])])

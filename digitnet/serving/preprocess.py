@@ -29,7 +29,6 @@ is made, round-half-up everywhere, nothing library-specific.
 from __future__ import annotations
 
 import os
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -301,24 +300,49 @@ def without_lines(mask: np.ndarray) -> np.ndarray:
 
 
 def label_cells(on: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected components of a boolean grid, numbered 1, 2, ... in raster
-    order of each component's first cell."""
-    labels = np.zeros(on.shape, dtype=int)
+    """8-connected components of a boolean grid, numbered 1, 2, ... in raster order of
+    each component's first cell. Found run by run (a union-find over each row's runs
+    of cells): number reading labels every candidate piece, so this is on its hot path."""
+    parent = [0]
+
+    def find(label: int) -> int:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    labels = np.zeros(on.shape, dtype=np.int64)
+    previous: list[tuple[int, int, int]] = []
+    for y, row in enumerate(on):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        current, first = [], 0
+        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            while first < len(previous) and previous[first][1] < start:
+                first += 1
+            label, index = 0, first
+            while index < len(previous) and previous[index][0] <= end:
+                other = find(previous[index][2])
+                if label == 0:
+                    label = other
+                elif other != label:
+                    parent[max(label, other)] = min(label, other)
+                    label = min(label, other)
+                index += 1
+            if label == 0:
+                label = len(parent)
+                parent.append(label)
+            labels[y, start:end] = label
+            current.append((start, end, label))
+        previous = current
+    numbers = np.zeros(len(parent), dtype=np.int64)
     count = 0
-    for start in zip(*np.nonzero(on)):
-        if labels[start]:
-            continue
-        count += 1
-        labels[start] = count
-        queue = deque([start])
-        while queue:
-            y, x = queue.popleft()
-            for ny in range(max(0, y - 1), min(on.shape[0], y + 2)):
-                for nx in range(max(0, x - 1), min(on.shape[1], x + 2)):
-                    if on[ny, nx] and not labels[ny, nx]:
-                        labels[ny, nx] = count
-                        queue.append((ny, nx))
-    return labels, count
+    for label in range(1, len(parent)):
+        root = find(label)
+        if numbers[root] == 0:
+            count += 1
+            numbers[root] = count
+        numbers[label] = numbers[root]
+    return numbers[labels], count
 
 
 def _cell_box(cells: np.ndarray) -> tuple[int, int, int, int]:

@@ -89,51 +89,6 @@ class Digit:
     probabilities: np.ndarray
 
 
-def label_runs(on: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected components of a boolean grid, numbered 1, 2, ... in raster order of
-    each component's first cell (as preprocess.label_cells), found run by run."""
-    parent = [0]
-
-    def find(label: int) -> int:
-        while parent[label] != label:
-            parent[label] = parent[parent[label]]
-            label = parent[label]
-        return label
-
-    labels = np.zeros(on.shape, dtype=np.int64)
-    previous: list[tuple[int, int, int]] = []
-    for y, row in enumerate(on):
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
-        current, first = [], 0
-        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
-            while first < len(previous) and previous[first][1] < start:
-                first += 1
-            label, index = 0, first
-            while index < len(previous) and previous[index][0] <= end:
-                other = find(previous[index][2])
-                if label == 0:
-                    label = other
-                elif other != label:
-                    parent[max(label, other)] = min(label, other)
-                    label = min(label, other)
-                index += 1
-            if label == 0:
-                label = len(parent)
-                parent.append(label)
-            labels[y, start:end] = label
-            current.append((start, end, label))
-        previous = current
-    numbers = np.zeros(len(parent), dtype=np.int64)
-    count = 0
-    for label in range(1, len(parent)):
-        root = find(label)
-        if numbers[root] == 0:
-            count += 1
-            numbers[root] = count
-        numbers[label] = numbers[root]
-    return numbers[labels], count
-
-
 class Segmenter:
     """The digits of one image's ink; `classify` scores the cuts of touching digits."""
 
@@ -147,7 +102,7 @@ class Segmenter:
         marks = cleared if cleared.any() else marks
         self.cell = max(1, -(-max(ink.shape) // SEGMENT_GRID))
         on = preprocess.per_cell(marks, self.cell, lambda values: values.any(axis=-1))
-        self.labels, count = label_runs(on)
+        self.labels, count = preprocess.label_cells(on)
         mass = preprocess.per_cell(np.where(marks, np.floor(ink * 255), 0).astype(np.int64), self.cell,
                                    lambda values: values.sum(axis=-1))
         self.mass = np.bincount(self.labels.ravel(), weights=mass.ravel(), minlength=count + 1)
