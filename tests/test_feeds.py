@@ -103,6 +103,23 @@ def test_the_arrays_feed_draws_style_edits_from_labelled_batches(tmp_path):
     assert ArrayFeed().train_batches(images, labels, CLASSIFICATION, affine)[0][0][0].shape == (70, 28, 28, 1)
 
 
+def test_the_labelled_trainer_hands_each_label_to_the_style_edits(mnist, tmp_path):
+    """Real 1s, the same draws: told they are 1s, some get the continental up-stroke; told they are
+    3s (no stroke edit), none does; so the model reads different images."""
+    from digitnet.core.images import to_model_input
+
+    config = TrainConfig(arch="lenet", feed="arrays", augment="styles", output_dir=str(tmp_path)).resolved()
+    ones = to_model_input(mnist.train_images[mnist.train_labels == 1][:16])
+    model = get_spec("lenet").build()
+
+    def trained_on(label):
+        trainer = ArrayFeed().training_model(model, config)  # a new layer, the same seed: the same draws
+        return np.asarray(trainer((ones, np.full(16, label, np.int32)), training=True))
+
+    np.testing.assert_allclose(trained_on(1), trained_on(1))
+    assert not np.allclose(trained_on(1), trained_on(3))
+
+
 @pytest.mark.slow  # about 20 s on 2 cores
 def test_a_tiny_arrays_feed_run_with_style_edits(tmp_path):
     folder = tmp_path / "run"
@@ -137,9 +154,12 @@ def test_the_arrays_feed_draws_its_augmentation_figure_with_the_training_layer(t
     assert copies.shape == (8, 6, 28, 28) and copies.min() >= 0 and copies.max() <= 1
     np.testing.assert_array_equal(copies, drawn[tmp_path / "b"])  # seeded
     originals = images / 255.0
-    for version in range(6):
-        assert np.abs(copies[:, version] - originals).max() > 0.5  # every copy is distorted
-    assert np.abs(copies[:, 0] - copies[:, 1]).max() > 0.5  # and each one anew
+    assert (np.abs(copies - originals[:, None]).max(axis=(2, 3)) > 0.5).all()  # every copy distorted
+    assert (np.abs(copies[:, 0] - copies[:, 1]).max(axis=(1, 2)) > 0.5).all()  # and each one anew
+    # Told every digit is a 3 (no stroke edit), only the digits whose own label has one change.
+    ArrayFeed().draw_augmentation(images, "styles", tmp_path / "c", seed=5, labels=np.full(8, 3))
+    changed = np.abs(copies - drawn[tmp_path / "c"]).max(axis=(1, 2, 3)) > 0
+    np.testing.assert_array_equal(changed, np.isin(labels, (1, 2, 4, 7, 9)))
 
 
 def unfinished_run(folder, config, saved_epochs=()):

@@ -132,3 +132,14 @@ def test_the_floor_is_the_largest_that_still_keeps_within_the_limits():
     # refuses one (allowed), 0.6 refuses two (not allowed).
     confidences = {"clean": np.concatenate([[0.45, 0.55], np.ones(398)]), "photos": np.ones(200)}
     assert choose_floor(scores, confidences, {}, threshold=0.5) == 0.5
+
+
+def test_the_default_judge_is_the_highest_numbered_version_that_holds_a_judge(tmp_path):
+    """Versions compare as numbers (10 after 2), and a version folder without judge.json, or a
+    folder that is no version, is passed over; with none, there is no default judge."""
+    assert default_judge_folder(tmp_path) is None
+    for name in ("1", "2", "10", "11", "old"):
+        (tmp_path / "not_a_digit" / name).mkdir(parents=True)
+    for name in ("1", "2", "10", "old"):
+        (tmp_path / "not_a_digit" / name / "judge.json").write_text("{}")
+    assert default_judge_folder(tmp_path) == tmp_path / "not_a_digit" / "10"

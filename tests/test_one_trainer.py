@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCHED = ("digitnet", "benchmarks", "export")
+SEARCHED = ("digitnet", "benchmarks", "export", "reports")
 THE_TRAINER = Path("digitnet/training/loop.py")
 
 

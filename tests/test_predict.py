@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -229,7 +230,23 @@ def test_the_json_keeps_its_fields_and_the_flag_adds_the_judges(mnist, tmp_path,
         assert after["not_a_digit"] == all(d["not_a_digit"] for d in after["digits"])
         for digit in after["digits"]:
             assert (digit["reason"] is None) == (not digit["not_a_digit"])
-            assert 0 <= digit["not_a_digit_probability"] <= 1 and 0 < digit["calibrated_confidence"] <= 1
+            assert 0 <= digit["not_a_digit_probability"] <= 1
+            assert digit["calibrated_confidence"] == pytest.approx(calibrated_top(digit["probabilities"]), abs=1e-3)
+    # The letter between the 7 and the 2 is the refused piece; the classifier's number stays as it was.
+    assert (plain[-1]["number"], judged[-1]["judged_number"], judged[-1]["not_a_digit"]) == ("742", "7?2", False)
+
+
+def calibrated_top(probabilities) -> float:
+    """The top probability after temperature scaling with the default model's temperature in the
+    newest judge.json, computed here: softmax(log p / T)."""
+    from digitnet.serving.judge import fingerprint
+    from digitnet.serving.runtimes import default_model
+
+    judges = Path(__file__).resolve().parent.parent / "saved_models" / "not_a_digit"
+    folder = max((p for p in judges.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    settings = json.loads((folder / "judge.json").read_text())["models"][fingerprint(default_model()[0])]
+    logits = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1)) / settings["temperature"]
+    return float(np.max(np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()))
 
 
 def test_without_the_flag_the_lines_are_as_before(mnist, tmp_path, capsys):

@@ -137,6 +137,15 @@ def _blobs(grey) -> int:
     return preprocess.label_cells(preprocess.ink_image(grey) > 0.1)[1]
 
 
+@pytest.mark.parametrize("digits, gaps", [("57", [0]), ("52", [-1]), ("257", [-1, -1])])
+def test_a_digit_touching_its_neighbour_is_read_apart(templates, digits, gaps):
+    """A digit touching the next (a 5's cap against a 7 or a 2): read as the digits written
+    (the segmentation before digits could join part of a neighbouring group read 30, 376, 230)."""
+    images, classify = templates
+    grey, _ = page_of(images, digits, gaps)
+    assert read(grey, classify).number == digits
+
+
 @pytest.mark.parametrize("digits, gaps", [("680", [-1, -2]), ("445", [-2, -2]), ("131", [-1, -1])])
 def test_touching_digits_are_cut_into_three(templates, digits, gaps):
     """Three digits overlapping by 1-2 MNIST pixels (one blob for 680 and 131): three digits, at their places."""
@@ -164,6 +173,15 @@ def test_a_wide_digit_is_not_split(templates, digit):
     page[10:38, 10:10 + wide.shape[1]] = wide
     page[10:38, wide.shape[1] + 14:wide.shape[1] + 42] = images[7] / 255.0
     assert read(1.0 - np.kron(page, np.ones((SCALE, SCALE))), classify).number == digit + "7"
+
+
+@pytest.mark.parametrize("digit, factor", [(0, 2.0), (8, 1.5), (3, 1.5), (9, 2.0)])
+def test_a_wide_digit_alone_on_the_page_is_one_digit(templates, digit, factor):
+    """A digit alone is cut only when its parts read more surely than it (earlier segmentations
+    read a 2x-wide 0 as 10, a 1.5x 8 as 88, a 1.5x 3 as 30 and a 2x 9 as 09)."""
+    images, classify = templates
+    wide = _stretched(images[digit], factor)
+    assert read(1.0 - np.kron(np.pad(wide, 10), np.ones((SCALE, SCALE))), classify).number == str(digit)
 
 
 def test_specks_a_comma_a_ruled_line_and_a_margin_line_are_no_digits(templates):

@@ -203,18 +203,22 @@ def test_same_seed_gives_bit_identical_images_other_seeds_differ(mnist):
 
 # sha256 of augment_batch's float32 output for the first 64 training digits, seed (3, 1), with and
 # without their labels: the tf.data pipeline's style edits, recorded from the code that trained the
-# committed runs, so that a rewrite of the maths cannot move a bit of what the pipeline draws.
+# committed runs, so that a rewrite of the maths cannot move a bit of what the pipeline draws. The
+# bits are those of TensorFlow 2.21 on x86-64 CPUs: another TensorFlow version or instruction set
+# may round differently, which is no change of the maths.
 PINNED_STYLES_DIGESTS = {"labels": "6ca19dae4e8d8452fcd3bbb38de3ab6a15b300fed5e14be328b7dce794163bc4",
                          "no labels": "71c2a57aefd2e72da24ddb0d1b53bf348f5fa313c9a17cf8a8d224f20d41382d"}
 
 
-def test_pipeline_style_edits_keep_their_recorded_bits(mnist):
+# Each variant compiles its own graph (about 5 s on 2 cores): the one without labels runs with the slow tests.
+@pytest.mark.parametrize("name", ["labels", pytest.param("no labels", marks=pytest.mark.slow)])
+def test_pipeline_style_edits_keep_their_recorded_bits(mnist, name):
     import hashlib
 
     images = tf.constant(mnist.train_images[:64, :, :, None], tf.float32) / 255.0
-    for name, labels in (("labels", tf.constant(mnist.train_labels[:64])), ("no labels", None)):
-        out = augment_batch(images, tf.constant([3, 1], tf.int64), "styles", labels).numpy()
-        assert hashlib.sha256(out.tobytes()).hexdigest() == PINNED_STYLES_DIGESTS[name], name
+    labels = tf.constant(mnist.train_labels[:64]) if name == "labels" else None
+    out = augment_batch(images, tf.constant([3, 1], tf.int64), "styles", labels).numpy()
+    assert hashlib.sha256(out.tobytes()).hexdigest() == PINNED_STYLES_DIGESTS[name], name
 
 
 @pytest.mark.slow  # XLA compiles the edits once per batch shape and graph: four times here
@@ -314,7 +318,7 @@ def check_layer_outputs(inputs: dict, out: dict) -> None:
         assert out[name].min() >= 0.0 and out[name].max() <= 1.0, name
     np.testing.assert_array_equal(out["first"], out["twin"])  # seeded
     assert np.abs(out["first"] - out["second"]).mean() > 0.01  # new draws every batch
-    assert not np.array_equal(out["first"], out["unlabelled"])  # the stroke edits read the labels
+    # The stroke edits themselves are checked above (up-strokes on 1s, bars on 7s, others unmoved).
     np.testing.assert_array_equal(out["inference"][..., 0], images)
 
 
