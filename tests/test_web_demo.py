@@ -4,7 +4,8 @@ It builds export/web (npm), serves it on 127.0.0.1, and checks that the page's
 own preprocessing and LiteRT.js inference agree with Python's, for every model
 the page offers: the committee (int8) first when saved_models/tflite/committee
 holds one, then LeNet (int8, float32); and that it reads written numbers as
-digitnet.serving.reading does (the same boxes, 28x28 inputs and answers).
+digitnet.serving.reading does (the same boxes, 28x28 inputs and answers), and says "not a digit"
+where digitnet.serving.judged_reading does (the judge, on by default in the page).
 """
 import base64
 import functools
@@ -21,6 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitnet.serving.judge import load_judge
+from digitnet.serving.judged_reading import judged
 from digitnet.serving.preprocess import prepare_file
 from digitnet.serving.reading import read
 from digitnet.serving.runtimes import TFLitePredictor
@@ -225,7 +228,22 @@ def _stroke(page, points):
     page.mouse.up()
 
 
+def _judge(model):
+    """Python's judge for one of the page's model files (the build copies them byte for byte)."""
+    return load_judge(WEB / "dist" / "models" / f"{model}.tflite")
+
+
+def _pad_reading(page, tmp_path):
+    """Python's judged reading of what is on the pad, with the page's model file."""
+    model = page.input_value("#model")
+    pad = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    (tmp_path / "pad.png").write_bytes(base64.b64decode(pad.split(",", 1)[1]))
+    reading = read(tmp_path / "pad.png", TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite"))
+    return judged(reading, _judge(model))
+
+
 def test_writing_a_number_with_the_mouse_shows_every_digit_with_its_bars(page, tmp_path):
+    assert page.is_checked("#judge")  # "not a digit" is on by default
     page.click("#clear")
     assert page.text_content("#digit") == "–" and page.locator(".reading").count() == 0
     box = page.locator("#pad").bounding_box()
@@ -242,19 +260,17 @@ def test_writing_a_number_with_the_mouse_shows_every_digit_with_its_bars(page, t
             digit: row.querySelector("span").textContent,
             width: row.querySelector("i").style.width,
             label: row.querySelector("b").textContent}))}))""")
-    # The bars are the model's answer for what is on the pad: Python reads the pad's pixels
-    # with the same .tflite.
+    # The bars are the model's answer for what is on the pad, calibrated by the judge: Python reads
+    # the pad's pixels with the same .tflite and judges them with the same temperature.
     model = page.input_value("#model")
-    pad = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-    (tmp_path / "pad.png").write_bytes(base64.b64decode(pad.split(",", 1)[1]))
-    reading = read(tmp_path / "pad.png", TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite"))
-    assert reading.number == "10" and [c["digit"] for c in columns] == ["1", "0"]
-    for column, digit in zip(columns, reading.digits):
+    result = _pad_reading(page, tmp_path)
+    assert result.number == "10" and [c["digit"] for c in columns] == ["1", "0"]
+    for column, digit in zip(columns, result.verdicts):
         assert [bar["digit"] for bar in column["bars"]] == [str(d) for d in range(10)]
         shown_percent = np.array([float(bar["label"].removesuffix("%")) for bar in column["bars"]])
         np.testing.assert_array_equal([float(bar["width"].removesuffix("%")) for bar in column["bars"]],
                                       shown_percent)
-        # quantized probabilities (steps of the output's scale), each rounded to 0.1 % for display
+        # calibrated probabilities, each rounded to 0.1 % for display
         assert abs(shown_percent.sum() - 100) <= 1.5, shown_percent
         np.testing.assert_allclose(shown_percent / 100, digit.probabilities, atol=0.001)
     assert re.fullmatch(rf"\d+\.\d\d ms \({model}, wasm\)", page.text_content("#timing"))
@@ -263,3 +279,68 @@ def test_writing_a_number_with_the_mouse_shows_every_digit_with_its_bars(page, t
     for selector in ("#pad", ".reading >> nth=1", ".reading >> nth=1 >> .bar >> nth=9"):
         laid_out = page.locator(selector).bounding_box()
         assert laid_out["width"] > 0 and laid_out["x"] >= 0 and laid_out["x"] + laid_out["width"] <= 400
+
+
+def _non_digit_pngs(mnist, folder):
+    """Four generated non-digits of each kind (digitnet.data.negatives, crossed-out and overlaid
+    ones from test digits) and six MNIST test digits, dark on light and enlarged on a page."""
+    from digitnet.data.negatives import KINDS, generate
+
+    negatives = generate(4 * len(KINDS), seed=310, digits=mnist.test_images[:500], labels=mnist.test_labels[:500])
+    paths = []
+    for index, image in enumerate(np.concatenate([negatives.images, mnist.test_images[200:206]])):
+        picture = Image.fromarray(255 - image).resize((84, 84), Image.Resampling.BILINEAR)
+        sheet = Image.new("L", (140, 120), 255)
+        sheet.paste(picture, (10 + index % 30, 8 + index % 20))
+        paths.append(folder / f"ink{index:03d}.png")
+        sheet.save(paths[-1])
+    return paths
+
+
+def test_page_says_not_a_digit_where_python_does(site, page, mnist, tmp_path):
+    """The page's judge (judge.js on the build's detector.bin and models.json's settings) gives
+    judge.py's verdicts: on its own inputs to float32 precision, and the same decisions as
+    predict --not-a-digit's judged reading of the same files."""
+    model = _offered(site)[0]
+    page.evaluate("(model) => window.digitnet.loadModel(model)", model)
+    paths = _non_digit_pngs(mnist, tmp_path)
+    pages = page.evaluate("(pngs) => window.digitnet.readPngs(pngs)",
+                          [base64.b64encode(p.read_bytes()).decode() for p in paths])
+    judge = _judge(model)
+    predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
+    refused = []
+    for path, found in zip(paths, pages):
+        pixels = np.array([d["pixels"] for d in found], dtype=np.uint8).reshape(-1, 28, 28)
+        expected = judge.judge(pixels, np.array([d["probabilities"] for d in found], dtype=np.float64))
+        verdicts = [d["verdict"] for d in found]
+        np.testing.assert_allclose([v["notADigit"] for v in verdicts], [e.not_a_digit for e in expected], atol=1e-6)
+        np.testing.assert_allclose([v["probabilities"] for v in verdicts], [e.probabilities for e in expected],
+                                   atol=1e-9)
+        python = judged(read(path, predictor), judge)
+        assert [v["digit"] for v in verdicts] == [v.digit for v in python.verdicts], path.name
+        refused.append(python.not_a_digit)
+    assert np.mean(refused[:-6]) >= 0.8 and not any(refused[-6:]), refused  # non-digits, then digits
+
+
+def test_drawing_a_non_digit_says_so_and_the_box_turns_the_judge_off(page, tmp_path):
+    page.click("#clear")
+    box = page.locator("#pad").bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    for a, b in (((0.42, 0.15), (0.40, 0.85)), ((0.52, 0.15), (0.50, 0.85)),  # a "#"
+                 ((0.34, 0.38), (0.60, 0.38)), ((0.32, 0.62), (0.58, 0.62))):
+        _stroke(page, [(x + (a[0] + (b[0] - a[0]) * t / 10) * w, y + (a[1] + (b[1] - a[1]) * t / 10) * h)
+                       for t in range(11)])
+    page.wait_for_function("document.getElementById('digit').textContent === 'not a digit'", timeout=30_000)
+    assert page.eval_on_selector_all(".reading h2", "hs => hs.map(h => [h.textContent, h.title])") == [
+        ["not a digit", _pad_reading(page, tmp_path).verdicts[0].reason]]
+    assert _pad_reading(page, tmp_path).not_a_digit
+    page.uncheck("#judge")  # without the judge, the model's digit and its served probabilities
+    try:
+        page.wait_for_function("/^[0-9]+$/.test(document.getElementById('digit').textContent)", timeout=30_000)
+        reading = _pad_reading(page, tmp_path).reading
+        assert page.text_content("#digit") == reading.number
+        shown = page.eval_on_selector_all(".reading >> nth=0 >> .bar b", "bs => bs.map(b => b.textContent)")
+        np.testing.assert_allclose([float(p.removesuffix("%")) / 100 for p in shown], reading.digits[0].probabilities,
+                                   atol=0.001)
+    finally:
+        page.check("#judge")

@@ -1,9 +1,11 @@
-// Builds dist/: the bundled page, LiteRT's wasm files, the exported TFLite models and
-// dist/models/models.json, the list the page offers (the first is its default).
+// Builds dist/: the bundled page, LiteRT's wasm files, the exported TFLite models,
+// dist/models/models.json, the list the page offers (the first is its default), each with the
+// not-a-digit judge's settings for that file, and the judge's detector (judge_files.mjs).
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exportJudge } from "./judge_files.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = process.env.DIGITNET_WEB_DIST || join(here, "dist");
@@ -32,6 +34,12 @@ const readableSize = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB`
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, "models"), { recursive: true });
+let judgeSettings;
+try {
+  judgeSettings = exportJudge(savedModels, join(dist, "models"));
+} catch (error) {
+  fail(error.message);
+}
 const offered = [];
 const sources = [];
 for (const { name, title, variants } of OFFER) {
@@ -49,6 +57,7 @@ for (const { name, title, variants } of OFFER) {
     const what = card.model?.members ? `${title} (${card.model.members} ${card.model.member_arch})` : title;
     offered.push({
       id: `${name}_${variant}`, file: `models/${file}`, bytes, io,
+      judge: judgeSettings ? judgeSettings(join(folder, file)) : null,
       label: `${what}, ${kind} (${readableSize(bytes)}${accuracy ? `, ${(100 * accuracy).toFixed(2)} % on MNIST` : ""})`,
     });
     sources.push(join(folder, file));
@@ -64,4 +73,5 @@ await build({
 });
 cpSync(join(here, "src", "index.html"), join(dist, "index.html"));
 cpSync(join(here, "node_modules", "@litertjs", "core", "wasm"), join(dist, "wasm"), { recursive: true });
-console.log(`built ${dist} with ${sources.join(", ")}`);
+const judged = judgeSettings ? ` and the judge of ${JSON.parse(readFileSync(join(dist, "models", "judge.json"), "utf8")).source}` : "";
+console.log(`built ${dist} with ${sources.join(", ")}${judged}`);

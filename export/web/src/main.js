@@ -1,31 +1,51 @@
 // Write a number (or one digit); a TFLite model exported by digitnet (the committee by default,
 // LeNet the small alternative) reads every digit, on the device, with LiteRT.js. The build lists
 // the models in models/models.json, each with its input and output scale and zero point (from its
-// model card). The digits are found as Python finds them (segment.js, PREPROCESSING.md).
+// model card). The digits are found as Python finds them (segment.js, PREPROCESSING.md). With
+// "not a digit" ticked (the default), the judge of digitnet/serving/judge.py (judge.js, on the
+// build's models/judge.json and models/detector.bin) decides whether each piece is a digit at all.
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
+import { judgeDigit, loadDetector } from "./judge.js";
 import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
 import { findDigits } from "./segment.js";
 
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const state = { models: {}, model: null, name: null, drawing: false, last: null };
+const state = { models: {}, model: null, name: null, detector: null, drawing: false, last: null };
+const judgeBox = document.getElementById("judge");
 
 function clearPad() {
   context.fillStyle = "#fff";
   context.fillRect(0, 0, canvas.width, canvas.height);
-  document.getElementById("digit").textContent = "–";
+  showNumber("–");
   document.getElementById("timing").textContent = "";
   renderDigits([]);
 }
 
-// One column per digit, left to right: the digit read and its ten bars.
-function renderDigits(probabilitiesList) {
-  document.getElementById("digits").replaceChildren(...probabilitiesList.map((probabilities) => {
+const NOT_A_DIGIT = "not a digit";
+const REFUSED_MARK = "?";  // a piece that is not a digit, in a number (as predict --not-a-digit prints it)
+
+function showNumber(text) {
+  const shown = document.getElementById("digit");
+  shown.textContent = text;
+  shown.classList.toggle("words", text === NOT_A_DIGIT);
+}
+
+// One column per digit, left to right: the digit read (or "not a digit", the judge's reason as its
+// tooltip) and its ten bars.
+function renderDigits(columns) {
+  document.getElementById("digits").replaceChildren(...columns.map(({ heading, reason, probabilities }) => {
     const column = document.createElement("div");
     column.className = "reading";
-    const best = probabilities.indexOf(Math.max(...probabilities));
-    column.innerHTML = `<h2>${best}</h2>` + probabilities.map((p, digit) => `<div class="bar"><span>${digit}</span>` +
+    const title = document.createElement("h2");
+    title.textContent = heading;
+    if (reason) {
+      title.className = "refused";
+      title.title = reason;
+    }
+    column.innerHTML = probabilities.map((p, digit) => `<div class="bar"><span>${digit}</span>` +
       `<div><i style="width:${(100 * p).toFixed(1)}%"></i></div><b>${(100 * p).toFixed(1)}%</b></div>`).join("");
+    column.prepend(title);
     return column;
   }));
 }
@@ -41,6 +61,27 @@ async function listModels() {
   }));
   select.selectedIndex = 0;
 }
+
+// models/judge.json and models/detector.bin, when the build has a judge; without one the
+// "not a digit" box is switched off and disabled.
+async function loadJudge() {
+  const response = await fetch("models/judge.json");
+  if (response.status === 404) {
+    judgeBox.checked = false;
+    judgeBox.disabled = true;
+    judgeBox.parentElement.title = "this build has no not-a-digit judge (saved_models/not_a_digit)";
+    return;
+  }
+  if (!response.ok) throw new Error(`models/judge.json: HTTP ${response.status}`);
+  const spec = await response.json();
+  const weights = await fetch(`models/${spec.file}`);
+  if (!weights.ok) throw new Error(`models/${spec.file}: HTTP ${weights.status}`);
+  state.detector = loadDetector(spec, await weights.arrayBuffer());
+}
+
+// The judge's verdict on one digit of a reading, or null without a judge.
+const verdict = (digit) => (state.detector
+  ? judgeDigit(state.detector, state.models[state.name].judge, digit.image, digit.probabilities) : null);
 
 async function loadModel(id) {
   if (!(id in state.models)) throw new Error(`no model ${JSON.stringify(id)}; the page has ${Object.keys(state.models)}`);
@@ -109,9 +150,18 @@ async function predictDrawing() {
     throw error;
   }
   const { digits, milliseconds } = reading;
-  document.getElementById("digit").textContent = digits.map((d) => best(d.probabilities)).join("");
   document.getElementById("timing").textContent = `${milliseconds.toFixed(2)} ms (${state.name}, wasm)`;
-  renderDigits(digits.map((d) => d.probabilities));
+  if (!judgeBox.checked) {
+    showNumber(digits.map((d) => best(d.probabilities)).join(""));
+    renderDigits(digits.map((d) => ({ heading: String(best(d.probabilities)), probabilities: d.probabilities })));
+    return;
+  }
+  // Judged: calibrated probabilities, and "not a digit" for each piece the judge refuses.
+  const verdicts = digits.map(verdict);
+  const allRefused = verdicts.every((v) => v.digit === null);
+  showNumber(allRefused ? NOT_A_DIGIT : verdicts.map((v) => (v.digit === null ? REFUSED_MARK : v.digit)).join(""));
+  renderDigits(verdicts.map((v) => ({ heading: v.digit === null ? NOT_A_DIGIT : String(v.digit), reason: v.reason,
+    probabilities: v.probabilities })));
 }
 
 function point(event) {
@@ -144,6 +194,7 @@ const finishStroke = () => {
 canvas.addEventListener("pointerup", finishStroke);
 canvas.addEventListener("pointercancel", finishStroke);
 document.getElementById("clear").addEventListener("click", clearPad);
+judgeBox.addEventListener("change", () => predictDrawing());
 document.getElementById("model").addEventListener("change", async (event) => {
   await loadModel(event.target.value);
   predictDrawing();
@@ -169,13 +220,14 @@ async function classifyPngs(base64List) {
   return results;
 }
 
-// For tests: the page's reading of PNG files (base64), each digit's box, 28x28 input and answer.
+// For tests: the page's reading of PNG files (base64), each digit's box, 28x28 input and answer,
+// and the judge's verdict (null without a judge), whether or not the box is ticked.
 async function readPngs(base64List) {
   const results = [];
   for (const base64 of base64List) {
     const { digits } = await readCanvas(await pngCanvas(base64));
     results.push(digits.map((d) => ({ box: d.box, pixels: Array.from(d.image), digit: best(d.probabilities),
-      probabilities: d.probabilities })));
+      probabilities: d.probabilities, verdict: verdict(d) })));
   }
   return results;
 }
@@ -184,6 +236,7 @@ async function start() {
   clearPad();
   await loadLiteRt("wasm/");
   await listModels();
+  await loadJudge();
   await loadModel(document.getElementById("model").value);
   document.getElementById("status").textContent = "Write a number";
   window.digitnet = { ready: true, classifyPngs, readPngs, loadModel, timeInference, models: Object.keys(state.models) };
