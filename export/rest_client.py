@@ -11,6 +11,14 @@ confident of both sides, so the client asks the server about the candidate cuts
 too (--dry-run, which sends nothing, asks the newest local reference model).
 A number prints as `meter.jpg: 2026 (0.99 0.97 0.99 0.98)`, one digit as
 `digit.png: 7 (probability 0.996)`.
+
+With --not-a-digit the not-a-digit judge (digitnet/serving/judge.py) looks at the
+rows sent and the probabilities served, and the lines read as `predict
+--not-a-digit` prints them: `letter.png: not a digit: <why>`, `meter.jpg: 2?26
+(0.99 ? 0.99 0.98)`. The judge knows a model's temperature and confidence floor by
+a fingerprint of its files, which the server does not send: --served-model names a
+local copy of the served model to take them from; without it the judge's detector
+decides alone (temperature 1, no floor).
 """
 from __future__ import annotations
 
@@ -19,10 +27,12 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
 from digitnet.core.errors import DataError
+from digitnet.serving.judged_reading import judge_for, judged
 from digitnet.serving.reading import read
 
 
@@ -64,14 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="lenet")
     parser.add_argument("--version", type=int, help="a specific version (default: the newest served)")
     parser.add_argument("--dry-run", action="store_true", help="print the request body instead of sending it")
+    parser.add_argument("--not-a-digit", action="store_true",
+                        help="say 'not a digit' for ink that is none, and print calibrated probabilities")
+    parser.add_argument("--served-model", help="with --not-a-digit: a local copy of the served model (its "
+                        "SavedModel folder), whose temperature and confidence floor the judge knows")
     args = parser.parse_args(argv)
+    if args.served_model and not args.not_a_digit:
+        parser.error(f"--served-model {args.served_model} is only for --not-a-digit")
     try:
         if args.dry_run:
             print(json.dumps(build_request(args.images)))
             return 0
+        if args.served_model and not Path(args.served_model).exists():
+            raise DataError(f"--served-model: no such file or folder: {args.served_model}")
+        judge = judge_for(args.served_model) if args.not_a_digit else None
         classify = served_classifier(predict_url(args.server, args.model, args.version))
         for path in args.images:
-            print(answer_line(path, read(path, classify).digits))
+            reading = read(path, classify)
+            print(judged(reading, judge).line(path) if judge else answer_line(path, reading.digits))
     except (urllib.error.URLError, OSError) as error:
         print(f"error: cannot reach TF Serving at {args.server}: {error}", file=sys.stderr)
         return 1

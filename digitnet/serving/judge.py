@@ -172,9 +172,10 @@ def default_judge_folder(root: str | os.PathLike = "saved_models") -> Path | Non
     return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
-def load_judge(model_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Judge:
+def load_judge(model_path: str | os.PathLike | None, folder: str | os.PathLike | None = None) -> Judge:
     """The judge for the model at `model_path`, from `folder` (default: the newest
-    saved_models/not_a_digit/<version>/). ValueError naming the file when it cannot be read."""
+    saved_models/not_a_digit/<version>/); `model_path` None stands for a model out of reach (a
+    served one), judged as an unknown one. ValueError naming the file when it cannot be read."""
     folder = Path(folder) if folder is not None else default_judge_folder()
     if folder is None:
         raise ValueError("no not-a-digit judge: saved_models/not_a_digit/<version>/judge.json is missing "
@@ -183,10 +184,10 @@ def load_judge(model_path: str | os.PathLike, folder: str | os.PathLike | None =
         record = json.loads((folder / JUDGE_FILE).read_text())
         detector = Detector.load(folder / record["detector"]["file"])
         threshold = float(record["detector"]["threshold"])
-        entry = record.get("models", {}).get(fingerprint(model_path))
+        entry = record.get("models", {}).get(fingerprint(model_path)) if model_path is not None else None
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{folder / JUDGE_FILE}: not a readable judge ({type(error).__name__}: {error})") from None
     if entry is None:
-        return Judge(detector, threshold, ModelSettings(str(model_path)))
+        return Judge(detector, threshold, ModelSettings(str(model_path) if model_path is not None else "unknown"))
     return Judge(detector, threshold, ModelSettings(entry["name"], Calibration.from_json(entry),
                                                     float(entry.get("confidence_floor", 0.0))))

@@ -26,9 +26,10 @@ from digitnet.serving.reading import Reading
 REFUSED_MARK = "?"  # stands for a piece that is not a digit in a number
 
 
-def judge_for(model_path: str | os.PathLike) -> Judge:
+def judge_for(model_path: str | os.PathLike | None) -> Judge:
     """The published judge for the model file (temperature 1 and the detector alone for a
-    model it does not know); DataError when the judge's folder cannot be read."""
+    model it does not know, or for None: no file at hand); DataError when the judge's folder
+    cannot be read."""
     try:
         return load_judge(model_path)
     except ValueError as error:
