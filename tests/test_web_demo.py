@@ -220,6 +220,23 @@ def test_the_build_takes_the_newest_version_and_refuses_a_card_without_quantizat
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr  # one line, no stack trace
 
 
+def test_the_build_gives_no_judge_without_one_and_refuses_a_broken_one(site, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(SAVED_MODELS / "tflite" / "lenet" / "1", models / "tflite" / "lenet" / "1")
+    built = _build(models, tmp_path / "dist")
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((tmp_path / "dist" / "models" / "models.json").read_text())
+    assert [m["judge"] for m in manifest] == [None, None]  # the page's box is off and disabled then
+    assert not (tmp_path / "dist" / "models" / "judge.json").exists()
+    judge = models / "not_a_digit" / "4"
+    judge.mkdir(parents=True)
+    (judge / "judge.json").write_text(json.dumps({"detector": {"file": "detector.npz", "threshold": 0.9}}))
+    (judge / "detector.npz").write_bytes(b"not a zip file")
+    refused = _build(models, tmp_path / "dist")
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == (f"build.mjs: {judge / 'judge.json'}: not a readable judge (not a zip file)")
+
+
 def _stroke(page, points):
     page.mouse.move(*points[0])
     page.mouse.down()
