@@ -80,7 +80,7 @@ def _inputs(mnist) -> np.ndarray:
 @pytest.mark.skipif(default_judge_folder(SAVED_MODELS) is None, reason="no saved_models/not_a_digit/<version>")
 def test_javascript_judge_matches_python(mnist, tmp_path):
     images = _inputs(mnist)
-    flat = np.full((8, 10), 0.8 / 9) + np.eye(10)[:8] * (0.2 - 0.8 / 9)  # unsure readings: the floor decides
+    flat = np.full((8, 10), 0.88 / 9) + np.eye(10)[:8] * (0.12 - 0.88 / 9)  # unsure: under any floor from 0.15
     models = {}
     for path in _model_files():
         probabilities = TFLitePredictor(path)(images).astype(np.float32)
@@ -90,7 +90,7 @@ def test_javascript_judge_matches_python(mnist, tmp_path):
     found = _run_node(tmp_path, SAVED_MODELS, inputs, models)
     assert tuple(tuple(layer) for layer in found["layers"]) == DETECTOR_LAYERS
     assert found["source"] == f"not_a_digit/{default_judge_folder(SAVED_MODELS).name}"
-    reasons = set()
+    reasons, floors = set(), []
     for (path, probabilities), result in zip(models.items(), found["results"]):
         judge = load_judge(path, default_judge_folder(SAVED_MODELS))
         assert found["threshold"] == judge.threshold
@@ -114,7 +114,9 @@ def test_javascript_judge_matches_python(mnist, tmp_path):
         digits, non_digits = refused[:120], refused[120:240]
         assert digits.mean() <= 0.05 and non_digits.mean() >= 0.8, (digits.mean(), non_digits.mean())
         reasons |= {v.reason.split(" ")[0] for v in verdicts if v.reason}
-    assert reasons == {"the", "no"}  # both rules decided somewhere: the detector's and the floor's
+        floors.append(judge.model.confidence_floor)
+    # both rules decided somewhere: the detector's, and the floor's wherever a model has one
+    assert reasons == ({"the", "no"} if max(floors) >= 0.15 else {"the"}), (reasons, floors)
 
 
 def test_the_build_reads_the_newest_judge_version(mnist, tmp_path):
