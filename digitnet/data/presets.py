@@ -26,7 +26,9 @@ class StyleCoverage:
         from the top of its stem (the continental 1) or, for `bare_one` of them,
         a redraw as one bare straight stroke; the 7 and the 2 a bar across the
         middle (the crossed 7, the crossed Z-like 2); the 4 an opened top; the 9
-        a tail that curves or hooks to the left.
+        a tail that curves or hooks to the left. A stroke that would close a
+        loop or cross into one (a 9's hook meeting its loop, a bar across a
+        curly 2's loop) draws another digit: that digit stays as it was.
     bare_one: the share of edited 1s redrawn as a bare stroke.
     foot: the share of up-stroke 1s that also get a foot.
     pen: the stroke is made thicker (a marker) or thinner (a fine pen), half each.

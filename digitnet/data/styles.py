@@ -12,6 +12,9 @@ up-stroke is drawn on 1s only). The parameters are a StyleCoverage
   the digit's own ink level to 0 across the stroke's edge, one pixel wide.
   Where they start comes from the digit: its bounding box, the centre of its
   ink on a given row (the stem), the rightmost ink near its top.
+- A stroke edit keeps the digit's loops: a digit whose new strokes would
+  close, split or fill a loop (a 9's hook meeting its loop is an 8) is left as
+  it was, found by its Euler number (pieces less loops) from 2x2 pixel counts.
 - The stroke width is twice the stroke area over its edge pixels, as
   serving/preprocess.stroke_width measures it on photos.
 - Pens: a window max (dilation) or min (erosion) of 3x3 pixels, blended with
@@ -41,6 +44,8 @@ DIGIT_BOX = 20.0  # MNIST's digits fit a 20x20 box in the 28x28 field
 INK = 0.3  # a pixel at this level or above counts as ink for boxes and stems
 STROKE_LEVEL = 0.5  # stroke pixels for the stroke width: half the ink scale
 SEGMENTS = 3  # line segments an edit may draw per image
+FLAG_FALL = math.radians(25)  # the least slope of a 1's up-stroke below the horizontal
+TAIL_CLEARANCE = 2.0  # pixels between a 9's hook (beyond its half width) and the ink above it
 # Columns of the per-image uniform draws; DRAWS of them.
 (_APPLY, _VARIANT, _FOOT, _ANGLE, _LENGTH, _PLACE, _TILT, _FOOT_LENGTH, _TAIL_A, _TAIL_B,
  _PEN_APPLY, _PEN_KIND, _PEN_AMOUNT, _SHAPE_APPLY, _SLANT, _WIDTH, DRAWS) = range(17)
@@ -79,7 +84,7 @@ class Profile:
     whole images, so each measure costs little."""
 
     def __init__(self, ink, xp):
-        xs, _ = _grid(ink.shape[1:3], xp)
+        xs, ys = _grid(ink.shape[1:3], xp)
         self.rows = xp.convert_to_tensor(np.arange(int(ink.shape[1]), dtype=np.float32)[None])
         self.columns = xp.convert_to_tensor(np.arange(int(ink.shape[2]), dtype=np.float32)[None])
         self.row_mass = xp.sum(ink, axis=2)
@@ -88,6 +93,7 @@ class Profile:
         marked = ink >= INK
         self.marked_rows, self.marked_columns = xp.any(marked, axis=2), xp.any(marked, axis=1)
         self.rightmost = xp.max(xp.where(marked, xs, -1.0), axis=2)  # per row; -1 without ink
+        self.lowest = xp.max(xp.where(marked, ys, -1.0), axis=1)  # per column; -1 without ink
 
 
 def bounding_box(profile: Profile, xp) -> tuple:
@@ -120,6 +126,13 @@ def rightmost_ink_near(profile: Profile, top, rows: float, fallback, xp):
     band = (profile.rows >= top[:, None]) & (profile.rows <= top[:, None] + rows)
     rightmost = xp.max(xp.where(band, profile.rightmost, -1.0), axis=1)
     return xp.where(rightmost >= 0, rightmost, fallback)
+
+
+def lowest_ink_between(profile: Profile, left, right, xp):
+    """The lowest ink row (the largest y) in the columns from `left` to `right` [batch];
+    -1 where those columns hold no ink."""
+    band = (profile.columns >= left[:, None]) & (profile.columns <= right[:, None])
+    return xp.max(xp.where(band, profile.lowest, -1.0), axis=1)
 
 
 def centre_of_mass(profile: Profile, xp):
@@ -184,17 +197,27 @@ class _Strokes:
         self.stem_foot = self.point(ink_centre_on_row(profile, bottom - 1.0, self.middle, xp), bottom - width / 2)
         self.one(draws)
         self.bar(profile, labels, draws)
-        self.tail(draws)
+        self.tail(profile, width, draws)
 
     def point(self, x, y):
         return self.xp.stack([x, y], axis=-1)
 
     def one(self, draws) -> None:
-        """The 1: an up-stroke falling to the left from the stem's top, a foot across the stem's foot."""
+        """The 1: an up-stroke falling to the left from the stem's top at 30-50 degrees from the
+        stem, as the writer draws it against the stem however slanted (one measured from the
+        horizontal lies along a stem slanted to the right and pinches a loop against it), and
+        at least FLAG_FALL below the horizontal (flatter, on a stem slanted to the right, it
+        is a 7's bar); a foot across the stem's foot."""
         xp, height = self.xp, self.height
-        angle = _uniform(draws, _ANGLE, math.radians(20), math.radians(55))
+        down = self.stem_foot - self.stem_top
+        down = down / xp.maximum(xp.sqrt(xp.sum(xp.square(down), axis=1)), 1e-6)[:, None]
+        angle = _uniform(draws, _ANGLE, math.radians(30), math.radians(50))  # from the stem, turned left
+        cos, sin = xp.cos(angle), xp.sin(angle)
+        flag = self.point(down[:, 0] * cos - down[:, 1] * sin, down[:, 0] * sin + down[:, 1] * cos)
+        steepest = xp.convert_to_tensor(np.array([-math.cos(FLAG_FALL), math.sin(FLAG_FALL)], np.float32))
+        flag = xp.where(flag[:, 1:] < math.sin(FLAG_FALL), steepest[None], flag)
         length = height * _uniform(draws, _LENGTH, 0.25, 0.5)
-        self.flag_end = self.stem_top + self.point(-length * xp.cos(angle), length * xp.sin(angle))
+        self.flag_end = self.stem_top + length[:, None] * flag
         foot_half = height * _uniform(draws, _FOOT_LENGTH, 0.15, 0.28)
         self.foot = (self.stem_foot - self.point(foot_half, 0.0 * foot_half),
                      self.stem_foot + self.point(foot_half, 0.0 * foot_half))
@@ -211,16 +234,23 @@ class _Strokes:
         self.bar_offset = self.point(bar_half * xp.cos(tilt), -bar_half * xp.sin(tilt))
         self.bar_middle = self.point(bar_centre, bar_row)
 
-    def tail(self, draws) -> None:
-        """The 9: the tail goes on down a little, then curves (or hooks back up) to the left."""
+    def tail(self, profile: Profile, width, draws) -> None:
+        """The 9: the tail goes on down a little, then curves (or hooks back up) to the left. A hook
+        ends at least TAIL_CLEARANCE below the lowest ink in the columns it reaches over, left of the
+        stem: one that rose to the loop or to the tail's own curve would close a second loop (an 8)."""
         xp, height = self.xp, self.height
         hooked = draws[:, _VARIANT] < 0.5
         self.tail_1 = self.stem_foot + self.point(-0.04 * height, 0.07 * height)
         self.tail_2 = self.tail_1 + height[:, None] * self.point(
             -_uniform(draws, _TAIL_A, 0.08, 0.18), xp.where(hooked, 0.02, _uniform(draws, _TAIL_B, 0.03, 0.07)))
-        self.tail_3 = self.tail_2 + height[:, None] * self.point(
+        tail_3 = self.tail_2 + height[:, None] * self.point(
             -xp.where(hooked, _uniform(draws, _TAIL_B, 0.02, 0.06), _uniform(draws, _TAIL_B, 0.06, 0.12)),
             -xp.where(hooked, _uniform(draws, _TAIL_A, 0.1, 0.2), _uniform(draws, _TAIL_A, 0.0, 0.05)))
+        reach = width / 2 + TAIL_CLEARANCE
+        floor = lowest_ink_between(profile, tail_3[:, 0] - reach,
+                                   xp.minimum(self.tail_2[:, 0], self.stem_foot[:, 0] - reach), xp)
+        lowest_end = xp.where(floor >= 0, floor + reach, tail_3[:, 1])
+        self.tail_3 = self.point(tail_3[:, 0], xp.maximum(tail_3[:, 1], lowest_end))
 
 
 def edit_strokes(ink, profile: Profile, width, labels, draws, coverage: StyleCoverage, xp) -> tuple:
@@ -249,13 +279,43 @@ def edit_strokes(ink, profile: Profile, width, labels, draws, coverage: StyleCov
                        (is_one & ~bare & with_foot) | is_nine,
                        is_nine], axis=1) & apply[:, None]
     segments = draw_segments(starts, ends, active, width, level, ink.shape[1:3], xp)
+    redrawn = apply & is_one & bare
+    stroked = xp.where(redrawn[:, None, None], segments, xp.maximum(ink, segments))
+    # A stroke that closes, splits or fills a loop draws another digit (a 9's hook meeting its loop
+    # is an 8, a bar under a 7's serif a 4, a bar across a curly 2's loop an 8): such a digit stays
+    # as it was.
+    kept = redrawn | ~changes_loops(ink, stroked, xp)  # a bare stroke closes nothing
+    stroked = xp.where(kept[:, None, None], stroked, ink)
 
     opened = apply & xp.equal(labels, 4)
-    ink = xp.where(opened[:, None, None], ink * (1.0 - open_top_mask(profile, at.top, at.height, width, draws, xp)),
-                   ink)
-    redrawn = apply & is_one & bare
-    edited = apply & (is_one | is_nine | is_barred | xp.equal(labels, 4))
-    return xp.where(redrawn[:, None, None], segments, xp.maximum(ink, segments)), edited
+    stroked = xp.where(opened[:, None, None],
+                       ink * (1.0 - open_top_mask(profile, at.top, at.height, width, draws, xp)), stroked)
+    edited = apply & ((kept & (is_one | is_nine | is_barred)) | xp.equal(labels, 4))
+    return stroked, edited
+
+
+def euler_number(ink, xp):
+    """float32 [batch]: pieces of ink (8-connected, at INK or above) less loops (4-connected
+    background that does not reach the field's edge), from the counts of 2x2 windows by their ink
+    pixels (Gray's bit quads): a few sums over the image, where counting loops by a flood fill
+    costs a step per pixel of the longest path."""
+    marked = xp.pad(xp.cast(ink >= INK, "float32"), [[0, 0], [1, 1], [1, 1]])
+    top_left, top_right = marked[:, :-1, :-1], marked[:, :-1, 1:]
+    bottom_left, bottom_right = marked[:, 1:, :-1], marked[:, 1:, 1:]
+    count = top_left + top_right + bottom_left + bottom_right
+    diagonal = (top_left * bottom_right * (1.0 - top_right) * (1.0 - bottom_left)
+                + top_right * bottom_left * (1.0 - top_left) * (1.0 - bottom_right))
+    ones = xp.sum(xp.cast(xp.equal(count, 1.0), "float32"), axis=(1, 2))
+    threes = xp.sum(xp.cast(xp.equal(count, 3.0), "float32"), axis=(1, 2))
+    return (ones - threes - 2.0 * xp.sum(diagonal, axis=(1, 2))) / 4.0
+
+
+def changes_loops(before, after, xp):
+    """bool [batch]: `after` (ink [batch, h, w]) has another count of pieces less loops than
+    `before`. A stroke drawn from the digit's own strokes keeps it unless it closes a loop,
+    splits one in two or fills one; a stroke that joins two pieces of a broken digit, or that
+    stands apart, counts too, which only errs towards leaving a digit as it was."""
+    return xp.abs(euler_number(after, xp) - euler_number(before, xp)) > 0.5
 
 
 def open_top_mask(profile: Profile, top, height, width, draws, xp):
