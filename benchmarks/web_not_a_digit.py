@@ -1,6 +1,6 @@
 """The web page's "not a digit" on what a person draws on its pad, and what the judge costs there.
 
-    python benchmarks/web_not_a_digit.py [--count 1000] [--seed 0] [--model M.tflite]
+    python benchmarks/web_not_a_digit.py [--count 1000] [--seed 0] [--model M.tflite] [--judge FOLDER]
 
 Draws digitnet/data/other_styles.py's pen-trajectory digits (held back: nothing is chosen on
 them) as the page's pad holds them: black on the 840x280 white pad, with the page's round pen
@@ -10,7 +10,8 @@ the pad's height, anywhere along it; and beside them as many generated non-digit
 same heights. Each pad is read as the page reads it (digitnet.serving.reading: the page gives the
 same boxes, inputs and probabilities, tests/test_web_demo.py) with the page's default model (the
 newest committee int8 TFLite) and judged as the page judges (judge.py; judge.js gives the same
-verdicts, tests/test_web_judge.py). Prints how many are answered "not a digit", and for the
+verdicts, tests/test_web_judge.py), with the newest saved_models/not_a_digit/<version>/ as the
+page's build takes it, or --judge. Prints how many are answered "not a digit", and for the
 digits how many are read right; then times export/web/src/judge.js in Node on the prepared
 inputs (milliseconds per digit, the page's cost beside the model's). Writes
 benchmarks/results/web_not_a_digit_<machine>_<date>.json.
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="digits, and as many non-digits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a .tflite file (default: the newest committee int8, the page's default)")
+    parser.add_argument("--judge", help="a saved_models/not_a_digit/<version> folder (default: the newest)")
     parser.add_argument("--runs", type=int, default=5, help="Node timing runs over the prepared inputs")
     args = parser.parse_args()
 
@@ -125,7 +127,8 @@ def main() -> None:
 
     model = args.model or str(max((ROOT / "saved_models" / "tflite" / "committee").glob("*/committee_int8.tflite"),
                                   key=lambda p: int(p.parent.name)))
-    predictor, judge = TFLitePredictor(model), load_judge(model, default_judge_folder(ROOT / "saved_models"))
+    folder = Path(args.judge).resolve() if args.judge else default_judge_folder(ROOT / "saved_models")
+    predictor, judge = TFLitePredictor(model), load_judge(model, folder)
     rng = np.random.default_rng(args.seed)
     labels = np.arange(args.count) % 10
     pads = []
@@ -143,7 +146,7 @@ def main() -> None:
                 for kind in dict.fromkeys(negatives.kinds)}
     inputs = np.stack([d.image for r in digits for d in r.reading.digits])
     times = _node_ms(inputs, args.runs)
-    results = {"model": str(Path(model).relative_to(ROOT)), "judge": str(default_judge_folder(ROOT / "saved_models").relative_to(ROOT)),
+    results = {"model": str(Path(model).relative_to(ROOT)), "judge": str(folder.relative_to(ROOT)),
                "count": args.count, "seed": args.seed,
                "digits_refused": float(refused.mean()), "digits_read_right": float(right.mean()),
                "digits_read_right_when_not_refused": float(right[~refused].mean()),
