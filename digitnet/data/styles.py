@@ -45,7 +45,7 @@ INK = 0.3  # a pixel at this level or above counts as ink for boxes and stems
 STROKE_LEVEL = 0.5  # stroke pixels for the stroke width: half the ink scale
 SEGMENTS = 3  # line segments an edit may draw per image
 FLAG_FALL = math.radians(25)  # the least slope of a 1's up-stroke below the horizontal
-TAIL_CLEARANCE = 2.0  # pixels between a 9's hook (beyond its half width) and the ink above it
+TAIL_CLEARANCE = 2.0  # pixels of background between a 9's tail and its stem, and the ink above it
 # Columns of the per-image uniform draws; DRAWS of them.
 (_APPLY, _VARIANT, _FOOT, _ANGLE, _LENGTH, _PLACE, _TILT, _FOOT_LENGTH, _TAIL_A, _TAIL_B,
  _PEN_APPLY, _PEN_KIND, _PEN_AMOUNT, _SHAPE_APPLY, _SLANT, _WIDTH, DRAWS) = range(17)
@@ -235,9 +235,10 @@ class _Strokes:
         self.bar_middle = self.point(bar_centre, bar_row)
 
     def tail(self, profile: Profile, width, draws) -> None:
-        """The 9: the tail goes on down a little, then curves (or hooks back up) to the left. A hook
-        ends at least TAIL_CLEARANCE below the lowest ink in the columns it reaches over, left of the
-        stem: one that rose to the loop or to the tail's own curve would close a second loop (an 8)."""
+        """The 9: the tail goes on down a little, then curves (or hooks back up) to the left. Its end
+        leaves TAIL_CLEARANCE of background beside the stem (a hook that rises next to the stem fills
+        the gap between them into a knot) and below the lowest ink in the columns it reaches over
+        (a hook that rose to the loop or to the tail's own curve would close a second loop: an 8)."""
         xp, height = self.xp, self.height
         hooked = draws[:, _VARIANT] < 0.5
         self.tail_1 = self.stem_foot + self.point(-0.04 * height, 0.07 * height)
@@ -246,6 +247,7 @@ class _Strokes:
         tail_3 = self.tail_2 + height[:, None] * self.point(
             -xp.where(hooked, _uniform(draws, _TAIL_B, 0.02, 0.06), _uniform(draws, _TAIL_B, 0.06, 0.12)),
             -xp.where(hooked, _uniform(draws, _TAIL_A, 0.1, 0.2), _uniform(draws, _TAIL_A, 0.0, 0.05)))
+        tail_3 = self.point(xp.minimum(tail_3[:, 0], self.stem_foot[:, 0] - width - TAIL_CLEARANCE), tail_3[:, 1])
         reach = width / 2 + TAIL_CLEARANCE
         floor = lowest_ink_between(profile, tail_3[:, 0] - reach,
                                    xp.minimum(self.tail_2[:, 0], self.stem_foot[:, 0] - reach), xp)
