@@ -4,14 +4,15 @@
     python benchmarks/calibration.py --fit                 # choose them first (rule 1 of reports/not_a_digit.md)
 
 Each model answers the prepared 28x28 inputs of experiments/reading_sets.py:
-the "fit" sets (the validation split: clean, photographed, restyled), on which
-the temperature is chosen with --fit and written to
-saved_models/not_a_digit/<version>/judge.json, and the "measure" sets (MNIST
-test: clean, photographed, restyled) plus the held-back UCI digits (13 writers
-outside MNIST, enlarged scans on a page as benchmarks/other_writers.py makes
-them) and, where digitnet/data/other_styles.py is there, its pen-trajectory
-digits, on which it is only measured. The generated sets are kept in --cache.
-Reliability diagrams (as served and calibrated) go to reports/figures/.
+the "fit" sets (the validation split: clean, photographed, restyled; and
+digitnet/data/other_styles.py's pen-trajectory digits of seed 100), on which
+the temperatures (one per answered digit, rule 1) are chosen with --fit and
+written to saved_models/not_a_digit/<version>/judge.json, and the "measure"
+sets (MNIST test: clean, photographed, restyled; other_styles.py's measuring
+draw, seed 0) plus the held-back UCI digits (13 writers outside MNIST,
+enlarged scans on a page as benchmarks/other_writers.py makes them), on which
+they are only measured. The generated sets are kept in --cache. Reliability
+diagrams (as served and calibrated) go to reports/figures/.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from common import print_table, write_results
 
-from digitnet.experiments.reading_sets import LabelledSet, cached_sets, prepared
+from digitnet.experiments.reading_sets import LabelledSet, cached_sets, pen_drawn, prepared
 from digitnet.serving import calibration
 from digitnet.serving.judge import ModelSettings, default_judge_folder, fingerprint, load_judge
 
@@ -43,22 +44,36 @@ def held_back_uci(seed: int = 0) -> LabelledSet | None:
     return LabelledSet(images, uci.target[found], None, int(np.sum(~found)))
 
 
-def held_back_styles(count: int = 2000, seed: int = 0) -> LabelledSet | None:
-    """digitnet/data/other_styles.py's measuring set (pen-trajectory digits in other hands) as
-    predict reads it; None where that module is absent."""
-    try:
-        from digitnet.data.other_styles import measuring_set
-    except ImportError:
-        return None
-    pages, labels, _ = measuring_set(count, seed)
-    images, found = prepared(pages)
-    return LabelledSet(images, np.asarray(labels)[found], None, int(np.sum(~found)))
-
-
 def held_back_sets() -> dict[str, LabelledSet]:
-    """The held-back digit sets that are available: measured, never fitted on."""
-    sets = {"uci (held back)": held_back_uci(), "other_styles (held back)": held_back_styles()}
+    """The digit sets beside the measure purpose that are measured and never fitted on: UCI's
+    writers (held back, where scikit-learn is there) and other_styles.py's measuring draw
+    (seed 0; the fit sets hold another draw of that generator, seed 100)."""
+    sets = {"uci (held back)": held_back_uci(), "pen (other_styles, seed 0)": pen_drawn(2000, 0)}
     return {name: s for name, s in sets.items() if s is not None}
+
+
+def best_one_temperature(labelled_fit: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """What one temperature can do on the fit sets (why rule 1 holds one per answer): the T of
+    0.50, 0.51, ..., 3.00 whose largest ECE / target over the fit sets is smallest, with its ECEs."""
+    from digitnet.experiments.judge_selection import ECE_TARGETS
+
+    def eces(t: float) -> dict[str, float]:
+        return {n: calibration.expected_calibration_error(calibration.scaled(p, t), y)
+                for n, (p, y) in labelled_fit.items()}
+
+    grid = np.round(np.arange(0.5, 3.0 + 1e-9, 0.01), 2)
+    ratio, t = min((max(e / ECE_TARGETS[n] for n, e in eces(t).items()), t) for t in grid)
+    return {"temperature": float(t), "largest_ece_over_target": ratio, "ece": eces(t)}
+
+
+def errors(probabilities: np.ndarray, labels: np.ndarray, most: int = 5) -> dict:
+    """The commonest errors ("true->answered": count) and the median served confidence of the errors."""
+    answered = probabilities.argmax(axis=1)
+    wrong = answered != labels
+    pairs, counts = np.unique(np.stack([labels[wrong], answered[wrong]], axis=1), axis=0, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:most]
+    return {"errors": {f"{pairs[i][0]}->{pairs[i][1]}": int(counts[i]) for i in order},
+            "error_confidence_median": float(np.median(probabilities.max(axis=1)[wrong])) if wrong.any() else None}
 
 
 def answers(model: str, sets: dict[str, LabelledSet]) -> dict[str, np.ndarray]:
@@ -89,7 +104,7 @@ def main() -> None:
     args = build_parser().parse_args()
     from digitnet.experiments.judge_selection import choose_temperature, write_judge
 
-    digits = ("clean", "photos", "styles")
+    digits = ("clean", "photos", "styles", "pen")
     fit_sets = {n: s for n, s in cached_sets("fit", args.cache).items() if n in digits}
     measure_sets = {n: s for n, s in cached_sets("measure", args.cache).items() if n in digits}
     measure_sets.update(held_back_sets())
@@ -103,7 +118,9 @@ def main() -> None:
             write_judge(args.judge, models={fingerprint(model): ModelSettings(model_name(model), chosen)})
         else:
             chosen, how = load_judge(model, args.judge).model.calibration, "judge.json"
-        record = {"temperature": chosen.temperature, "chosen_by": how, "sets": {}}
+        record = {**chosen.to_json(), "chosen_by": how, "best_one_temperature": best_one_temperature(labelled_fit),
+                  "sets": {}}
+        one = calibration.Calibration(chosen.temperature)  # the recorded one temperature, for comparison
         for purpose, probabilities, sets in (("fit", fitted, fit_sets), ("measure", measured, measure_sets)):
             for name, p in probabilities.items():
                 labels = sets[name].labels
@@ -112,17 +129,24 @@ def main() -> None:
                 record["sets"][f"{purpose}/{name}"] = {
                     "n": len(labels), "unread": sets[name].unread, "accuracy": float(np.mean(p.argmax(1) == labels)),
                     "mean_confidence_before": float(p.max(1).mean()), "mean_confidence_after": float(chosen(p).max(1).mean()),
-                    "ece_before": before, "ece_after": after}
+                    "ece_before": before, "ece_after": after,
+                    "ece_one_temperature": calibration.expected_calibration_error(one(p), labels),
+                    **errors(p, labels)}
                 rows.append([model_name(model), f"{purpose}/{name}", len(labels),
                              f"{100 * np.mean(p.argmax(1) == labels):.2f} %", f"{100 * before:.2f} %",
-                             f"{100 * after:.2f} %", f"{chosen.temperature:.3f}"])
+                             f"{100 * after:.2f} %", chosen.describe()])
         stem = model_name(model).replace("/", "_").replace(".tflite", "")
         record["figure"] = calibration.plot_reliability(
             {name: (p, measure_sets[name].labels) for name, p in measured.items()},
             Path(args.figures) / f"reliability_{stem}.png", model_name(model), chosen)
         results[model_name(model)] = record
     print_table("ECE (15 bins) as served and with the chosen temperature",
-                ["model", "set", "n", "accuracy", "ECE served", "ECE calibrated", "T"], rows)
+                ["model", "set", "n", "accuracy", "ECE served", "ECE calibrated", "calibration"], rows)
+    print_table("The best one temperature on the fit sets (smallest largest ECE / target)",
+                ["model", "T", "largest ECE / target", "fit sets' ECE"],
+                [[name, f"{best['temperature']:.2f}", f"{best['largest_ece_over_target']:.2f}",
+                  " ".join(f"{n} {100 * e:.2f} %" for n, e in best["ece"].items())]
+                 for name, best in ((n, r["best_one_temperature"]) for n, r in results.items())])
     write_results(args.output, {"bins": calibration.BINS, "models": results})
 
 

@@ -136,3 +136,140 @@ def test_the_calibration_benchmark_uses_the_newest_judge_and_every_reference_mod
     reference += [str(p) for p in Path("saved_models/tflite").glob("*/*/*_int8.tflite")
                   if p.parts[-3] in ("lenet", "committee")]
     assert sorted(reference) == sorted(module.MODELS)
+
+
+# Temperatures by answer (rule 1 of reports/not_a_digit.md). The ECE in these tests is computed here,
+# independently of the code under test: bins of width 1/15, (k/15, (k+1)/15], the lowest closed at 0.
+def _ece_by_hand(probabilities, labels, bins=15):
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    total = 0.0
+    for k in range(bins):
+        inside = (confidence > k / bins) & (confidence <= (k + 1) / bins) if k else confidence <= 1 / bins
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return total
+
+
+def _softmax(logits):
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _two_kinds_of_answer(count, seed):
+    """A model as sure of its 0s as it is right, and as sure of its 1s as if they were as often right,
+    while labels drawn from softmax(z / 3) make its 1s right far less often: one temperature cannot
+    serve both answers, one per answer can (T = 1 for 0s, about 3 for 1s)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1, (count, 3)) * 0.5
+    answer = rng.integers(0, 2, count)
+    logits[np.arange(count), answer] += rng.uniform(3, 8, count)
+    served = _softmax(logits)
+    truth = np.where((served.argmax(axis=1) == 1)[:, None], _softmax(np.log(served) / 3), served)
+    labels = np.array([rng.choice(3, p=row) for row in truth])
+    return served, labels
+
+
+def test_temperatures_by_answer_calibrate_what_one_temperature_cannot():
+    from digitnet.serving.calibration import fit, fit_temperatures_by_answer
+
+    served, labels = _two_kinds_of_answer(20000, 0)
+    by_answer = fit_temperatures_by_answer({"drawn": (served, labels)})
+    assert by_answer[0] == pytest.approx(1.0, abs=0.15) and by_answer[1] == pytest.approx(3.0, abs=0.4)
+    one, per_answer = fit({"drawn": (served, labels)}), fit({"drawn": (served, labels)}, by_answer=True)
+    assert per_answer.by_answer == by_answer and per_answer.temperature == one.temperature
+    # Measured on a fresh draw of the same kind, with the ECE worked out here.
+    fresh, fresh_labels = _two_kinds_of_answer(20000, 1)
+    assert _ece_by_hand(per_answer(fresh), fresh_labels) < 0.015
+    assert _ece_by_hand(one(fresh), fresh_labels) > 2 * _ece_by_hand(per_answer(fresh), fresh_labels)
+    np.testing.assert_array_equal(per_answer(fresh).argmax(axis=1), fresh.argmax(axis=1))
+
+
+def test_a_row_is_divided_by_the_temperature_of_its_answer():
+    rows = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    calibrated = Calibration(1.0, (), (2.0, 0.5, 1.0))(rows)
+    expected = [np.exp(np.log(rows[0]) / 2.0), np.exp(np.log(rows[1]) / 0.5)]
+    np.testing.assert_allclose(calibrated, [e / e.sum() for e in expected], atol=1e-12)
+
+
+def test_the_fitted_temperatures_by_answer_minimise_the_summed_likelihood_of_the_sets():
+    """Moving any one answer's temperature away from the fit raises the objective (the mean over
+    the sets of their mean negative log-likelihood, a row of a set of n weighing 1 / n), computed
+    here row by row; a set of another size weighs the same as the first."""
+    from digitnet.serving.calibration import fit_temperatures_by_answer
+
+    first, second = _two_kinds_of_answer(3000, 2), _two_kinds_of_answer(500, 3)
+    sets = {"first": first, "second": second}
+    fitted = np.array(fit_temperatures_by_answer(sets))
+
+    def objective(temperatures):
+        total = 0.0
+        for served, labels in sets.values():
+            t = temperatures[served.argmax(axis=1)][:, None]
+            rows = _softmax(np.log(np.clip(served, calibration.FLOOR, 1)) / t)
+            total += -np.mean(np.log(rows[np.arange(len(labels)), labels]))
+        return total / len(sets)
+
+    best = objective(fitted)
+    for answer in range(2):
+        for factor in (0.9, 1.1):
+            moved = fitted.copy()
+            moved[answer] *= factor
+            assert objective(moved) > best
+
+
+def test_temperatures_by_answer_round_trip_and_bad_ones_are_named(tmp_path):
+    stored = Calibration(1.2, ("clean", "pen"), (0.9, 1.5, 1.1))
+    path = calibration.write_calibration(tmp_path / "calibration.json", stored)
+    assert calibration.read_calibration(path) == stored
+    for bad in ([1.0, 0.0], [], "1.5", [1.0, True]):
+        with pytest.raises(ValueError, match=r"temperatures_by_answer must be .*received"):
+            Calibration.from_json({"temperature": 1.0, "temperatures_by_answer": bad})
+
+
+def test_the_fit_purpose_holds_pen_drawn_digits_of_their_own_seed():
+    """The pen set of the fit purpose is other_styles' generator with its own seed: not one of its
+    pictures is among the measuring draw's (seed 0), and its labels are the generator's."""
+    from digitnet.data.other_styles import measuring_set
+    from digitnet.experiments.reading_sets import PEN_SEEDS, build_sets, pen_drawn
+
+    assert PEN_SEEDS["fit"] != 0
+    sizes = {"clean": 20, "photos": 0, "styles": 0, "negatives": 5, "negative_photos": 0, "pen": 30}
+    sets = build_sets("fit", sizes)
+    pen = sets["pen"]
+    assert len(pen.labels) + pen.unread == 30 and pen.images.shape[1:] == (28, 28)
+    again = pen_drawn(30, PEN_SEEDS["fit"])
+    np.testing.assert_array_equal(again.images, pen.images)
+    np.testing.assert_array_equal(again.labels, pen.labels)
+    _, labels, _ = measuring_set(30, PEN_SEEDS["fit"])
+    assert set(pen.labels) <= set(labels) == set(range(10))
+    measuring = pen_drawn(30, 0)
+    assert not any(np.array_equal(a, b) for a in pen.images for b in measuring.images)
+    assert "pen" not in build_sets("measure", {"clean": 5, "photos": 0, "styles": 0, "negatives": 2,
+                                               "negative_photos": 0, "pen": 30})
+
+
+def test_the_published_judge_calibrates_each_reading_with_its_answers_temperature():
+    """For every reference model, the newest judge.json holds ten temperatures fitted on the four fit
+    sets, and the judge that predict loads divides a row's log-probabilities by its answer's one
+    (computed here from judge.json)."""
+    from pathlib import Path
+
+    from digitnet.serving.judge import default_judge_folder, fingerprint, load_judge
+
+    root = Path(__file__).resolve().parent.parent / "saved_models"
+    folder = default_judge_folder(root)
+    record = json.loads((folder / "judge.json").read_text())
+    models = [root / "tflite" / "committee" / "1" / "committee_int8.tflite", root / "committee" / "1",
+              root / "lenet" / "1", root / "lenet" / "2",
+              *(root / "tflite" / "lenet" / v / "lenet_int8.tflite" for v in ("1", "2"))]
+    rows = np.full((10, 10), 0.02) + np.eye(10) * 0.80  # one row answered with each digit
+    for model in models:
+        entry = record["models"][fingerprint(model)]
+        assert sorted(entry["fitted_on"]) == ["clean", "pen", "photos", "styles"], model
+        temperatures = entry["temperatures_by_answer"]
+        assert len(temperatures) == 10 and len(set(temperatures)) == 10, model
+        expected = np.exp(np.log(rows) / np.array(temperatures)[:, None])
+        expected /= expected.sum(axis=1, keepdims=True)
+        calibrated = load_judge(model, folder).model.calibration(rows)
+        np.testing.assert_allclose(calibrated, expected, rtol=0, atol=1e-12)

@@ -238,14 +238,16 @@ def test_the_json_keeps_its_fields_and_the_flag_adds_the_judges(mnist, tmp_path,
 
 def calibrated_top(probabilities) -> float:
     """The top probability after temperature scaling with the default model's temperature in the
-    newest judge.json, computed here: softmax(log p / T)."""
+    newest judge.json (the answered digit's, where it holds one per answer), computed here:
+    softmax(log p / T), probabilities under 1e-4 counting as 1e-4 (calibration.py's FLOOR)."""
     from digitnet.serving.judge import fingerprint
     from digitnet.serving.runtimes import default_model
 
     judges = Path(__file__).resolve().parent.parent / "saved_models" / "not_a_digit"
     folder = max((p for p in judges.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     settings = json.loads((folder / "judge.json").read_text())["models"][fingerprint(default_model()[0])]
-    logits = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1)) / settings["temperature"]
+    temperature = settings.get("temperatures_by_answer", [settings["temperature"]] * 10)[int(np.argmax(probabilities))]
+    logits = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-4, 1)) / temperature
     return float(np.max(np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()))
 
 

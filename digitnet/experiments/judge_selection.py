@@ -14,11 +14,10 @@ from typing import Mapping
 import numpy as np
 
 from digitnet.core.files import write_json
-from digitnet.serving.calibration import Calibration, expected_calibration_error, fit, scaled
+from digitnet.serving.calibration import Calibration, expected_calibration_error, fit
 from digitnet.serving.judge import DETECTOR_FILE, JUDGE_FILE, ModelSettings
 
-ECE_TARGETS = {"clean": 0.01, "photos": 0.02, "styles": 0.02}
-TEMPERATURE_GRID = np.round(np.arange(0.5, 3.0 + 1e-9, 0.01), 2)
+ECE_TARGETS = {"clean": 0.01, "photos": 0.02, "styles": 0.02, "pen": 0.02}
 # The most of the fit sets' digits that may be refused: half of the measured targets (0.5 %, 1 %).
 REFUSAL_LIMITS = {"clean": 0.0025, "photos": 0.005}
 FLOORS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -27,23 +26,19 @@ THRESHOLD_DIGITS = 6  # thresholds are rounded up to 1e-6
 Labelled = Mapping[str, tuple[np.ndarray, np.ndarray]]  # set name -> (probabilities, labels)
 
 
-def _ratio(sets: Labelled, temperature: float) -> float:
+def _ratio(sets: Labelled, calibration: Calibration) -> float:
     """The largest ECE / target over the sets that have a target."""
-    return max(expected_calibration_error(scaled(p, temperature), y) / ECE_TARGETS[name]
+    return max(expected_calibration_error(calibration(p), y) / ECE_TARGETS[name]
                for name, (p, y) in sets.items() if name in ECE_TARGETS)
 
 
 def choose_temperature(sets: Labelled) -> tuple[Calibration, str]:
-    """Rule 1: the NLL-fitted temperature, unless it misses a target on the fit sets that a
-    temperature of TEMPERATURE_GRID meets; returns the calibration and how it was chosen."""
-    fitted = fit(sets)
-    if _ratio(sets, fitted.temperature) <= 1:
-        return fitted, "negative log-likelihood"
-    ratios = [_ratio(sets, t) for t in TEMPERATURE_GRID]
-    best = int(np.argmin(ratios))
-    if ratios[best] <= 1:
-        return Calibration(float(TEMPERATURE_GRID[best]), fitted.fitted_on), "smallest largest ECE / target"
-    return fitted, "negative log-likelihood (no temperature meets every target on the fit sets)"
+    """Rule 1: one temperature per answered digit, by negative log-likelihood over the fit sets
+    (each set weighing the same); returns the calibration and how it was chosen (saying so when
+    it misses a target on the fit sets themselves)."""
+    fitted = fit(sets, by_answer=True)
+    how = "negative log-likelihood, one temperature per answered digit"
+    return fitted, how if _ratio(sets, fitted) <= 1 else f"{how} (misses a target on the fit sets)"
 
 
 def refusal_rate(refused: np.ndarray, unread: int = 0) -> float:

@@ -19,6 +19,12 @@ read back through preprocess.to_mnist), "styles" (restyle.py's other
 handwriting styles, read back the same way), and the negatives as drawn
 ("negatives") and photographed ("negative_photos"). Labels of negatives
 are NOT_A_DIGIT.
+
+The fit purpose also has "pen": digits drawn in other hands from pen
+trajectories (digitnet.data.other_styles) with PEN_SEEDS["fit"], read back the
+same way, so that a temperature learns what strokes unlike MNIST's do to a
+model's confidence. The measuring set of that generator (benchmarks/
+calibration.py: seed 0) shares the generator and not one random draw with it.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.core.errors import DataError
-from digitnet.data import negatives, restyle
+from digitnet.data import negatives, other_styles, restyle
 from digitnet.data.photo_synth import photo_set
 from digitnet.data.sources import load_digits, split_validation
 from digitnet.serving.preprocess import to_grey, to_mnist
@@ -38,11 +44,12 @@ PURPOSES = ("train", "fit", "measure")
 VALIDATION_FRACTION = 0.1
 NOT_A_DIGIT = -1
 TRAIN_SEED, FIT_SEED, MEASURE_SEED = 300, 100, 200
+PEN_SEEDS = {"fit": 100}  # other_styles' measuring set (benchmarks/calibration.py) uses seed 0
 # Examples per set and purpose (clean digits: all of the split, at most this many).
 SIZES = {
     "train": {"clean": 24000, "photos": 4000, "styles": 4000, "negatives": 24000, "negative_photos": 4000,
               "negative_styles": 4000},
-    "fit": {"clean": 6000, "photos": 2000, "styles": 2000, "negatives": 3000, "negative_photos": 1500},
+    "fit": {"clean": 6000, "photos": 2000, "styles": 2000, "negatives": 3000, "negative_photos": 1500, "pen": 2000},
     "measure": {"clean": 10000, "photos": 3000, "styles": 3000, "negatives": 3000, "negative_photos": 1500},
 }
 
@@ -94,6 +101,12 @@ def restyled(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return prepared(restyle.restyled_pictures(images, seed))
 
 
+def pen_drawn(count: int, seed: int) -> LabelledSet:
+    """other_styles' pen-trajectory digits (labels cycling 0-9) as predict prepares them."""
+    pages, labels, _ = other_styles.measuring_set(count, seed)
+    return _labelled(prepared(pages), np.asarray(labels))
+
+
 def _labelled(made: tuple[np.ndarray, np.ndarray], labels: np.ndarray, kinds: np.ndarray | None = None) -> LabelledSet:
     inputs, found = made
     return LabelledSet(inputs, labels[found], None if kinds is None else kinds[found], int(np.sum(~found)))
@@ -127,11 +140,14 @@ def build_sets(purpose: str, sizes: dict[str, int] | None = None) -> dict[str, L
             extra = negatives.generate(sizes[name], seed + 7 + len(sets), digits=digits, labels=labels)
             sets[name] = _labelled(make(extra.images, seed + len(sets)), np.full(len(extra.images), NOT_A_DIGIT),
                                    extra.kinds)
+    if sizes.get("pen") and purpose in PEN_SEEDS:  # last, so that the other sets keep their seeds
+        sets["pen"] = pen_drawn(sizes["pen"], PEN_SEEDS[purpose])
     return sets
 
 
 def _cache_key(purpose: str, sizes: dict | None) -> str:
-    sources = [Path(module.__file__).read_bytes() for module in (negatives, restyle)]
+    generators = (negatives, restyle) + ((other_styles,) if purpose in PEN_SEEDS else ())
+    sources = [Path(module.__file__).read_bytes() for module in generators]
     text = repr((purpose, sorted((sizes or {}).items()))).encode()
     return hashlib.sha256(b"".join(sources) + text).hexdigest()[:12]
 

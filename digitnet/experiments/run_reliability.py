@@ -20,7 +20,7 @@ import numpy as np
 from digitnet.core.errors import DataError
 from digitnet.experiments.reading_sets import cached_sets
 
-RUN_SIZES = {"photos": 500, "styles": 500, "negatives": 0, "negative_photos": 0}
+RUN_SIZES = {"photos": 500, "styles": 500, "negatives": 0, "negative_photos": 0, "pen": 0}
 DIGIT_SETS = ("clean", "photos", "styles")
 
 

@@ -15,9 +15,19 @@ average; so log(probabilities) stands in for the logits (for one softmax it
 differs from them by a constant per row, which the softmax ignores), clipped
 at FLOOR because an int8 model's probabilities come in steps of 1/256 and
 may be 0. T is fitted by minimising the negative log-likelihood on the fit
-sets (digitnet.experiments.reading_sets: the validation split, its photos and
-its other styles), never on a held-back set; the served probabilities stay
-exactly as they are, the calibration is applied when a reading is reported.
+sets (digitnet.experiments.reading_sets: the validation split, its photos, its
+restyled digits and pen-drawn digits in other hands), never on a held-back set;
+the served probabilities stay exactly as they are, the calibration is applied
+when a reading is reported.
+
+One temperature cannot serve a model that is as right as it is sure on MNIST's
+own strokes and surer than right on one digit it gives to other hands' strokes
+(a continental 1 or a crossed 2 answered "7"). So a calibration may hold one
+temperature per answered digit instead: a row answered d is divided by T_d.
+The answer is known without a label, so a reading can apply it, and the answer
+stays the same. The ten temperatures minimise the same objective as the one
+temperature (the mean over the fit sets of each set's mean negative
+log-likelihood), which splits into one independent term per answered digit.
 """
 from __future__ import annotations
 
@@ -64,9 +74,11 @@ def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), FLOOR, 1.0))
 
 
-def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log(probabilities) / temperature), row by row."""
-    logits = log_probabilities(probabilities) / temperature
+def scaled(probabilities: np.ndarray, temperature) -> np.ndarray:
+    """softmax(log(probabilities) / temperature), row by row; `temperature` is one number or
+    one per row."""
+    temperature = np.asarray(temperature, dtype=np.float64)
+    logits = log_probabilities(probabilities) / (temperature[:, None] if temperature.ndim else temperature)
     logits -= logits.max(axis=-1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=-1, keepdims=True)
@@ -77,59 +89,116 @@ def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray, tempe
     return float(-np.mean(np.log(np.maximum(rows[np.arange(len(labels)), labels], 1e-300))))
 
 
-def fit_temperature(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], tolerance: float = 1e-4) -> float:
-    """The T that minimises the mean of the sets' negative log-likelihoods (each set weighs
-    the same, whatever its size), by golden-section search over log T in LOG_T_RANGE
-    (the likelihood is convex in 1/T)."""
-    if not sets:
-        raise ValueError("fit_temperature needs at least one set of (probabilities, labels)")
-
-    def loss(log_t: float) -> float:
-        return float(np.mean([negative_log_likelihood(p, np.asarray(y), np.exp(log_t)) for p, y in sets.values()]))
-
+def _golden_section(loss, tolerance: float) -> float:
+    """The T in e^LOG_T_RANGE that minimises loss(T), by golden-section search over log T
+    (a negative log-likelihood is convex in 1/T)."""
     golden = (np.sqrt(5) - 1) / 2
     low, high = LOG_T_RANGE
     a, b = high - golden * (high - low), low + golden * (high - low)
-    loss_a, loss_b = loss(a), loss(b)
+    loss_a, loss_b = loss(np.exp(a)), loss(np.exp(b))
     while high - low > tolerance:
         if loss_a < loss_b:
             high, b, loss_b = b, a, loss_a
             a = high - golden * (high - low)
-            loss_a = loss(a)
+            loss_a = loss(np.exp(a))
         else:
             low, a, loss_a = a, b, loss_b
             b = low + golden * (high - low)
-            loss_b = loss(b)
+            loss_b = loss(np.exp(b))
     return float(np.exp((low + high) / 2))
+
+
+def _checked(sets: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    if not sets:
+        raise ValueError("a temperature fit needs at least one set of (probabilities, labels)")
+    pairs = [(np.asarray(p, dtype=np.float64), np.asarray(y)) for p, y in sets.values()]
+    for p, y in pairs:
+        _confidences(p, y)  # the shapes, checked
+    return pairs
+
+
+def fit_temperature(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], tolerance: float = 1e-4) -> float:
+    """The T that minimises the mean of the sets' negative log-likelihoods (each set weighs
+    the same, whatever its size)."""
+    pairs = _checked(sets)
+    return _golden_section(lambda t: float(np.mean([negative_log_likelihood(p, y, t) for p, y in pairs])),
+                           tolerance)
+
+
+def fit_temperatures_by_answer(sets: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                               tolerance: float = 1e-4) -> tuple[float, ...]:
+    """One T per answered class (the argmax of a row), together minimising what fit_temperature
+    minimises: the mean over the sets of each set's mean negative log-likelihood. That sum splits
+    into one term per answered class (a row of set s weighs 1 / len(s)), each fitted on its own;
+    a class that no row is answered with gets the one fitted temperature."""
+    pairs = _checked(sets)
+    classes = pairs[0][0].shape[1]
+    temperatures = []
+    for answer in range(classes):
+        parts = [(p[p.argmax(axis=1) == answer], y[p.argmax(axis=1) == answer], len(y)) for p, y in pairs]
+        parts = [(p, y, total) for p, y, total in parts if len(y)]
+        if not parts:
+            temperatures.append(fit_temperature(sets, tolerance))
+            continue
+        temperatures.append(_golden_section(
+            lambda t: sum(negative_log_likelihood(p, y, t) * len(y) / total for p, y, total in parts), tolerance))
+    return tuple(temperatures)
 
 
 @dataclasses.dataclass(frozen=True)
 class Calibration:
-    """A fitted temperature and what it was fitted on."""
+    """A fitted temperature and what it was fitted on; with `by_answer` (one temperature per
+    answered class), a row answered d is divided by by_answer[d] and `temperature`, the one
+    temperature fitted on the same sets, is only a record."""
 
     temperature: float
     fitted_on: tuple[str, ...] = ()
+    by_answer: tuple[float, ...] | None = None
+
+    def temperatures(self, probabilities: np.ndarray) -> np.ndarray | float:
+        """The temperature of each row (one number when there is one temperature)."""
+        if self.by_answer is None:
+            return self.temperature
+        return np.asarray(self.by_answer, dtype=np.float64)[np.asarray(probabilities).argmax(axis=-1)]
 
     def __call__(self, probabilities: np.ndarray) -> np.ndarray:
-        return scaled(probabilities, self.temperature)
+        return scaled(probabilities, self.temperatures(probabilities))
+
+    def describe(self) -> str:
+        if self.by_answer is None:
+            return f"temperature {self.temperature:.3f}"
+        return "temperatures by answer " + " ".join(f"{t:.2f}" for t in self.by_answer)
 
     def to_json(self) -> dict:
-        return {"temperature": self.temperature, "fitted_on": list(self.fitted_on)}
+        record = {"temperature": self.temperature, "fitted_on": list(self.fitted_on)}
+        if self.by_answer is not None:
+            record["temperatures_by_answer"] = list(self.by_answer)
+        return record
 
     @classmethod
     def from_json(cls, record: Mapping) -> "Calibration":
         temperature = record.get("temperature") if isinstance(record, Mapping) else None
-        if not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
+        if not _positive(temperature):
             raise ValueError(f"a calibration needs a positive finite temperature; received {record!r}")
-        return cls(float(temperature), tuple(record.get("fitted_on", ())))
+        by_answer = record.get("temperatures_by_answer")
+        if by_answer is not None and not (isinstance(by_answer, list) and by_answer
+                                          and all(_positive(t) for t in by_answer)):
+            raise ValueError(f"temperatures_by_answer must be a list of positive finite numbers; "
+                             f"received {by_answer!r}")
+        return cls(float(temperature), tuple(record.get("fitted_on", ())),
+                   None if by_answer is None else tuple(float(t) for t in by_answer))
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
 
 
 IDENTITY = Calibration(1.0, ())
 
 
-def fit(sets: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Calibration:
-    """Temperature scaling fitted on the named sets."""
-    return Calibration(fit_temperature(sets), tuple(sets))
+def fit(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], by_answer: bool = False) -> Calibration:
+    """Temperature scaling fitted on the named sets: one temperature, or one per answered class."""
+    return Calibration(fit_temperature(sets), tuple(sets), fit_temperatures_by_answer(sets) if by_answer else None)
 
 
 def plot_reliability(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], path, title: str,
@@ -140,7 +209,7 @@ def plot_reliability(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], path, ti
 
     columns = 2 if calibration is not None else 1
     figure, axes = figures.plt.subplots(1, columns, figsize=(5.2 * columns, 5), squeeze=False)
-    stages = [("as served", None)] + ([(f"temperature {calibration.temperature:.3f}", calibration)]
+    stages = [("as served", None)] + ([(calibration.describe(), calibration)]
                                       if calibration is not None else [])
     for axis, (stage, transform) in zip(axes[0], stages):
         axis.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
@@ -151,7 +220,8 @@ def plot_reliability(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], path, ti
             error = expected_calibration_error(probabilities, labels)
             axis.plot(table["confidence"][used], table["accuracy"][used], marker="o", markersize=3,
                       label=f"{name} (ECE {100 * error:.2f} %)")
-        axis.set(title=f"{title}: {stage}", xlabel="confidence (top probability)", ylabel="accuracy",
+        axis.set_title(f"{title}:\n{stage}", fontsize=9)
+        axis.set( xlabel="confidence (top probability)", ylabel="accuracy",
                  xlim=(0, 1.01), ylim=(0, 1.01))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="upper left")

@@ -115,11 +115,18 @@ export const notADigitProbability = (detector, pixels) => softmax(detectorLogits
 export const calibrate = (probabilities, temperature) =>
   softmax(probabilities.map((p) => Math.log(Math.min(1, Math.max(FLOOR, p))) / temperature));
 
+// The temperature of one reading (calibration.py's Calibration.temperatures): the one of the digit
+// answered when the judge holds one per answer, else the model's one temperature.
+const temperatureOf = (settings, probabilities) => settings.temperatures_by_answer
+  ? settings.temperatures_by_answer[probabilities.indexOf(Math.max(...probabilities))]
+  : settings.temperature;
+
 // One digit's verdict, as judge.py's Judge.judge gives it: `settings` is models.json's judge entry
-// of the model ({ temperature, confidence_floor }). `digit` is null when the input is not a digit.
+// of the model ({ temperature, temperatures_by_answer?, confidence_floor }). `digit` is null when
+// the input is not a digit.
 export function judgeDigit(detector, settings, pixels, probabilities) {
   const notADigit = notADigitProbability(detector, pixels);
-  const calibrated = calibrate(probabilities, settings.temperature);
+  const calibrated = calibrate(probabilities, temperatureOf(settings, probabilities));
   const confidence = Math.max(...calibrated);
   const best = calibrated.indexOf(confidence);
   let reason = null;
