@@ -4,10 +4,12 @@ It builds export/web (npm), serves it on 127.0.0.1, and checks that the page's
 own preprocessing and LiteRT.js inference agree with Python's, for every model
 the page offers: the committee (int8) first when saved_models/tflite/committee
 holds one, then LeNet (int8, float32); and that it reads written numbers as
-digitnet.serving.reading does (the same boxes, 28x28 inputs and answers), and says "not a digit"
-where digitnet.serving.judged_reading does (the judge, on by default in the page).
+digitnet.serving.reading does (the same boxes, 28x28 inputs and answers, the cuts of touching
+digits weighed by the same piece judge), and says "not a digit" where
+digitnet.serving.judged_reading does (the judge, on by default in the page).
 """
 import base64
+import contextlib
 import functools
 import http.server
 import json
@@ -22,10 +24,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitnet.serving import reading as reading_module
+from digitnet.serving import segment
 from digitnet.serving.judge import load_judge
 from digitnet.serving.judged_reading import judged
-from digitnet.serving.preprocess import prepare_file
-from digitnet.serving.reading import read
+from digitnet.serving.preprocess import ink_image, prepare_file
+from digitnet.serving.reading import grey_of, read
 from digitnet.serving.runtimes import TFLitePredictor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,13 +59,22 @@ def site():
     if not (WEB / "node_modules").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=600)
     subprocess.run(["npm", "run", "build"], cwd=WEB, check=True, timeout=300, capture_output=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WEB / "dist"))
+    with _served(WEB / "dist") as address:
+        yield address
+
+
+@contextlib.contextmanager
+def _served(directory: Path):
+    """The address of `directory` served on 127.0.0.1 while the block runs."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +174,30 @@ def _number_pngs(mnist, folder, count, seed):
     return paths
 
 
-def _check_numbers_against_python(page, paths, model):
+def _touching_pngs(mnist, folder, count, monkeypatch):
+    """Clean photos of 3 MNIST test digits whose ink overlaps by 1-3 pixels: cuts to weigh."""
+    from digitnet.data import number_synth
+
+    monkeypatch.setattr(number_synth, "GAP", (-3.0, -1.0))
+    paths = []
+    for k in range(count):
+        digits = mnist.test_images[np.random.default_rng(100 + k).integers(0, 10_000, 3)]
+        photo, _ = number_synth.make_number(digits, (), np.random.default_rng(k), noise=False)
+        paths.append(folder / f"touching{k:03d}.png")
+        photo.save(paths[-1])
+    return paths
+
+
+def _check_numbers_against_python(page, paths, model) -> tuple[int, int]:
     """The page finds the digits Python finds: the same boxes, the same 28x28 inputs (within one
-    grey level), the same answers (and probabilities) as digitnet.serving.reading.read with LiteRT."""
+    grey level), the same answers (and probabilities) as digitnet.serving.reading.read with LiteRT
+    (and its piece judge). Returns how many readings hold several digits, and how many the piece
+    judge changes in Python (their boxes without it differ)."""
     page.evaluate("(model) => window.digitnet.loadModel(model)", model)
     encoded = [base64.b64encode(p.read_bytes()).decode() for p in paths]
     pages = page.evaluate("(pngs) => window.digitnet.readPngs(pngs)", encoded)
     predictor = TFLitePredictor(WEB / "dist" / "models" / f"{model}.tflite")
-    several = 0
+    several = changed = 0
     for path, found in zip(paths, pages):
         reading = read(path, predictor)
         assert [d["box"] for d in found] == [list(d.box) for d in reading.digits], path.name
@@ -179,11 +208,24 @@ def _check_numbers_against_python(page, paths, model):
         np.testing.assert_allclose([d["probabilities"] for d in found],
                                    [d.probabilities for d in reading.digits], atol=1e-6)
         several += len(reading.digits) > 1
-    assert several >= 0.8 * len(paths)  # numbers, not the single-digit path
+        unjudged = segment.find_digits(ink_image(grey_of(path), path.name), path.name, predictor)
+        changed += [list(d.box) for d in unjudged] != [list(d.box) for d in reading.digits]
+    return several, changed
 
 
 def test_page_reads_numbers_like_python(site, page, mnist, tmp_path):
-    _check_numbers_against_python(page, _number_pngs(mnist, tmp_path, 12, seed=70), _offered(site)[0])
+    paths = _number_pngs(mnist, tmp_path, 12, seed=70)
+    several, _ = _check_numbers_against_python(page, paths, _offered(site)[0])
+    assert several >= 0.8 * len(paths)  # numbers, not the single-digit path
+
+
+@pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz")
+def test_page_weighs_the_cuts_of_touching_digits_with_the_piece_judge(site, page, mnist, tmp_path, monkeypatch):
+    assert (WEB / "dist" / "models" / "piece_judge.json").is_file()
+    _, changed = _check_numbers_against_python(page, _touching_pngs(mnist, tmp_path, 12, monkeypatch),
+                                               _offered(site)[0])
+    # The piece judge decides some of these cuts, so a page that ignored it would fail above.
+    assert changed >= 1, "the piece judge changes none of these readings in Python: the test checks nothing"
 
 
 @pytest.mark.slow
@@ -191,11 +233,15 @@ def test_page_reads_numbers_like_python(site, page, mnist, tmp_path):
 def test_page_reads_many_numbers_like_python(site, page, mnist, tmp_path, model):
     if model not in _offered(site):
         pytest.skip(f"no {model} exported under {SAVED_MODELS} (the page does not offer it)")
-    _check_numbers_against_python(page, _number_pngs(mnist, tmp_path, 40, seed=71), model)
+    paths = _number_pngs(mnist, tmp_path, 40, seed=71)
+    several, _ = _check_numbers_against_python(page, paths, model)
+    assert several >= 0.8 * len(paths)  # numbers, not the single-digit path
 
 
-def _build(saved_models: Path, dist: Path) -> subprocess.CompletedProcess:
+def _build(saved_models: Path, dist: Path, piece_judge: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "DIGITNET_SAVED_MODELS": str(saved_models), "DIGITNET_WEB_DIST": str(dist)}
+    if piece_judge is not None:
+        env["DIGITNET_PIECE_JUDGE"] = str(piece_judge)
     return subprocess.run(["node", "build.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -235,6 +281,47 @@ def test_the_build_gives_no_judge_without_one_and_refuses_a_broken_one(site, tmp
     refused = _build(models, tmp_path / "dist")
     assert refused.returncode != 0
     assert refused.stderr.strip() == (f"build.mjs: {judge / 'judge.json'}: not a readable judge (not a zip file)")
+
+
+@pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz")
+def test_the_build_exports_the_piece_judge_and_refuses_a_broken_one(site, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(SAVED_MODELS / "tflite" / "lenet" / "1", models / "tflite" / "lenet" / "1")
+    assert _build(models, tmp_path / "dist").returncode == 0  # the package's piece_judge.npz
+    spec = json.loads((tmp_path / "dist" / "models" / "piece_judge.json").read_text())
+    with np.load(segment.PIECE_JUDGE_FILE) as stored:
+        assert [(t["name"], tuple(t["shape"])) for t in spec["tensors"]] == [(k, stored[k].shape) for k in stored.files]
+        weights = np.fromfile(tmp_path / "dist" / "models" / spec["file"], dtype="<f4")
+        for tensor in spec["tensors"]:
+            np.testing.assert_array_equal(weights[tensor["offset"]:tensor["offset"] + tensor["length"]],
+                                          stored[tensor["name"]].astype(np.float32).ravel())
+    broken = tmp_path / "piece_judge.npz"
+    broken.write_bytes(b"not a zip file")
+    refused = _build(models, tmp_path / "dist", broken)
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == f"build.mjs: {broken}: not a readable piece judge (not a zip file)"
+
+
+def test_without_a_piece_judge_the_build_writes_none_and_the_page_reads_as_python_without_one(
+        site, page, mnist, tmp_path, monkeypatch):
+    """A build without digitnet/serving/piece_judge.npz: the page weighs the cuts as Python does
+    without one (segment.load_piece_judge gives None)."""
+    dist = tmp_path / "dist"
+    built = _build(SAVED_MODELS, dist, tmp_path / "missing.npz")
+    assert built.returncode == 0, built.stderr
+    assert not (dist / "models" / "piece_judge.json").exists() and not (dist / "models" / "piece_judge.bin").exists()
+    monkeypatch.setattr(reading_module, "piece_judge", lambda: None)  # Python's reading without the file
+    context = page.context.browser.new_context(viewport={"width": 400, "height": 820})
+    try:
+        with _served(dist) as address:
+            bare = context.new_page()
+            bare.goto(address)
+            bare.wait_for_function("window.digitnet !== undefined", timeout=60_000)
+            assert bare.evaluate("window.digitnet.ready"), bare.evaluate("window.digitnet.error")
+            paths = _touching_pngs(mnist, tmp_path, 6, monkeypatch)
+            _check_numbers_against_python(bare, paths, _offered(site)[0])
+    finally:
+        context.close()
 
 
 def _stroke(page, points):

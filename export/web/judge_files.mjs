@@ -58,7 +58,7 @@ function readNpy(data, name) {
 }
 
 // The arrays of an .npz file (a zip of .npy files, stored or deflated), in the zip's order.
-function readNpz(path) {
+export function readNpz(path) {
   const zip = readFileSync(path);
   let end = zip.length - 22;
   while (end >= 0 && zip.readUInt32LE(end) !== 0x06054b50) end -= 1;
@@ -79,6 +79,20 @@ function readNpz(path) {
     entry += 46 + nameLength + zip.readUInt16LE(entry + 30) + zip.readUInt16LE(entry + 32);
   }
   return arrays;
+}
+
+// readNpz's arrays -> their bytes (float32 little-endian, one after the other) and each one's name,
+// shape, offset and length (in floats), as judge.js's loadDetector reads them.
+export function packTensors(arrays) {
+  let offset = 0;
+  const tensors = arrays.map(({ name, shape, values }) => {
+    const tensor = { name, shape, offset, length: values.length };
+    offset += values.length;
+    return tensor;
+  });
+  const bytes = Buffer.alloc(4 * offset);
+  arrays.forEach(({ values }, index) => values.forEach((v, i) => bytes.writeFloatLE(v, 4 * (tensors[index].offset + i))));
+  return { tensors, bytes };
 }
 
 // The settings of one model file: judge.json's entry for its fingerprint, or, for a model the
@@ -109,14 +123,7 @@ export function exportJudge(savedModels, modelsDir) {
   }
   const threshold = record.detector.threshold;
   if (typeof threshold !== "number") throw new Error(`${where}: detector.threshold is ${threshold}, not a number`);
-  let offset = 0;
-  const tensors = arrays.map(({ name, shape, values }) => {
-    const tensor = { name, shape, offset, length: values.length };
-    offset += values.length;
-    return tensor;
-  });
-  const bytes = Buffer.alloc(4 * offset);
-  arrays.forEach(({ values }, index) => values.forEach((v, i) => bytes.writeFloatLE(v, 4 * (tensors[index].offset + i))));
+  const { tensors, bytes } = packTensors(arrays);
   writeFileSync(join(modelsDir, WEIGHTS_FILE), bytes);
   const source = join("not_a_digit", folder.split(/[\\/]/).pop());
   writeFileSync(join(modelsDir, JUDGE_FILE), JSON.stringify({ source, threshold, file: WEIGHTS_FILE, tensors }, null, 2));

@@ -30,6 +30,7 @@ const SLIVER = 0.8;
 const JOIN = 0.7;
 const DIGIT = 0.97;
 const FLOOR = 1e-6;
+const PIECE_POWER = 1;  // a candidate's value times the piece judge's P(one digit) to this (whole) power
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -44,10 +45,12 @@ const piece = (parts) => ({ parts, key: parts.map((p) => `${p.labels.join(",")}|
 const part = (labels, left, right) => ({ labels, left, right });
 
 class Segmenter {
-  // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers).
-  constructor(ink, classify) {
+  // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers);
+  // oneDigit (the piece judge, optional): (Uint8Array(784)[]) -> P(one whole digit) of each input.
+  constructor(ink, classify, oneDigit = null) {
     this.ink = ink;
     this.classify = classify;
+    this.oneDigit = oneDigit;
     const { noise, threshold } = inkNoise(ink);
     this.noise = noise;
     let marks = grid(ink.rows, ink.cols, Uint8Array.from(ink.data, (v) => (v > threshold ? 1 : 0)));
@@ -72,6 +75,7 @@ class Segmenter {
     }
     this.prepared = new Map();
     this.scores = new Map();
+    this.wholeDigit = new Map();
   }
 
   // Pieces and their boxes.
@@ -210,13 +214,20 @@ class Segmenter {
   }
 
   // Each piece's confidence (its largest probability; 0 when no digit is found in it), the other
-  // pieces being everything else that is ink of a digit.
+  // pieces being everything else that is ink of a digit; the piece judge, when there is one, gives
+  // the same new inputs their P(one whole digit).
   async score(pieces, everything) {
+    const ready = [];
     for (const p of pieces) {
       if (this.scores.has(p.key)) continue;
       const own = this.mask(p);
       const prepared = this.prepare(p, everything.map((v, i) => (v && !own[i] ? 1 : 0)));
       this.scores.set(p.key, prepared === null ? null : await this.classify(prepared.image));
+      if (prepared !== null) ready.push([p, prepared]);
+    }
+    if (this.oneDigit !== null && ready.length) {
+      const whole = this.oneDigit(ready.map(([, prepared]) => prepared.image));
+      ready.forEach(([p], i) => this.wholeDigit.set(p.key, whole[i]));
     }
     return pieces.map((p) => {
       const probabilities = this.scores.get(p.key);
@@ -319,8 +330,8 @@ class Segmenter {
   }
 
   // How likely the piece is one digit: its confidence x the width prior (none for the whole of the
-  // only group) x JOIN per pair of groups joined x DIGIT; FLOOR for no digit or one lower than SHORT
-  // of the row's height.
+  // only group) x JOIN per pair of groups joined x DIGIT x the piece judge's P(one digit) (at least
+  // FLOOR) to PIECE_POWER; FLOOR for no digit or one lower than SHORT of the row's height.
   value(p, joins, height, alone = false) {
     const prepared = this.prepared.get(p.key);
     const scores = this.scores.get(p.key);
@@ -331,7 +342,13 @@ class Segmenter {
     if (width < NARROW) prior *= SLIVER;
     let join = 1.0;
     for (let k = 0; k < joins; k++) join *= JOIN;
-    return Math.max(...scores) * prior * join * DIGIT;
+    let judged = 1.0;
+    if (this.wholeDigit.has(p.key)) {
+      const whole = Math.max(FLOOR, this.wholeDigit.get(p.key));
+      judged = whole;  // whole ^ PIECE_POWER multiplied out (p for 1, p * p for 2): Python's bits
+      for (let k = 1; k < PIECE_POWER; k++) judged *= whole;
+    }
+    return Math.max(...scores) * prior * join * DIGIT * judged;
   }
 
   // The digits: the runs of units covering them all whose values multiply to the most.
@@ -374,9 +391,10 @@ class Segmenter {
 }
 
 // ink (inkImage's grid) -> the digits left to right, each { image: Uint8Array(784), box: [left, top,
-// right, bottom] (exclusive), probabilities }; throws NoDigit when there are none.
-export async function findDigits(ink, classify) {
-  const digits = await new Segmenter(ink, classify).digits();
+// right, bottom] (exclusive), probabilities }; throws NoDigit when there are none. oneDigit: the
+// piece judge (piece_judge.js), or null: the classifier and the priors alone decide the cuts.
+export async function findDigits(ink, classify, oneDigit = null) {
+  const digits = await new Segmenter(ink, classify, oneDigit).digits();
   if (digits !== null) return digits;
   const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
   const image = toInput(digit);

@@ -1,0 +1,156 @@
+"""The page's number reading (export/web/src/segment.js, run by Node) against
+digitnet/serving/segment.py: the same constants, and, on touching digits, the same boxes, 28x28
+inputs and answers with the piece judge (src/piece_judge.js on the weights that
+export/web/piece_judge_files.mjs writes from digitnet/serving/piece_judge.npz) and without it.
+
+Node has no LiteRT, so both sides classify with the same small CNN that each runs itself: the
+digit classes of the not-a-digit detector (judge.py's Detector, judge.js's detectorLogits)."""
+import base64
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitnet.data import number_synth
+from digitnet.serving import preprocess, segment
+from digitnet.serving.judge import Detector, default_judge_folder
+from digitnet.serving.reading import grey_of
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "export" / "web"
+# Both CNNs' float32 logits are summed in another order in JS: their probabilities differ by up to
+# ~7e-7 on these inputs.
+PROBABILITY_TOLERANCE = 1e-5
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+
+NODE_RUNNER = """
+import { readFileSync } from "node:fs";
+const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, outDir, inputPath] = process.argv.slice(2);
+const { packTensors, readNpz } = await import(filesModule);
+const { exportPieceJudge } = await import(pieceFilesModule);
+const { detectorLogits, loadDetector } = await import(`${src}/judge.js`);
+const { loadPieceJudge } = await import(`${src}/piece_judge.js`);
+const { inkImage } = await import(`${src}/preprocess.js`);
+const { findDigits } = await import(`${src}/segment.js`);
+
+const buffer = (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+const { tensors, bytes } = packTensors(readNpz(detectorNpz));
+const detector = loadDetector({ file: detectorNpz, tensors }, buffer(bytes));
+const classify = (pixels) => {  // softmax over the detector's ten digit logits
+  const logits = detectorLogits(detector, pixels).slice(0, 10);
+  const top = Math.max(...logits);
+  const exp = logits.map((v) => Math.exp(v - top));
+  const total = exp.reduce((a, b) => a + b, 0);
+  return exp.map((v) => v / total);
+};
+if (!exportPieceJudge(pieceNpz, outDir)) throw new Error(`no piece judge at ${pieceNpz}`);
+const spec = JSON.parse(readFileSync(`${outDir}/piece_judge.json`, "utf8"));
+const oneDigit = loadPieceJudge(spec, buffer(readFileSync(`${outDir}/${spec.file}`)));
+const { photos, inputs } = JSON.parse(readFileSync(inputPath, "utf8"));
+const digits = Buffer.from(inputs, "base64");
+const whole = oneDigit(Array.from({ length: digits.length / 784 }, (_, i) => digits.subarray(784 * i, 784 * (i + 1))));
+const readings = [];
+for (const { width, height, grey } of photos) {
+  const pixels = Buffer.from(grey, "base64");
+  const ink = inkImage(Float64Array.from(pixels, (v) => v / 255), width, height);
+  const read = async (judge) => (await findDigits(ink, classify, judge))
+    .map(({ box, image, probabilities }) => ({ box, pixels: Array.from(image), probabilities }));
+  readings.push({ without: await read(null), with: await read(oneDigit) });
+}
+process.stdout.write(JSON.stringify({ readings, whole }));
+"""
+
+
+def test_the_pages_segmentation_constants_are_pythons():
+    """Every constant of segment.js is segment.py's, with the same value (PIECE_POWER among them)."""
+    source = (WEB / "src" / "segment.js").read_text()
+    constants = dict(re.findall(r"^const ([A-Z_]+) = ([-+0-9.e]+);", source, flags=re.MULTILINE))
+    assert {"SEGMENT_GRID", "FLOOR", "PIECE_POWER", "JOIN", "DIGIT"} <= set(constants), sorted(constants)
+    for name, value in constants.items():
+        assert float(value) == getattr(segment, name), name
+
+
+def _touching_numbers(mnist, count: int, monkeypatch) -> list[np.ndarray]:
+    """Clean photos (grey uint8) of 3 MNIST test digits whose ink overlaps by 1-3 pixels."""
+    monkeypatch.setattr(number_synth, "GAP", (-3.0, -1.0))
+    monkeypatch.setattr(number_synth, "ROW", (40, 60))  # small photos: Node's CNN is slow
+    photos = []
+    for k in range(count):
+        digits = mnist.test_images[np.random.default_rng(100 + k).integers(0, 10_000, 3)]
+        photo, _ = number_synth.make_number(digits, (), np.random.default_rng(k), noise=False)
+        photos.append(np.asarray(photo.convert("L")))
+    return photos
+
+
+def _halves_and_pairs(digits: np.ndarray) -> np.ndarray:
+    """Inputs that are not one digit: left halves of digits, and two digits side by side (squeezed)."""
+    halves = digits.copy()
+    halves[:, :, 14:] = 0
+    pairs = np.maximum(np.roll(digits[0::2], -6, axis=2), np.roll(digits[1::2], 6, axis=2))
+    return np.concatenate([halves, pairs])
+
+
+def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, photos: list[np.ndarray], inputs: np.ndarray) -> dict:
+    src = tmp_path / "src"
+    shutil.copytree(WEB / "src", src)  # the page's sources, read by Node as ES modules
+    (src / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "run.mjs").write_text(NODE_RUNNER)
+    (tmp_path / "out").mkdir()
+    listing = {"photos": [{"width": p.shape[1], "height": p.shape[0], "grey": base64.b64encode(p.tobytes()).decode()}
+                          for p in photos],
+               "inputs": base64.b64encode(inputs.astype(np.uint8).tobytes()).decode()}
+    (tmp_path / "input.json").write_text(json.dumps(listing))
+    run = subprocess.run(["node", str(tmp_path / "run.mjs"), str(WEB / "judge_files.mjs"),
+                          str(WEB / "piece_judge_files.mjs"), str(src), str(detector_npz), str(piece_npz),
+                          str(tmp_path / "out"), str(tmp_path / "input.json")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def _number(digits) -> str:
+    return "".join(str(int(np.argmax(d["probabilities"] if isinstance(d, dict) else d.probabilities)))
+                   for d in digits)
+
+
+@pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz")
+@pytest.mark.skipif(default_judge_folder() is None, reason="no saved_models/not_a_digit/<version>")
+def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judge(mnist, tmp_path, monkeypatch):
+    detector_npz = default_judge_folder() / "detector.npz"
+    detector = Detector.load(detector_npz)
+
+    def classify(images):
+        logits = detector.logits(images).astype(np.float64)[:, :10]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    photos = _touching_numbers(mnist, 8, monkeypatch)
+    inputs = np.concatenate([mnist.test_images[:40], _halves_and_pairs(mnist.test_images[40:80])])
+    piece_npz = shutil.copy(segment.PIECE_JUDGE_FILE, tmp_path / "piece_judge.npz")  # one file for both sides
+    found = _run_node(tmp_path, detector_npz, piece_npz, photos, inputs)
+    one_digit = segment.load_piece_judge(piece_npz)
+    # the same piece judge: P(one whole digit) within float32 rounding, on digits, halves and pairs
+    np.testing.assert_allclose(found["whole"], one_digit(inputs), rtol=0, atol=PROBABILITY_TOLERANCE)
+    changed = 0
+    for index, (photo, page) in enumerate(zip(photos, found["readings"])):
+        ink = preprocess.ink_image(grey_of(photo, "number"), "number")
+        python = {"without": segment.find_digits(ink, "number", classify),
+                  "with": segment.find_digits(ink, "number", classify, one_digit)}
+        for setting, digits in python.items():
+            js = page[setting]
+            where = (index, setting, _number(digits), _number(js))
+            assert [d["box"] for d in js] == [list(d.box) for d in digits], where
+            js_pixels = np.array([d["pixels"] for d in js]).reshape(-1, 28, 28)
+            assert np.abs(js_pixels.astype(int) - np.stack([d.image for d in digits]).astype(int)).max() <= 1, where
+            np.testing.assert_allclose([d["probabilities"] for d in js], [d.probabilities for d in digits],
+                                       rtol=0, atol=PROBABILITY_TOLERANCE, err_msg=str(where))
+            assert _number(js) == _number(digits), where
+        changed += [list(d.box) for d in python["with"]] != [list(d.box) for d in python["without"]]
+    # The piece judge decides some of these cuts, so a page that ignored it would fail above.
+    print(f"the piece judge changes {changed} of {len(photos)} readings")
+    assert changed >= 1, "the piece judge changes none of these readings in Python: the test checks nothing"
