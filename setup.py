@@ -9,8 +9,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["digitnet", "digitnet.*"]),
-    # The real MNIST IDX files travel with the package, so training works offline.
-    package_data={"digitnet": ["mnist/*.gz", "mnist/SHA256SUMS", "mnist/README.md"]},
+    # The real MNIST IDX files travel with the package, so training works offline; so does the
+    # piece judge that number reading weighs its cuts with.
+    package_data={"digitnet": ["mnist/*.gz", "mnist/SHA256SUMS", "mnist/README.md", "serving/piece_judge.npz"]},
     include_package_data=True,
     install_requires=[
         "tensorflow==2.21.*",

@@ -119,7 +119,7 @@ def test_a_touching_pair_is_cut(templates):
     grey, _ = page_of(images, "4035", [6, -4, 6])  # the 0 and the 3 overlap by 4 MNIST pixels
     marks = preprocess.ink_image(grey) > 0.1
     assert preprocess.label_cells(marks)[1] == 4  # the 4, the 0 and the 3 touching, the 5 (its cap apart)
-    assert read(grey, classify).number == "4035"
+    assert read(grey, classify, judge_pieces=False).number == "4035"  # the stub and the priors alone
 
 
 def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):

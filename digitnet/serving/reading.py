@@ -23,7 +23,7 @@ from PIL import Image
 
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
-from digitnet.serving.segment import find_digits
+from digitnet.serving.segment import find_digits, load_piece_judge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,11 +93,20 @@ def predictor_of(model=None):
     return _loaded(str(model))
 
 
-def read(image, model=None, name: str | None = None) -> Reading:
-    """The reading of an image (path, Pillow image or array); `name` names it in errors."""
+@lru_cache(maxsize=1)
+def piece_judge():
+    """The piece judge that number reading weighs its candidate cuts with (segment.PIECE_JUDGE_FILE)."""
+    return load_piece_judge()
+
+
+def read(image, model=None, name: str | None = None, judge_pieces: bool = True) -> Reading:
+    """The reading of an image (path, Pillow image or array); `name` names it in errors.
+    `judge_pieces=False` leaves the cuts of touching digits to the model's confidence and the
+    priors alone (without the piece judge)."""
     name = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     predictor = predictor_of(model)
-    digits = find_digits(preprocess.ink_image(grey_of(image, name), name), name, predictor)
+    digits = find_digits(preprocess.ink_image(grey_of(image, name), name), name, predictor,
+                         piece_judge() if judge_pieces else None)
     return Reading(tuple(DigitReading(int(np.argmax(d.probabilities)), float(np.max(d.probabilities)),
                                       tuple(float(p) for p in d.probabilities), tuple(int(v) for v in d.box), d.image)
                          for d in digits))

@@ -38,6 +38,7 @@ steps down.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -68,7 +69,10 @@ SLIVER = 0.8  # ... its value is multiplied by 0.8 (a 1 is rarely that thin)
 JOIN = 0.7  # a digit made of two groups (side by side) costs this factor
 DIGIT = 0.97  # each digit read costs this factor (two sure halves of a digit read as surely as the digit)
 FLOOR = 1e-6  # the value of a piece that is no digit
+PIECE_POWER = 1.0  # a candidate's value is multiplied by the piece judge's P(one digit) to this power
+PIECE_JUDGE_FILE = Path(__file__).with_name("piece_judge.npz")  # experiments/piece_judge.py writes it
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
+OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,10 +94,11 @@ class Digit:
 
 
 class Segmenter:
-    """The digits of one image's ink; `classify` scores the cuts of touching digits."""
+    """The digits of one image's ink; `classify` scores the cuts of touching digits, and
+    `one_digit` (the piece judge), when given, how likely each candidate is one whole digit."""
 
-    def __init__(self, ink: np.ndarray, name: str, classify: Classify):
-        self.ink, self.name, self.classify = ink, name, classify
+    def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None):
+        self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
         self.noise, threshold = preprocess.ink_noise(ink)
         marks = ink > threshold
         if not marks.any():
@@ -116,6 +121,7 @@ class Segmenter:
         np.maximum.at(self.boxes[:, 3], found, xs + 1)
         self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
         self.scores: dict[Piece, np.ndarray | None] = {}
+        self.whole_digit: dict[Piece, float] = {}
 
     # Pieces and their boxes.
     def mask(self, piece: Piece) -> np.ndarray:
@@ -217,6 +223,9 @@ class Segmenter:
                 raise DataError(f"the model is not a classifier (its output has shape {list(probabilities.shape)})")
             for (piece, _), row in zip(ready, probabilities):
                 self.scores[piece] = row
+            if self.one_digit is not None:
+                for (piece, _), p in zip(ready, np.asarray(self.one_digit(np.stack([r[0] for _, r in ready])))):
+                    self.whole_digit[piece] = float(p)
         for piece, prepared in inputs:
             if prepared is None:
                 self.scores[piece] = None
@@ -319,7 +328,8 @@ class Segmenter:
         join = 1.0
         for _ in range(joins):  # multiplied, not powered: the page computes the same bits
             join *= JOIN
-        return float(scores.max()) * prior * join * DIGIT
+        judged = max(FLOOR, self.whole_digit[piece]) ** PIECE_POWER if piece in self.whole_digit else 1.0
+        return float(scores.max()) * prior * join * DIGIT * judged
 
     def best_path(self, units, groups, height, everything) -> list[Piece]:
         """The digits: the runs of units covering them all whose values multiply to the most."""
@@ -341,6 +351,20 @@ class Segmenter:
             end = back[end]
         return pieces[::-1]
 
+    def candidate_inputs(self) -> list[tuple[np.ndarray, tuple[int, ...]]]:
+        """Every candidate digit of the lattice, prepared as score prepares it: (28x28 input,
+        pixel box), unscored (what the piece judge learns from)."""
+        groups, height = self.row(self.strokes_joined())
+        if not groups:
+            return []
+        everything = np.isin(self.labels, [label for g in groups for label in g])
+        found = []
+        for piece, _, _ in self.candidates(self.units(groups, height), groups, height).values():
+            prepared = self.prepare(piece, everything & ~self.mask(piece))
+            if prepared is not None:
+                found.append(prepared)
+        return found
+
     def digits(self) -> list[Digit] | None:
         """The number's digits left to right; None when it holds a single digit (prepared as one)."""
         groups, height = self.row(self.strokes_joined())
@@ -361,9 +385,22 @@ class Segmenter:
         return [Digit(prepared[0], prepared[1], self.scores[p]) for p, prepared in found]
 
 
-def find_digits(ink: np.ndarray, name: str, classify: Classify) -> list[Digit]:
-    """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none."""
-    digits = Segmenter(ink, name, classify).digits()
+def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
+    """The piece judge at `path` (experiments/piece_judge.py trains it) as P(one whole digit)
+    per input, or None when there is no such file."""
+    from digitnet.serving.judge import Detector
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    detector = Detector.load(path)
+    return lambda images: 1.0 - detector(images)
+
+
+def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None) -> list[Digit]:
+    """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
+    `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts)."""
+    digits = Segmenter(ink, name, classify, one_digit).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)

@@ -1,0 +1,244 @@
+"""Training the piece judge: is a candidate piece of a written number one whole digit?
+
+Number reading (serving/segment.py) cuts touching digits into units and
+scores every run of a few units as a candidate digit. A digit classifier alone
+cannot tell the right candidates from the wrong ones: it reads a merged pair
+("49") and the half of a digit (the left stroke of a 0) as surely as a digit.
+The piece judge is a small CNN that has seen such pieces: eleven classes, the
+ten digits and "not one digit" (a part of a digit, two digits, a digit with a
+piece of its neighbour), with judge.DETECTOR_LAYERS' shape, so that it runs in
+NumPy (judge.Detector) and in the page's JavaScript alike.
+
+Its examples are the candidates themselves: numbers of 1-6 MNIST digits are
+written by digitnet.data.number_synth (gaps from overlapping to wide, baseline
+wobble, sizes, photo_synth's hard cases), read by the segmenter up to its
+candidates, and each prepared candidate is labelled by its ink box against the
+digits' true boxes (label_piece): one digit when it covers most of that
+digit's columns and little of any other's, not one digit when it covers most of
+two digits or most of none, and left out between the two. The training
+pieces come from the digits of reading_sets' "train" purpose (MNIST training
+digits before the validation split), the pieces it is tested on at the end of
+the run from its "fit" purpose (the validation split): the test set is never
+used. It trains through digitnet's one loop (loop.train with PIECE_SPEC), so
+its run folder resumes like any run's.
+
+    python -m digitnet.experiments.piece_judge --output-dir runs/piece_judge
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from digitnet.core.errors import DataError
+from digitnet.data.number_synth import number_set
+from digitnet.data.sources import DigitArrays
+from digitnet.experiments.detector import build_detector, detector_weights
+from digitnet.experiments.reading_sets import split_digits
+from digitnet.models.registry import ModelSpec
+from digitnet.serving import preprocess, segment
+from digitnet.serving.judge import NOT_A_DIGIT_CLASS
+from digitnet.serving.reading import grey_of
+
+NAME = "piece_judge"
+EPOCHS, BATCH, LEARNING_RATE, SEED = 8, 128, 2e-3, 0
+# A piece is one digit when it covers ONE_DIGIT of that digit's columns, under PART_OF_OTHER of any
+# other's, and its rows overlap the digit's by SAME_ROWS of their span; it is not one digit when it
+# covers MOST of two digits' columns or of none.
+ONE_DIGIT, PART_OF_OTHER, SAME_ROWS, MOST = 0.8, 0.3, 0.6, 0.6
+LENGTHS, LENGTH_WEIGHTS = (1, 2, 3, 4, 5, 6), (0.1, 0.15, 0.2, 0.25, 0.15, 0.15)
+# Numbers written per purpose, in shards of SHARD numbers, shard k with seed SEEDS[purpose] + k
+# (disjoint from the number sets of the benchmarks and tests).
+NUMBERS = {"train": 3000, "fit": 500}
+SHARD = 500
+SEEDS = {"train": 5000, "fit": 6000}
+SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
+
+PIECE_SPEC = ModelSpec(
+    build_detector, "classification", EPOCHS, LEARNING_RATE, BATCH,
+    "piece judge: the ten digits and 'not one digit' (judge.DETECTOR_LAYERS)",
+)
+
+
+def label_piece(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) -> int | None:
+    """What a candidate with ink box `box` is, against the number's digits' ink `boxes` (all
+    (left, top, right, bottom), exclusive): the digit it covers (at least ONE_DIGIT of that
+    digit's columns, under PART_OF_OTHER of any other digit's, its rows overlapping the digit's
+    by at least SAME_ROWS of their union); NOT_A_DIGIT_CLASS when it covers most of two digits
+    or most of none (a part of a digit); None in between (left out of training)."""
+    covered = np.array([max(0, min(box[2], b[2]) - max(box[0], b[0])) / max(1, b[2] - b[0]) for b in boxes])
+    best = int(np.argmax(covered))
+    others = np.delete(covered, best)
+    rows = max(0, min(box[3], boxes[best][3]) - max(box[1], boxes[best][1]))
+    same_rows = rows / max(1, max(box[3], boxes[best][3]) - min(box[1], boxes[best][1]))
+    if covered[best] >= ONE_DIGIT and (others < PART_OF_OTHER).all() and same_rows >= SAME_ROWS:
+        return int(number[best])
+    if covered[best] < MOST or (others >= MOST).any():
+        return NOT_A_DIGIT_CLASS
+    return None
+
+
+def labelled_pieces(photo, number: str, boxes) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
+    """The prepared candidates of one written number and their ink boxes."""
+    try:
+        ink = preprocess.ink_image(grey_of(photo, "number"), "number")
+        candidates = segment.Segmenter(ink, "number", None).candidate_inputs()
+    except DataError:
+        return [], []
+    return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]
+
+
+def piece_shard(purpose: str, shard: int, count: int = SHARD) -> dict[str, np.ndarray]:
+    """The candidates of `count` numbers written with the purpose's digits and the shard's seed:
+    "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number each comes from),
+    "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the last digit)."""
+    digits, labels = split_digits(purpose)
+    seed = SEEDS[purpose] + shard
+    rng = np.random.default_rng(seed)
+    lengths = rng.choice(LENGTHS, count, p=LENGTH_WEIGHTS)
+    widest = max(LENGTHS)
+    images, boxes, owner = [], [], []
+    digit_boxes = np.full((count, widest, 4), -1, np.int32)
+    number_digits = np.full((count, widest), -1, np.int8)
+    for index, (photo, number, true_boxes) in enumerate(number_set(digits, labels, lengths, seed)):
+        found, found_boxes = labelled_pieces(photo, number, true_boxes)
+        images += found
+        boxes += found_boxes
+        owner += [index] * len(found)
+        digit_boxes[index, :len(number)] = true_boxes
+        number_digits[index, :len(number)] = [int(d) for d in number]
+    return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
+            "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
+            "digit_boxes": digit_boxes, "digits": number_digits}
+
+
+def shard_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
+    """label_piece of each candidate of a shard, -1 where it is left out."""
+    labels = []
+    for box, index in zip(shard["boxes"], shard["number"]):
+        length = int((shard["digits"][index] >= 0).sum())
+        number = "".join(str(int(d)) for d in shard["digits"][index, :length])
+        label = label_piece(box, shard["digit_boxes"][index, :length], number)
+        labels.append(-1 if label is None else label)
+    return np.array(labels, np.int64)
+
+
+def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's images and labels (the examples left out dropped); the shard is kept in
+    cache_dir/pieces_<purpose>_<shard>_<count>.npz when cache_dir is given."""
+    purpose, shard, count, cache_dir = job
+    path = None if cache_dir is None else Path(cache_dir) / f"pieces_{purpose}_{shard}_{count}.npz"
+    found = None
+    if path is not None and path.exists():
+        with np.load(path) as stored:
+            if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
+                found = {key: stored[key] for key in SHARD_KEYS}
+    if found is None:
+        found = piece_shard(purpose, shard, count)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".partial.npz")
+            np.savez_compressed(temporary, **found)
+            temporary.replace(path)
+    labels = shard_labels(found)
+    kept = labels >= 0
+    return found["images"][kept], labels[kept].astype(np.uint8)
+
+
+def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
+              progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates of `count` numbers (default NUMBERS[purpose]), shard by shard (in `jobs`
+    processes), each shard kept in `cache_dir`: an interrupted run keeps its finished shards."""
+    count = count or NUMBERS[purpose]
+    sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
+    work = [(purpose, shard, size, None if cache_dir is None else str(cache_dir)) for shard, size in enumerate(sizes)]
+    if jobs > 1 and len(work) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(jobs, len(work))) as pool:
+            shards = []
+            for done, shard in enumerate(pool.imap(_cached_shard, work), 1):
+                shards.append(shard)
+                if progress is not None:
+                    progress(purpose, done, len(work))
+    else:
+        shards = []
+        for done, job in enumerate(work, 1):
+            shards.append(_cached_shard(job))
+            if progress is not None:
+                progress(purpose, done, len(work))
+    return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
+
+
+def piece_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
+               progress=None) -> DigitArrays:
+    """Train split: the "train" purpose's pieces; test split: the "fit" purpose's."""
+    counts = counts or {}
+    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress)
+    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress)
+    return DigitArrays(*train, *test, source="number_synth candidates of reading_sets' 'train' digits; "
+                                            "tested on those of its 'fit' digits")
+
+
+def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
+                      counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
+                      progress=None):
+    """Trains the piece judge through the loop in `output_dir`, deterministically; returns (the
+    loop's RunResult, the trained Keras model)."""
+    import keras
+
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
+
+    data = piece_data(cache_dir, counts, jobs, progress)
+    config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
+                         verbose=verbose, fresh=fresh)
+    result = train(config, data=data, spec=PIECE_SPEC)
+    return result, keras.models.load_model(result.model_path)
+
+
+def save_piece_judge(model, path: str | Path) -> Path:
+    """The weights as float16 in an .npz at `path`, written atomically (segment reads them
+    with judge.Detector, in float32)."""
+    from digitnet.core.files import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **{k: v.astype(np.float16) for k, v in detector_weights(model).items()})
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.piece_judge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder")
+    parser.add_argument("--cache", default="runs/piece_sets", help="folder that keeps the generated pieces")
+    parser.add_argument("--save", default=str(segment.PIECE_JUDGE_FILE),
+                        help="where the weights go (default: the file number reading loads)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
+    parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    def progress(purpose: str, done: int, total: int) -> None:
+        print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
+              end="\n" if done == total else "", flush=True)
+
+    result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh,
+                                      jobs=args.jobs, progress=progress)
+    path = save_piece_judge(model, args.save)
+    print(f"{result.headline} on the validation digits' pieces")
+    print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    from digitnet.core import cli
+
+    cli.run_as_process(main)

@@ -1,0 +1,120 @@
+"""The piece judge: how its examples are labelled, that they are the segmenter's own candidates,
+that it trains through the loop, and that number reading weighs its cuts with it."""
+import numpy as np
+import pytest
+
+from digitnet.data.number_synth import make_number
+from digitnet.experiments import piece_judge
+from digitnet.serving import preprocess, segment
+from digitnet.serving.judge import NOT_A_DIGIT_CLASS
+from digitnet.serving.reading import grey_of
+
+
+def test_label_piece_by_columns():
+    boxes = [(0, 0, 10, 10), (20, 0, 30, 10)]
+    assert piece_judge.label_piece((0, 0, 10, 10), boxes, "47") == 4
+    assert piece_judge.label_piece((20, 0, 29, 10), boxes, "47") == 7  # 0.9 of the 7's columns
+    assert piece_judge.label_piece((0, 0, 30, 10), boxes, "47") == NOT_A_DIGIT_CLASS  # both
+    assert piece_judge.label_piece((0, 0, 4, 10), boxes, "47") == NOT_A_DIGIT_CLASS  # a part of the 4
+    assert piece_judge.label_piece((0, 0, 7, 10), boxes, "47") is None  # 0.7: left out
+    assert piece_judge.label_piece((0, 0, 10, 4), boxes, "47") is None  # the 4's columns, a third of its rows
+    # a thin 1 overlapping an 8: the 8 with the 1 is two digits, each alone is one
+    boxes = [(0, 0, 20, 10), (18, 0, 24, 10)]
+    assert piece_judge.label_piece((0, 0, 24, 10), boxes, "81") == NOT_A_DIGIT_CLASS
+    assert piece_judge.label_piece((0, 0, 18, 10), boxes, "81") == 8
+    assert piece_judge.label_piece((18, 0, 24, 10), boxes, "81") == 1
+
+
+def _touching_pair(mnist, first: int, second: int, seed: int = 0):
+    """A clean photo of two MNIST training digits of the given classes, their ink overlapping."""
+    a = int(np.flatnonzero(mnist.train_labels == first)[0])
+    b = int(np.flatnonzero(mnist.train_labels == second)[0])
+    return make_number(mnist.train_images[[a, b]], (), np.random.default_rng(seed), noise=False), f"{first}{second}"
+
+
+def test_candidates_are_what_the_reading_scores(mnist, monkeypatch):
+    """candidate_inputs prepares each candidate exactly as score does before classifying it."""
+    monkeypatch.setattr("digitnet.data.number_synth.GAP", (-2.0, -2.0))
+    (photo, boxes), number = _touching_pair(mnist, 4, 9)
+    ink = preprocess.ink_image(grey_of(photo, "pair"), "pair")
+    candidates = segment.Segmenter(ink, "pair", None).candidate_inputs()
+    assert len(candidates) >= 3  # the pair, and parts of it
+
+    seen = []
+
+    def classify(images):
+        seen.extend(images)
+        return np.full((len(images), 10), 0.1)
+
+    segment.find_digits(ink, "pair", classify)
+    scored = {image.tobytes() for image in seen}
+    assert {image.tobytes() for image, _ in candidates} <= scored
+
+
+def test_a_touching_pair_gives_both_digits_and_the_pair_as_examples(mnist, monkeypatch):
+    monkeypatch.setattr("digitnet.data.number_synth.GAP", (-2.0, -2.0))
+    (photo, boxes), number = _touching_pair(mnist, 4, 9)
+    images, found = piece_judge.labelled_pieces(photo, number, boxes)
+    assert len(images) == len(found) > 0
+    assert all(image.shape == (28, 28) and image.dtype == np.uint8 for image in images)
+    labels = [piece_judge.label_piece(box, boxes, number) for box in found]
+    assert {4, 9, NOT_A_DIGIT_CLASS} <= set(labels)
+    left, right = min(b[0] for b in boxes), max(b[2] for b in boxes)
+    for box, label in zip(found, labels):
+        if box[0] <= left and box[2] >= right:  # the pair as one piece
+            assert label == NOT_A_DIGIT_CLASS
+
+
+def test_shards_label_what_they_keep(tmp_path):
+    shard = piece_judge.piece_shard("fit", 0, 3)
+    assert len(shard["images"]) == len(shard["boxes"]) == len(shard["number"]) > 0
+    labels = piece_judge.shard_labels(shard)
+    assert set(labels) <= set(range(-1, 11)) and (labels == NOT_A_DIGIT_CLASS).any() and (labels < 10).any()
+    for label, index in zip(labels, shard["number"]):
+        if 0 <= label < 10:
+            assert label in shard["digits"][index]
+
+
+def test_shards_are_kept_and_reused(tmp_path, monkeypatch):
+    images, labels = piece_judge.piece_set("fit", tmp_path, count=3)
+    assert len(images) == len(labels) > 0 and set(labels) <= set(range(11))  # the left-out dropped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pieces_fit_0_3.npz"]
+
+    def never(*args):
+        raise AssertionError("a kept shard is written again")
+
+    monkeypatch.setattr(piece_judge, "piece_shard", never)
+    again, again_labels = piece_judge.piece_set("fit", tmp_path, count=3)
+    assert np.array_equal(again, images) and np.array_equal(again_labels, labels)
+
+
+@pytest.mark.slow
+def test_trains_through_the_loop_and_loads_for_reading(tmp_path):
+    result, model = piece_judge.train_piece_judge(tmp_path / "run", tmp_path / "cache", epochs=1,
+                                                  counts={"train": 6, "fit": 2}, verbose=0)
+    assert (result.output_dir / "history.csv").is_file()
+    path = piece_judge.save_piece_judge(model, tmp_path / "judge.npz")
+    one_digit = segment.load_piece_judge(path)
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    p = one_digit(images)
+    keras_p = 1.0 - model.predict(images[..., None].astype("float32") / 255.0, verbose=0)[:, NOT_A_DIGIT_CLASS]
+    assert p.shape == (5,) and np.all((p >= 0) & (p <= 1))
+    np.testing.assert_allclose(p, keras_p, atol=2e-3)  # float16 weights in the file
+    assert segment.load_piece_judge(tmp_path / "missing.npz") is None
+
+
+@pytest.mark.slow
+def test_reading_with_the_piece_judge_gets_more_numbers_whole():
+    """The committed piece judge, with the reference committee, on 40 generated 4-digit numbers
+    of validation digits: more read whole with it (read's default) than without it."""
+    from digitnet.data.number_synth import number_set
+    from digitnet.experiments.reading_sets import split_digits
+    from digitnet.serving.reading import predictor_of, read
+
+    assert segment.PIECE_JUDGE_FILE.is_file()
+    digits, labels = split_digits("fit")
+    predictor = predictor_of("saved_models/tflite/committee/1/committee_int8.tflite")
+    numbers = number_set(digits, labels, [4] * 40, 7001)
+    judged = sum(read(photo, predictor).number == number for photo, number, _ in numbers)
+    alone = sum(read(photo, predictor, judge_pieces=False).number == number for photo, number, _ in numbers)
+    assert judged >= alone + 3, (judged, alone)
