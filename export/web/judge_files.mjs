@@ -100,11 +100,16 @@ export function packTensors(arrays) {
 function settingsFor(record, modelPath, where) {
   const entry = record.models?.[fingerprint(modelPath)];
   if (!entry) return { name: null, temperature: 1, confidence_floor: 0 };
-  const { name, temperature, confidence_floor: floor = 0 } = entry;
-  if (!(typeof temperature === "number" && temperature > 0 && Number.isFinite(temperature)) || typeof floor !== "number") {
+  const { name, temperature, temperatures_by_answer: byAnswer, confidence_floor: floor = 0 } = entry;
+  const positive = (t) => typeof t === "number" && t > 0 && Number.isFinite(t);
+  if (!positive(temperature) || typeof floor !== "number") {
     throw new Error(`${where}: model ${name} has temperature ${temperature} and floor ${floor}; expected a positive temperature`);
   }
-  return { name, temperature, confidence_floor: floor };
+  if (byAnswer === undefined) return { name, temperature, confidence_floor: floor };
+  if (!(Array.isArray(byAnswer) && byAnswer.length > 0 && byAnswer.every(positive))) {
+    throw new Error(`${where}: model ${name} has temperatures_by_answer ${JSON.stringify(byAnswer)}; expected positive temperatures`);
+  }
+  return { name, temperature, temperatures_by_answer: byAnswer, confidence_floor: floor };
 }
 
 // Writes judge.json and detector.bin into `modelsDir` and returns a function giving each model
