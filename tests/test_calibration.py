@@ -186,9 +186,9 @@ def test_temperatures_by_answer_calibrate_what_one_temperature_cannot():
 
 
 def test_a_row_is_divided_by_the_temperature_of_its_answer():
-    rows = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    rows = np.array([[0.1, 0.6, 0.3], [0.7, 0.2, 0.1]])  # the first row answers 1, the second 0
     calibrated = Calibration(1.0, (), (2.0, 0.5, 1.0))(rows)
-    expected = [np.exp(np.log(rows[0]) / 2.0), np.exp(np.log(rows[1]) / 0.5)]
+    expected = [np.exp(np.log(rows[0]) / 0.5), np.exp(np.log(rows[1]) / 2.0)]
     np.testing.assert_allclose(calibrated, [e / e.sum() for e in expected], atol=1e-12)
 
 
@@ -212,7 +212,7 @@ def test_the_fitted_temperatures_by_answer_minimise_the_summed_likelihood_of_the
 
     best = objective(fitted)
     for answer in range(2):
-        for factor in (0.9, 1.1):
+        for factor in (0.99, 1.01):  # pooling the rows instead of weighing each set the same moves them ~4 %
             moved = fitted.copy()
             moved[answer] *= factor
             assert objective(moved) > best
@@ -242,7 +242,8 @@ def test_the_fit_purpose_holds_pen_drawn_digits_of_their_own_seed():
     np.testing.assert_array_equal(again.images, pen.images)
     np.testing.assert_array_equal(again.labels, pen.labels)
     _, labels, _ = measuring_set(30, PEN_SEEDS["fit"])
-    assert set(pen.labels) <= set(labels) == set(range(10))
+    np.testing.assert_array_equal(pen.labels, np.arange(30) % 10)
+    assert set(labels) == set(range(10))
     measuring = pen_drawn(30, 0)
     assert not any(np.array_equal(a, b) for a in pen.images for b in measuring.images)
     assert "pen" not in build_sets("measure", {"clean": 5, "photos": 0, "styles": 0, "negatives": 2,
@@ -260,9 +261,9 @@ def test_the_published_judge_calibrates_each_reading_with_its_answers_temperatur
     root = Path(__file__).resolve().parent.parent / "saved_models"
     folder = default_judge_folder(root)
     record = json.loads((folder / "judge.json").read_text())
-    models = [root / "tflite" / "committee" / "1" / "committee_int8.tflite", root / "committee" / "1",
-              root / "lenet" / "1", root / "lenet" / "2",
-              *(root / "tflite" / "lenet" / v / "lenet_int8.tflite" for v in ("1", "2"))]
+    models = [root / "committee" / "1", *(root / "lenet" / v for v in ("1", "2", "3")),
+              root / "tflite" / "committee" / "1" / "committee_int8.tflite",
+              *(root / "tflite" / "lenet" / v / "lenet_int8.tflite" for v in ("1", "2", "3"))]
     rows = np.full((10, 10), 0.02) + np.eye(10) * 0.80  # one row answered with each digit
     for model in models:
         entry = record["models"][fingerprint(model)]

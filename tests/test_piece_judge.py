@@ -48,7 +48,7 @@ def test_candidates_are_what_the_reading_scores(mnist, monkeypatch):
 
     segment.find_digits(ink, "pair", classify)
     scored = {image.tobytes() for image in seen}
-    assert {image.tobytes() for image, _ in candidates} <= scored
+    assert {image.tobytes() for image, _ in candidates} == scored
 
 
 def test_a_touching_pair_gives_both_digits_and_the_pair_as_examples(mnist, monkeypatch):
@@ -70,9 +70,15 @@ def test_shards_label_what_they_keep(tmp_path):
     assert len(shard["images"]) == len(shard["boxes"]) == len(shard["number"]) > 0
     labels = piece_judge.shard_labels(shard)
     assert set(labels) <= set(range(-1, 11)) and (labels == NOT_A_DIGIT_CLASS).any() and (labels < 10).any()
-    for label, index in zip(labels, shard["number"]):
-        if 0 <= label < 10:
-            assert label in shard["digits"][index]
+    checked = 0
+    for box, label, index in zip(shard["boxes"], labels, shard["number"]):
+        if 0 <= label < 10:  # the digit whose columns the piece covers most, worked out here
+            digits = shard["digits"][index][shard["digits"][index] >= 0]
+            boxes = shard["digit_boxes"][index][:len(digits)]
+            cover = [(min(box[2], b[2]) - max(box[0], b[0])) / (b[2] - b[0]) for b in boxes]
+            assert label == digits[int(np.argmax(cover))]
+            checked += 1
+    assert checked > 0
 
 
 def test_shards_are_kept_and_reused(tmp_path, monkeypatch):
@@ -105,8 +111,9 @@ def test_trains_through_the_loop_and_loads_for_reading(tmp_path):
 
 @pytest.mark.slow
 def test_reading_with_the_piece_judge_gets_more_numbers_whole():
-    """The committed piece judge, with the reference committee, on 40 generated 4-digit numbers
-    of validation digits: more read whole with it (read's default) than without it."""
+    """The committed piece judge, with the reference committee, on 3 x 40 generated 4-digit numbers
+    of validation digits (seeds that chose nothing): it reads whole numbers the classifier alone
+    misreads (read's default against judge_pieces=False), and breaks few that it reads."""
     from digitnet.data.number_synth import number_set
     from digitnet.experiments.reading_sets import split_digits
     from digitnet.serving.reading import predictor_of, read
@@ -114,7 +121,11 @@ def test_reading_with_the_piece_judge_gets_more_numbers_whole():
     assert segment.PIECE_JUDGE_FILE.is_file()
     digits, labels = split_digits("fit")
     predictor = predictor_of("saved_models/tflite/committee/1/committee_int8.tflite")
-    numbers = number_set(digits, labels, [4] * 40, 7001)
-    judged = sum(read(photo, predictor).number == number for photo, number, _ in numbers)
-    alone = sum(read(photo, predictor, judge_pieces=False).number == number for photo, number, _ in numbers)
-    assert judged >= alone + 3, (judged, alone)
+    fixed = broken = 0
+    for seed in (7101, 7102, 7103):
+        for photo, number, _ in number_set(digits, labels, [4] * 40, seed):
+            judged = read(photo, predictor).number == number
+            alone = read(photo, predictor, judge_pieces=False).number == number
+            fixed += judged and not alone
+            broken += alone and not judged
+    assert fixed >= 3 and broken <= fixed // 3, (fixed, broken)

@@ -122,6 +122,15 @@ def test_a_touching_pair_is_cut(templates):
     assert read(grey, classify, judge_pieces=False).number == "4035"  # the stub and the priors alone
 
 
+@pytest.mark.slow
+def test_a_touching_pair_is_cut_by_default_with_the_reference_model(mnist):
+    """read's default (the piece judge) with the reference committee on the same touching page: the
+    stub classifier above is no model the piece judge is paired with."""
+    chosen = {label: int(np.flatnonzero(mnist.test_labels == label)[0]) for label in range(10)}
+    grey, _ = page_of({label: mnist.test_images[index] for label, index in chosen.items()}, "4035", [6, -4, 6])
+    assert read(grey, "saved_models/tflite/committee/1/committee_int8.tflite").number == "4035"
+
+
 def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):
     images, classify = templates
     grey, boxes = page_of(images, "157", [8, 8])

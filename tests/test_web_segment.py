@@ -73,6 +73,8 @@ def test_the_pages_segmentation_constants_are_pythons():
     assert {"SEGMENT_GRID", "FLOOR", "PIECE_POWER", "JOIN", "DIGIT"} <= set(constants), sorted(constants)
     for name, value in constants.items():
         assert float(value) == getattr(segment, name), name
+    python = {n for n, v in vars(segment).items() if n.isupper() and isinstance(v, (int, float))}
+    assert set(constants) == python, sorted(python ^ set(constants))  # none missing on either side
 
 
 def _touching_numbers(mnist, count: int, monkeypatch) -> list[np.ndarray]:
