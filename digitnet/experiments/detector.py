@@ -105,16 +105,22 @@ def train_detector(output_dir: str | Path, cache_dir: str | None, seed: int = SE
     return result, keras.models.load_model(result.model_path)
 
 
-def save_detector(model, folder: str | Path) -> Path:
-    """detector.npz in `folder`, written atomically: the weights as float16, which halves
-    the file; the judge computes in float32, and its threshold is chosen with these very weights."""
+def save_weights(model, path: str | Path) -> Path:
+    """The detector-shaped model's weights in an .npz at `path`, written atomically, as float16,
+    which halves the file; judge.Detector computes in float32, and thresholds are chosen with
+    these very weights."""
     from digitnet.core.files import atomic_path
 
-    path = Path(folder) / DETECTOR_FILE
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary, open(temporary, "wb") as file:
         np.savez_compressed(file, **{k: v.astype(np.float16) for k, v in detector_weights(model).items()})
     return path
+
+
+def save_detector(model, folder: str | Path) -> Path:
+    """detector.npz in `folder` (save_weights)."""
+    return save_weights(model, Path(folder) / DETECTOR_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ import numpy as np
 from digitnet.core.errors import DataError
 from digitnet.data.number_synth import number_set
 from digitnet.data.sources import DigitArrays
-from digitnet.experiments.detector import build_detector, detector_weights
+from digitnet.experiments.detector import build_detector, save_weights
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.models.registry import ModelSpec
 from digitnet.serving import preprocess, segment
@@ -201,15 +201,8 @@ def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int =
 
 
 def save_piece_judge(model, path: str | Path) -> Path:
-    """The weights as float16 in an .npz at `path`, written atomically (segment reads them
-    with judge.Detector, in float32)."""
-    from digitnet.core.files import atomic_path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary, open(temporary, "wb") as file:
-        np.savez_compressed(file, **{k: v.astype(np.float16) for k, v in detector_weights(model).items()})
-    return path
+    """The weights at `path` (detector.save_weights); segment reads them with judge.Detector."""
+    return save_weights(model, path)
 
 
 def main(argv: list[str] | None = None) -> int:
