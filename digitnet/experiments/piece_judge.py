@@ -20,7 +20,10 @@ pieces come from the digits of reading_sets' "train" purpose (MNIST training
 digits before the validation split), the pieces it is tested on at the end of
 the run from its "fit" purpose (the validation split): the test set is never
 used. It trains through digitnet's one loop (loop.train with PIECE_SPEC), so
-its run folder resumes like any run's.
+its run folder resumes like any run's. Its numbers are written at MNIST's
+resolution only: the blocky strokes of low-resolution scans are unlike its
+examples, and it judges their pieces "not one digit" more often, the more
+it trains.
 
     python -m digitnet.experiments.piece_judge --output-dir runs/piece_judge
 """
@@ -44,7 +47,7 @@ from digitnet.serving.judge import NOT_A_DIGIT_CLASS
 from digitnet.serving.reading import grey_of
 
 NAME = "piece_judge"
-EPOCHS, BATCH, LEARNING_RATE, SEED = 10, 128, 2e-3, 0
+EPOCHS, BATCH, LEARNING_RATE, SEED = 8, 128, 2e-3, 0
 # A piece is one digit when it covers ONE_DIGIT of that digit's columns, under PART_OF_OTHER of any
 # other's, and its rows overlap the digit's by SAME_ROWS of their span; it is not one digit when it
 # covers MOST of two digits' columns or of none.
@@ -52,7 +55,7 @@ ONE_DIGIT, PART_OF_OTHER, SAME_ROWS, MOST = 0.8, 0.3, 0.6, 0.6
 LENGTHS, LENGTH_WEIGHTS = (1, 2, 3, 4, 5, 6), (0.1, 0.15, 0.2, 0.25, 0.15, 0.15)
 # Numbers written per purpose, in shards of SHARD numbers, shard k with seed SEEDS[purpose] + k
 # (disjoint from the number sets of the benchmarks and tests).
-NUMBERS = {"train": 6000, "fit": 500}
+NUMBERS = {"train": 3000, "fit": 500}
 SHARD = 500
 SEEDS = {"train": 5000, "fit": 6000}
 SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
