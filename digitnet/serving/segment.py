@@ -22,8 +22,11 @@ runs covering all units whose values multiply to the most (dynamic
 programming). A candidate's value is its confidence times a width prior
 (a piece much wider than high is likelier two digits) times a cost per
 digit: a classifier reads a merged pair, and the halves of one digit, as
-surely as one digit (probabilities saturate), so the priors decide between
-them. A candidate whose digit is less than half the row's height (a sliver
+surely as one digit (probabilities saturate), so the priors and, where one
+is given, the piece judge decide between them. The piece judge
+(PIECE_JUDGE_FILE, trained by digitnet/experiments/piece_judge.py on the
+segmenter's own candidates of generated numbers) gives each candidate's
+probability of being one whole digit, which multiplies its value. A candidate whose digit is less than half the row's height (a sliver
 of a stroke) is no digit, however surely it reads. A piece alone on the
 page must be wider still before it is cut: the classifiers read a thin
 slice of a wide 3 or 5 as a confident 1.
@@ -313,7 +316,8 @@ class Segmenter:
     def value(self, piece: Piece, joins: int, height: float, alone: bool = False) -> float:
         """How likely the piece is one digit: the classifier's confidence times the width prior
         (1 up to WIDTH_FREE of max(its height, the row's), then falling by WIDTH_SLOPE per such
-        height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins; FLOOR for no digit or
+        height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins
+        times the piece judge's P(one whole digit), when there is one; FLOOR for no digit or
         one lower than SHORT of the row's height (a sliver of a stroke is no digit). `alone`: the
         piece is the only group on the page, whole: it takes no width prior (a wide digit alone is
         cut only where its parts read more surely than it)."""
