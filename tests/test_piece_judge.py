@@ -3,6 +3,8 @@ that it trains through the loop, and that number reading weighs its cuts with it
 import numpy as np
 import pytest
 
+from digitnet.core.errors import DataError
+from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import make_number
 from digitnet.experiments import piece_judge
 from digitnet.serving import preprocess, segment
@@ -84,7 +86,7 @@ def test_shards_label_what_they_keep(tmp_path):
 def test_shards_are_kept_and_reused(tmp_path, monkeypatch):
     images, labels = piece_judge.piece_set("fit", tmp_path, count=3)
     assert len(images) == len(labels) > 0 and set(labels) <= set(range(11))  # the left-out dropped
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pieces_fit_0_3.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [piece_judge.shard_file("fit", 0, 3, piece_judge.COARSE)]
 
     def never(*args):
         raise AssertionError("a kept shard is written again")
@@ -92,6 +94,27 @@ def test_shards_are_kept_and_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(piece_judge, "piece_shard", never)
     again, again_labels = piece_judge.piece_set("fit", tmp_path, count=3)
     assert np.array_equal(again, images) and np.array_equal(again_labels, labels)
+
+
+def test_a_coarse_share_of_the_numbers_is_written_with_coarse_digits(monkeypatch):
+    calls = []
+
+    def spy(digits):
+        calls.append(len(digits))
+        return coarse(digits)
+
+    monkeypatch.setattr(piece_judge, "coarse", spy)
+    plain = piece_judge.written_numbers("fit", 0, 4, 0.0)
+    assert calls == []
+    mixed = piece_judge.written_numbers("fit", 0, 4, 0.5)
+    assert calls == [piece_judge.COARSE_POOL]
+    assert len(mixed) == 4 and all(len(n) == len(b) for _, n, b in mixed)
+    for (photo, number, _), (again, number_again, _) in zip(mixed[:2], plain[:2]):  # the plain ones stay
+        assert number == number_again and np.array_equal(np.asarray(photo), np.asarray(again))
+    assert piece_judge.shard_file("fit", 2, 4, 0.5) == "pieces_fit_2_4_coarse50.npz"
+    assert piece_judge.shard_file("fit", 2, 4, 0.0) == "pieces_fit_2_4.npz"
+    with pytest.raises(DataError, match="received 1.5"):
+        piece_judge.piece_set("fit", None, count=2, coarse_share=1.5)
 
 
 @pytest.mark.slow

@@ -20,10 +20,12 @@ pieces come from the digits of reading_sets' "train" purpose (MNIST training
 digits before the validation split), the pieces it is tested on at the end of
 the run from its "fit" purpose (the validation split): the test set is never
 used. It trains through digitnet's one loop (loop.train with PIECE_SPEC), so
-its run folder resumes like any run's. Its numbers are written at MNIST's
-resolution only: the blocky strokes of low-resolution scans are unlike its
-examples, and it judges their pieces "not one digit" more often, the more
-it trains.
+its run folder resumes like any run's. A COARSE share of each shard's numbers
+is written with digits as a low-resolution scanner sees them
+(digitnet.data.coarse): a judge that has seen only MNIST's resolution judges
+the blocky pieces of such scans "not one digit" more often, the more it
+trains. Which judge number reading ships is chosen by the rule in
+reports/number_reading.md (experiments/piece_judge_selection.py).
 
     python -m digitnet.experiments.piece_judge --output-dir runs/piece_judge
 """
@@ -37,6 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from digitnet.core.errors import DataError
+from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import number_set
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments.detector import build_detector, save_weights
@@ -59,6 +62,9 @@ NUMBERS = {"train": 3000, "fit": 500}
 SHARD = 500
 SEEDS = {"train": 5000, "fit": 6000}
 SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
+# The share of each shard's numbers written with coarse digits (data/coarse.py), drawn from
+# COARSE_POOL digits of the purpose, their numbers seeded COARSE_SEED above the shard's.
+COARSE, COARSE_POOL, COARSE_SEED = 0.3, 5000, 500
 
 PIECE_SPEC = ModelSpec(
     build_detector, "classification", EPOCHS, LEARNING_RATE, BATCH,
@@ -94,19 +100,31 @@ def labelled_pieces(photo, number: str, boxes) -> tuple[list[np.ndarray], list[t
     return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]
 
 
-def piece_shard(purpose: str, shard: int, count: int = SHARD) -> dict[str, np.ndarray]:
-    """The candidates of `count` numbers written with the purpose's digits and the shard's seed:
-    "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number each comes from),
-    "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the last digit)."""
+def written_numbers(purpose: str, shard: int, count: int, coarse_share: float) -> list:
+    """number_set's (photo, number, boxes) of one shard: the last round(count * coarse_share)
+    numbers written with coarse digits, the others with the purpose's digits as they are."""
     digits, labels = split_digits(purpose)
     seed = SEEDS[purpose] + shard
     rng = np.random.default_rng(seed)
     lengths = rng.choice(LENGTHS, count, p=LENGTH_WEIGHTS)
+    blocky = int(round(count * coarse_share))
+    written = number_set(digits, labels, lengths[:count - blocky], seed)
+    if blocky:
+        pool = rng.choice(len(digits), min(COARSE_POOL, len(digits)), replace=False)
+        written += number_set(coarse(digits[pool]), labels[pool], lengths[count - blocky:], seed + COARSE_SEED)
+    return written
+
+
+def piece_shard(purpose: str, shard: int, count: int = SHARD, coarse_share: float = COARSE) -> dict[str, np.ndarray]:
+    """The candidates of `count` numbers written with the purpose's digits and the shard's seed
+    (written_numbers): "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number
+    each comes from), "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the
+    last digit)."""
     widest = max(LENGTHS)
     images, boxes, owner = [], [], []
     digit_boxes = np.full((count, widest, 4), -1, np.int32)
     number_digits = np.full((count, widest), -1, np.int8)
-    for index, (photo, number, true_boxes) in enumerate(number_set(digits, labels, lengths, seed)):
+    for index, (photo, number, true_boxes) in enumerate(written_numbers(purpose, shard, count, coarse_share)):
         found, found_boxes = labelled_pieces(photo, number, true_boxes)
         images += found
         boxes += found_boxes
@@ -129,18 +147,24 @@ def shard_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
     return np.array(labels, np.int64)
 
 
+def shard_file(purpose: str, shard: int, count: int, coarse_share: float) -> str:
+    """The cache file's name of a shard: pieces_<purpose>_<shard>_<count>[_coarse<percent>].npz."""
+    share = f"_coarse{round(coarse_share * 100)}" if coarse_share else ""
+    return f"pieces_{purpose}_{shard}_{count}{share}.npz"
+
+
 def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     """A shard's images and labels (the examples left out dropped); the shard is kept in
-    cache_dir/pieces_<purpose>_<shard>_<count>.npz when cache_dir is given."""
-    purpose, shard, count, cache_dir = job
-    path = None if cache_dir is None else Path(cache_dir) / f"pieces_{purpose}_{shard}_{count}.npz"
+    cache_dir/shard_file(...) when cache_dir is given."""
+    purpose, shard, count, coarse_share, cache_dir = job
+    path = None if cache_dir is None else Path(cache_dir) / shard_file(purpose, shard, count, coarse_share)
     found = None
     if path is not None and path.exists():
         with np.load(path) as stored:
             if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
                 found = {key: stored[key] for key in SHARD_KEYS}
     if found is None:
-        found = piece_shard(purpose, shard, count)
+        found = piece_shard(purpose, shard, count, coarse_share)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(".partial.npz")
@@ -152,12 +176,15 @@ def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 
 def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
-              progress=None) -> tuple[np.ndarray, np.ndarray]:
+              progress=None, coarse_share: float = COARSE) -> tuple[np.ndarray, np.ndarray]:
     """The candidates of `count` numbers (default NUMBERS[purpose]), shard by shard (in `jobs`
     processes), each shard kept in `cache_dir`: an interrupted run keeps its finished shards."""
     count = count or NUMBERS[purpose]
+    if not 0 <= coarse_share <= 1:
+        raise DataError(f"the coarse share of the numbers is a fraction from 0 to 1; received {coarse_share}")
     sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
-    work = [(purpose, shard, size, None if cache_dir is None else str(cache_dir)) for shard, size in enumerate(sizes)]
+    work = [(purpose, shard, size, coarse_share, None if cache_dir is None else str(cache_dir))
+            for shard, size in enumerate(sizes)]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
 
@@ -177,18 +204,18 @@ def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = No
 
 
 def piece_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
-               progress=None) -> DigitArrays:
+               progress=None, coarse_share: float = COARSE) -> DigitArrays:
     """Train split: the "train" purpose's pieces; test split: the "fit" purpose's."""
     counts = counts or {}
-    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress)
-    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress)
+    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress, coarse_share)
+    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress, coarse_share)
     return DigitArrays(*train, *test, source="number_synth candidates of reading_sets' 'train' digits; "
                                             "tested on those of its 'fit' digits")
 
 
 def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
-                      progress=None):
+                      progress=None, coarse_share: float = COARSE):
     """Trains the piece judge through the loop in `output_dir`, deterministically; returns (the
     loop's RunResult, the trained Keras model)."""
     import keras
@@ -196,7 +223,7 @@ def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int =
     from digitnet.training.config import TrainConfig
     from digitnet.training.loop import train
 
-    data = piece_data(cache_dir, counts, jobs, progress)
+    data = piece_data(cache_dir, counts, jobs, progress, coarse_share)
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
     result = train(config, data=data, spec=PIECE_SPEC)
@@ -219,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
+    parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
+    parser.add_argument("--coarse", type=float, default=COARSE,
+                        help="share of the numbers written with coarse (low-resolution) digits, 0 to 1")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -226,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
               end="\n" if done == total else "", flush=True)
 
-    result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh,
-                                      jobs=args.jobs, progress=progress)
+    result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
+                                      fresh=args.fresh, jobs=args.jobs, progress=progress, coarse_share=args.coarse)
     path = save_piece_judge(model, args.save)
     print(f"{result.headline} on the validation digits' pieces")
     print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")

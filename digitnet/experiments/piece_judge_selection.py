@@ -1,0 +1,126 @@
+"""The rule of reports/number_reading.md that chooses number reading's piece judge, as code.
+
+Candidates (reading without a judge and piece judge files) read four sets of
+numbers written from MNIST's validation digits (reading_sets' "fit"
+purpose: never the test set) with the reference model:
+
+- "4 digits": 120 numbers of 4 digits (number_synth seed 7001),
+- "2-6 digits": 120 numbers of 2 to 6 digits (lengths and numbers seed 7002),
+- "one digit": 120 single digits (seed 7003),
+- "low resolution": 100 numbers of 4 coarse digits (data/coarse.py: 8x8
+  cells, 17 levels, enlarged to 20x20), from 3,000 validation digits drawn
+  with seed 5 (numbers seed 7201).
+
+The score is the count read whole over the four sets. The highest wins; a
+candidate within TIE of it wins when it is simpler: candidates are given
+simplest first (no judge, then smaller training sets).
+
+    python -m digitnet.experiments.piece_judge_selection --judge none \\
+        --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.core.errors import DataError
+from digitnet.core.files import write_json
+from digitnet.data.coarse import coarse
+from digitnet.data.number_synth import number_set
+from digitnet.experiments.reading_sets import split_digits
+from digitnet.serving import preprocess
+from digitnet.serving.reading import grey_of, predictor_of
+from digitnet.serving.segment import find_digits, load_piece_judge
+
+NO_JUDGE = "none"
+TIE = 3  # numbers read whole
+COUNTS = {"4 digits": 120, "2-6 digits": 120, "one digit": 120, "low resolution": 100}
+LOW_RESOLUTION_POOL, POOL_SEED = 3000, 5
+
+
+def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
+    """set name -> [(ink image, true number)] of the rule's four sets (`counts` shortens them)."""
+    counts = {**COUNTS, **(counts or {})}
+    digits, labels = split_digits("fit")
+    pool = np.random.default_rng(POOL_SEED).choice(len(labels), LOW_RESOLUTION_POOL, replace=False)
+    lengths = np.random.default_rng(7002).integers(2, 7, COUNTS["2-6 digits"])[:counts["2-6 digits"]]
+    written = {
+        "4 digits": number_set(digits, labels, [4] * counts["4 digits"], 7001),
+        "2-6 digits": number_set(digits, labels, lengths, 7002),
+        "one digit": number_set(digits, labels, [1] * counts["one digit"], 7003),
+        "low resolution": number_set(coarse(digits[pool]), labels[pool], [4] * counts["low resolution"], 7201),
+    }
+    return {name: [(preprocess.ink_image(grey_of(photo, name), name), number) for photo, number, _ in numbers]
+            for name, numbers in written.items()}
+
+
+def read_number(ink: np.ndarray, classify, one_digit) -> str:
+    """The number read from an ink image ('' when no digit is found)."""
+    try:
+        return "".join(str(int(np.argmax(d.probabilities))) for d in find_digits(ink, "number", classify, one_digit))
+    except DataError:
+        return ""
+
+
+def whole_counts(sets, classify, one_digit, progress=None) -> dict[str, int]:
+    """set name -> numbers read whole with this judge (None: without one)."""
+    found = {}
+    for name, numbers in sets.items():
+        found[name] = sum(read_number(ink, classify, one_digit) == number for ink, number in numbers)
+        if progress is not None:
+            progress(name, found[name], len(numbers))
+    return found
+
+
+def choose(totals: dict[str, int]) -> str:
+    """The rule: the highest total wins, unless a simpler candidate (earlier in `totals`) is within TIE."""
+    best = max(totals.values())
+    return next(name for name, total in totals.items() if total >= best - TIE)
+
+
+def judge_of(candidate: str):
+    if candidate == NO_JUDGE:
+        return None
+    judge = load_piece_judge(candidate)
+    if judge is None:
+        raise DataError(f"no piece judge file at {candidate} (give '{NO_JUDGE}' to read without one)")
+    return judge
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.piece_judge_selection", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--judge", action="append", required=True,
+                        help=f"a candidate, simplest first: '{NO_JUDGE}' or a piece judge .npz (repeatable)")
+    parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
+    parser.add_argument("--output", help="a JSON file for the counts and the choice")
+    args = parser.parse_args(argv)
+    judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
+    classify = predictor_of(args.model)
+    started = time.perf_counter()
+    sets = validation_sets()
+    counts = {}
+    for candidate, judge in judges.items():
+        def progress(name, whole, total, candidate=candidate):
+            print(f"{candidate}: {name} {whole}/{total} whole ({time.perf_counter() - started:.0f} s)", flush=True)
+        counts[candidate] = whole_counts(sets, classify, judge, progress)
+    totals = {candidate: sum(found.values()) for candidate, found in counts.items()}
+    chosen = choose(totals)
+    print("\n| judge | " + " | ".join(COUNTS) + " | total |")
+    print("|---" * (len(COUNTS) + 2) + "|")
+    for candidate, found in counts.items():
+        print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |")
+    print(f"\nchosen by the rule (tie within {TIE} goes to the simpler): {chosen}")
+    if args.output:
+        write_json(Path(args.output), {"sets": COUNTS, "candidates": list(counts), "counts": counts, "totals": totals, "chosen": chosen,
+                                        "model": args.model or "reference model", "tie": TIE})
+    return 0
+
+
+if __name__ == "__main__":
+    from digitnet.core import cli
+
+    cli.run_as_process(main)
