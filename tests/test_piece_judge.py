@@ -86,7 +86,7 @@ def test_shards_label_what_they_keep(tmp_path):
 def test_shards_are_kept_and_reused(tmp_path, monkeypatch):
     images, labels = piece_judge.piece_set("fit", tmp_path, count=3)
     assert len(images) == len(labels) > 0 and set(labels) <= set(range(11))  # the left-out dropped
-    assert sorted(p.name for p in tmp_path.iterdir()) == [piece_judge.shard_file("fit", 0, 3, piece_judge.COARSE)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [piece_judge.shard_file("fit", 0, 3, piece_judge.MIX)]
 
     def never(*args):
         raise AssertionError("a kept shard is written again")
@@ -104,17 +104,35 @@ def test_a_coarse_share_of_the_numbers_is_written_with_coarse_digits(monkeypatch
         return coarse(digits)
 
     monkeypatch.setattr(piece_judge, "coarse", spy)
-    plain = piece_judge.written_numbers("fit", 0, 4, 0.0)
+    plain = piece_judge.written_numbers("fit", 0, 4, piece_judge.Mix(0.0))
     assert calls == []
-    mixed = piece_judge.written_numbers("fit", 0, 4, 0.5)
+    mixed = piece_judge.written_numbers("fit", 0, 4, piece_judge.Mix(0.5))
     assert calls == [piece_judge.COARSE_POOL]
     assert len(mixed) == 4 and all(len(n) == len(b) for _, n, b in mixed)
     for (photo, number, _), (again, number_again, _) in zip(mixed[:2], plain[:2]):  # the plain ones stay
         assert number == number_again and np.array_equal(np.asarray(photo), np.asarray(again))
-    assert piece_judge.shard_file("fit", 2, 4, 0.5) == "pieces_fit_2_4_coarse50.npz"
-    assert piece_judge.shard_file("fit", 2, 4, 0.0) == "pieces_fit_2_4.npz"
-    with pytest.raises(DataError, match="received 1.5"):
-        piece_judge.piece_set("fit", None, count=2, coarse_share=1.5)
+    assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.5)) == "pieces_fit_2_4_coarse50.npz"
+    assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.0)) == "pieces_fit_2_4.npz"
+    assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.3, 0.3)) == "pieces_fit_2_4_coarse30_tight30.npz"
+    with pytest.raises(DataError, match="received coarse 1.5"):
+        piece_judge.Mix(1.5)
+    with pytest.raises(DataError, match="received coarse 0.6, tight 0.6"):
+        piece_judge.Mix(0.6, 0.6)
+
+
+def test_a_tight_share_of_the_numbers_has_touching_or_overlapping_neighbours():
+    def gaps(written):  # between neighbours' ink boxes, in photo pixels over the row's digit height
+        found = []
+        for _, _, boxes in written:
+            height = np.median([b[3] - b[1] for b in boxes])
+            found += [(right[0] - left[2]) / height for left, right in zip(boxes, boxes[1:])]
+        return np.array(found)
+    plain = piece_judge.written_numbers("fit", 0, 40, piece_judge.Mix(0.0))
+    tight = piece_judge.written_numbers("fit", 0, 40, piece_judge.Mix(0.0, 0.5))
+    assert [n for _, n, _ in tight[:20]] == [n for _, n, _ in plain[:20]]
+    # TIGHT_GAP's gaps (-3 to 1 MNIST pixels) are mostly overlaps; GAP's (-3 to 10) mostly spaces
+    assert np.median(gaps(tight[20:])) < 0 < np.median(gaps(plain[20:]))
+    assert np.mean(gaps(tight[20:]) > 0.1) < 0.1 < np.mean(gaps(plain[20:]) > 0.1)
 
 
 @pytest.mark.slow

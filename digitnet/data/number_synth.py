@@ -34,15 +34,18 @@ def _columns(digit: np.ndarray) -> tuple[int, int]:
     return (int(columns[0]), int(columns[-1]) + 1) if columns.size else (0, digit.shape[1])
 
 
-def layout(digits: Sequence[np.ndarray], size: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
-    """(left, top, size) of each digit's field in the row, the first field at (0, 0) before shifting."""
+def layout(digits: Sequence[np.ndarray], size: int, rng: np.random.Generator,
+           gap: tuple[float, float] | None = None) -> list[tuple[int, int, int]]:
+    """(left, top, size) of each digit's field in the row, the first field at (0, 0) before shifting;
+    the gaps between neighbours' ink drawn from `gap` (default GAP), in MNIST pixels."""
+    gap = GAP if gap is None else gap
     places, ink_right = [], None
     for digit in digits:
         own = int(round(size * rng.uniform(*SIZE)))
         unit = own / 28
         first, last = _columns(digit)
         top = int(round((size - own) + size * rng.uniform(-WOBBLE, WOBBLE)))  # bottoms roughly aligned
-        left = 0 if ink_right is None else int(round(ink_right + rng.uniform(*GAP) * unit - first * unit))
+        left = 0 if ink_right is None else int(round(ink_right + rng.uniform(*gap) * unit - first * unit))
         places.append((left, top, own))
         ink_right = left + last * unit
     low_left, low_top = min(p[0] for p in places), min(p[1] for p in places)
@@ -50,14 +53,15 @@ def layout(digits: Sequence[np.ndarray], size: int, rng: np.random.Generator) ->
 
 
 def make_number(digits: Sequence[np.ndarray], cases: Sequence[str], rng: np.random.Generator, *,
-                rgb: bool = False, noise: bool = True) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+                rgb: bool = False, noise: bool = True,
+                gap: tuple[float, float] | None = None) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     """A photo of the digits written in a row, with the named hard cases of photo_synth.CASES,
-    and each digit's ink box in it (left, top, right, bottom; exclusive)."""
+    and each digit's ink box in it (left, top, right, bottom; exclusive); `gap`: layout's."""
     pen = photo_synth.check_cases(cases)
     if not 1 <= len(digits) <= 12:
         raise ValueError(f"a number has 1 to 12 digits, received {len(digits)}")
     size = int(rng.integers(*ROW))
-    places = layout(digits, size, rng)
+    places = layout(digits, size, rng, gap)
     row_width = max(left + own for left, _, own in places)
     row_height = max(top + own for _, top, own in places)
     height = int(row_height * rng.uniform(1.25, 2.2))
@@ -75,14 +79,16 @@ def make_number(digits: Sequence[np.ndarray], cases: Sequence[str], rng: np.rand
 
 
 def number_set(digits: np.ndarray, labels: np.ndarray, lengths: Sequence[int], seed: int, cases=None,
-               rgb_every: int = 3) -> list[tuple[Image.Image, str, list]]:
+               rgb_every: int = 3, gap: tuple[float, float] | None = None) -> list[tuple[Image.Image, str, list]]:
     """(photo, number, boxes) for each length in `lengths`, its digits drawn at random from
-    `digits`; `cases=None` draws photo_synth.random_cases per photo. Every `rgb_every`-th is RGB."""
+    `digits`; `cases=None` draws photo_synth.random_cases per photo. Every `rgb_every`-th is RGB.
+    `gap`: the range of the gaps between neighbours' ink (default GAP)."""
     rng = np.random.default_rng(seed)
     numbers = []
     for index, length in enumerate(lengths):
         chosen = rng.choice(len(digits), int(length), replace=False)
         photo_cases = photo_synth.random_cases(rng) if cases is None else tuple(cases)
-        photo, boxes = make_number(digits[chosen], photo_cases, rng, rgb=index % rgb_every == rgb_every - 1)
+        photo, boxes = make_number(digits[chosen], photo_cases, rng, rgb=index % rgb_every == rgb_every - 1,
+                                    gap=gap)
         numbers.append((photo, "".join(str(int(labels[i])) for i in chosen), boxes))
     return numbers

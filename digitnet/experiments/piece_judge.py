@@ -20,11 +20,12 @@ pieces come from the digits of reading_sets' "train" purpose (MNIST training
 digits before the validation split), the pieces it is tested on at the end of
 the run from its "fit" purpose (the validation split): the test set is never
 used. It trains through digitnet's one loop (loop.train with PIECE_SPEC), so
-its run folder resumes like any run's. A COARSE share of each shard's numbers
-is written with digits as a low-resolution scanner sees them
+its run folder resumes like any run's. A share of each shard's numbers
+(Mix.coarse) is written with digits as a low-resolution scanner sees them
 (digitnet.data.coarse): a judge that has seen only MNIST's resolution judges
 the blocky pieces of such scans "not one digit" more often, the more it
-trains. Which judge number reading ships is chosen by the rule in
+trains. Another share (Mix.tight) may be written with neighbours that touch
+or overlap (gaps of TIGHT_GAP MNIST pixels). Which judge number reading ships is chosen by the rule in
 reports/number_reading.md (experiments/piece_judge_selection.py).
 
     python -m digitnet.experiments.piece_judge --output-dir runs/piece_judge
@@ -32,6 +33,7 @@ reports/number_reading.md (experiments/piece_judge_selection.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import Sequence
@@ -62,9 +64,33 @@ NUMBERS = {"train": 3000, "fit": 500}
 SHARD = 500
 SEEDS = {"train": 5000, "fit": 6000}
 SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
-# The share of each shard's numbers written with coarse digits (data/coarse.py), drawn from
-# COARSE_POOL digits of the purpose, their numbers seeded COARSE_SEED above the shard's.
-COARSE, COARSE_POOL, COARSE_SEED = 0.3, 5000, 500
+# Coarse digits (data/coarse.py) are drawn from COARSE_POOL digits of the purpose, their numbers
+# seeded COARSE_SEED above the shard's; tight numbers have gaps in TIGHT_GAP (MNIST pixels), seeded
+# TIGHT_SEED above the shard's.
+COARSE_POOL, COARSE_SEED = 5000, 500
+TIGHT_GAP, TIGHT_SEED = (-3.0, 1.0), 700
+
+
+@dataclasses.dataclass(frozen=True)
+class Mix:
+    """The shares of each shard's numbers written with coarse digits and with tight gaps; the
+    rest are number_synth's numbers as they are."""
+
+    coarse: float = 0.3
+    tight: float = 0.0
+
+    def __post_init__(self):
+        if not (0 <= self.coarse <= 1 and 0 <= self.tight <= 1 and self.coarse + self.tight <= 1):
+            raise DataError(f"the shares of coarse and tight numbers are fractions from 0 to 1 that add up to "
+                            f"at most 1; received coarse {self.coarse}, tight {self.tight}")
+
+    def tag(self) -> str:
+        """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>'."""
+        return "".join(f"_{name}{round(share * 100)}" for name, share in (("coarse", self.coarse),
+                                                                         ("tight", self.tight)) if share)
+
+
+MIX = Mix()
 
 PIECE_SPEC = ModelSpec(
     build_detector, "classification", EPOCHS, LEARNING_RATE, BATCH,
@@ -100,22 +126,26 @@ def labelled_pieces(photo, number: str, boxes) -> tuple[list[np.ndarray], list[t
     return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]
 
 
-def written_numbers(purpose: str, shard: int, count: int, coarse_share: float) -> list:
-    """number_set's (photo, number, boxes) of one shard: the last round(count * coarse_share)
-    numbers written with coarse digits, the others with the purpose's digits as they are."""
+def written_numbers(purpose: str, shard: int, count: int, mix: Mix = MIX) -> list:
+    """number_set's (photo, number, boxes) of one shard: first the plain numbers, then
+    round(count * mix.tight) with tight gaps, last round(count * mix.coarse) with coarse digits."""
     digits, labels = split_digits(purpose)
     seed = SEEDS[purpose] + shard
     rng = np.random.default_rng(seed)
     lengths = rng.choice(LENGTHS, count, p=LENGTH_WEIGHTS)
-    blocky = int(round(count * coarse_share))
-    written = number_set(digits, labels, lengths[:count - blocky], seed)
+    blocky = int(round(count * mix.coarse))
+    tight = min(int(round(count * mix.tight)), count - blocky)
+    plain = count - blocky - tight
+    written = number_set(digits, labels, lengths[:plain], seed)
+    if tight:
+        written += number_set(digits, labels, lengths[plain:plain + tight], seed + TIGHT_SEED, gap=TIGHT_GAP)
     if blocky:
         pool = rng.choice(len(digits), min(COARSE_POOL, len(digits)), replace=False)
         written += number_set(coarse(digits[pool]), labels[pool], lengths[count - blocky:], seed + COARSE_SEED)
     return written
 
 
-def piece_shard(purpose: str, shard: int, count: int = SHARD, coarse_share: float = COARSE) -> dict[str, np.ndarray]:
+def piece_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) -> dict[str, np.ndarray]:
     """The candidates of `count` numbers written with the purpose's digits and the shard's seed
     (written_numbers): "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number
     each comes from), "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the
@@ -124,7 +154,7 @@ def piece_shard(purpose: str, shard: int, count: int = SHARD, coarse_share: floa
     images, boxes, owner = [], [], []
     digit_boxes = np.full((count, widest, 4), -1, np.int32)
     number_digits = np.full((count, widest), -1, np.int8)
-    for index, (photo, number, true_boxes) in enumerate(written_numbers(purpose, shard, count, coarse_share)):
+    for index, (photo, number, true_boxes) in enumerate(written_numbers(purpose, shard, count, mix)):
         found, found_boxes = labelled_pieces(photo, number, true_boxes)
         images += found
         boxes += found_boxes
@@ -147,24 +177,23 @@ def shard_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
     return np.array(labels, np.int64)
 
 
-def shard_file(purpose: str, shard: int, count: int, coarse_share: float) -> str:
-    """The cache file's name of a shard: pieces_<purpose>_<shard>_<count>[_coarse<percent>].npz."""
-    share = f"_coarse{round(coarse_share * 100)}" if coarse_share else ""
-    return f"pieces_{purpose}_{shard}_{count}{share}.npz"
+def shard_file(purpose: str, shard: int, count: int, mix: Mix) -> str:
+    """The cache file's name of a shard: pieces_<purpose>_<shard>_<count><mix.tag()>.npz."""
+    return f"pieces_{purpose}_{shard}_{count}{mix.tag()}.npz"
 
 
 def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     """A shard's images and labels (the examples left out dropped); the shard is kept in
     cache_dir/shard_file(...) when cache_dir is given."""
-    purpose, shard, count, coarse_share, cache_dir = job
-    path = None if cache_dir is None else Path(cache_dir) / shard_file(purpose, shard, count, coarse_share)
+    purpose, shard, count, mix, cache_dir = job
+    path = None if cache_dir is None else Path(cache_dir) / shard_file(purpose, shard, count, mix)
     found = None
     if path is not None and path.exists():
         with np.load(path) as stored:
             if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
                 found = {key: stored[key] for key in SHARD_KEYS}
     if found is None:
-        found = piece_shard(purpose, shard, count, coarse_share)
+        found = piece_shard(purpose, shard, count, mix)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(".partial.npz")
@@ -176,14 +205,12 @@ def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 
 def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
-              progress=None, coarse_share: float = COARSE) -> tuple[np.ndarray, np.ndarray]:
+              progress=None, mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
     """The candidates of `count` numbers (default NUMBERS[purpose]), shard by shard (in `jobs`
     processes), each shard kept in `cache_dir`: an interrupted run keeps its finished shards."""
     count = count or NUMBERS[purpose]
-    if not 0 <= coarse_share <= 1:
-        raise DataError(f"the coarse share of the numbers is a fraction from 0 to 1; received {coarse_share}")
     sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
-    work = [(purpose, shard, size, coarse_share, None if cache_dir is None else str(cache_dir))
+    work = [(purpose, shard, size, mix, None if cache_dir is None else str(cache_dir))
             for shard, size in enumerate(sizes)]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
@@ -204,18 +231,18 @@ def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = No
 
 
 def piece_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
-               progress=None, coarse_share: float = COARSE) -> DigitArrays:
+               progress=None, mix: Mix = MIX) -> DigitArrays:
     """Train split: the "train" purpose's pieces; test split: the "fit" purpose's."""
     counts = counts or {}
-    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress, coarse_share)
-    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress, coarse_share)
+    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress, mix)
+    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress, mix)
     return DigitArrays(*train, *test, source="number_synth candidates of reading_sets' 'train' digits; "
                                             "tested on those of its 'fit' digits")
 
 
 def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
-                      progress=None, coarse_share: float = COARSE):
+                      progress=None, mix: Mix = MIX):
     """Trains the piece judge through the loop in `output_dir`, deterministically; returns (the
     loop's RunResult, the trained Keras model)."""
     import keras
@@ -223,7 +250,7 @@ def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int =
     from digitnet.training.config import TrainConfig
     from digitnet.training.loop import train
 
-    data = piece_data(cache_dir, counts, jobs, progress, coarse_share)
+    data = piece_data(cache_dir, counts, jobs, progress, mix)
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
     result = train(config, data=data, spec=PIECE_SPEC)
@@ -247,8 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
     parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
-    parser.add_argument("--coarse", type=float, default=COARSE,
+    parser.add_argument("--coarse", type=float, default=MIX.coarse,
                         help="share of the numbers written with coarse (low-resolution) digits, 0 to 1")
+    parser.add_argument("--tight", type=float, default=MIX.tight,
+                        help=f"share of the numbers written with gaps of {TIGHT_GAP} MNIST pixels, 0 to 1")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -256,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
               end="\n" if done == total else "", flush=True)
 
+    mix = Mix(args.coarse, args.tight)
     result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
-                                      fresh=args.fresh, jobs=args.jobs, progress=progress, coarse_share=args.coarse)
+                                      fresh=args.fresh, jobs=args.jobs, progress=progress, mix=mix)
     path = save_piece_judge(model, args.save)
     print(f"{result.headline} on the validation digits' pieces")
     print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
