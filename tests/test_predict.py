@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import digitnet
 from digitnet import predict
 from digitnet.core import cli
 from digitnet.core.errors import DataError
-from digitnet.serving import preprocess
+from digitnet.serving import preprocess, runtimes
+from digitnet.serving.judge import default_judge_folder
 from digitnet.serving.preprocess import to_mnist
 from digitnet.serving.runtimes import default_model
 
@@ -103,6 +105,7 @@ def test_without_model_the_newest_committee_answers_else_lenet_and_it_says_which
     user_style(mnist.test_images[0], 3, (20, 20)).save(image)
     reference = os.path.abspath(REFERENCE_SAVED_MODEL)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runtimes, "CHECKOUT_MODELS", tmp_path / "no_checkout" / "saved_models")
     assert cli.run_command(predict.main, [str(image)]) == cli.EXIT_USAGE  # nothing exported here yet
     assert "no --model given and no reference model under saved_models/" in capsys.readouterr().err
     (tmp_path / "saved_models" / "lenet").mkdir(parents=True)
@@ -117,6 +120,19 @@ def test_without_model_the_newest_committee_answers_else_lenet_and_it_says_which
     assert cli.run_command(predict.main, [str(image)]) == 0
     assert capsys.readouterr().err.startswith(
         f"model: {os.path.join('saved_models', 'committee', '10')} (the reference committee;")
+
+
+def test_from_another_folder_the_checkouts_reference_models_answer(mnist, tmp_path, capsys, monkeypatch):
+    image = tmp_path / "seven.png"
+    user_style(mnist.test_images[0], 3, (20, 20)).save(image)
+    monkeypatch.chdir(tmp_path)  # no saved_models/ here: the checkout's, beside digitnet/
+    path, description = default_model()
+    assert Path(path).is_relative_to(Path(digitnet.__file__).resolve().parents[1] / "saved_models")
+    assert description == "the reference committee, int8 TFLite"
+    assert default_judge_folder() == runtimes.CHECKOUT_MODELS / "not_a_digit" / max(
+        (p.name for p in (runtimes.CHECKOUT_MODELS / "not_a_digit").iterdir() if p.name.isdigit()), key=int)
+    code, out, err = run_predict(capsys, "--not-a-digit", str(image))
+    assert code == 0 and out.startswith(f"{image}: 7") and err.strip() == f"model: {path} ({description}; --model chooses another)"
 
 
 def test_without_model_the_int8_tflite_committee_answers_before_the_saved_model(tmp_path, monkeypatch):
@@ -297,7 +313,8 @@ def test_not_a_digit_with_a_model_the_judge_does_not_know_uses_the_detector_alon
 def test_not_a_digit_without_a_judge_folder_is_one_clear_line(mnist, tmp_path, capsys, monkeypatch):
     paths = digit_files(mnist, tmp_path, 1)
     model = os.path.abspath(REFERENCE_SAVED_MODEL)
-    monkeypatch.chdir(tmp_path)  # no saved_models/not_a_digit here
+    monkeypatch.chdir(tmp_path)  # no saved_models/not_a_digit here, nor in a checkout
+    monkeypatch.setattr(runtimes, "CHECKOUT_MODELS", tmp_path / "no_checkout" / "saved_models")
     code, out, err = run_predict(capsys, "--not-a-digit", "--model", model, *paths)
     assert code == cli.EXIT_USAGE and out == ""
     assert err.startswith("error: no not-a-digit judge") and "Traceback" not in err

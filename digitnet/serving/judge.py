@@ -34,6 +34,7 @@ import numpy as np
 
 from digitnet.core.images import to_model_input
 from digitnet.serving.calibration import IDENTITY, Calibration
+from digitnet.serving.runtimes import reference_root
 
 JUDGE_FILE, DETECTOR_FILE = "judge.json", "detector.npz"
 # (name, kind, filters or units): 28x28 -> conv 3x3 (valid) + ReLU -> max-pool 2 -> ... -> 11 logits:
@@ -165,9 +166,9 @@ class Judge:
         return verdicts
 
 
-def default_judge_folder(root: str | os.PathLike = "saved_models") -> Path | None:
-    """root/not_a_digit/<highest version> holding judge.json, or None."""
-    base = Path(root) / "not_a_digit"
+def default_judge_folder(root: str | os.PathLike | None = None) -> Path | None:
+    """root/not_a_digit/<highest version> holding judge.json, or None; root: runtimes.reference_root's."""
+    base = reference_root(root) / "not_a_digit"
     versions = [p for p in base.iterdir() if p.name.isdigit() and (p / JUDGE_FILE).is_file()] if base.is_dir() else []
     return max(versions, key=lambda p: int(p.name)) if versions else None
 

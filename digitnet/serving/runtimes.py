@@ -173,10 +173,26 @@ def _newest(base: Path, file: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def default_model(root: str = "saved_models") -> tuple[str, str]:
-    """(path, description) of the newest version of the best reference model under `root`."""
+# A source checkout's reference models: its digitnet/ sits beside its saved_models/.
+CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
+
+
+def reference_root(root: str | os.PathLike | None = None) -> Path:
+    """Where reference models are looked for: `root` when given; else ./saved_models when it is a
+    folder, else the saved_models/ of the checkout that digitnet runs from (`pip install -e .`
+    leaves it there), so that `predict` finds them from any folder."""
+    if root is not None:
+        return Path(root)
+    here = Path("saved_models")
+    return here if here.is_dir() or not CHECKOUT_MODELS.is_dir() else CHECKOUT_MODELS
+
+
+def default_model(root: str | os.PathLike | None = None) -> tuple[str, str]:
+    """(path, description) of the newest version of the best reference model under
+    reference_root(root)."""
+    root = reference_root(root)
     for folder, file, description in REFERENCE_MODELS:
-        path = _newest(Path(root) / folder, file)
+        path = _newest(root / folder, file)
         if path is not None:
             return str(path), description
     raise DataError(f"no --model given and no reference model under {root}/ "
