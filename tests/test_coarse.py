@@ -28,3 +28,9 @@ def test_coarse_digits_are_counted_in_few_levels_and_sit_in_the_middle(mnist):
 def test_coarse_names_what_it_received(bad, word):
     with pytest.raises(DataError, match=word.replace("[", r"\[").replace("]", r"\]")):
         coarse(bad)
+
+
+@pytest.mark.parametrize("settings", [dict(size=8.0), dict(levels=2.5), dict(size=1), dict(field=6), dict(levels=True)])
+def test_coarse_settings_are_whole_numbers_in_range(settings):
+    with pytest.raises(DataError, match="received size="):
+        coarse(np.zeros((1, 28, 28), np.uint8), **settings)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from digitnet.core.errors import DataError
+from digitnet.data.coarse import coarse
 from digitnet.experiments import piece_judge_selection as selection
 from digitnet.serving.segment import PIECE_JUDGE_FILE
 
@@ -16,6 +17,13 @@ def test_the_highest_total_wins_unless_a_simpler_one_is_within_the_tie():
 
 
 def test_the_four_sets_are_the_rules(monkeypatch):
+    made_coarse = []
+
+    def spy(digits):
+        made_coarse.append(len(digits))
+        return coarse(digits)
+
+    monkeypatch.setattr(selection, "coarse", spy)
     sets = selection.validation_sets({"4 digits": 3, "2-6 digits": 4, "one digit": 2, "low resolution": 2})
     assert list(sets) == list(selection.COUNTS)
     assert [len(sets[name]) for name in sets] == [3, 4, 2, 2]
@@ -23,6 +31,7 @@ def test_the_four_sets_are_the_rules(monkeypatch):
     assert all(2 <= len(number) <= 6 for _, number in sets["2-6 digits"])
     assert all(len(number) == 1 for _, number in sets["one digit"])
     assert all(ink.ndim == 2 and ink.size > 0 for name in sets for ink, _ in sets[name])
+    assert made_coarse == [selection.LOW_RESOLUTION_POOL]  # the low-resolution set's digits, made coarse once
 
 
 @pytest.mark.slow

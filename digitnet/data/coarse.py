@@ -40,7 +40,8 @@ def coarse(digits: np.ndarray, size: int = SIZE, levels: int = LEVELS, field: in
     if digits.ndim != 3 or digits.shape[1:] != (28, 28) or digits.dtype != np.uint8:
         raise DataError(f"coarse takes uint8 digits of shape [N, 28, 28]; received {digits.dtype} "
                         f"of shape {list(digits.shape)}")
-    if not (2 <= size <= 28 and levels >= 2 and size <= field <= 28):
-        raise DataError(f"coarse needs 2 <= size <= field <= 28 and levels >= 2; received size={size}, "
-                        f"levels={levels}, field={field}")
+    whole = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (size, levels, field))
+    if not (whole and 2 <= size <= 28 and levels >= 2 and size <= field <= 28):
+        raise DataError(f"coarse needs whole numbers 2 <= size <= field <= 28 and levels >= 2; received size={size!r}, "
+                        f"levels={levels!r}, field={field!r}")
     return np.stack([coarse_one(d, size, levels, field) for d in digits]) if len(digits) else digits.copy()

@@ -80,12 +80,15 @@ class Mix:
     tight: float = 0.0
 
     def __post_init__(self):
-        if not (0 <= self.coarse <= 1 and 0 <= self.tight <= 1 and self.coarse + self.tight <= 1):
-            raise DataError(f"the shares of coarse and tight numbers are fractions from 0 to 1 that add up to "
+        percents = [share * 100 for share in (self.coarse, self.tight)]  # whole: the cache's names hold them
+        if not (0 <= self.coarse <= 1 and 0 <= self.tight <= 1 and self.coarse + self.tight <= 1
+                and all(abs(p - round(p)) < 1e-9 for p in percents)):
+            raise DataError(f"the shares of coarse and tight numbers are whole percents from 0 to 1 that add up to "
                             f"at most 1; received coarse {self.coarse}, tight {self.tight}")
 
     def tag(self) -> str:
-        """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>'."""
+        """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>' (the cache names a
+        shard by it: a change to the other constants above needs another cache folder)."""
         return "".join(f"_{name}{round(share * 100)}" for name, share in (("coarse", self.coarse),
                                                                          ("tight", self.tight)) if share)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from digitnet.core.images import to_model_input
 from digitnet.serving.calibration import IDENTITY, Calibration
-from digitnet.serving.runtimes import reference_root
+from digitnet.serving.runtimes import reference_roots
 
 JUDGE_FILE, DETECTOR_FILE = "judge.json", "detector.npz"
 # (name, kind, filters or units): 28x28 -> conv 3x3 (valid) + ReLU -> max-pool 2 -> ... -> 11 logits:
@@ -167,10 +167,15 @@ class Judge:
 
 
 def default_judge_folder(root: str | os.PathLike | None = None) -> Path | None:
-    """root/not_a_digit/<highest version> holding judge.json, or None; root: runtimes.reference_root's."""
-    base = reference_root(root) / "not_a_digit"
-    versions = [p for p in base.iterdir() if p.name.isdigit() and (p / JUDGE_FILE).is_file()] if base.is_dir() else []
-    return max(versions, key=lambda p: int(p.name)) if versions else None
+    """<root>/not_a_digit/<highest version> holding judge.json, in the first of
+    runtimes.reference_roots(root) that has one, or None."""
+    for base in reference_roots(root):
+        folder = base / "not_a_digit"
+        versions = [p for p in folder.iterdir() if p.name.isdigit() and (p / JUDGE_FILE).is_file()] \
+            if folder.is_dir() else []
+        if versions:
+            return max(versions, key=lambda p: int(p.name))
+    return None
 
 
 def load_judge(model_path: str | os.PathLike | None, folder: str | os.PathLike | None = None) -> Judge:

@@ -177,24 +177,25 @@ def _newest(base: Path, file: str) -> Path | None:
 CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
 
 
-def reference_root(root: str | os.PathLike | None = None) -> Path:
-    """Where reference models are looked for: `root` when given; else ./saved_models when it is a
-    folder, else the saved_models/ of the checkout that digitnet runs from (`pip install -e .`
-    leaves it there), so that `predict` finds them from any folder."""
+def reference_roots(root: str | os.PathLike | None = None) -> list[Path]:
+    """Where reference models are looked for, in order: `root` alone when given; else
+    ./saved_models, then the saved_models/ of the checkout that digitnet runs from (`pip install
+    -e .` leaves it there), so that `predict` finds them from any folder."""
     if root is not None:
-        return Path(root)
+        return [Path(root)]
     here = Path("saved_models")
-    return here if here.is_dir() or not CHECKOUT_MODELS.is_dir() else CHECKOUT_MODELS
+    return [here] + ([CHECKOUT_MODELS] if CHECKOUT_MODELS.is_dir() and CHECKOUT_MODELS != here.resolve() else [])
 
 
 def default_model(root: str | os.PathLike | None = None) -> tuple[str, str]:
-    """(path, description) of the newest version of the best reference model under
-    reference_root(root)."""
-    root = reference_root(root)
-    for folder, file, description in REFERENCE_MODELS:
-        path = _newest(root / folder, file)
-        if path is not None:
-            return str(path), description
-    raise DataError(f"no --model given and no reference model under {root}/ "
+    """(path, description) of the newest version of the best reference model in the first of
+    reference_roots(root) that holds one."""
+    roots = reference_roots(root)
+    for base in roots:
+        for folder, file, description in REFERENCE_MODELS:
+            path = _newest(base / folder, file)
+            if path is not None:
+                return str(path), description
+    raise DataError(f"no --model given and no reference model under {' or '.join(f'{r}/' for r in roots)} "
                     f"({' or '.join(f'{folder}/<version>/{file}' for folder, file, _ in REFERENCE_MODELS)}): give "
                     "--model, or export one with `python -m digitnet.train --arch lenet --export saved_model,tflite`")
