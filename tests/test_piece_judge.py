@@ -182,3 +182,11 @@ def test_reading_with_the_piece_judge_gets_more_numbers_whole():
             fixed += judged and not alone
             broken += alone and not judged
     assert fixed >= 3 and broken <= fixed // 3, (fixed, broken)
+
+
+@pytest.mark.parametrize("flags, words", [(["--numbers", "0"], "--numbers must be a positive whole number, received 0"),
+                                          (["--coarse", "0.305"], "received coarse 0.305")])
+def test_bad_flags_are_one_line_before_any_work(tmp_path, flags, words):
+    with pytest.raises(DataError, match=words):
+        piece_judge.main(flags + ["--output-dir", str(tmp_path / "run"), "--cache", str(tmp_path / "cache")])
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()

@@ -25,8 +25,9 @@ its run folder resumes like any run's. A share of each shard's numbers
 (digitnet.data.coarse): a judge that has seen only MNIST's resolution judges
 the blocky pieces of such scans "not one digit" more often, the more it
 trains. Another share (Mix.tight) may be written with neighbours that touch
-or overlap (gaps of TIGHT_GAP MNIST pixels). Which judge number reading ships is chosen by the rule in
-reports/number_reading.md (experiments/piece_judge_selection.py).
+or overlap (gaps of TIGHT_GAP MNIST pixels). Which judge number reading ships
+is chosen by the rule in reports/number_reading.md
+(experiments/piece_judge_selection.py).
 
     python -m digitnet.experiments.piece_judge --output-dir runs/piece_judge
 """
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
               end="\n" if done == total else "", flush=True)
 
+    if args.numbers < 1:
+        raise DataError(f"--numbers must be a positive whole number, received {args.numbers}")
     mix = Mix(args.coarse, args.tight)
     result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
                                       fresh=args.fresh, jobs=args.jobs, progress=progress, mix=mix)
