@@ -149,7 +149,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # outside MNIST write them (continental 1, crossed 7 and 2, open 4, 9 with a
     # curved tail, slant, width, pen).
     "styles": Augmentation(**_AFFINE, styles=StyleCoverage()),
-    # Half as many style edits (strokes, pens, shapes), the same edits: a deep_cnn candidate.
+    # Half as many style edits (strokes, pens, shapes), the same edits: a deep_cnn candidate that
+    # validation did not choose (reports/styles_selection.md), kept so its command reruns.
     "styles-light": Augmentation(**_AFFINE, styles=StyleCoverage(stroke=0.25, pen=0.15, shape=0.15)),
 }
 
