@@ -16,6 +16,12 @@ and its four one-pixel shifts (test-time augmentation inside the graph);
 --members-dir. --digit-widths gives each member a width its digits are
 normalised to (--digit-width of digitnet.train; 'none': as they are), as
 Ciresan et al. 2011's committee does: one value per member, or one for all.
+
+    python -m digitnet.committee --extend saved_models/committee/1 --add runs/members/styles-s5 --output-dir runs/committee-deep_cnn-6
+
+assembles a committee without training: the members of an exported
+committee (--extend: recovered from its SavedModel and checked against it)
+and finished runs of --arch (--add, repeatable), in that order.
 """
 from __future__ import annotations
 
@@ -32,7 +38,11 @@ MEMBER_FLAGS = ("arch", "epochs", "train_examples", "test_examples", "verbose", 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitnet.committee", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=5, help="number of members, seeds 0..N-1 (default 5)")
+    parser.add_argument("--members", type=int, help="number of members to train, seeds 0..N-1 (default 5)")
+    parser.add_argument("--extend", metavar="SAVED_MODEL",
+                        help="a committee exported by this command: its members join, none is trained")
+    parser.add_argument("--add", action="append", default=[], metavar="RUN_FOLDER",
+                        help="a finished run of --arch that joins as a member (repeatable); none is trained")
     parser.add_argument("--output-dir", help="committee folder (default runs/committee-<arch>)")
     parser.add_argument("--members-dir", help="folder of the member-<k> runs (default: --output-dir)")
     parser.add_argument("--digit-widths", type=comma_separated, default=("none",), metavar="W1,W2,...",
@@ -63,25 +73,34 @@ def member_widths(values: tuple[str, ...], members: int) -> list[int | None]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from digitnet.core import quiet
     from digitnet.core.errors import ConfigError
 
-    if args.members < 1:
-        raise ConfigError(f"--members must be a positive integer, received {args.members}")
+    assembled = bool(args.extend or args.add)
+    if assembled and (args.members is not None or args.digit_widths != ("none",)):
+        raise ConfigError("--extend and --add assemble members that are already trained; --members and "
+                          "--digit-widths train new ones: train a member with digitnet.train and --add its folder")
+    members = 5 if args.members is None else args.members
+    if members < 1:
+        raise ConfigError(f"--members must be a positive integer, received {members}")
     if args.views not in (1, 5):
         raise ConfigError(f"--views must be 1 or 5, received {args.views}")
-    widths = member_widths(args.digit_widths, args.members)
+    widths = member_widths(args.digit_widths, members)
     folder = args.output_dir or f"runs/committee-{args.arch}"
     members_dir = args.members_dir or folder
-    base = config_from_args(args, MEMBER_FLAGS, output_dir=f"{members_dir}/member-0")
+    base = config_from_args(args, MEMBER_FLAGS, output_dir=folder if assembled else f"{members_dir}/member-0")
     for width in set(widths):  # every flag checked before any training
         dataclasses.replace(base, digit_width=width).resolved()
     from digitnet.data.sources import load_digits
-    from digitnet.experiments.committee import NAME, train_committee
+    from digitnet.experiments.committee import NAME, extend_committee, train_committee
 
     data = load_digits().take_train(args.train_examples).take_test(args.test_examples)
-    result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
+    if assembled:
+        with quiet.native_stderr():  # TensorFlow's device notices on loading the members
+            result = extend_committee(base, folder, data, args.extend, args.add, views=args.views)
+    else:
+        result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
     if base.export_formats:
-        from digitnet.core import quiet
         from digitnet.serving.exporters import export_model
 
         with quiet.native_stderr():  # the TFLite converter's and LiteRT's lines

@@ -1,5 +1,6 @@
 """The committee: its output is the mean of its members', and its exports agree with it."""
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -116,3 +117,66 @@ def test_one_digit_width_serves_every_member():
     assert committee.member_widths(("14",), 3) == [14, 14, 14]
     assert committee.member_widths(("none",), 2) == [None, None]
     assert committee.member_widths(("none", "12"), 2) == [None, 12]
+
+
+@pytest.mark.slow  # trains a committee of two members
+def test_an_exported_committee_gains_a_member_without_training(tiny_committee, mnist, tmp_path, capsys):
+    data = mnist.take_test(200)
+    exported = export_model(tiny_committee / "model.keras", ["saved_model"], tmp_path / "served", data,
+                            name="committee", log=lambda *a: None)["saved_model"]
+    argv = ["--arch", "bpnn", "--extend", str(exported), "--add", str(tiny_committee / "member-0"),
+            "--test-examples", "200", "--output-dir", str(tmp_path / "grown")]
+    assert cli.run_command(committee.main, argv) == 0
+    assert not list((tmp_path / "grown").glob("member-*"))  # nothing trained
+    images = to_model_input(mnist.test_images[:64])
+    members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in (0, 1, 0)]
+    expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
+    grown = keras.models.load_model(tmp_path / "grown" / "model.keras")
+    np.testing.assert_allclose(grown.predict(images, verbose=0), expected, atol=1e-6)
+    metrics = json.loads((tmp_path / "grown" / "metrics.json").read_text())
+    assert [(m["seed"], m.get("published_in")) for m in metrics["members"]] == [
+        (0, str(exported)), (1, str(exported)), (0, None)]
+    assert {m["augment"] for m in metrics["members"]} == {"none"}  # bpnn's registered preset
+    card = json.loads((export_model(tmp_path / "grown" / "model.keras", ["saved_model"], tmp_path / "served", data,
+                                    name="committee", log=lambda *a: None)["saved_model"] / "model_card.json"
+                       ).read_text())["model"]
+    assert card["members"] == 3 and [m.get("published_in") for m in card["member_runs"]] == [
+        str(exported), str(exported), None]
+    other = ["--arch", "lenet", "--add", str(tiny_committee / "member-0"), "--output-dir", str(tmp_path / "other")]
+    assert cli.run_command(committee.main, other) == 2
+    assert f"--add {tiny_committee / 'member-0'} holds a bpnn run; this committee's members are lenet" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains a committee of two members
+def test_recovered_members_are_checked_against_the_saved_model(tiny_committee, mnist, tmp_path):
+    from digitnet.core.errors import ConfigError
+    from digitnet.experiments.committee import build_committee
+    from digitnet.serving.saved_model import restore_variables
+
+    data = mnist.take_test(100)
+    exported = export_model(tiny_committee / "model.keras", ["saved_model"], tmp_path, data,
+                            name="committee", log=lambda *a: None)["saved_model"]
+    images = to_model_input(data.test_images)
+    members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
+    assert restore_variables(build_committee(members), exported, images) <= 1e-5
+    # The same variables in a committee that reads shifted views too: the check must refuse it.
+    with pytest.raises(ConfigError, match="differs from it by up to"):
+        restore_variables(build_committee(members, views=5), exported, images)
+    with pytest.raises(ConfigError, match="variables that do not match"):
+        restore_variables(build_committee(members[:1]), exported, images)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--extend", "saved_models/lenet/1"], "describes 'lenet', not a committee listing its members"),
+    (["--extend", "tests"], "expected a SavedModel folder exported by digitnet (saved_model.pb and model_card.json), "
+                            "received tests"),
+    (["--add", "tests"], "--add takes a finished run folder (config.json, metrics.json and model.keras), "
+                         "received tests"),
+    (["--extend", "saved_models/committee/1", "--members", "2"], "--extend and --add assemble members"),
+])
+def test_bad_extend_and_add_are_refused_in_one_line(argv, message, capsys, tmp_path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(Path(__file__).resolve().parents[1])
+        assert cli.run_command(committee.main, [*argv, "--output-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -123,10 +123,12 @@ def test_members_trained_on_jax_without_tensorflow_join_a_committee(tmp_path):
 
 def test_members_of_older_portable_runs_are_named_as_they_were_trained():
     """The committed selection runs of the earlier digitnet.portable keep their trainer's name."""
-    from digitnet.experiments.committee import member_setup
+    from digitnet.experiments.committee import member_record
+    from digitnet.training.run_folder import RunFolder
 
-    assert member_setup(ROOT / "reports" / "deep_cnn_selection" / "portable-s100") == (
-        None, "digitnet.portable (Keras on tensorflow)")
+    run = ROOT / "reports" / "deep_cnn_selection" / "portable-s100"
+    record = member_record(run, RunFolder(run).read_metrics())
+    assert (record["digit_width"], record["trainer"]) == (None, "digitnet.portable (Keras on tensorflow)")
 
 
 @pytest.mark.parametrize("argv, named", [

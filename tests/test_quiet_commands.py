@@ -90,6 +90,10 @@ def test_export_stderr_holds_no_native_lines(tiny_keras_model, tmp_path):
 def test_committee_stderr_holds_no_native_lines(tmp_path):
     done = run_module("digitnet.committee", "--arch", "bpnn", "--members", "1", "--train-examples", "100",
                       "--test-examples", "20", "--epochs", "1", "--quiet", "--output-dir", str(tmp_path / "c"),
-                      "--export", "tflite", "--export-dir", str(tmp_path / "exported"))
+                      "--export", "saved_model,tflite", "--export-dir", str(tmp_path / "exported"))
     assert "committee of 1 bpnn" in done.stdout
     assert_no_native_lines(done.stderr)
+    grown = run_module("digitnet.committee", "--arch", "bpnn", "--extend", str(tmp_path / "exported" / "committee" / "1"),
+                       "--test-examples", "20", "--output-dir", str(tmp_path / "grown"))
+    assert "committee of 1 bpnn" in grown.stdout, grown.stderr[-2000:]
+    assert_no_native_lines(grown.stderr)

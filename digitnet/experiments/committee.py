@@ -10,6 +10,11 @@ named 'committee'), so it is saved, exported and served like any other.
 With views=5 every member also reads the image shifted by one pixel up,
 down, left and right (test-time augmentation, inside the graph), and all
 members' probabilities over all views are averaged.
+A committee may also be assembled without training: from finished run
+folders, and from the members of a committee already exported as a
+SavedModel (recovered from its variables and checked to give the same
+probabilities), so a served committee can gain a member whose siblings'
+run folders live on another machine.
 """
 from __future__ import annotations
 
@@ -23,14 +28,22 @@ from digitnet.core.figures import figures_for
 from digitnet.core.images import EVAL_BATCH, INPUT_SHAPE, to_model_input
 from digitnet.data.sources import DigitArrays
 from digitnet.models.registry import get_spec
+from digitnet.core.errors import ConfigError
 from digitnet.training.config import TrainConfig
-from digitnet.training.loop import RunResult, say, train
+from digitnet.training.loop import RunResult, build_model, say, train
 from digitnet.training.run_folder import RunFolder, member_folder
 
 NAME = "committee"
 # (down, right) shifts in pixels of each view: the image itself, then one pixel each way.
 VIEW_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 VIEWS = (1, len(VIEW_SHIFTS))
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A trained member and what the committee's metrics.json says of it."""
+    model: keras.Model
+    record: dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,15 +104,55 @@ def evaluate(model: keras.Model, data: DigitArrays) -> dict:
             "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))}
 
 
-def member_setup(run_folder: Path) -> tuple[int | None, str]:
-    """From a member's config.json: the width its digits are normalised to (None: as they are),
-    and what trained it (digitnet.train; the arrays feed, or the digitnet.portable of older runs, with its
-    Keras backend)."""
+def member_record(run_folder: Path, metrics: dict) -> dict:
+    """What the committee lists of a member run: its folder, seed, augmentation, the width its digits are
+    normalised to (None: as they are), what trained it (digitnet.train; the arrays feed, or the
+    digitnet.portable of older runs, with its Keras backend), its test metrics and training time."""
     saved = RunFolder(run_folder).read_config()
     trainer = saved.get("trainer", "digitnet.train")
     if "keras_backend" in saved:
         trainer += f" (Keras on {saved['keras_backend']})"
-    return saved["config"].get("digit_width"), trainer
+    config = saved["config"]
+    return {"folder": str(run_folder), "seed": metrics["seed"], "digit_width": config.get("digit_width"),
+            "augment": config.get("augment") or get_spec(config["arch"]).augment, "trainer": trainer,
+            "test": metrics["test"], "training_seconds": training_seconds(run_folder)}
+
+
+def finished_member(run_folder: str | Path, arch: str) -> Member:
+    """The member in a finished run folder of `arch` (trained by digitnet.train or reused from elsewhere)."""
+    files = RunFolder(run_folder)
+    if not (files.finished and files.model.exists() and files.config.exists()):
+        raise ConfigError(f"--add takes a finished run folder (config.json, metrics.json and model.keras), "
+                          f"received {run_folder}")
+    trained = files.read_config()["config"]["arch"]
+    if trained != arch:
+        raise ConfigError(f"--add {run_folder} holds a {trained} run; this committee's members are {arch}")
+    return Member(keras.models.load_model(files.model), member_record(files.path, files.read_metrics()))
+
+
+def published_members(base: TrainConfig, saved_model: str | Path, data: DigitArrays) -> list[Member]:
+    """The members of a committee exported as a SavedModel by this module, rebuilt from its model card
+    (member arch, digit widths, views) and given the SavedModel's variables; their committee must give
+    the SavedModel's probabilities on the first 1,000 test digits, or this is a ConfigError."""
+    from digitnet.serving.saved_model import read_card, restore_variables
+
+    card = read_card(saved_model)
+    described = card.get("model", {})
+    if described.get("arch") != NAME or not described.get("member_runs"):
+        raise ConfigError(f"--extend takes a committee's SavedModel folder; the card in {saved_model} "
+                          f"describes {described.get('arch')!r}, not a committee listing its members")
+    if described["member_arch"] != base.arch:
+        raise ConfigError(f"--extend {saved_model} holds {described['member_arch']} members; --arch is {base.arch}")
+    spec, runs = get_spec(base.arch), described["member_runs"]
+    models = [build_model(spec, dataclasses.replace(base, digit_width=run["digit_width"])) for run in runs]
+    restore_variables(build_committee(models, views=described.get("views", 1)), saved_model,
+                      to_model_input(data.test_images[:1000]))
+    augment = card.get("training", {}).get("augment") or spec.augment
+    return [Member(model, {"folder": run["folder"], "seed": run["seed"], "digit_width": run["digit_width"],
+                           "augment": run.get("augment") or augment, "trainer": run["trainer"],
+                           "test": {"accuracy": run["test_accuracy"]}, "training_seconds": run["training_seconds"],
+                           "published_in": run.get("published_in", str(saved_model))})
+            for model, run in zip(models, runs)]
 
 
 def training_seconds(run_folder: Path) -> float:
@@ -107,32 +160,34 @@ def training_seconds(run_folder: Path) -> float:
     return float(sum(float(row["seconds"]) for row in RunFolder(run_folder).history_rows()))
 
 
-def assemble(base: TrainConfig, results: list[RunResult], folder: Path, data: DigitArrays,
-             views: int = 1) -> CommitteeResult:
-    """Builds, tests, saves and draws the committee of the trained members."""
-    members = [keras.models.load_model(result.model_path) for result in results]
-    model = build_committee(members, views=views)
+def assemble(base: TrainConfig, members: list[Member], folder: Path, data: DigitArrays,
+             views: int = 1, extends: str | Path | None = None) -> CommitteeResult:
+    """Builds, tests, saves and draws the committee of the trained members (the first ones
+    recovered from the committee at `extends`, if any)."""
+    model = build_committee([member.model for member in members], views=views)
     committee = evaluate(model, data)
-    widths, trainers = zip(*(member_setup(r.output_dir) for r in results))
-    described = (f"{len(results)} {base.arch}" + (f" x {views} views" if views > 1 else "")
-                 + (f" (digit widths {','.join(str(w or 'none') for w in widths)})" if any(widths) else ""))
+    records = [member.record for member in members]
+    widths = [record["digit_width"] for record in records]
+    augments = sorted({record["augment"] for record in records})
+    described = (f"{len(members)} {base.arch}" + (f" x {views} views" if views > 1 else "")
+                 + (f" (digit widths {','.join(str(w or 'none') for w in widths)})" if any(widths) else "")
+                 + (f" (augment {', '.join(augments)})" if len(augments) > 1 else ""))
     metrics = {
         "arch": base.arch,
-        "members": [{"folder": str(r.output_dir), "seed": r.metrics["seed"], "digit_width": width,
-                     "trainer": trainer, "test": r.metrics["test"], "training_seconds": training_seconds(r.output_dir)}
-                    for r, width, trainer in zip(results, widths, trainers)],
+        "members": records,
         "committee": committee,
         "views": views,
-        "training_seconds": sum(training_seconds(r.output_dir) for r in results),
+        "training_seconds": sum(record["training_seconds"] or 0 for record in records),
         "test_examples": int(len(data.test_images)),
         "headline": f"committee of {described}: test accuracy {100 * committee['accuracy']:.2f} % "
                     f"({committee['errors']} errors in {len(data.test_images):,})",
     }
     files = RunFolder(folder)
-    files.write_config({"config": dataclasses.asdict(base), "members": len(results), "views": views})
+    files.write_config({"config": dataclasses.asdict(base), "members": len(members), "views": views,
+                        **({"extends": str(extends)} if extends else {})})
     files.save_model(model)
     figures_for(get_spec(base.arch).task)(model, to_model_input(data.test_images), data.test_labels,
-                                          folder, f"committee of {len(results)} {base.arch}")
+                                          folder, f"committee of {len(members)} {base.arch}")
     files.write_metrics(metrics)
     return CommitteeResult(folder, metrics)
 
@@ -150,7 +205,20 @@ def train_committee(base: TrainConfig, widths: list[int | None], folder: str | P
     # One process per committee folder; each member's run folder is claimed by its own run.
     with RunFolder(folder).claimed(kept=kept):
         results = train_members(base, widths, members_dir, data)
-        return assemble(base, results, folder, data, views=views)
+        members = [Member(keras.models.load_model(r.model_path), member_record(r.output_dir, r.metrics))
+                   for r in results]
+        return assemble(base, members, folder, data, views=views)
+
+
+def extend_committee(base: TrainConfig, folder: str | Path, data: DigitArrays, extends: str | Path | None,
+                     added: list[str], views: int = 1) -> CommitteeResult:
+    """Assembles, without training, the members of the committee exported at `extends` (if any)
+    and the finished runs in `added`, in that order."""
+    folder = Path(folder)
+    with RunFolder(folder).claimed():
+        joining = [finished_member(run, base.arch) for run in added]  # each checked before the slow recovery
+        members = (published_members(base, extends, data) if extends else []) + joining
+        return assemble(base, members, folder, data, views=views, extends=extends)
 
 
 def read_metrics(folder: Path) -> dict:

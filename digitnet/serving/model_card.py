@@ -43,7 +43,7 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
     task, summary = describe_model(model)
     run_config = RunFolder(Path(model_path).parent).config
     run = json.loads(run_config.read_text()) if run_config.exists() else {"config": {}}
-    committee = {"members": run["members"], "member_arch": run["config"]["arch"],
+    committee = {"members": run["members"], "member_arch": run["config"]["arch"], "views": run.get("views", 1),
                  "member_runs": _member_runs(run_config.parent)} if "members" in run else {}
     return {
         "name": name,
@@ -59,12 +59,14 @@ def build_model_card(model, model_path: Path, name: str, data, reference: np.nda
 
 
 def _member_runs(folder: Path) -> list[dict]:
-    """Each committee member's seed, run folder, trainer and test accuracy, from the committee's metrics.json."""
+    """Each committee member's seed, run folder, augmentation, trainer and test accuracy (and the committee
+    it was recovered from, if any), from the committee's metrics.json."""
     metrics = RunFolder(folder).metrics
     members = json.loads(metrics.read_text()).get("members", []) if metrics.exists() else []
     return [{"seed": m["seed"], "folder": m["folder"], "trainer": m.get("trainer", "digitnet.train"),
-             "digit_width": m.get("digit_width"), "test_accuracy": m["test"]["accuracy"],
-             "training_seconds": m.get("training_seconds")} for m in members]
+             "digit_width": m.get("digit_width"), "augment": m.get("augment"), "test_accuracy": m["test"]["accuracy"],
+             "training_seconds": m.get("training_seconds"),
+             **({"published_in": m["published_in"]} if "published_in" in m else {})} for m in members]
 
 
 def with_checks(card: dict, checks: dict) -> dict:

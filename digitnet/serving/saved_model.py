@@ -1,13 +1,16 @@
 """The SavedModel that TF Serving loads: uint8 images in, probabilities and classes out."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from digitnet.core.errors import ConfigError
 from digitnet.core.images import to_model_input
 from digitnet.models.registry import describe_model
 from digitnet.serving.model_card import write_model_card
@@ -61,3 +64,35 @@ def export_saved_model_with_card(model: keras.Model, base_dir: str | os.PathLike
             card = describe(staging / "model")
             write_model_card(staging / "model", card)
         return publish_version(staging / "model", base), card
+
+
+def read_card(folder: str | os.PathLike) -> dict:
+    """The model card beside a SavedModel exported here (a ConfigError naming the folder if there is none)."""
+    card = Path(folder) / "model_card.json"
+    if not (Path(folder) / "saved_model.pb").exists() or not card.exists():
+        raise ConfigError(f"expected a SavedModel folder exported by digitnet (saved_model.pb and model_card.json), "
+                          f"received {folder}")
+    return json.loads(card.read_text())
+
+
+def restore_variables(model: keras.Model, folder: str | os.PathLike, images: np.ndarray,
+                      tolerance: float = 1e-5) -> float:
+    """Gives `model` the variables of the SavedModel in `folder`, an export of a model built the same way
+    (variables in the same order, of the same shapes), and checks that both give the same probabilities on
+    `images` (float32 [n, 28, 28, 1]); returns their largest difference."""
+    loaded = tf.saved_model.load(str(folder))
+    saved, rebuilt = list(loaded.variables), list(model.variables)
+    shapes = [tuple(v.shape) for v in saved], [tuple(v.shape) for v in rebuilt]
+    if shapes[0] != shapes[1]:
+        raise ConfigError(f"{folder} holds {len(saved)} variables that do not match the {len(rebuilt)} of the "
+                          f"model rebuilt from its card: not the model the card describes")
+    for variable, value in zip(rebuilt, saved):
+        variable.assign(value.numpy())
+    if "serving_float" not in loaded.signatures:
+        raise ConfigError(f"{folder} has no serving_float signature to check the rebuilt model against")
+    served = loaded.signatures["serving_float"](images=tf.constant(images, tf.float32))["probabilities"].numpy()
+    difference = float(np.max(np.abs(served - model.predict(images, batch_size=500, verbose=0))))
+    if difference > tolerance:
+        raise ConfigError(f"the model rebuilt from {folder} differs from it by up to {difference:.3g} in "
+                          f"probability (tolerance {tolerance:g}): not the model the card describes")
+    return difference
