@@ -49,8 +49,9 @@ DIGIT_SETS = ("clean", "photos", "styles")
 TARGETS = {"clean": 0.005, "photos": 0.01, "negatives": 0.95, "negative_photos": 0.95}
 
 
-def select(judge_folder: str, cache: str) -> None:
-    """Rules 3 and 4 on the fit sets; writes the threshold and each model's floor."""
+def select(judge_folder: str, cache: str, models: list[str]) -> None:
+    """Rules 3 and 4 on the fit sets; writes the threshold and the floor of each of `models`
+    (the other models' settings in judge.json stay as they are)."""
     from digitnet.experiments.judge_selection import choose_floor, choose_threshold, write_judge
 
     sets = cached_sets("fit", cache)
@@ -60,7 +61,7 @@ def select(judge_folder: str, cache: str) -> None:
     threshold = choose_threshold(scores, unread)
     write_judge(judge_folder, threshold=threshold)
     print(f"detector threshold: {threshold}")
-    for model in MODELS:
+    for model in models:
         judge = load_judge(model, judge_folder)
         probabilities = answers(model, {n: sets[n] for n in ("clean", "photos")})
         confidences = {n: judge.model.calibration(p).max(axis=1) for n, p in probabilities.items()}
@@ -212,7 +213,7 @@ def main() -> None:
         low_resolution(MODELS[-1], args.judge, args.cache, args.low_resolution)
         return
     if args.select:
-        select(args.judge, args.cache)
+        select(args.judge, args.cache, args.models.split(","))
     sets = {**cached_sets("measure", args.cache), **held_back_sets()}
     results, rows = {}, []
     for model in args.models.split(","):

@@ -34,8 +34,8 @@ from common import print_table, timed_process, write_results
 from digitnet.data.photo_synth import photo_set
 from digitnet.data.sources import load_digits
 
-TFLITE = "saved_models/tflite/committee/1"
-SAVED_MODEL = "saved_models/committee/1"
+TFLITE = "saved_models/tflite/committee/2"
+SAVED_MODEL = "saved_models/committee/2"
 
 
 def mean_std(values: list[float]) -> dict:

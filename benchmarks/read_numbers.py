@@ -1,6 +1,6 @@
 """How well digitnet reads whole numbers: generated photos of MNIST test digits, and other writers' digits.
 
-    python benchmarks/read_numbers.py [--model saved_models/tflite/committee/1/committee_int8.tflite]
+    python benchmarks/read_numbers.py [--model saved_models/tflite/committee/2/committee_int8.tflite]
                                  [--n 200] [--singles 500] [--uci 100]
 
 Numbers: --n photos of 4-digit numbers and --n of 2-6 digits
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=500, help="single-digit photos")
     parser.add_argument("--uci", type=int, default=100, help="4-digit numbers of UCI digits (0: none)")
     parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2 (see above)")
+    parser.add_argument("--output", default="read_numbers", help="name of the JSON file in benchmarks/results")
     args = parser.parse_args()
     from digitnet.core.errors import DataError
     from digitnet.serving.reading import predictor_of, read
@@ -116,7 +117,7 @@ def main() -> None:
     single = results["single digits"]
     print(f"\nsingle-digit photos: {100 * single['right']:.2f} % right of {single['n']}, "
           f"{single['read_as_several']} read as several digits")
-    write_results("read_numbers", {"model": model, "seed": args.seed, "sets": results})
+    write_results(args.output, {"model": model, "seed": args.seed, "sets": results})
 
 
 if __name__ == "__main__":

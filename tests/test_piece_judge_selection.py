@@ -16,6 +16,44 @@ def test_the_highest_total_wins_unless_a_simpler_one_is_within_the_tie():
     assert selection.choose({"none": 370, "small": 374, "large": 380}) == "large"
 
 
+def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
+    """reports/number_reading.md: for the segmenter's settings only the first (as it is) takes a tie."""
+    assert selection.choose({"cuts 3": 399, "cuts 4": 405, "cuts 6": 406}, settings=True) == "cuts 6"
+    assert selection.choose({"cuts 3": 403, "cuts 4": 405, "cuts 6": 406}, settings=True) == "cuts 3"
+    assert selection.choose({"cuts 3": 399, "cuts 4": 405, "cuts 6": 406}) == "cuts 4"  # the judges' rule differs
+
+
+@pytest.mark.slow
+def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch):
+    monkeypatch.setattr(selection, "COUNTS", {"4 digits": 2, "2-6 digits": 2, "one digit": 1, "low resolution": 1})
+    seen = []
+    real = selection.find_digits
+
+    def spy(*args):
+        seen.append(args[4:])
+        return real(*args)
+
+    monkeypatch.setattr(selection, "find_digits", spy)
+    output = tmp_path / "cuts.json"
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--cuts", "3", "--cuts", "5", "--output", str(output)]) == 0
+    found = json.loads(output.read_text())
+    assert found["candidates"] == ["cuts 3", "cuts 5"]
+    assert {cuts for _, cuts in seen} == {3, 5}
+    assert found["chosen"] == selection.choose(found["totals"], settings=True)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "compare settings with one --judge, received 2"),
+    (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"], "not both at once"),
+    (["--judge", "none", "--cuts", "0"], "takes a whole number from 1, received '0'"),
+    (["--judge", "none", "--width-prior", "0.9"], "takes two numbers, FREE,SLOPE, received '0.9'"),
+])
+def test_bad_setting_comparisons_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        selection.main(argv)
+    assert message in capsys.readouterr().err
+
+
 def test_the_four_sets_are_the_rules(monkeypatch):
     made_coarse = []
 

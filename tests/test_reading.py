@@ -15,7 +15,7 @@ from PIL import Image
 
 from digitnet import predict
 from digitnet.core import cli
-from digitnet.serving import preprocess
+from digitnet.serving import preprocess, segment
 from digitnet.serving.reading import read
 
 SCALE = 4  # each MNIST pixel becomes 4x4 paper pixels
@@ -191,6 +191,18 @@ def test_a_wide_digit_alone_on_the_page_is_one_digit(templates, digit, factor):
     images, classify = templates
     wide = _stretched(images[digit], factor)
     assert read(1.0 - np.kron(np.pad(wide, 10), np.ones((SCALE, SCALE))), classify).number == str(digit)
+
+
+def test_a_whole_group_of_more_than_span_units_is_a_candidate(templates):
+    """However finely a wide digit is cut, the whole of it stays a candidate (runs of units stop at SPAN)."""
+    images, classify = templates
+    ink = preprocess.ink_image(1.0 - np.kron(np.pad(_stretched(images[0], 2.0), 10), np.ones((SCALE, SCALE))))
+    segmenter = segment.Segmenter(ink, "wide", classify, cuts=8)
+    groups, height = segmenter.row(segmenter.strokes_joined())
+    units = segmenter.units(groups, height)
+    assert len(groups) == 1 and len(units) > segment.SPAN
+    assert (0, len(units)) in segmenter.candidates(units, groups, height)
+    assert "".join(str(int(np.argmax(d.probabilities))) for d in segment.find_digits(ink, "wide", classify, cuts=8)) == "0"
 
 
 def test_specks_a_comma_a_ruled_line_and_a_margin_line_are_no_digits(templates):

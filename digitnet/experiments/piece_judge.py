@@ -65,6 +65,9 @@ NUMBERS = {"train": 3000, "fit": 500}
 SHARD = 500
 SEEDS = {"train": 5000, "fit": 6000}
 SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
+# The pieces are the segmenter's candidates with 3 cuts per row height, as when the shipped judge was
+# chosen; reading cuts more finely (segment.CUTS), on that judge.
+TRAINING_CUTS = 3
 # Coarse digits (data/coarse.py) are drawn from COARSE_POOL digits of the purpose, their numbers
 # seeded COARSE_SEED above the shard's; tight numbers have gaps in TIGHT_GAP (MNIST pixels), seeded
 # TIGHT_SEED above the shard's.
@@ -124,7 +127,7 @@ def labelled_pieces(photo, number: str, boxes) -> tuple[list[np.ndarray], list[t
     """The prepared candidates of one written number and their ink boxes."""
     try:
         ink = preprocess.ink_image(grey_of(photo, "number"), "number")
-        candidates = segment.Segmenter(ink, "number", None).candidate_inputs()
+        candidates = segment.Segmenter(ink, "number", None, cuts=TRAINING_CUTS).candidate_inputs()
     except DataError:
         return [], []
     return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]

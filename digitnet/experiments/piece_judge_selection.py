@@ -17,6 +17,11 @@ simplest first (no judge, then smaller training sets).
 
     python -m digitnet.experiments.piece_judge_selection --judge none \\
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
+
+With --width-prior FREE,SLOPE or --cuts N (repeatable, the value as it is
+first) the candidates are the segmenter's width priors or numbers of
+candidate cuts per row height instead, each read with the one --judge given
+(the rules of reports/number_reading.md's later sections).
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from digitnet.data.number_synth import number_set
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
 from digitnet.serving.reading import grey_of, predictor_of
-from digitnet.serving.segment import find_digits, load_piece_judge
+from digitnet.serving.segment import CUTS, WIDTH_PRIOR, find_digits, load_piece_judge
 
 NO_JUDGE = "none"
 TIE = 3  # numbers read whole
@@ -57,27 +62,34 @@ def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tupl
             for name, numbers in written.items()}
 
 
-def read_number(ink: np.ndarray, classify, one_digit) -> str:
+def read_number(ink: np.ndarray, classify, one_digit, width_prior=WIDTH_PRIOR, cuts=CUTS) -> str:
     """The number read from an ink image ('' when no digit is found)."""
     try:
-        return "".join(str(int(np.argmax(d.probabilities))) for d in find_digits(ink, "number", classify, one_digit))
+        return "".join(str(int(np.argmax(d.probabilities)))
+                       for d in find_digits(ink, "number", classify, one_digit, width_prior, cuts))
     except DataError:
         return ""
 
 
-def whole_counts(sets, classify, one_digit, progress=None) -> dict[str, int]:
+def whole_counts(sets, classify, one_digit, progress=None, width_prior=WIDTH_PRIOR, cuts=CUTS) -> dict[str, int]:
     """set name -> numbers read whole with this judge (None: without one)."""
     found = {}
     for name, numbers in sets.items():
-        found[name] = sum(read_number(ink, classify, one_digit) == number for ink, number in numbers)
+        found[name] = sum(read_number(ink, classify, one_digit, width_prior, cuts) == number
+                          for ink, number in numbers)
         if progress is not None:
             progress(name, found[name], len(numbers))
     return found
 
 
-def choose(totals: dict[str, int]) -> str:
-    """The rule: the highest total wins, unless a simpler candidate (earlier in `totals`) is within TIE."""
+def choose(totals: dict[str, int], settings: bool = False) -> str:
+    """The rule for judges: the highest total wins, unless a simpler candidate (earlier in `totals`) is
+    within TIE. For segmenter settings (`settings`): the highest wins, unless the first, the setting
+    as it is, is within TIE of it."""
     best = max(totals.values())
+    first = next(iter(totals))
+    if settings:
+        return first if totals[first] >= best - TIE else max(totals, key=totals.get)
     return next(name for name, total in totals.items() if total >= best - TIE)
 
 
@@ -90,15 +102,49 @@ def judge_of(candidate: str):
     return judge
 
 
+def positive_count(value: str) -> int:
+    """--cuts N: a whole number from 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 1, received {value!r}")
+    return int(value)
+
+
+def width_prior(value: str) -> tuple[float, float]:
+    """--width-prior FREE,SLOPE: two positive numbers."""
+    try:
+        free, slope = (float(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes two numbers, FREE,SLOPE, received {value!r}") from None
+    if free <= 0 or slope < 0:
+        raise argparse.ArgumentTypeError(f"takes FREE > 0 and SLOPE >= 0, received {value!r}")
+    return free, slope
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.piece_judge_selection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--judge", action="append", required=True,
                         help=f"a candidate, simplest first: '{NO_JUDGE}' or a piece judge .npz (repeatable)")
+    parser.add_argument("--width-prior", action="append", type=width_prior, metavar="FREE,SLOPE",
+                        help="a width prior to compare, the prior as it is first (repeatable; one --judge)")
+    parser.add_argument("--cuts", action="append", type=positive_count, metavar="N",
+                        help="candidate cuts per row height to compare, the number as it is first "
+                             "(repeatable; one --judge)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
+    settings = {}  # candidate -> its segmenter settings, when settings are compared
+    if args.width_prior and args.cuts:
+        parser.error("compare --width-prior or --cuts, not both at once")
+    if args.width_prior or args.cuts:
+        if len(judges) != 1:
+            parser.error(f"--width-prior and --cuts compare settings with one --judge, received {len(judges)}")
+        (judge,) = judges.values()
+        settings = ({f"width prior {free:g},{slope:g}": {"width_prior": (free, slope)}
+                     for free, slope in args.width_prior}
+                    if args.width_prior else {f"cuts {n}": {"cuts": n} for n in args.cuts})
+        judges = dict.fromkeys(settings, judge)
     classify = predictor_of(args.model)
     started = time.perf_counter()
     sets = validation_sets()
@@ -106,14 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     for candidate, judge in judges.items():
         def progress(name, whole, total, candidate=candidate):
             print(f"{candidate}: {name} {whole}/{total} whole ({time.perf_counter() - started:.0f} s)", flush=True)
-        counts[candidate] = whole_counts(sets, classify, judge, progress)
+        counts[candidate] = whole_counts(sets, classify, judge, progress, **settings.get(candidate, {}))
     totals = {candidate: sum(found.values()) for candidate, found in counts.items()}
-    chosen = choose(totals)
-    print("\n| judge | " + " | ".join(COUNTS) + " | total |")
+    chosen = choose(totals, settings=bool(settings))
+    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |")
     print("|---" * (len(COUNTS) + 2) + "|")
     for candidate, found in counts.items():
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |")
-    print(f"\nchosen by the rule (tie within {TIE} goes to the simpler): {chosen}")
+    tie = "the setting as it is" if settings else "the simpler"
+    print(f"\nchosen by the rule (tie within {TIE} goes to {tie}): {chosen}")
     if args.output:
         write_json(Path(args.output), {"sets": COUNTS, "candidates": list(counts), "counts": counts, "totals": totals, "chosen": chosen,
                                         "model": args.model or "reference model", "tie": TIE})

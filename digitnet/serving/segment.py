@@ -61,12 +61,13 @@ IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
 WIDE = 0.6  # a piece wider than 0.6 of max(its height, the row's) may be touching digits: cut into units;
 WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
-CUTS = 3  # candidate cuts per row height of a piece's width
+CUTS = 4  # candidate cuts per row height of a piece's width (chosen on validation: reports/number_reading.md)
 STACKED = 0.5  # pieces overlapping in height by more than half the lower one's are side by side
 SPAN = 8  # a digit is at most 8 consecutive units,
 WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
 WIDTH_FREE = 0.9  # the width prior: 1 up to 0.9 of max(own height, the row's),
 WIDTH_SLOPE = 0.3  # ... then 0.3 less per height of width
+WIDTH_PRIOR = (WIDTH_FREE, WIDTH_SLOPE)
 NARROW = 0.13  # a piece narrower than 0.13 of max(its height, the row's) is likelier a sliver of a stroke:
 SLIVER = 0.8  # ... its value is multiplied by 0.8 (a 1 is rarely that thin)
 JOIN = 0.7  # a digit made of two groups (side by side) costs this factor
@@ -100,8 +101,11 @@ class Segmenter:
     """The digits of one image's ink; `classify` scores the cuts of touching digits, and
     `one_digit` (the piece judge), when given, how likely each candidate is one whole digit."""
 
-    def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None):
+    def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
+                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
+        self.width_free, self.width_slope = width_prior
+        self.cuts = cuts
         self.noise, threshold = preprocess.ink_noise(ink)
         marks = ink > threshold
         if not marks.any():
@@ -238,12 +242,12 @@ class Segmenter:
     # digits made of consecutive units.
     def cut_columns(self, piece: Piece, height: float) -> list[int]:
         """Candidate cuts: the columns crossed by least ink, at least PART_MIN of the row's
-        height from each other and from the piece's ends, CUTS per row height of its width."""
+        height from each other and from the piece's ends, `cuts` (CUTS) per row height of its width."""
         top, bottom, left, right = self.box(piece)
         least = max(1, int(preprocess.round_half_up(PART_MIN * height)))
         profile = self.mask(piece).sum(axis=0)
         inner = np.arange(left + least, right - least + 1)
-        wanted = int(np.ceil(CUTS * (right - left) / height))
+        wanted = int(np.ceil(self.cuts * (right - left) / height))
         chosen: list[int] = []
         for column in inner[np.argsort(profile[inner], kind="stable")]:
             if len(chosen) == wanted:
@@ -289,9 +293,9 @@ class Segmenter:
         return Piece(tuple(sorted(parts)))
 
     def candidates(self, units: list[tuple[int, Piece]], groups: list[set], height: float) -> dict:
-        """(start, end) -> (piece, groups joined, whole only group) for the runs of at most SPAN consecutive units that
-        may be one digit: one unit, one whole group, or several units no wider than WIDEST of the
-        row's height, whose groups lie at most MERGE_GAP of the row's height apart."""
+        """(start, end) -> (piece, groups joined, whole only group) for the runs of consecutive units that
+        may be one digit: each whole group, and runs of at most SPAN units: one unit, or several no
+        wider than WIDEST of the row's height, whose groups lie at most MERGE_GAP of the row's height apart."""
         found = {}
         for start in range(len(units)):
             for end in range(start + 1, min(len(units), start + SPAN) + 1):
@@ -307,6 +311,10 @@ class Segmenter:
                 if any(gap > MERGE_GAP * height for gap in apart):
                     break
                 found[(start, end)] = (piece, len(apart), whole and len(groups) == 1)
+        for index in range(len(groups)):  # each group whole, however many units it spans
+            span = [position for position, (group, _) in enumerate(units) if group == index]
+            if span and (span[0], span[-1] + 1) not in found:
+                found[(span[0], span[-1] + 1)] = (self.joined(units[span[0]:span[-1] + 1]), 0, len(groups) == 1)
         return found
 
     def group_gap(self, a: set, b: set) -> int:
@@ -315,7 +323,7 @@ class Segmenter:
 
     def value(self, piece: Piece, joins: int, height: float, alone: bool = False) -> float:
         """How likely the piece is one digit: the classifier's confidence times the width prior
-        (1 up to WIDTH_FREE of max(its height, the row's), then falling by WIDTH_SLOPE per such
+        (1 up to width_free of max(its height, the row's), then falling by width_slope per such
         height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins
         times the piece judge's P(one whole digit), when there is one; FLOOR for no digit or
         one lower than SHORT of the row's height (a sliver of a stroke is no digit). `alone`: the
@@ -326,7 +334,8 @@ class Segmenter:
             return FLOOR
         top, bottom, left, right = self.box(piece)
         width = (right - left) / max(bottom - top, height)
-        prior = 1.0 if width <= WIDTH_FREE or alone else max(FLOOR, 1.0 - (width - WIDTH_FREE) * WIDTH_SLOPE)
+        free, slope = self.width_free, self.width_slope
+        prior = 1.0 if width <= free or alone else max(FLOOR, 1.0 - (width - free) * slope)
         if width < NARROW:
             prior *= SLIVER
         join = 1.0
@@ -342,7 +351,7 @@ class Segmenter:
         best = [1.0] + [-1.0] * len(units)
         back = [0] * (len(units) + 1)
         for end in range(1, len(units) + 1):
-            for start in range(max(0, end - SPAN), end):
+            for start in range(end):  # runs of at most SPAN units, and whole groups of more
                 if (start, end) not in candidates or best[start] < 0:
                     continue
                 piece, joins, alone = candidates[(start, end)]
@@ -401,10 +410,12 @@ def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
     return lambda images: 1.0 - detector(images)
 
 
-def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None) -> list[Digit]:
+def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
+                width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
-    `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts)."""
-    digits = Segmenter(ink, name, classify, one_digit).digits()
+    `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
+    `width_prior` (WIDTH_FREE, WIDTH_SLOPE) and `cuts` (CUTS): other values only to compare them."""
+    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)

@@ -19,7 +19,7 @@ const IN_ROW = 0.3;
 const WIDE = 0.6;
 const WIDE_ALONE = 1.4;
 const PART_MIN = 0.12;
-const CUTS = 3;
+const CUTS = 4;
 const STACKED = 0.5;
 const SPAN = 8;
 const WIDEST = 1.7;
@@ -304,9 +304,9 @@ class Segmenter {
     return piece(parts);
   }
 
-  // "start,end" -> { piece, joins } for the runs of at most SPAN consecutive units that may be one
-  // digit: one unit, one whole group, or several no wider than WIDEST of the row's height, whose groups lie at most
-  // MERGE_GAP of the row's height apart.
+  // "start,end" -> { piece, joins } for the runs of consecutive units that may be one digit: each
+  // whole group, and runs of at most SPAN units: one unit, or several no wider than WIDEST of the row's
+  // height, whose groups lie at most MERGE_GAP of the row's height apart.
   candidates(units, groups, height) {
     const found = new Map();
     for (let start = 0; start < units.length; start++) {
@@ -324,6 +324,15 @@ class Segmenter {
         }
         if (apart.some((gap) => gap > MERGE_GAP * height)) break;
         found.set(`${start},${end}`, { piece: p, joins: apart.length, alone: whole && groups.length === 1 });
+      }
+    }
+    for (let index = 0; index < groups.length; index++) {  // each group whole, however many units it spans
+      const span = [];
+      units.forEach(([group], position) => { if (group === index) span.push(position); });
+      const key = span.length ? `${span[0]},${span[span.length - 1] + 1}` : null;
+      if (key !== null && !found.has(key)) {
+        const p = Segmenter.joined(units.slice(span[0], span[span.length - 1] + 1));
+        found.set(key, { piece: p, joins: 0, alone: groups.length === 1 });
       }
     }
     return found;
@@ -359,7 +368,7 @@ class Segmenter {
     const best = [1.0, ...new Array(n).fill(-1.0)];
     const back = new Array(n + 1).fill(0);
     for (let end = 1; end <= n; end++) {
-      for (let start = Math.max(0, end - SPAN); start < end; start++) {
+      for (let start = 0; start < end; start++) {  // runs of at most SPAN units, and whole groups of more
         const candidate = candidates.get(`${start},${end}`);
         if (candidate === undefined || best[start] < 0) continue;
         const total = best[start] * this.value(candidate.piece, candidate.joins, height, candidate.alone);
