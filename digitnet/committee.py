@@ -19,9 +19,10 @@ Ciresan et al. 2011's committee does: one value per member, or one for all.
 
     python -m digitnet.committee --extend saved_models/committee/1 --add runs/members/styles-s5 --output-dir runs/committee-deep_cnn-6
 
-assembles a committee without training: the members of an exported
-committee (--extend: recovered from its SavedModel and checked against it)
-and finished runs of --arch (--add, repeatable), in that order.
+assembles a committee without training into a new --output-dir: the
+members of an exported committee (--extend: recovered from its SavedModel
+and checked against it; its views kept unless --views says otherwise) and
+finished runs of --arch (--add, repeatable), in that order.
 """
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--digit-widths", type=comma_separated, default=("none",), metavar="W1,W2,...",
                         help="per member (or one for all): normalise its digits to this width in pixels, "
                              "or 'none' (default none)")
-    parser.add_argument("--views", type=int, default=1,
-                        help="1: each image as it is (default); 5: also shifted one pixel each way, averaged")
+    parser.add_argument("--views", type=int,
+                        help="1: each image as it is (default; with --extend, that committee's); "
+                             "5: also shifted one pixel each way, averaged")
     arch_help = "registered model of every member (default deep_cnn); " + flag_arguments("arch")["help"]
     add_config_flags(parser, MEMBER_FLAGS, overrides={"arch": {"default": "deep_cnn", "help": arch_help}})
     cli.add_debug_flag(parser)
@@ -80,10 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     if assembled and (args.members is not None or args.digit_widths != ("none",)):
         raise ConfigError("--extend and --add assemble members that are already trained; --members and "
                           "--digit-widths train new ones: train a member with digitnet.train and --add its folder")
+    if assembled and not args.output_dir:
+        raise ConfigError("--extend and --add need --output-dir: a new folder for the assembled committee")
     members = 5 if args.members is None else args.members
     if members < 1:
         raise ConfigError(f"--members must be a positive integer, received {members}")
-    if args.views not in (1, 5):
+    if args.views not in (None, 1, 5):
         raise ConfigError(f"--views must be 1 or 5, received {args.views}")
     widths = member_widths(args.digit_widths, members)
     folder = args.output_dir or f"runs/committee-{args.arch}"
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         with quiet.native_stderr():  # TensorFlow's device notices on loading the members
             result = extend_committee(base, folder, data, args.extend, args.add, views=args.views)
     else:
-        result = train_committee(base, widths, folder, data, views=args.views, members_dir=members_dir)
+        result = train_committee(base, widths, folder, data, views=args.views or 1, members_dir=members_dir)
     if base.export_formats:
         from digitnet.serving.exporters import export_model
 

@@ -81,6 +81,16 @@ def test_a_committee_with_views_averages_every_member_over_the_shifted_images(ti
     plain = keras.models.load_model(tiny_committee / "model.keras").predict(images, verbose=0)
     assert not np.allclose(expected, plain, atol=1e-3)  # the shifted views count
     assert json.loads((tmp_path / "metrics.json").read_text())["views"] == 5
+    exported = export_model(tmp_path / "model.keras", ["saved_model"], tmp_path / "served", mnist.take_test(100),
+                            name="committee", log=lambda *a: None)["saved_model"]
+    extended = ["--arch", "bpnn", "--extend", str(exported), "--test-examples", "100", "--output-dir", str(tmp_path / "x")]
+    assert cli.run_command(committee.main, extended) == 0
+    assert json.loads((tmp_path / "x" / "metrics.json").read_text())["views"] == 5  # the committee's own views kept
+
+
+def test_assembling_needs_its_own_output_folder(capsys):
+    assert cli.run_command(committee.main, ["--extend", "saved_models/committee/1"]) == 2
+    assert "--extend and --add need --output-dir" in capsys.readouterr().err
 
 
 def test_views_other_than_1_or_5_are_refused(capsys):
@@ -126,7 +136,17 @@ def test_an_exported_committee_gains_a_member_without_training(tiny_committee, m
                             name="committee", log=lambda *a: None)["saved_model"]
     argv = ["--arch", "bpnn", "--extend", str(exported), "--add", str(tiny_committee / "member-0"),
             "--test-examples", "200", "--output-dir", str(tmp_path / "grown")]
-    assert cli.run_command(committee.main, argv) == 0
+    import digitnet.experiments.committee as library
+
+    load = keras.models.load_model
+
+    def only_the_added_run(path, *args, **kwargs):  # the published members come from the SavedModel alone
+        assert Path(path).parent == tiny_committee / "member-0", path
+        return load(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(library.keras.models, "load_model", only_the_added_run)
+        assert cli.run_command(committee.main, argv) == 0
     assert not list((tmp_path / "grown").glob("member-*"))  # nothing trained
     images = to_model_input(mnist.test_images[:64])
     members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in (0, 1, 0)]
@@ -142,22 +162,36 @@ def test_an_exported_committee_gains_a_member_without_training(tiny_committee, m
                        ).read_text())["model"]
     assert card["members"] == 3 and [m.get("published_in") for m in card["member_runs"]] == [
         str(exported), str(exported), None]
-    other = ["--arch", "lenet", "--add", str(tiny_committee / "member-0"), "--output-dir", str(tmp_path / "other")]
-    assert cli.run_command(committee.main, other) == 2
-    assert f"--add {tiny_committee / 'member-0'} holds a bpnn run; this committee's members are lenet" in capsys.readouterr().err
+    member = tiny_committee / "member-0"
+    refused = {
+        ("--arch", "lenet", "--add", str(member), "--output-dir", str(tmp_path / "other")):
+            f"--add {member} holds a bpnn run; this committee's members are lenet",
+        ("--arch", "bpnn", "--add", str(tiny_committee), "--output-dir", str(tmp_path / "other")):
+            f"--add {tiny_committee} holds a committee, not a run",
+        ("--arch", "bpnn", "--add", str(member), "--output-dir", str(member)):
+            f"--output-dir {member} is a run that --add joins",
+        ("--arch", "bpnn", "--add", str(member), "--output-dir", str(tiny_committee / "member-1")):
+            f"--output-dir {tiny_committee / 'member-1'} holds a run, not a committee",
+    }
+    before = (member / "metrics.json").read_bytes()
+    for argv, message in refused.items():
+        assert cli.run_command(committee.main, list(argv)) == 2
+        assert message in capsys.readouterr().err
+    assert (member / "metrics.json").read_bytes() == before  # no run overwritten
 
 
 @pytest.mark.slow  # trains a committee of two members
 def test_recovered_members_are_checked_against_the_saved_model(tiny_committee, mnist, tmp_path):
     from digitnet.core.errors import ConfigError
     from digitnet.experiments.committee import build_committee
+    from digitnet.models.registry import get_spec
     from digitnet.serving.saved_model import restore_variables
 
     data = mnist.take_test(100)
     exported = export_model(tiny_committee / "model.keras", ["saved_model"], tmp_path, data,
                             name="committee", log=lambda *a: None)["saved_model"]
     images = to_model_input(data.test_images)
-    members = [keras.models.load_model(tiny_committee / f"member-{k}" / "model.keras") for k in range(2)]
+    members = [get_spec("bpnn").build() for _ in range(2)]  # untrained: only the restored variables can agree
     assert restore_variables(build_committee(members), exported, images) <= 1e-5
     # The same variables in a committee that reads shifted views too: the check must refuse it.
     with pytest.raises(ConfigError, match="differs from it by up to"):
@@ -173,6 +207,7 @@ def test_recovered_members_are_checked_against_the_saved_model(tiny_committee, m
     (["--add", "tests"], "--add takes a finished run folder (config.json, metrics.json and model.keras), "
                          "received tests"),
     (["--extend", "saved_models/committee/1", "--members", "2"], "--extend and --add assemble members"),
+    (["--arch", "bpnn", "--extend", "saved_models/committee/1"], "holds deep_cnn members; --arch is bpnn"),
 ])
 def test_bad_extend_and_add_are_refused_in_one_line(argv, message, capsys, tmp_path):
     with pytest.MonkeyPatch.context() as patch:

@@ -24,22 +24,29 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 
 
 @pytest.mark.slow
-def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch):
+@pytest.mark.parametrize("flags, candidates, seen", [
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3), (0.9, 0.3, 5)}),
+    (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
+     {(0.9, 0.3, 4), (0.8, 1.0, 4)}),
+])
+def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
+    from digitnet.serving import segment
+
     monkeypatch.setattr(selection, "COUNTS", {"4 digits": 2, "2-6 digits": 2, "one digit": 1, "low resolution": 1})
-    seen = []
-    real = selection.find_digits
+    found_settings = set()
+    real = segment.Segmenter.__init__
 
-    def spy(*args):
-        seen.append(args[4:])
-        return real(*args)
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        found_settings.add((self.width_free, self.width_slope, self.cuts))
 
-    monkeypatch.setattr(selection, "find_digits", spy)
-    output = tmp_path / "cuts.json"
-    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--cuts", "3", "--cuts", "5", "--output", str(output)]) == 0
+    monkeypatch.setattr(segment.Segmenter, "__init__", spy)
+    output = tmp_path / "settings.json"
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), *flags, "--output", str(output)]) == 0
     found = json.loads(output.read_text())
-    assert found["candidates"] == ["cuts 3", "cuts 5"]
-    assert {cuts for _, cuts in seen} == {3, 5}
-    assert found["chosen"] == selection.choose(found["totals"], settings=True)
+    assert found["candidates"] == candidates
+    assert found_settings == seen
+    assert found["chosen"] == selection.choose({c: found["totals"][c] for c in candidates}, settings=True)
 
 
 @pytest.mark.parametrize("argv, message", [

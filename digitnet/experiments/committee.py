@@ -124,15 +124,22 @@ def finished_member(run_folder: str | Path, arch: str) -> Member:
     if not (files.finished and files.model.exists() and files.config.exists()):
         raise ConfigError(f"--add takes a finished run folder (config.json, metrics.json and model.keras), "
                           f"received {run_folder}")
-    trained = files.read_config()["config"]["arch"]
+    saved, metrics = files.read_config(), files.read_metrics()
+    if "members" in saved:
+        raise ConfigError(f"--add {run_folder} holds a committee, not a run: --extend its SavedModel instead")
+    trained = saved.get("config", {}).get("arch")
     if trained != arch:
         raise ConfigError(f"--add {run_folder} holds a {trained} run; this committee's members are {arch}")
-    return Member(keras.models.load_model(files.model), member_record(files.path, files.read_metrics()))
+    if not {"seed", "test"} <= set(metrics):
+        raise ConfigError(f"--add {run_folder}: its metrics.json lacks the seed or the test metrics of a run "
+                          f"digitnet.train finished")
+    return Member(keras.models.load_model(files.model), member_record(files.path, metrics))
 
 
-def published_members(base: TrainConfig, saved_model: str | Path, data: DigitArrays) -> list[Member]:
+def published_members(base: TrainConfig, saved_model: str | Path, data: DigitArrays) -> tuple[list[Member], int]:
     """The members of a committee exported as a SavedModel by this module, rebuilt from its model card
-    (member arch, digit widths, views) and given the SavedModel's variables; their committee must give
+    (member arch, digit widths, views) and given the SavedModel's variables, in the card's order (the
+    order of the members in the exported graph), and the committee's views; their committee must give
     the SavedModel's probabilities on the first 1,000 test digits, or this is a ConfigError."""
     from digitnet.serving.saved_model import read_card, restore_variables
 
@@ -144,15 +151,19 @@ def published_members(base: TrainConfig, saved_model: str | Path, data: DigitArr
     if described["member_arch"] != base.arch:
         raise ConfigError(f"--extend {saved_model} holds {described['member_arch']} members; --arch is {base.arch}")
     spec, runs = get_spec(base.arch), described["member_runs"]
+    wanted = ("folder", "seed", "digit_width", "trainer", "test_accuracy", "training_seconds")
+    if not all(isinstance(run, dict) and all(key in run for key in wanted) for run in runs):
+        raise ConfigError(f"--extend {saved_model}: its card's member_runs lack some of {', '.join(wanted)}")
+    views = described.get("views", 1)
     models = [build_model(spec, dataclasses.replace(base, digit_width=run["digit_width"])) for run in runs]
-    restore_variables(build_committee(models, views=described.get("views", 1)), saved_model,
+    restore_variables(build_committee(models, views=views), saved_model,
                       to_model_input(data.test_images[:1000]))
     augment = card.get("training", {}).get("augment") or spec.augment
     return [Member(model, {"folder": run["folder"], "seed": run["seed"], "digit_width": run["digit_width"],
                            "augment": run.get("augment") or augment, "trainer": run["trainer"],
                            "test": {"accuracy": run["test_accuracy"]}, "training_seconds": run["training_seconds"],
                            "published_in": run.get("published_in", str(saved_model))})
-            for model, run in zip(models, runs)]
+            for model, run in zip(models, runs)], views
 
 
 def training_seconds(run_folder: Path) -> float:
@@ -211,14 +222,21 @@ def train_committee(base: TrainConfig, widths: list[int | None], folder: str | P
 
 
 def extend_committee(base: TrainConfig, folder: str | Path, data: DigitArrays, extends: str | Path | None,
-                     added: list[str], views: int = 1) -> CommitteeResult:
+                     added: list[str], views: int | None = None) -> CommitteeResult:
     """Assembles, without training, the members of the committee exported at `extends` (if any)
-    and the finished runs in `added`, in that order."""
+    and the finished runs in `added`, in that order, into `folder`: a new folder or one holding a
+    committee, never a run (an added one least of all). `views`: default that committee's (else 1)."""
     folder = Path(folder)
-    with RunFolder(folder).claimed():
+    if any(folder.resolve() == Path(run).resolve() for run in added):
+        raise ConfigError(f"--output-dir {folder} is a run that --add joins; assemble into another folder")
+    existing = RunFolder(folder)
+    if existing.config.exists() and "members" not in existing.read_config():
+        raise ConfigError(f"--output-dir {folder} holds a run, not a committee; assemble into another folder")
+    with existing.claimed():
         joining = [finished_member(run, base.arch) for run in added]  # each checked before the slow recovery
-        members = (published_members(base, extends, data) if extends else []) + joining
-        return assemble(base, members, folder, data, views=views, extends=extends)
+        published, published_views = published_members(base, extends, data) if extends else ([], 1)
+        views = published_views if views is None else views
+        return assemble(base, published + joining, folder, data, views=views, extends=extends)
 
 
 def read_metrics(folder: Path) -> dict:
