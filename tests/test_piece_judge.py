@@ -126,10 +126,27 @@ def test_a_coarse_share_of_the_numbers_is_written_with_coarse_digits(monkeypatch
     assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.5)) == "pieces_fit_2_4_coarse50.npz"
     assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.0)) == "pieces_fit_2_4.npz"
     assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.3, 0.3)) == "pieces_fit_2_4_coarse30_tight30.npz"
+    assert piece_judge.shard_file("fit", 2, 4, piece_judge.Mix(0.3, 0.0, 4)) == "pieces_fit_2_4_coarse30_cuts4.npz"
     for bad, words in (((1.5,), "received coarse 1.5"), ((0.6, 0.6), "received coarse 0.6, tight 0.6"),
-                       ((0.305,), "received coarse 0.305")):
+                       ((0.305,), "received coarse 0.305"), ((0.3, 0.0, 0), "--cuts must be a whole number from 1")):
         with pytest.raises(DataError, match=words):
             piece_judge.Mix(*bad)
+
+
+def test_the_pieces_are_the_candidates_of_the_mix_cuts(monkeypatch):
+    """A shard's pieces come from a segmenter cutting Mix.cuts times per row height (not segment.CUTS)."""
+    seen = []
+    real = piece_judge.segment.Segmenter.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        seen.append(self.cuts)
+
+    monkeypatch.setattr(piece_judge.segment.Segmenter, "__init__", spy)
+    three = piece_judge.piece_shard("fit", 0, 3, piece_judge.Mix(0.0))
+    six = piece_judge.piece_shard("fit", 0, 3, piece_judge.Mix(0.0, 0.0, 6))
+    assert seen == [3] * 3 + [6] * 3
+    assert len(six["images"]) > len(three["images"])  # finer cuts, more candidates
 
 
 def test_a_tight_share_of_the_numbers_has_touching_or_overlapping_neighbours():

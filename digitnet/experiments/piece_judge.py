@@ -65,8 +65,8 @@ NUMBERS = {"train": 3000, "fit": 500}
 SHARD = 500
 SEEDS = {"train": 5000, "fit": 6000}
 SHARD_KEYS = ("images", "boxes", "number", "digit_boxes", "digits")
-# The pieces are the segmenter's candidates with 3 cuts per row height, as when the shipped judge was
-# chosen; reading cuts more finely (segment.CUTS), on that judge.
+# The pieces are the segmenter's candidates with Mix.cuts (default 3) cuts per row height, as when the
+# shipped judge was chosen; reading cuts more finely (segment.CUTS), on that judge.
 TRAINING_CUTS = 3
 # Coarse digits (data/coarse.py) are drawn from COARSE_POOL digits of the purpose, their numbers
 # seeded COARSE_SEED above the shard's; tight numbers have gaps in TIGHT_GAP (MNIST pixels), seeded
@@ -77,11 +77,13 @@ TIGHT_GAP, TIGHT_SEED = (-3.0, 1.0), 700
 
 @dataclasses.dataclass(frozen=True)
 class Mix:
-    """The shares of each shard's numbers written with coarse digits and with tight gaps; the
-    rest are number_synth's numbers as they are."""
+    """The shares of each shard's numbers written with coarse digits and with tight gaps (the
+    rest are number_synth's numbers as they are), and the cuts per row height of the segmenter
+    whose candidates are the pieces."""
 
     coarse: float = 0.3
     tight: float = 0.0
+    cuts: int = TRAINING_CUTS
 
     def __post_init__(self):
         percents = [share * 100 for share in (self.coarse, self.tight)]  # whole: the cache's names hold them
@@ -89,12 +91,16 @@ class Mix:
                 and all(abs(p - round(p)) < 1e-9 for p in percents)):
             raise DataError(f"the shares of coarse and tight numbers are whole percents from 0 to 1 that add up to "
                             f"at most 1; received coarse {self.coarse}, tight {self.tight}")
+        if not (isinstance(self.cuts, int) and self.cuts >= 1):
+            raise DataError(f"--cuts must be a whole number from 1, received {self.cuts}")
 
     def tag(self) -> str:
-        """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>' (the cache names a
-        shard by it: a change to the other constants above needs another cache folder)."""
-        return "".join(f"_{name}{round(share * 100)}" for name, share in (("coarse", self.coarse),
-                                                                         ("tight", self.tight)) if share)
+        """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>', then '_cuts<N>'
+        when the pieces are cut otherwise than TRAINING_CUTS (the cache names a shard by it: a change to
+        the other constants above needs another cache folder)."""
+        shares = "".join(f"_{name}{round(share * 100)}" for name, share in (("coarse", self.coarse),
+                                                                           ("tight", self.tight)) if share)
+        return shares + (f"_cuts{self.cuts}" if self.cuts != TRAINING_CUTS else "")
 
 
 MIX = Mix()
@@ -123,11 +129,12 @@ def label_piece(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str)
     return None
 
 
-def labelled_pieces(photo, number: str, boxes) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
-    """The prepared candidates of one written number and their ink boxes."""
+def labelled_pieces(photo, number: str, boxes,
+                    cuts: int = TRAINING_CUTS) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
+    """The prepared candidates of one written number (`cuts` per row height) and their ink boxes."""
     try:
         ink = preprocess.ink_image(grey_of(photo, "number"), "number")
-        candidates = segment.Segmenter(ink, "number", None, cuts=TRAINING_CUTS).candidate_inputs()
+        candidates = segment.Segmenter(ink, "number", None, cuts=cuts).candidate_inputs()
     except DataError:
         return [], []
     return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]
@@ -162,7 +169,7 @@ def piece_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) ->
     digit_boxes = np.full((count, widest, 4), -1, np.int32)
     number_digits = np.full((count, widest), -1, np.int8)
     for index, (photo, number, true_boxes) in enumerate(written_numbers(purpose, shard, count, mix)):
-        found, found_boxes = labelled_pieces(photo, number, true_boxes)
+        found, found_boxes = labelled_pieces(photo, number, true_boxes, mix.cuts)
         images += found
         boxes += found_boxes
         owner += [index] * len(found)
@@ -285,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the numbers written with coarse (low-resolution) digits, 0 to 1")
     parser.add_argument("--tight", type=float, default=MIX.tight,
                         help=f"share of the numbers written with gaps of {TIGHT_GAP} MNIST pixels, 0 to 1")
+    parser.add_argument("--cuts", type=int, default=MIX.cuts,
+                        help=f"cuts per row height of the segmenter whose candidates are the pieces (default {MIX.cuts})")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -294,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.numbers < 1:
         raise DataError(f"--numbers must be a positive whole number, received {args.numbers}")
-    mix = Mix(args.coarse, args.tight)
+    mix = Mix(args.coarse, args.tight, args.cuts)
     result, model = train_piece_judge(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
                                       fresh=args.fresh, jobs=args.jobs, progress=progress, mix=mix)
     path = save_piece_judge(model, args.save)
