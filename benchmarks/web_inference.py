@@ -43,7 +43,7 @@ def time_models(url: str, chromium: str, runs: int, pixels: list[int]) -> dict[s
         if not page.evaluate("window.digitnet.ready"):
             sys.exit(f"web_inference.py: the page did not start: {page.evaluate('window.digitnet.error')}")
         times = {}
-        for model in page.evaluate("window.digitnet.models.builders"):
+        for model in page.evaluate("window.digitnet.models"):  # the ids the page offers
             page.evaluate("(model) => window.digitnet.loadModel(model)", model)
             page.evaluate("([pixels]) => window.digitnet.timeInference(pixels, 10)", [pixels])
             times[model] = page.evaluate("([pixels, runs]) => window.digitnet.timeInference(pixels, runs)",

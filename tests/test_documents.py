@@ -195,7 +195,7 @@ def test_the_predict_figures_are_their_results_file():
 def test_the_web_demo_figure_is_its_results_file():
     committee = result("web_inference")["models"]["committee_int8"]
     assert (f"int8 committee ({committee['bytes'] / 1e6:.1f} MB, {committee['median_ms']:.1f} ms in Chromium on 2 "
-            "Xeon cores)") in text("README.md")
+            "EPYC cores)") in text("README.md")
 
 
 def validation_records() -> list[Path]:
