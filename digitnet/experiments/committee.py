@@ -24,11 +24,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from digitnet.core.errors import ConfigError
 from digitnet.core.figures import figures_for
 from digitnet.core.images import EVAL_BATCH, INPUT_SHAPE, to_model_input
 from digitnet.data.sources import DigitArrays
 from digitnet.models.registry import get_spec
-from digitnet.core.errors import ConfigError
 from digitnet.training.config import TrainConfig
 from digitnet.training.loop import RunResult, build_model, say, train
 from digitnet.training.run_folder import RunFolder, member_folder
