@@ -34,8 +34,10 @@ from common import print_table, timed_process, write_results
 from digitnet.data.photo_synth import photo_set
 from digitnet.data.sources import load_digits
 
-TFLITE = "saved_models/tflite/committee/2"
-SAVED_MODEL = "saved_models/committee/2"
+def saved_model_of(tflite_file: str) -> str:
+    """<root>/tflite/<name>/<v>/<name>_<variant>.tflite -> <root>/<name>/<v>, the SavedModel it was converted from."""
+    version = Path(tflite_file).parent
+    return str(version.parents[2] / version.parent.name / version.name)
 
 
 def mean_std(values: list[float]) -> dict:
@@ -104,7 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     from digitnet.serving.runtimes import default_model
 
-    default, description = default_model()
+    default, description = default_model()  # the newest int8 TFLite committee (else LeNet)
+    saved_model, name = saved_model_of(default), Path(default).parent.parent.name
     data = load_digits()
     chosen = np.sort(np.random.default_rng(args.seed).choice(len(data.test_labels), args.n, replace=False))
     labels = data.test_labels[chosen]
@@ -114,9 +117,9 @@ def main() -> None:
         for index, photo in enumerate(photo_set(data.test_images[chosen], None, seed=args.seed)):
             paths.append(str(Path(folder) / f"photo_{index:04d}.png"))
             photo.save(paths[-1])
-        report["per_command"] = per_command({"default (TFLite)": None, "SavedModel": SAVED_MODEL}, paths[0],
+        report["per_command"] = per_command({"default (TFLite)": None, "SavedModel": saved_model}, paths[0],
                                             args.runs)
-        report["per_image"] = per_image({"default (TFLite)": default, "SavedModel": SAVED_MODEL}, paths, labels)
+        report["per_image"] = per_image({"default (TFLite)": default, "SavedModel": saved_model}, paths, labels)
     first, second = (np.array(r["answers"]) for r in report["per_image"].values())
     report["photos_answered_differently"] = int(np.sum(first != second))
     print_table(f"python -m digitnet.predict photo.png, fresh process, {args.runs} runs",
@@ -128,8 +131,9 @@ def main() -> None:
                   f"{100 * r['accuracy']:.2f} %"] for name, r in report["per_image"].items()])
     print(f"photos answered differently by the two: {report['photos_answered_differently']} of {args.n}")
     if args.agreement:
-        report["agreement"] = agreement({"SavedModel": SAVED_MODEL,
-                                         **{v: f"{TFLITE}/committee_{v}.tflite" for v in ("float32", "int8")}})
+        report["agreement"] = agreement({"SavedModel": saved_model,
+                                         **{v: str(Path(default).parent / f"{name}_{v}.tflite")
+                                            for v in ("float32", "int8")}})
         print_table("MNIST test set (10,000)", ["model", "accuracy", "answers unlike the SavedModel's"],
                     [[name, f"{100 * r['accuracy']:.2f} %", r["differ_from_saved_model"]]
                      for name, r in report["agreement"].items()])
