@@ -25,9 +25,10 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3), (0.9, 0.3, 5)}),
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0), (0.9, 0.3, 5, 0.0)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4), (0.8, 1.0, 4)}),
+     {(0.9, 0.3, 4, 0.0), (0.8, 1.0, 4, 0.0)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0), (0.9, 0.3, 4, 0.3)}),
 ])
 def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
     from digitnet.serving import segment
@@ -38,7 +39,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 
     def spy(self, *args, **kwargs):
         real(self, *args, **kwargs)
-        found_settings.add((self.width_free, self.width_slope, self.cuts))
+        found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam))
 
     monkeypatch.setattr(segment.Segmenter, "__init__", spy)
     output = tmp_path / "settings.json"
@@ -50,8 +51,11 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "compare settings with one --judge, received 2"),
-    (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"], "not both at once"),
+    (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "--cuts compares settings with one --judge, received 2"),
+    (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"],
+     "compare one of --width-prior, --cuts and --seam at a time, received --width-prior and --cuts"),
+    (["--judge", "none", "--seam", "1.5"], "takes a number from 0 to 1, received '1.5'"),
+    (["--judge", "none", "--seam", "wide"], "takes a number from 0 to 1, received 'wide'"),
     (["--judge", "none", "--cuts", "0"], "takes a whole number from 1, received '0'"),
     (["--judge", "none", "--width-prior", "0.9"], "takes two numbers, FREE,SLOPE, received '0.9'"),
 ])

@@ -18,9 +18,9 @@ simplest first (no judge, then smaller training sets).
     python -m digitnet.experiments.piece_judge_selection --judge none \\
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
-With --width-prior FREE,SLOPE or --cuts N (repeatable, the value as it is
-first) the candidates are the segmenter's width priors or numbers of
-candidate cuts per row height instead, each read with the one --judge given
+With --width-prior FREE,SLOPE, --cuts N or --seam FRACTION (repeatable, the
+value as it is first) the candidates are the segmenter's width priors,
+numbers of candidate cuts per row height or bends of its cuts instead, each read with the one --judge given
 (the rules of reports/number_reading.md's later sections).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from digitnet.data.number_synth import number_set
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
 from digitnet.serving.reading import grey_of, predictor_of
-from digitnet.serving.segment import CUTS, WIDTH_PRIOR, find_digits, load_piece_judge
+from digitnet.serving.segment import find_digits, load_piece_judge
 
 NO_JUDGE = "none"
 TIE = 3  # numbers read whole
@@ -62,20 +62,21 @@ def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tupl
             for name, numbers in written.items()}
 
 
-def read_number(ink: np.ndarray, classify, one_digit, width_prior=WIDTH_PRIOR, cuts=CUTS) -> str:
-    """The number read from an ink image ('' when no digit is found)."""
+def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
+    """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
+    (width_prior, cuts, seam) where they differ from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
-                       for d in find_digits(ink, "number", classify, one_digit, width_prior, cuts))
+                       for d in find_digits(ink, "number", classify, one_digit, **settings))
     except DataError:
         return ""
 
 
-def whole_counts(sets, classify, one_digit, progress=None, width_prior=WIDTH_PRIOR, cuts=CUTS) -> dict[str, int]:
+def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[str, int]:
     """set name -> numbers read whole with this judge (None: without one)."""
     found = {}
     for name, numbers in sets.items():
-        found[name] = sum(read_number(ink, classify, one_digit, width_prior, cuts) == number
+        found[name] = sum(read_number(ink, classify, one_digit, **settings) == number
                           for ink, number in numbers)
         if progress is not None:
             progress(name, found[name], len(numbers))
@@ -109,6 +110,17 @@ def positive_count(value: str) -> int:
     return int(value)
 
 
+def seam(value: str) -> float:
+    """--seam FRACTION: a number from 0 to 1."""
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number from 0 to 1, received {value!r}") from None
+    if not 0 <= fraction <= 1:
+        raise argparse.ArgumentTypeError(f"takes a number from 0 to 1, received {value!r}")
+    return fraction
+
+
 def width_prior(value: str) -> tuple[float, float]:
     """--width-prior FREE,SLOPE: two positive numbers."""
     try:
@@ -130,20 +142,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cuts", action="append", type=positive_count, metavar="N",
                         help="candidate cuts per row height to compare, the number as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--seam", action="append", type=seam, metavar="FRACTION",
+                        help="how far cuts may bend, in row heights, to compare, the value as it is first "
+                             "(repeatable; one --judge)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    if args.width_prior and args.cuts:
-        parser.error("compare --width-prior or --cuts, not both at once")
-    if args.width_prior or args.cuts:
+    compared = [flag for flag in ("width_prior", "cuts", "seam") if getattr(args, flag)]
+    if len(compared) > 1:
+        parser.error("compare one of --width-prior, --cuts and --seam at a time, received "
+                     + " and ".join("--" + flag.replace("_", "-") for flag in compared))
+    if compared:
         if len(judges) != 1:
-            parser.error(f"--width-prior and --cuts compare settings with one --judge, received {len(judges)}")
+            parser.error(f"--{compared[0].replace('_', '-')} compares settings with one --judge, "
+                         f"received {len(judges)}")
         (judge,) = judges.values()
-        settings = ({f"width prior {free:g},{slope:g}": {"width_prior": (free, slope)}
-                     for free, slope in args.width_prior}
-                    if args.width_prior else {f"cuts {n}": {"cuts": n} for n in args.cuts})
+        named = {"width_prior": lambda v: f"width prior {v[0]:g},{v[1]:g}", "cuts": lambda v: f"cuts {v}",
+                 "seam": lambda v: f"seam {v:g}"}[compared[0]]
+        settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
     classify = predictor_of(args.model)
     started = time.perf_counter()

@@ -62,6 +62,8 @@ WIDE = 0.6  # a piece wider than 0.6 of max(its height, the row's) may be touchi
 WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
 CUTS = 4  # candidate cuts per row height of a piece's width (chosen on validation: reports/number_reading.md)
+SEAM = 0.0  # a cut bends at most this fraction of the row's height from its column (0: straight cuts)
+SEAM_INK = 1 << 20  # a bent cut's cost: this per ink cell it crosses, plus its distance from its column per row
 STACKED = 0.5  # pieces overlapping in height by more than half the lower one's are side by side
 SPAN = 8  # a digit is at most 8 consecutive units,
 WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
@@ -82,7 +84,8 @@ OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the 
 @dataclasses.dataclass(frozen=True)
 class Piece:
     """Ink of the label grid: the union of its parts, each (components, left, right): those
-    components (a sorted tuple of labels) restricted to grid columns [left, right)."""
+    components (a sorted tuple of labels) restricted, in each grid row y, to the columns from
+    edge `left` to edge `right` (Segmenter.edges[left][y] <= x < Segmenter.edges[right][y])."""
 
     parts: tuple
 
@@ -102,10 +105,10 @@ class Segmenter:
     `one_digit` (the piece judge), when given, how likely each candidate is one whole digit."""
 
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
-                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS):
+                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
         self.width_free, self.width_slope = width_prior
-        self.cuts = cuts
+        self.cuts, self.seam = cuts, seam
         self.noise, threshold = preprocess.ink_noise(ink)
         marks = ink > threshold
         if not marks.any():
@@ -126,6 +129,9 @@ class Segmenter:
         np.maximum.at(self.boxes[:, 1], found, ys + 1)
         np.minimum.at(self.boxes[:, 2], found, xs)
         np.maximum.at(self.boxes[:, 3], found, xs + 1)
+        rows, cols = self.labels.shape
+        # The edges parts lie between: each a column per grid row; 0 and 1 are the grid's sides.
+        self.edges = [np.zeros(rows, dtype=np.int64), np.full(rows, cols, dtype=np.int64)]
         self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
         self.scores: dict[Piece, np.ndarray | None] = {}
         self.whole_digit: dict[Piece, float] = {}
@@ -134,7 +140,15 @@ class Segmenter:
     def mask(self, piece: Piece) -> np.ndarray:
         mask = np.zeros(self.labels.shape, dtype=bool)
         for labels, left, right in piece.parts:
-            mask[:, left:right] |= np.isin(self.labels[:, left:right], labels)
+            lefts, rights = self.edges[left], self.edges[right]
+            start, stop = int(lefts.min()), int(rights.max())
+            if stop <= start:
+                continue
+            inside = np.isin(self.labels[:, start:stop], labels)
+            if lefts.max() > start or rights.min() < stop:  # a bent edge
+                columns = np.arange(start, stop)[None, :]
+                inside &= (columns >= lefts[:, None]) & (columns < rights[:, None])
+            mask[:, start:stop] |= inside
         return mask
 
     def box(self, piece: Piece) -> tuple[int, int, int, int]:
@@ -143,7 +157,7 @@ class Segmenter:
         return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
 
     def whole(self, labels) -> Piece:
-        return Piece(((tuple(sorted(int(v) for v in labels)), 0, self.labels.shape[1]),))
+        return Piece(((tuple(sorted(int(v) for v in labels)), 0, 1),))
 
     # The row: strokes joined, non-digits dropped.
     def strokes_joined(self) -> list[set]:
@@ -240,21 +254,67 @@ class Segmenter:
 
     # The lattice: units (whole pieces, or the parts of a wide one between candidate cuts) and
     # digits made of consecutive units.
-    def cut_columns(self, piece: Piece, height: float) -> list[int]:
-        """Candidate cuts: the columns crossed by least ink, at least PART_MIN of the row's
-        height from each other and from the piece's ends, `cuts` (CUTS) per row height of its width."""
+    def cut_paths(self, piece: Piece, height: float) -> list[np.ndarray]:
+        """Candidate cuts, left to right, each a column per grid row (the cells left of it go left):
+        from each column at least PART_MIN of the row's height inside the piece, the cut down its rows
+        that crosses the least of its ink, one column left, right or straight per row and at most
+        `seam` (SEAM) of the row's height from its column (ties: the nearer its column, then straight,
+        then from the left); the columns whose cuts cross least are chosen, at least PART_MIN of the
+        row's height apart, `cuts` (CUTS) per row height of the piece's width. A cut that would cross
+        its left neighbour follows the neighbour there; one that then equals it is dropped."""
         top, bottom, left, right = self.box(piece)
         least = max(1, int(preprocess.round_half_up(PART_MIN * height)))
-        profile = self.mask(piece).sum(axis=0)
+        band = int(preprocess.round_half_up(self.seam * height))
         inner = np.arange(left + least, right - least + 1)
+        if inner.size == 0:
+            return []
+        mask = self.mask(piece)
+        ink = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
+        ink[:, :-1] = mask
+        offsets = np.arange(-band, band + 1)
+        columns = inner[:, None] + offsets[None, :]
+        valid = (columns >= left) & (columns <= right)
+        blocked = np.int64(1) << 50
+        columns = np.clip(columns, left, right)
+        near = np.abs(offsets)[None, :]
+
+        def row_cost(y):
+            return np.where(valid, SEAM_INK * ink[y][columns] + near, blocked)
+
+        total = row_cost(top)
+        steps = []  # per row below the top: 0 straight down, 1 from the offset left of it, 2 from the right
+        for y in range(top + 1, bottom):
+            came = np.full((3,) + total.shape, blocked)
+            came[0] = total
+            came[1][:, 1:] = total[:, :-1]
+            came[2][:, :-1] = total[:, 1:]
+            step = np.argmin(came, axis=0)
+            steps.append(step)
+            total = np.minimum(np.take_along_axis(came, step[None], axis=0)[0] + row_cost(y), blocked)
+        ends = np.argmin(total, axis=1)
+        costs = total[np.arange(inner.size), ends]
         wanted = int(np.ceil(self.cuts * (right - left) / height))
         chosen: list[int] = []
-        for column in inner[np.argsort(profile[inner], kind="stable")]:
+        for index in np.argsort(costs, kind="stable"):
             if len(chosen) == wanted:
                 break
-            if all(abs(int(column) - c) >= least for c in chosen):
-                chosen.append(int(column))
-        return sorted(chosen)
+            if all(abs(int(inner[index]) - int(inner[c])) >= least for c in chosen):
+                chosen.append(int(index))
+        paths: list[np.ndarray] = []
+        for index in sorted(chosen):
+            offset = int(ends[index])
+            path = np.empty(mask.shape[0], dtype=np.int64)
+            path[bottom - 1:] = inner[index] + offsets[offset]
+            for y in range(bottom - 1, top, -1):
+                offset += (0, -1, 1)[int(steps[y - top - 1][index, offset])]
+                path[y - 1] = inner[index] + offsets[offset]
+            path[:top] = path[top]
+            if paths:
+                path = np.maximum(path, paths[-1])
+                if np.array_equal(path, paths[-1]):
+                    continue
+            paths.append(path)
+        return paths
 
     def units(self, groups: list[set], height: float) -> list[tuple[int, Piece]]:
         """(group index, unit) left to right: each group whole, or, when it is wide (WIDE of
@@ -270,10 +330,15 @@ class Segmenter:
             if right - left <= wide * max(bottom - top, height):
                 found.append((index, whole))
                 continue
-            edges = [0] + self.cut_columns(whole, height) + [self.labels.shape[1]]
+            edges = [0] + [self.edge(path) for path in self.cut_paths(whole, height)] + [1]
             parts = [Piece(((whole.parts[0][0], a, b),)) for a, b in zip(edges[:-1], edges[1:])]
             found += [(index, p) for p in parts if self.mask(p).any()]
         return found
+
+    def edge(self, path: np.ndarray) -> int:
+        """The index of a new edge (a column per grid row) in `edges`."""
+        self.edges.append(path)
+        return len(self.edges) - 1
 
     def group_box(self, group: set) -> tuple[int, int, int, int]:
         labels = list(group)
@@ -411,11 +476,11 @@ def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
 
 
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
-                width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS) -> list[Digit]:
+                width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE) and `cuts` (CUTS): other values only to compare them."""
-    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts).digits()
+    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
