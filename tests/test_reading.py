@@ -263,3 +263,44 @@ def test_the_rest_client_sends_one_row_per_digit(templates, tmp_path):
     assert [int(np.argmax(p)) for p in classify(rows.astype(np.uint8))] == [2, 0, 2, 6]
     reading = read(str(tmp_path / "year.png"), classify)
     assert rest_client.answer_line("year.png", reading.digits).startswith("year.png: 2026 (")
+
+
+def _interlocked() -> np.ndarray:
+    """Ink of two blocks offset like a 7's top and a 4's foot, joined by a thin diagonal link: every
+    straight cut between them crosses a block, a cut that bends with the link crosses only it."""
+    ink = np.zeros((70, 70))
+    ink[10:25, 10:36] = 1.0  # upper block, columns 10-35
+    ink[35:60, 28:54] = 1.0  # lower block, columns 28-53: overlapping the upper one in x
+    for row in range(25, 35):  # the link, two cells wide, running down and right
+        ink[row, 20 + row - 25:22 + row - 25] = 1.0
+    return ink
+
+
+def test_bent_cuts_separate_what_no_straight_cut_can_and_lose_no_ink():
+    ink = _interlocked()
+    upper, lower = np.zeros(ink.shape, bool), np.zeros(ink.shape, bool)
+    upper[:30], lower[30:] = ink[:30] > 0, ink[30:] > 0
+    for seam in (0.0, 0.3):
+        segmenter = segment.Segmenter(ink, "interlocked", None, seam=seam)
+        groups, height = segmenter.row(segmenter.strokes_joined())
+        whole = segmenter.whole(groups[0])
+        own = segmenter.mask(whole)
+        paths = segmenter.cut_paths(whole, height)
+        assert all((a <= b).all() for a, b in zip(paths[:-1], paths[1:]))  # cuts never cross
+        if seam == 0:
+            assert all((path == path[0]).all() for path in paths)  # straight
+        columns = np.arange(own.shape[1])[None, :]
+        # cuts with a block's worth of ink on each side: how much ink each crosses, and what it leaves astray
+        splits = [(int(own[np.arange(len(path)), np.minimum(path, own.shape[1] - 1)].sum()),
+                   int((own & (columns < path[:, None]) & lower).sum() + (own & (columns >= path[:, None]) & upper).sum()))
+                  for path in paths
+                  if min((own & (columns < path[:, None])).sum(), (own & (columns >= path[:, None])).sum()) >= 300]
+        assert splits, (seam, paths)
+        crossed, astray = min(splits)
+        if seam == 0:
+            assert crossed >= 15 and astray >= 100, splits
+        else:
+            assert crossed <= 3 and astray <= 10, splits  # astray: cells of the link only
+        units = [unit for _, unit in segmenter.units(groups, height)]
+        masks = np.stack([segmenter.mask(unit) for unit in units])
+        assert (masks.sum(axis=0) == own).all()  # every cell of ink in exactly one unit
