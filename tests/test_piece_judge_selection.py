@@ -1,5 +1,6 @@
 """The piece judge's selection rule (reports/number_reading.md) as code."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
     found = json.loads(output.read_text())
     assert found["candidates"] == candidates
     assert found_settings == seen
+    assert Path(found["model"]).exists() and not Path(found["model"]).is_absolute()  # the reference model's file
     assert found["chosen"] == selection.choose({c: found["totals"][c] for c in candidates}, settings=True)
 
 

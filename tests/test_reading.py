@@ -276,8 +276,9 @@ def _interlocked() -> np.ndarray:
     return ink
 
 
-def test_bent_cuts_separate_what_no_straight_cut_can_and_lose_no_ink():
+def test_bent_cuts_separate_what_no_straight_cut_can_and_lose_no_ink(monkeypatch):
     ink = _interlocked()
+    monkeypatch.setattr(segment, "WIDE_ALONE", 0.5)  # the one group is cut into units, as a pair would be
     upper, lower = np.zeros(ink.shape, bool), np.zeros(ink.shape, bool)
     upper[:30], lower[30:] = ink[:30] > 0, ink[30:] > 0
     for seam in (0.0, 0.3):
@@ -285,8 +286,11 @@ def test_bent_cuts_separate_what_no_straight_cut_can_and_lose_no_ink():
         groups, height = segmenter.row(segmenter.strokes_joined())
         whole = segmenter.whole(groups[0])
         own = segmenter.mask(whole)
+        top, bottom = np.flatnonzero(own.any(axis=1))[[0, -1]]
         paths = segmenter.cut_paths(whole, height)
-        assert all((a <= b).all() for a, b in zip(paths[:-1], paths[1:]))  # cuts never cross
+        least = round(segment.PART_MIN * height)
+        assert all((a <= b).all() and (b - a)[top:bottom + 1].max() >= least
+                   for a, b in zip(paths[:-1], paths[1:]))  # never crossing, never a sliver apart
         if seam == 0:
             assert all((path == path[0]).all() for path in paths)  # straight
         columns = np.arange(own.shape[1])[None, :]
@@ -302,5 +306,9 @@ def test_bent_cuts_separate_what_no_straight_cut_can_and_lose_no_ink():
         else:
             assert crossed <= 3 and astray <= 10, splits  # astray: cells of the link only
         units = [unit for _, unit in segmenter.units(groups, height)]
+        assert 2 <= len(units) <= len(paths) + 1  # a unit without ink is no unit
         masks = np.stack([segmenter.mask(unit) for unit in units])
-        assert (masks.sum(axis=0) == own).all()  # every cell of ink in exactly one unit
+        assert (masks.sum(axis=0) == own).all()  # every cell of ink in exactly one unit, along bent edges too
+        if seam:
+            bent = [unit for unit in units if any(len(set(segmenter.edges[e].tolist())) > 1 for e in unit.parts[0][1:])]
+            assert bent  # the units' edges are the bent cuts themselves

@@ -38,6 +38,7 @@ from digitnet.data.number_synth import number_set
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
 from digitnet.serving.reading import grey_of, predictor_of
+from digitnet.serving.runtimes import default_model
 from digitnet.serving.segment import find_digits, load_piece_judge
 
 NO_JUDGE = "none"
@@ -163,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                  "seam": lambda v: f"seam {v:g}"}[compared[0]]
         settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
+    if args.model is None:  # recorded as the file it is, relative to here when it lies below
+        found = Path(default_model()[0]).resolve()
+        args.model = str(found.relative_to(Path.cwd().resolve())) if found.is_relative_to(Path.cwd().resolve()) \
+            else str(found)
     classify = predictor_of(args.model)
     started = time.perf_counter()
     sets = validation_sets()
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nchosen by the rule (tie within {TIE} goes to {tie}): {chosen}")
     if args.output:
         write_json(Path(args.output), {"sets": COUNTS, "candidates": list(counts), "counts": counts, "totals": totals, "chosen": chosen,
-                                        "model": args.model or "reference model", "tie": TIE})
+                                        "model": args.model, "tie": TIE})
     return 0
 
 

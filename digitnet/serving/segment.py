@@ -257,11 +257,13 @@ class Segmenter:
     def cut_paths(self, piece: Piece, height: float) -> list[np.ndarray]:
         """Candidate cuts, left to right, each a column per grid row (the cells left of it go left):
         from each column at least PART_MIN of the row's height inside the piece, the cut down its rows
-        that crosses the least of its ink, one column left, right or straight per row and at most
-        `seam` (SEAM) of the row's height from its column (ties: the nearer its column, then straight,
-        then from the left); the columns whose cuts cross least are chosen, at least PART_MIN of the
-        row's height apart, `cuts` (CUTS) per row height of the piece's width. A cut that would cross
-        its left neighbour follows the neighbour there; one that then equals it is dropped."""
+        that crosses the least of its ink, one column left, right or straight per row, at most
+        `seam` (SEAM) of the row's height from its column and at least PART_MIN of it inside the
+        piece's sides (the cost adds the distance from its column per row; ties: straight, then from
+        the left); the columns whose cuts cross least are chosen, at least PART_MIN of the row's
+        height apart, `cuts` (CUTS) per row height of the piece's width. A cut that would cross its
+        left neighbour follows the neighbour there; one that then comes nowhere in the piece's rows
+        PART_MIN of the row's height right of it is dropped (at SEAM 0 none is)."""
         top, bottom, left, right = self.box(piece)
         least = max(1, int(preprocess.round_half_up(PART_MIN * height)))
         band = int(preprocess.round_half_up(self.seam * height))
@@ -273,7 +275,7 @@ class Segmenter:
         ink[:, :-1] = mask
         offsets = np.arange(-band, band + 1)
         columns = inner[:, None] + offsets[None, :]
-        valid = (columns >= left) & (columns <= right)
+        valid = (columns >= left + least) & (columns <= right - least)
         blocked = np.int64(1) << 50
         columns = np.clip(columns, left, right)
         near = np.abs(offsets)[None, :]
@@ -288,7 +290,7 @@ class Segmenter:
             came[0] = total
             came[1][:, 1:] = total[:, :-1]
             came[2][:, :-1] = total[:, 1:]
-            step = np.argmin(came, axis=0)
+            step = np.argmin(came, axis=0).astype(np.int8)
             steps.append(step)
             total = np.minimum(np.take_along_axis(came, step[None], axis=0)[0] + row_cost(y), blocked)
         ends = np.argmin(total, axis=1)
@@ -311,7 +313,7 @@ class Segmenter:
             path[:top] = path[top]
             if paths:
                 path = np.maximum(path, paths[-1])
-                if np.array_equal(path, paths[-1]):
+                if (path - paths[-1])[top:bottom].max() < least:
                     continue
             paths.append(path)
         return paths
@@ -479,7 +481,7 @@ def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDi
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
-    `width_prior` (WIDTH_FREE, WIDTH_SLOPE) and `cuts` (CUTS): other values only to compare them."""
+    `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS) and `seam` (SEAM): other values only to compare them."""
     digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam).digits()
     if digits is not None:
         return digits
