@@ -39,8 +39,8 @@ for images, found, alone in ((x, errors, True), (restyled, restyled_errors, Fals
               f"{STYLE_SHARE[key]:.3f}"] = int((mixed.argmax(1) != y).sum())
 for key in errors:
     print(f"{key}: {errors[key]} validation errors of {HELD_OUT}, {restyled_errors.get(key, '-')} restyled", flush=True)
-a, b = (errors[k] for k in restyled_errors)
-ra, rb = restyled_errors.values()
+key_a, key_b = (next(k for k in restyled_errors if k.startswith(f"{side}: ")) for side in "AB")
+a, b, ra, rb = errors[key_a], errors[key_b], restyled_errors[key_a], restyled_errors[key_b]
 chosen = "B" if b < a - TIE or (abs(a - b) <= TIE and rb < ra) else "A"
 print(f"chosen by the rule: {chosen}")
 record(__file__, errors, restyled_errors=restyled_errors, chosen=chosen)
