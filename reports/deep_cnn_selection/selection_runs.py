@@ -66,3 +66,43 @@ def record(script: str, errors: dict, **facts) -> Path:
                       "machine": machine_facts(), "date": datetime.date.today().isoformat()})
     print(f"written: {path.relative_to(HERE.parent.parent)}")
     return path
+
+
+def compare_style_shares(script: str, affine: list, styles: dict, share: dict, tie: int = 6) -> str:
+    """The style-member rules of reports/styles_selection.md: committees A and B as weighted averages of
+    validation runs, (1 - share[k]) of the mean of the `affine` runs plus share[k] of the mean of the
+    `styles[k]` runs; validation errors, a tie within `tie` broken on the held-out digits restyled by
+    --augment styles with seed 0 (fewer wins), a remaining tie to A. Prints and records the counts;
+    returns the choice."""
+    import numpy as np
+
+    from digitnet.models import layers
+
+    x, y = validation_digits()
+    restyled = np.asarray(layers.RandomAffine("styles", seed=0)(x, y, training=True))
+    names = affine + styles["B"]
+    models = load_runs(names)
+    missing = [name for name in names if name not in models]
+    if missing:
+        raise SystemExit(f"runs/select/{missing[0]}/model.keras is missing: train it with the command in the docstring")
+    errors, restyled_errors = {}, {}
+    for images, found, alone in ((x, errors, True), (restyled, restyled_errors, False)):
+        probabilities = {name: model.predict(images, batch_size=500, verbose=0) for name, model in models.items()}
+        if alone:  # each run alone
+            for name in names:
+                found[name] = int((probabilities[name].argmax(1) != y).sum())
+        affine_mean = sum(probabilities[name] for name in affine) / len(affine)
+        for key, members in styles.items():
+            styles_mean = sum(probabilities[name] for name in members) / len(members)
+            mixed = (1 - share[key]) * affine_mean + share[key] * styles_mean
+            found[f"{key}: affine mean x {1 - share[key]:.3f} + mean of {' + '.join(members)} x "
+                  f"{share[key]:.3f}"] = int((mixed.argmax(1) != y).sum())
+    for key in errors:
+        print(f"{key}: {errors[key]} validation errors of {HELD_OUT}, {restyled_errors.get(key, '-')} restyled",
+              flush=True)
+    key_a, key_b = (next(k for k in restyled_errors if k.startswith(f"{side}: ")) for side in "AB")
+    a, b, ra, rb = errors[key_a], errors[key_b], restyled_errors[key_a], restyled_errors[key_b]
+    chosen = "B" if b < a - tie or (abs(a - b) <= tie and rb < ra) else "A"
+    print(f"chosen by the rule: {chosen}")
+    record(script, errors, restyled_errors=restyled_errors, chosen=chosen)
+    return chosen
