@@ -271,6 +271,37 @@ class Segmenter:
         if inner.size == 0:
             return []
         mask = self.mask(piece)
+        if band == 0:  # straight cuts: a column's cost is the ink it crosses
+            costs = SEAM_INK * mask[:, inner].sum(axis=0).astype(np.int64)
+
+            def trace(index: int) -> np.ndarray:
+                return np.full(mask.shape[0], inner[index], dtype=np.int64)
+        else:
+            costs, trace = self.bent_cuts(mask, inner, (top, bottom, left, right), least, band)
+        wanted = int(np.ceil(self.cuts * (right - left) / height))
+        chosen: list[int] = []
+        for index in np.argsort(costs, kind="stable"):
+            if len(chosen) == wanted:
+                break
+            if all(abs(int(inner[index]) - int(inner[c])) >= least for c in chosen):
+                chosen.append(int(index))
+        paths: list[np.ndarray] = []
+        for index in sorted(chosen):
+            path = trace(index)
+            if paths:
+                path = np.maximum(path, paths[-1])
+                if (path - paths[-1])[top:bottom].max() < least:
+                    continue
+            paths.append(path)
+        return paths
+
+    @staticmethod
+    def bent_cuts(mask: np.ndarray, inner: np.ndarray, box: tuple, least: int, band: int):
+        """For each start column in `inner`: the least cost of a cut down the box's rows (SEAM_INK per
+        ink cell of `mask` crossed plus its distance from the column, per row; one column left, right or
+        straight per row, at most `band` from the column, at least `least` inside the box's sides), and
+        a function giving that cut as a column per grid row (cut_paths' ties)."""
+        top, bottom, left, right = box
         ink = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
         ink[:, :-1] = mask
         offsets = np.arange(-band, band + 1)
@@ -294,16 +325,8 @@ class Segmenter:
             steps.append(step)
             total = np.minimum(np.take_along_axis(came, step[None], axis=0)[0] + row_cost(y), blocked)
         ends = np.argmin(total, axis=1)
-        costs = total[np.arange(inner.size), ends]
-        wanted = int(np.ceil(self.cuts * (right - left) / height))
-        chosen: list[int] = []
-        for index in np.argsort(costs, kind="stable"):
-            if len(chosen) == wanted:
-                break
-            if all(abs(int(inner[index]) - int(inner[c])) >= least for c in chosen):
-                chosen.append(int(index))
-        paths: list[np.ndarray] = []
-        for index in sorted(chosen):
+
+        def trace(index: int) -> np.ndarray:
             offset = int(ends[index])
             path = np.empty(mask.shape[0], dtype=np.int64)
             path[bottom - 1:] = inner[index] + offsets[offset]
@@ -311,12 +334,9 @@ class Segmenter:
                 offset += (0, -1, 1)[int(steps[y - top - 1][index, offset])]
                 path[y - 1] = inner[index] + offsets[offset]
             path[:top] = path[top]
-            if paths:
-                path = np.maximum(path, paths[-1])
-                if (path - paths[-1])[top:bottom].max() < least:
-                    continue
-            paths.append(path)
-        return paths
+            return path
+
+        return total[np.arange(inner.size), ends], trace
 
     def units(self, groups: list[set], height: float) -> list[tuple[int, Piece]]:
         """(group index, unit) left to right: each group whole, or, when it is wide (WIDE of
