@@ -207,3 +207,19 @@ def test_bad_flags_are_one_line_before_any_work(tmp_path, flags, words):
     with pytest.raises(DataError, match=words):
         piece_judge.main(flags + ["--output-dir", str(tmp_path / "run"), "--cache", str(tmp_path / "cache")])
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+
+
+def test_a_faint_digit_still_gets_its_box(mnist, monkeypatch):
+    """A pen whose ink never reaches a quarter of full darkness (a faint pen on a coarse digit) still
+    gives each digit its ink box, rather than failing on an empty one."""
+    from digitnet.data import photo_synth
+
+    real = photo_synth.ink_alpha
+    def faint(*args):
+        ink = real(*args)
+        return 0.2 * ink / ink.max()
+
+    monkeypatch.setattr(photo_synth, "ink_alpha", faint)
+    photo, boxes = make_number(mnist.test_images[:2], (), np.random.default_rng(0))
+    assert len(boxes) == 2 and all(right > left and bottom > top for left, top, right, bottom in boxes)
+    assert boxes[0][2] <= boxes[1][2]

@@ -196,26 +196,51 @@ def shard_file(purpose: str, shard: int, count: int, mix: Mix) -> str:
     return f"pieces_{purpose}_{shard}_{count}{mix.tag()}.npz"
 
 
+def cached(path: Path | None, make) -> dict[str, np.ndarray]:
+    """The shard kept at `path` (SHARD_KEYS), else make() written there atomically (when `path` is given)."""
+    if path is not None and path.exists():
+        with np.load(path) as stored:
+            if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
+                return {key: stored[key] for key in SHARD_KEYS}
+    found = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".partial.npz")
+        np.savez_compressed(temporary, **found)
+        temporary.replace(path)
+    return found
+
+
 def _cached_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     """A shard's images and labels (the examples left out dropped); the shard is kept in
     cache_dir/shard_file(...) when cache_dir is given."""
     purpose, shard, count, mix, cache_dir = job
     path = None if cache_dir is None else Path(cache_dir) / shard_file(purpose, shard, count, mix)
-    found = None
-    if path is not None and path.exists():
-        with np.load(path) as stored:
-            if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
-                found = {key: stored[key] for key in SHARD_KEYS}
-    if found is None:
-        found = piece_shard(purpose, shard, count, mix)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".partial.npz")
-            np.savez_compressed(temporary, **found)
-            temporary.replace(path)
+    found = cached(path, lambda: piece_shard(purpose, shard, count, mix))
     labels = shard_labels(found)
     kept = labels >= 0
     return found["images"][kept], labels[kept].astype(np.uint8)
+
+
+def run_shards(function, work: list[tuple], jobs: int = 1, progress=None, purpose: str = "") -> list:
+    """function(job) for each job, in `jobs` processes (spawned) when there are several;
+    progress(purpose, done, total) after each."""
+    if jobs > 1 and len(work) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(jobs, len(work))) as pool:
+            shards = []
+            for done, shard in enumerate(pool.imap(function, work), 1):
+                shards.append(shard)
+                if progress is not None:
+                    progress(purpose, done, len(work))
+        return shards
+    shards = []
+    for done, job in enumerate(work, 1):
+        shards.append(function(job))
+        if progress is not None:
+            progress(purpose, done, len(work))
+    return shards
 
 
 def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
@@ -226,21 +251,7 @@ def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = No
     sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
     work = [(purpose, shard, size, mix, None if cache_dir is None else str(cache_dir))
             for shard, size in enumerate(sizes)]
-    if jobs > 1 and len(work) > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(min(jobs, len(work))) as pool:
-            shards = []
-            for done, shard in enumerate(pool.imap(_cached_shard, work), 1):
-                shards.append(shard)
-                if progress is not None:
-                    progress(purpose, done, len(work))
-    else:
-        shards = []
-        for done, job in enumerate(work, 1):
-            shards.append(_cached_shard(job))
-            if progress is not None:
-                progress(purpose, done, len(work))
+    shards = run_shards(_cached_shard, work, jobs, progress, purpose)
     return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
 
 

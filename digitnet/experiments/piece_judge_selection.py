@@ -18,10 +18,11 @@ simplest first (no judge, then smaller training sets).
     python -m digitnet.experiments.piece_judge_selection --judge none \\
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
-With --width-prior FREE,SLOPE, --cuts N or --seam FRACTION (repeatable, the
-value as it is first) the candidates are the segmenter's width priors,
-numbers of candidate cuts per row height or bends of its cuts instead, each read with the one --judge given
-(the rules of reports/number_reading.md's later sections).
+With --width-prior FREE,SLOPE, --cuts N, --seam FRACTION or --pair-reader
+FILE (repeatable, the value as it is first; 'none': no pair reader) the
+candidates are the segmenter's width priors, numbers of candidate cuts per
+row height, bends of its cuts or pair readers instead, each read with the
+one --judge given (the rules of reports/number_reading.md's later sections).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
 from digitnet.serving.reading import grey_of, predictor_of
 from digitnet.serving.runtimes import default_model
-from digitnet.serving.segment import find_digits, load_piece_judge
+from digitnet.serving.segment import find_digits, load_pair_reader, load_piece_judge
 
 NO_JUDGE = "none"
 TIE = 3  # numbers read whole
@@ -65,7 +66,7 @@ def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tupl
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam) where they differ from segment's."""
+    (width_prior, cuts, seam, read_pair) where they differ from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
                        for d in find_digits(ink, "number", classify, one_digit, **settings))
@@ -102,6 +103,16 @@ def judge_of(candidate: str):
     if judge is None:
         raise DataError(f"no piece judge file at {candidate} (give '{NO_JUDGE}' to read without one)")
     return judge
+
+
+def pair_reader_of(candidate: str):
+    """--pair-reader FILE: None for 'none', else the pair reader (DataError naming the file)."""
+    if candidate == NO_JUDGE:
+        return None
+    try:
+        return load_pair_reader(candidate)
+    except (OSError, ValueError) as error:
+        raise DataError(f"--pair-reader {candidate}: not a pair reader file ({error})") from None
 
 
 def positive_count(value: str) -> int:
@@ -146,14 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seam", action="append", type=seam, metavar="FRACTION",
                         help="how far cuts may bend, in row heights, to compare, the value as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--pair-reader", action="append", metavar="FILE",
+                        help=f"a pair reader to compare ('{NO_JUDGE}': none), the setting as it is first "
+                             "(repeatable; one --judge)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    compared = [flag for flag in ("width_prior", "cuts", "seam") if getattr(args, flag)]
+    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader") if getattr(args, flag)]
     if len(compared) > 1:
-        parser.error("compare one of --width-prior, --cuts and --seam at a time, received "
+        parser.error("compare one of --width-prior, --cuts, --seam and --pair-reader at a time, received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
         if len(judges) != 1:
@@ -161,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                          f"received {len(judges)}")
         (judge,) = judges.values()
         named = {"width_prior": lambda v: f"width prior {v[0]:g},{v[1]:g}", "cuts": lambda v: f"cuts {v}",
-                 "seam": lambda v: f"seam {v:g}"}[compared[0]]
-        settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
+                 "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}"}[compared[0]]
+        if compared[0] == "pair_reader":
+            settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
+        else:
+            settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
     if args.model is None:  # recorded as the file it is, relative to here when it lies below
         found = Path(default_model()[0]).resolve()

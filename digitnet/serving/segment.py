@@ -77,8 +77,11 @@ DIGIT = 0.97  # each digit read costs this factor (two sure halves of a digit re
 FLOOR = 1e-6  # the value of a piece that is no digit
 PIECE_POWER = 1.0  # a candidate's value is multiplied by the piece judge's P(one digit) to this power
 PIECE_JUDGE_FILE = Path(__file__).with_name("piece_judge.npz")  # experiments/piece_judge.py writes it
+PAIR_CLASSES, NOT_A_PAIR = 101, 100  # the pair reader's outputs: pairs 10 * left + right, then "not a pair"
+PAIR_WIDE = 0.7  # a piece of one group at least 0.7 of max(its height, the row's) wide may be read as a pair
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
+ReadPair = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N, PAIR_CLASSES] probabilities
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +104,15 @@ class Digit:
 
 
 class Segmenter:
-    """The digits of one image's ink; `classify` scores the cuts of touching digits, and
-    `one_digit` (the piece judge), when given, how likely each candidate is one whole digit."""
+    """The digits of one image's ink; `classify` scores the cuts of touching digits, `one_digit`
+    (the piece judge), when given, how likely each candidate is one whole digit, and `read_pair`
+    (the pair reader), when given, which two digits a piece of one group may be."""
 
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
-                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM):
+                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
+                 read_pair: ReadPair | None = None):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
+        self.read_pair = read_pair
         self.width_free, self.width_slope = width_prior
         self.cuts, self.seam = cuts, seam
         self.noise, threshold = preprocess.ink_noise(ink)
@@ -431,12 +437,31 @@ class Segmenter:
         judged = max(FLOOR, self.whole_digit[piece]) ** PIECE_POWER if piece in self.whole_digit else 1.0
         return float(scores.max()) * prior * join * DIGIT * judged
 
-    def best_path(self, units, groups, height, everything) -> list[Piece]:
-        """The digits: the runs of units covering them all whose values multiply to the most."""
+    def pairs(self, candidates: dict, height: float) -> dict:
+        """Piece -> the pair reader's probabilities [PAIR_CLASSES], for the candidates of one group
+        (no gap joined) at least PAIR_WIDE of max(their height, the row's) wide that are prepared."""
+        if self.read_pair is None:
+            return {}
+        wide = []
+        for piece, joins, _ in candidates.values():
+            top, bottom, left, right = self.box(piece)
+            if joins == 0 and len(piece.parts) == 1 and self.prepared.get(piece) is not None \
+                    and right - left >= PAIR_WIDE * max(bottom - top, height):
+                wide.append(piece)
+        if not wide:
+            return {}
+        found = np.asarray(self.read_pair(np.stack([self.prepared[p][0] for p in wide])), dtype=np.float64)
+        return dict(zip(wide, found))
+
+    def best_path(self, units, groups, height, everything) -> list[tuple[Piece, np.ndarray | None]]:
+        """The digits: the runs of units covering them all whose values multiply to the most, each
+        (piece, None) for one digit or (piece, the pair reader's probabilities) for two: a pair is
+        worth its likeliest pair's probability times DIGIT squared."""
         candidates = self.candidates(units, groups, height)
         self.score([piece for piece, _, _ in candidates.values()], everything)
+        pairs = self.pairs(candidates, height)
         best = [1.0] + [-1.0] * len(units)
-        back = [0] * (len(units) + 1)
+        back: list[tuple[int, bool]] = [(0, False)] * (len(units) + 1)
         for end in range(1, len(units) + 1):
             for start in range(end):  # runs of at most SPAN units, and whole groups of more
                 if (start, end) not in candidates or best[start] < 0:
@@ -444,12 +469,39 @@ class Segmenter:
                 piece, joins, alone = candidates[(start, end)]
                 total = best[start] * self.value(piece, joins, height, alone)
                 if total > best[end]:
-                    best[end], back[end] = total, start
+                    best[end], back[end] = total, (start, False)
+                if piece in pairs:
+                    total = best[start] * float(pairs[piece][:NOT_A_PAIR].max()) * DIGIT * DIGIT
+                    if total > best[end]:
+                        best[end], back[end] = total, (start, True)
         pieces, end = [], len(units)
         while end > 0:
-            pieces.append(candidates[(back[end], end)][0])
-            end = back[end]
+            start, pair = back[end]
+            piece = candidates[(start, end)][0]
+            pieces.append((piece, pairs[piece] if pair else None))
+            end = start
         return pieces[::-1]
+
+    def split_pair(self, piece: Piece, pair: np.ndarray, height: float, everything: np.ndarray) -> list[Digit]:
+        """The two digits of a piece read as a pair: probabilities the pair's marginals (over the
+        hundred pairs), boxes and inputs the piece's sides of its candidate straight cut nearest its
+        middle (the middle column when it has none; the whole piece's input for a side with no digit)."""
+        top, bottom, left, right = self.box(piece)
+        middle = (left + right) / 2
+        columns = [int(path[top]) for path in self.cut_paths(piece, height) if path.min() == path.max()]
+        column = min(columns, key=lambda c: (abs(c - middle), c)) if columns else int(middle)
+        (labels, first, last), = piece.parts
+        cut = self.edge(np.full(self.labels.shape[0], column, dtype=np.int64))
+        odds = pair[:NOT_A_PAIR].reshape(10, 10) / max(float(pair[:NOT_A_PAIR].sum()), 1e-12)
+        whole_image, (x0, y0, x1, y1) = self.prepared[piece]
+        split = column * self.cell
+        digits = []
+        for side, probabilities, fallback in ((Piece(((labels, first, cut),)), odds.sum(axis=1), (x0, y0, split, y1)),
+                                              (Piece(((labels, cut, last),)), odds.sum(axis=0), (split, y0, x1, y1))):
+            prepared = self.prepare(side, everything & ~self.mask(side)) if self.mask(side).any() else None
+            image, box = prepared if prepared is not None else (whole_image, fallback)
+            digits.append(Digit(image, box, probabilities))
+        return digits
 
     def candidate_inputs(self) -> list[tuple[np.ndarray, tuple[int, ...]]]:
         """Every candidate digit of the lattice, prepared as score prepares it: (28x28 input,
@@ -474,15 +526,20 @@ class Segmenter:
         units = self.units(groups, height)
         if len(units) == 1:
             return None
-        pieces = self.best_path(units, groups, height, everything)
-        if len(pieces) == 1:
+        path = self.best_path(units, groups, height, everything)
+        if len(path) == 1 and path[0][1] is None:
             return None
-        self.score(pieces, everything)
-        found = [(p, self.prepared[p]) for p in pieces if self.prepared.get(p) is not None]
-        found.sort(key=lambda item: item[1][1][0] + item[1][1][2])
+        self.score([piece for piece, pair in path if pair is None], everything)
+        found = []
+        for piece, pair in path:
+            if pair is not None:
+                found += self.split_pair(piece, pair, height, everything)
+            elif self.prepared.get(piece) is not None:
+                found.append(Digit(self.prepared[piece][0], self.prepared[piece][1], self.scores[piece]))
+        found.sort(key=lambda digit: digit.box[0] + digit.box[2])
         if len(found) <= 1:
             return None
-        return [Digit(prepared[0], prepared[1], self.scores[p]) for p, prepared in found]
+        return found
 
 
 def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
@@ -497,12 +554,32 @@ def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
     return lambda images: 1.0 - detector(images)
 
 
+def load_pair_reader(path: str | Path) -> ReadPair:
+    """The pair reader at `path` (experiments/pair_reader.py trains it): probabilities [N, PAIR_CLASSES]
+    per input; ValueError naming the file when it is no pair reader."""
+    from digitnet.serving.judge import DETECTOR_LAYERS, Detector
+
+    detector = Detector.load(path)
+    classes = detector.weights[f"{DETECTOR_LAYERS[-1][0]}/bias"].shape[0]
+    if classes != PAIR_CLASSES:
+        raise ValueError(f"{path}: a pair reader has {PAIR_CLASSES} outputs, this file has {classes}")
+
+    def read_pair(images: np.ndarray) -> np.ndarray:
+        logits = detector.logits(images).astype(np.float64)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    return read_pair
+
+
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
-                width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM) -> list[Digit]:
+                width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
+                read_pair: ReadPair | None = None) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
+    `read_pair`: the pair reader (None: every piece is read as one digit);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS) and `seam` (SEAM): other values only to compare them."""
-    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam).digits()
+    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)

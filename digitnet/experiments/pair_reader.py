@@ -1,0 +1,201 @@
+"""Training the pair reader: two touching digits read at once.
+
+Two neighbours that touch or cross make one piece of ink that no cut parts
+cleanly: each side keeps a stroke of the other, and the classifier and the
+piece judge read the whole as one digit. The pair reader reads such a piece
+as people do, as two digits: a small CNN of the piece judge's shape
+(judge.DETECTOR_LAYERS, so that it runs in NumPy and in the page's
+JavaScript alike) with PAIR_CLASSES outputs, the hundred pairs "00"-"99"
+(class 10 * left + right) and NOT_A_PAIR.
+
+Its examples are the segmenter's candidates, prepared as number reading
+prepares any candidate: those of the piece judge's cached numbers
+(piece_judge.piece_set with PIECE_MIX: 30 % coarse, 30 % tight) and of
+PAIR_NUMBERS numbers of two digits written with tight gaps
+(piece_judge.TIGHT_GAP), a COARSE share of them with coarse digits, all from
+reading_sets' "train" purpose (MNIST training digits before the validation
+split). Each is labelled by its ink box against the digits' true boxes
+(label_pair). The pieces it is tested on at the end of the run come from
+the "fit" purpose (the validation split). Whether number reading uses it is
+chosen by the rule in reports/number_reading.md
+(experiments/piece_judge_selection.py --pair-reader).
+
+    python -m digitnet.experiments.pair_reader --jobs 2 --output-dir runs/pair_reader --save runs/pair_readers/pairs.npz
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from digitnet.core.errors import DataError
+from digitnet.data.coarse import coarse
+from digitnet.data.number_synth import number_set
+from digitnet.data.sources import DigitArrays
+from digitnet.experiments import piece_judge
+from digitnet.experiments.detector import build_detector, save_weights
+from digitnet.experiments.reading_sets import split_digits
+from digitnet.models.registry import ModelSpec
+from digitnet.serving.segment import NOT_A_PAIR, PAIR_CLASSES
+
+NAME = "pair_reader"
+EPOCHS, BATCH, LEARNING_RATE, SEED = 8, 128, 2e-3, 0
+PIECE_MIX = piece_judge.Mix(coarse=0.3, tight=0.3)  # the piece judge's cached numbers it also learns from
+PAIR_NUMBERS = {"train": 4000, "fit": 500}  # numbers of two touching digits, per purpose
+PAIR_SEEDS = {"train": 8000, "fit": 8900}  # shard k: seed PAIR_SEEDS[purpose] + k (coarse ones + COARSE_SEED)
+COARSE = 0.3
+
+PAIR_SPEC = ModelSpec(
+    functools.partial(build_detector, classes=PAIR_CLASSES), "classification", EPOCHS, LEARNING_RATE, BATCH,
+    "pair reader: the hundred pairs of digits and 'not a pair' (judge.DETECTOR_LAYERS)",
+)
+
+
+def label_pair(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) -> int | None:
+    """What a candidate with ink box `box` is, against the number's digits' ink `boxes` (left to
+    right, all (left, top, right, bottom), exclusive): 10 * left + right when it covers at least
+    ONE_DIGIT of the columns of two neighbouring digits, under PART_OF_OTHER of any other's, its
+    rows overlapping theirs by at least SAME_ROWS of their union; NOT_A_PAIR when it is one digit, part
+    of one, or covers most of three or more; None in between (left out of training)."""
+    covered = np.array([max(0, min(box[2], b[2]) - max(box[0], b[0])) / max(1, b[2] - b[0]) for b in boxes])
+    full = np.flatnonzero(covered >= piece_judge.ONE_DIGIT)
+    if len(full) == 2 and full[1] == full[0] + 1 and (np.delete(covered, full) < piece_judge.PART_OF_OTHER).all():
+        top = min(boxes[full[0]][1], boxes[full[1]][1])
+        bottom = max(boxes[full[0]][3], boxes[full[1]][3])
+        rows = max(0, min(box[3], bottom) - max(box[1], top)) / max(1, max(box[3], bottom) - min(box[1], top))
+        if rows >= piece_judge.SAME_ROWS:
+            return 10 * int(number[full[0]]) + int(number[full[1]])
+    most = (covered >= piece_judge.MOST).sum()
+    if most >= 3 or piece_judge.label_piece(box, boxes, number) not in (None, piece_judge.NOT_A_DIGIT_CLASS) \
+            or covered.max() < piece_judge.MOST:
+        return NOT_A_PAIR
+    return None
+
+
+def pair_numbers(purpose: str, shard: int, count: int) -> list:
+    """number_set's (photo, number, boxes) of `count` numbers of two digits with tight gaps, the last
+    round(count * COARSE) with coarse digits."""
+    digits, labels = split_digits(purpose)
+    seed = PAIR_SEEDS[purpose] + shard
+    blocky = int(round(count * COARSE))
+    written = number_set(digits, labels, [2] * (count - blocky), seed, gap=piece_judge.TIGHT_GAP)
+    if blocky:
+        pool = np.random.default_rng(seed).choice(len(digits), min(piece_judge.COARSE_POOL, len(digits)),
+                                                  replace=False)
+        written += number_set(coarse(digits[pool]), labels[pool], [2] * blocky, seed + piece_judge.COARSE_SEED,
+                              gap=piece_judge.TIGHT_GAP)
+    return written
+
+
+def pair_shard(purpose: str, shard: int, count: int) -> dict[str, np.ndarray]:
+    """The candidates of pair_numbers(...), as piece_judge.piece_shard gives them."""
+    images, boxes, owner = [], [], []
+    digit_boxes = np.full((count, 2, 4), -1, np.int32)
+    number_digits = np.full((count, 2), -1, np.int8)
+    for index, (photo, number, true_boxes) in enumerate(pair_numbers(purpose, shard, count)):
+        found, found_boxes = piece_judge.labelled_pieces(photo, number, true_boxes)
+        images += found
+        boxes += found_boxes
+        owner += [index] * len(found)
+        digit_boxes[index] = true_boxes
+        number_digits[index] = [int(d) for d in number]
+    return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
+            "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
+            "digit_boxes": digit_boxes, "digits": number_digits}
+
+
+def shard_pair_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
+    """label_pair of each candidate of a shard, -1 where it is left out."""
+    labels = []
+    for box, index in zip(shard["boxes"], shard["number"]):
+        length = int((shard["digits"][index] >= 0).sum())
+        number = "".join(str(int(d)) for d in shard["digits"][index, :length])
+        label = label_pair(box, shard["digit_boxes"][index, :length], number)
+        labels.append(-1 if label is None else label)
+    return np.array(labels, np.int64)
+
+
+def _cached_pairs(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """One shard's images and pair labels (left-out pieces dropped): kind "pieces" is the piece
+    judge's shard (kept under its name), kind "pairs" a shard of pair_numbers (pairs_<purpose>_<k>_<count>.npz)."""
+    kind, purpose, shard, count, cache_dir = job
+    folder = None if cache_dir is None else Path(cache_dir)
+    if kind == "pieces":
+        path = None if folder is None else folder / piece_judge.shard_file(purpose, shard, count, PIECE_MIX)
+        found = piece_judge.cached(path, lambda: piece_judge.piece_shard(purpose, shard, count, PIECE_MIX))
+    else:
+        path = None if folder is None else folder / f"pairs_{purpose}_{shard}_{count}.npz"
+        found = piece_judge.cached(path, lambda: pair_shard(purpose, shard, count))
+    labels = shard_pair_labels(found)
+    kept = labels >= 0
+    return found["images"][kept], labels[kept].astype(np.uint8)
+
+
+def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
+             progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled candidates of the purpose's piece-judge numbers and pair numbers (`counts`:
+    {"pieces": n, "pairs": n} to write fewer), shard by shard, each kept in `cache_dir`."""
+    counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], **(counts or {})}
+    shard = piece_judge.SHARD
+    work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir)
+            for kind in ("pieces", "pairs") for index, start in enumerate(range(0, counts[kind], shard))]
+    shards = piece_judge.run_shards(_cached_pairs, work, jobs, progress, purpose)
+    return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
+
+
+def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
+                      counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
+                      progress=None):
+    """Trains the pair reader through the loop in `output_dir`, deterministically; `counts`:
+    {purpose: {"pieces": n, "pairs": n}} to write fewer numbers. Returns (RunResult, Keras model)."""
+    import keras
+
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
+
+    counts = counts or {}
+    train_set = pair_set("train", cache_dir, counts.get("train"), jobs, progress)
+    test_set = pair_set("fit", cache_dir, counts.get("fit"), jobs, progress)
+    data = DigitArrays(*train_set, *test_set, source="number_synth candidates of reading_sets' 'train' digits "
+                                                     "(pairs labelled); tested on those of its 'fit' digits")
+    config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
+                         verbose=verbose, fresh=fresh)
+    result = train(config, data=data, spec=PAIR_SPEC)
+    return result, keras.models.load_model(result.model_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.pair_reader", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder")
+    parser.add_argument("--cache", default="runs/piece_sets", help="folder that keeps the generated pieces")
+    parser.add_argument("--save", required=True, help="where the weights go (.npz)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
+    parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise DataError(f"--jobs must be a whole number from 1, received {args.jobs}")
+    started = time.perf_counter()
+
+    def progress(purpose: str, done: int, total: int) -> None:
+        print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
+              end="\n" if done == total else "", flush=True)
+
+    result, model = train_pair_reader(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh,
+                                      jobs=args.jobs, progress=progress)
+    path = save_weights(model, args.save)
+    print(f"{result.headline} on the validation digits' pieces")
+    print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    from digitnet.core import cli
+
+    cli.run_as_process(main)

@@ -1,0 +1,101 @@
+"""The pair reader: its labels, its place in the segmenter's lattice, its file and its training."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitnet.experiments import pair_reader
+from digitnet.experiments.detector import build_detector, save_weights
+from digitnet.serving import preprocess, segment
+from tests.test_reading import page_of, templates  # noqa: F401  (the fixture)
+
+BOXES = [(0, 0, 20, 30), (18, 2, 38, 30), (50, 0, 70, 30), (80, 0, 100, 30)]  # "4172": 4 and 1 overlap
+
+
+@pytest.mark.parametrize("box, label", [
+    ((0, 0, 38, 30), 41),                 # all of the 4 and the 1
+    ((48, 0, 101, 30), 72),               # the 7 and the 2 across their gap
+    ((0, 0, 20, 30), segment.NOT_A_PAIR),  # the 4 alone
+    ((50, 0, 60, 30), segment.NOT_A_PAIR),  # half of the 7
+    ((0, 0, 70, 30), segment.NOT_A_PAIR),  # three digits
+    ((0, 0, 28, 30), None),               # the 4 and half of the 1: neither
+    ((0, 0, 38, 8), None),                # the pair's columns but a sliver of its rows
+])
+def test_pieces_are_labelled_by_the_digits_they_cover(box, label):
+    assert pair_reader.label_pair(box, BOXES, "4172") == label
+
+
+def stub_pair_reader(pair: int, probability: float):
+    """Reads every piece as `pair` with `probability`, the rest going to 'not a pair'."""
+    def read_pair(images: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(images), segment.PAIR_CLASSES))
+        out[:, pair], out[:, segment.NOT_A_PAIR] = probability, 1 - probability
+        return out
+    return read_pair
+
+
+def _digits(grey, classify, read_pair=None):
+    ink = preprocess.ink_image(grey)
+    return segment.find_digits(ink, "page", classify, None, read_pair=read_pair)
+
+
+def test_a_sure_pair_reads_an_overlapping_pair_as_two_digits(templates):  # noqa: F811
+    images, classify = templates
+    grey, boxes = page_of(images, "4085", [6, -6, 6])  # the 0 and the 8 cross by 6 MNIST pixels
+    found = _digits(grey, classify, stub_pair_reader(8, 0.99))  # a pair reader sure of "08"
+    assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "4085"
+    zero, eight = found[1], found[2]
+    for digit in (zero, eight):
+        assert digit.image.shape == (28, 28) and digit.image.dtype == np.uint8 and digit.image.max() > 0
+        np.testing.assert_allclose(digit.probabilities.sum(), 1.0)
+    # the two boxes lie within the pair's ink, side by side, the cut between them
+    assert boxes[1][0] - 8 <= zero.box[0] < eight.box[0] and zero.box[2] <= eight.box[2] <= boxes[2][2] + 8
+    assert zero.box[2] <= eight.box[0] + 1
+
+
+def test_an_unsure_pair_reader_changes_nothing(templates):  # noqa: F811
+    images, classify = templates
+    grey, _ = page_of(images, "4035", [6, -4, 6])
+    without = [d.box for d in _digits(grey, classify)]
+    assert [d.box for d in _digits(grey, classify, stub_pair_reader(3, 0.01))] == without
+
+
+def test_pairs_are_offered_only_for_wide_pieces_of_one_group(templates):  # noqa: F811
+    """Narrow pieces and runs across gaps never reach the pair reader: three 1s, each much narrower
+    than high, close enough for runs of them to be candidates as wide as a digit."""
+    images, classify = templates
+    grey, _ = page_of(images, "111", [4, 4])
+    seen = []
+
+    def read_pair(batch):
+        seen.append(len(batch))
+        return stub_pair_reader(11, 0.99)(batch)
+
+    found = _digits(grey, classify, read_pair)
+    assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "111"
+    assert seen == []
+
+
+def test_a_file_of_another_shape_is_refused_with_its_name(tmp_path):
+    path = save_weights(build_detector(), tmp_path / "judge.npz")  # eleven outputs: a piece judge
+    with pytest.raises(ValueError, match=r"judge\.npz: a pair reader has 101 outputs, this file has 11"):
+        segment.load_pair_reader(path)
+
+
+@pytest.mark.slow
+def test_trains_through_the_loop_and_reads_as_keras_does(tmp_path):
+    counts = {"train": {"pieces": 3, "pairs": 8}, "fit": {"pieces": 2, "pairs": 3}}
+    result, model = pair_reader.train_pair_reader(tmp_path / "run", str(tmp_path / "cache"), epochs=1,
+                                                  counts=counts, verbose=0)
+    assert (result.output_dir / "history.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "pairs_fit_0_3.npz", "pairs_train_0_8.npz", "pieces_fit_0_2_coarse30_tight30.npz",
+        "pieces_train_0_3_coarse30_tight30.npz"]
+    images, labels = pair_reader.pair_set("train", str(tmp_path / "cache"), counts["train"])
+    assert (labels < segment.NOT_A_PAIR).sum() >= 6  # most of the 8 two-digit numbers give their pair
+    read_pair = segment.load_pair_reader(save_weights(model, tmp_path / "pairs.npz"))
+    probabilities = read_pair(images[:5])
+    keras_p = model.predict(images[:5, ..., None].astype("float32") / 255.0, verbose=0)
+    assert probabilities.shape == (5, segment.PAIR_CLASSES)
+    np.testing.assert_allclose(probabilities, keras_p, atol=2e-3)  # float16 weights in the file
+
