@@ -99,3 +99,24 @@ def test_trains_through_the_loop_and_reads_as_keras_does(tmp_path):
     assert probabilities.shape == (5, segment.PAIR_CLASSES)
     np.testing.assert_allclose(probabilities, keras_p, atol=2e-3)  # float16 weights in the file
 
+
+
+def test_a_stretched_digit_is_wider_by_the_factor_within_the_field(mnist):
+    digit = mnist.test_images[0]  # a 7
+    columns = np.flatnonzero(digit.max(axis=0) > 0)
+    width = columns[-1] + 1 - columns[0]
+    wide = pair_reader.stretched(digit, 1.5)
+    wide_columns = np.flatnonzero(wide.max(axis=0) > 0)
+    assert wide.shape == (28, 28) and wide.dtype == np.uint8
+    assert wide_columns[-1] + 1 - wide_columns[0] == min(28, round(1.5 * width))
+    np.testing.assert_array_equal(wide.max(axis=1) > 0, digit.max(axis=1) > 0)  # the same rows
+    assert pair_reader.stretched(digit, 9.0).max(axis=0).astype(bool).sum() == 28  # never wider than the field
+
+
+def test_wide_numbers_are_seeded_and_some_digits_are_wide():
+    first, again = pair_reader.wide_numbers("fit", 0, 12), pair_reader.wide_numbers("fit", 0, 12)
+    assert [n for _, n, _ in first] == [n for _, n, _ in again]
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for (a, _, _), (b, _, _) in zip(first, again))
+    assert {len(n) for _, n, _ in first} <= {1, 2, 3}
+    aspects = [(right - left) / (bottom - top) for _, _, boxes in first for left, top, right, bottom in boxes]
+    assert max(aspects) > 1.1  # MNIST's digits are narrower than high; stretched ones need not be

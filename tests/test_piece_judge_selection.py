@@ -8,7 +8,7 @@ import pytest
 from digitnet.core.errors import DataError
 from digitnet.data.coarse import coarse
 from digitnet.experiments import piece_judge_selection as selection
-from digitnet.serving.segment import PIECE_JUDGE_FILE
+from digitnet.serving.segment import PAIR_READER_FILE, PIECE_JUDGE_FILE
 
 
 def test_the_highest_total_wins_unless_a_simpler_one_is_within_the_tie():
@@ -26,10 +26,13 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0), (0.9, 0.3, 5, 0.0)}),
+    # settings other than pair readers are read with the shipped pair reader, as reading does
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True), (0.9, 0.3, 5, 0.0, True)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4, 0.0), (0.8, 1.0, 4, 0.0)}),
-    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0), (0.9, 0.3, 4, 0.3)}),
+     {(0.9, 0.3, 4, 0.0, True), (0.8, 1.0, 4, 0.0, True)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True), (0.9, 0.3, 4, 0.3, True)}),
+    (["--pair-reader", "none", "--pair-reader", str(PAIR_READER_FILE)],
+     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False), (0.9, 0.3, 4, 0.0, True)}),
 ])
 def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
     from digitnet.serving import segment
@@ -40,7 +43,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 
     def spy(self, *args, **kwargs):
         real(self, *args, **kwargs)
-        found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam))
+        found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam, self.read_pair is not None))
 
     monkeypatch.setattr(segment.Segmenter, "__init__", spy)
     output = tmp_path / "settings.json"
@@ -55,7 +58,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "--cuts compares settings with one --judge, received 2"),
     (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"],
-     "compare one of --width-prior, --cuts and --seam at a time, received --width-prior and --cuts"),
+     "compare one of --width-prior, --cuts, --seam and --pair-reader at a time, received --width-prior and --cuts"),
     (["--judge", "none", "--seam", "1.5"], "takes a number from 0 to 1, received '1.5'"),
     (["--judge", "none", "--seam", "wide"], "takes a number from 0 to 1, received 'wide'"),
     (["--judge", "none", "--cuts", "0"], "takes a whole number from 1, received '0'"),
@@ -102,3 +105,12 @@ def test_a_missing_judge_file_is_named(tmp_path):
     with pytest.raises(DataError, match="missing.npz"):
         selection.judge_of(str(tmp_path / "missing.npz"))
     assert selection.judge_of("none") is None
+
+
+@pytest.mark.parametrize("candidate, message", [
+    ("missing.npz", "--pair-reader missing.npz: not a pair reader file"),
+    (str(PIECE_JUDGE_FILE), "a pair reader has 101 outputs, this file has 11"),
+])
+def test_a_file_that_is_no_pair_reader_is_named(candidate, message):
+    with pytest.raises(DataError, match=message):
+        selection.main(["--judge", "none", "--pair-reader", "none", "--pair-reader", candidate])

@@ -1,7 +1,8 @@
 """The page's number reading (export/web/src/segment.js, run by Node) against
 digitnet/serving/segment.py: the same constants, and, on touching digits, the same boxes, 28x28
 inputs and answers with the piece judge (src/piece_judge.js on the weights that
-export/web/piece_judge_files.mjs writes from digitnet/serving/piece_judge.npz) and without it.
+export/web/piece_judge_files.mjs writes from digitnet/serving/piece_judge.npz) and without it, and
+with the pair reader too (digitnet/serving/pair_reader.npz, written and read the same way).
 
 Node has no LiteRT, so both sides classify with the same small CNN that each runs itself: the
 digit classes of the not-a-digit detector (judge.py's Detector, judge.js's detectorLogits)."""
@@ -30,11 +31,11 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node
 
 NODE_RUNNER = """
 import { readFileSync } from "node:fs";
-const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, outDir, inputPath] = process.argv.slice(2);
+const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, pairNpz, outDir, inputPath] = process.argv.slice(2);
 const { packTensors, readNpz } = await import(filesModule);
-const { exportPieceJudge } = await import(pieceFilesModule);
+const { exportPairReader, exportPieceJudge } = await import(pieceFilesModule);
 const { detectorLogits, loadDetector } = await import(`${src}/judge.js`);
-const { loadPieceJudge } = await import(`${src}/piece_judge.js`);
+const { loadPairReader, loadPieceJudge } = await import(`${src}/piece_judge.js`);
 const { inkImage } = await import(`${src}/preprocess.js`);
 const { findDigits } = await import(`${src}/segment.js`);
 
@@ -51,18 +52,23 @@ const classify = (pixels) => {  // softmax over the detector's ten digit logits
 if (!exportPieceJudge(pieceNpz, outDir)) throw new Error(`no piece judge at ${pieceNpz}`);
 const spec = JSON.parse(readFileSync(`${outDir}/piece_judge.json`, "utf8"));
 const oneDigit = loadPieceJudge(spec, buffer(readFileSync(`${outDir}/${spec.file}`)));
+if (!exportPairReader(pairNpz, outDir)) throw new Error(`no pair reader at ${pairNpz}`);
+const pairSpec = JSON.parse(readFileSync(`${outDir}/pair_reader.json`, "utf8"));
+const readPair = loadPairReader(pairSpec, buffer(readFileSync(`${outDir}/${pairSpec.file}`)));
 const { photos, inputs } = JSON.parse(readFileSync(inputPath, "utf8"));
 const digits = Buffer.from(inputs, "base64");
-const whole = oneDigit(Array.from({ length: digits.length / 784 }, (_, i) => digits.subarray(784 * i, 784 * (i + 1))));
+const listed = Array.from({ length: digits.length / 784 }, (_, i) => digits.subarray(784 * i, 784 * (i + 1)));
+const whole = oneDigit(listed);
+const pairs = readPair(listed);
 const readings = [];
 for (const { width, height, grey } of photos) {
   const pixels = Buffer.from(grey, "base64");
   const ink = inkImage(Float64Array.from(pixels, (v) => v / 255), width, height);
-  const read = async (judge) => (await findDigits(ink, classify, judge))
+  const read = async (judge, pairReader = null) => (await findDigits(ink, classify, judge, pairReader))
     .map(({ box, image, probabilities }) => ({ box, pixels: Array.from(image), probabilities }));
-  readings.push({ without: await read(null), with: await read(oneDigit) });
+  readings.push({ without: await read(null), with: await read(oneDigit), pairs: await read(oneDigit, readPair) });
 }
-process.stdout.write(JSON.stringify({ readings, whole }));
+process.stdout.write(JSON.stringify({ readings, whole, pairs }));
 """
 
 
@@ -101,7 +107,8 @@ def _halves_and_pairs(digits: np.ndarray) -> np.ndarray:
     return np.concatenate([halves, pairs])
 
 
-def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, photos: list[np.ndarray], inputs: np.ndarray) -> dict:
+def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, pair_npz: Path, photos: list[np.ndarray],
+              inputs: np.ndarray) -> dict:
     src = tmp_path / "src"
     shutil.copytree(WEB / "src", src)  # the page's sources, read by Node as ES modules
     (src / "package.json").write_text('{"type": "module"}')
@@ -112,7 +119,7 @@ def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, photos: list[
                "inputs": base64.b64encode(inputs.astype(np.uint8).tobytes()).decode()}
     (tmp_path / "input.json").write_text(json.dumps(listing))
     run = subprocess.run(["node", str(tmp_path / "run.mjs"), str(WEB / "judge_files.mjs"),
-                          str(WEB / "piece_judge_files.mjs"), str(src), str(detector_npz), str(piece_npz),
+                          str(WEB / "piece_judge_files.mjs"), str(src), str(detector_npz), str(piece_npz), str(pair_npz),
                           str(tmp_path / "out"), str(tmp_path / "input.json")],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -125,8 +132,10 @@ def _number(digits) -> str:
 
 
 @pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz")
+@pytest.mark.skipif(not segment.PAIR_READER_FILE.is_file(), reason="no digitnet/serving/pair_reader.npz")
 @pytest.mark.skipif(default_judge_folder() is None, reason="no saved_models/not_a_digit/<version>")
-def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judge(mnist, tmp_path, monkeypatch):
+def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judge_and_pairs(mnist, tmp_path,
+                                                                                           monkeypatch):
     detector_npz = default_judge_folder() / "detector.npz"
     detector = Detector.load(detector_npz)
 
@@ -138,15 +147,18 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
     photos = _touching_numbers(mnist, 8, monkeypatch)
     inputs = np.concatenate([mnist.test_images[:40], _halves_and_pairs(mnist.test_images[40:80])])
     piece_npz = shutil.copy(segment.PIECE_JUDGE_FILE, tmp_path / "piece_judge.npz")  # one file for both sides
-    found = _run_node(tmp_path, detector_npz, piece_npz, photos, inputs)
-    one_digit = segment.load_piece_judge(piece_npz)
-    # the same piece judge: P(one whole digit) within float32 rounding, on digits, halves and pairs
+    pair_npz = shutil.copy(segment.PAIR_READER_FILE, tmp_path / "pair_reader.npz")
+    found = _run_node(tmp_path, detector_npz, piece_npz, pair_npz, photos, inputs)
+    one_digit, read_pair = segment.load_piece_judge(piece_npz), segment.load_pair_reader(pair_npz)
+    # the same piece judge and pair reader within float32 rounding, on digits, halves and pairs
     np.testing.assert_allclose(found["whole"], one_digit(inputs), rtol=0, atol=PROBABILITY_TOLERANCE)
-    changed = 0
+    np.testing.assert_allclose(found["pairs"], read_pair(inputs), rtol=0, atol=PROBABILITY_TOLERANCE)
+    changed = paired = 0
     for index, (photo, page) in enumerate(zip(photos, found["readings"])):
         ink = preprocess.ink_image(grey_of(photo, "number"), "number")
         python = {"without": segment.find_digits(ink, "number", classify),
-                  "with": segment.find_digits(ink, "number", classify, one_digit)}
+                  "with": segment.find_digits(ink, "number", classify, one_digit),
+                  "pairs": segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair)}
         for setting, digits in python.items():
             js = page[setting]
             where = (index, setting, _number(digits), _number(js))
@@ -157,6 +169,9 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
                                        rtol=0, atol=PROBABILITY_TOLERANCE, err_msg=str(where))
             assert _number(js) == _number(digits), where
         changed += [list(d.box) for d in python["with"]] != [list(d.box) for d in python["without"]]
-    # The piece judge decides some of these cuts, so a page that ignored it would fail above.
-    print(f"the piece judge changes {changed} of {len(photos)} readings")
+        paired += [list(d.box) for d in python["pairs"]] != [list(d.box) for d in python["with"]]
+    # The piece judge decides some of these cuts and the pair reader reads some pairs, so a page that
+    # ignored either would fail above.
+    print(f"the piece judge changes {changed} of {len(photos)} readings, the pair reader {paired}")
     assert changed >= 1, "the piece judge changes none of these readings in Python: the test checks nothing"
+    assert paired >= 1, "the pair reader changes none of these readings in Python: the test checks nothing"

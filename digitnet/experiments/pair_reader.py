@@ -12,15 +12,18 @@ Its examples are the segmenter's candidates, prepared as number reading
 prepares any candidate: those of the piece judge's cached numbers
 (piece_judge.piece_set with PIECE_MIX: 30 % coarse, 30 % tight) and of
 PAIR_NUMBERS numbers of two digits written with tight gaps
-(piece_judge.TIGHT_GAP), a COARSE share of them with coarse digits, all from
-reading_sets' "train" purpose (MNIST training digits before the validation
-split). Each is labelled by its ink box against the digits' true boxes
+(piece_judge.TIGHT_GAP), a COARSE share of them with coarse digits, and,
+with --wide N, of N numbers of 1-3 digits some of which are stretched in
+width (a wide digit alone is "not a pair"), all from reading_sets' "train"
+purpose (MNIST training digits before the validation split). Each is labelled by its ink box against the digits' true boxes
 (label_pair). The pieces it is tested on at the end of the run come from
 the "fit" purpose (the validation split). Whether number reading uses it is
 chosen by the rule in reports/number_reading.md
 (experiments/piece_judge_selection.py --pair-reader).
 
     python -m digitnet.experiments.pair_reader --jobs 2 --output-dir runs/pair_reader --save runs/pair_readers/pairs.npz
+    python -m digitnet.experiments.pair_reader --jobs 2 --wide 2000 --output-dir runs/pair_reader_wide \
+        --save runs/pair_readers/pairs_wide.npz
 """
 from __future__ import annotations
 
@@ -48,6 +51,11 @@ PIECE_MIX = piece_judge.Mix(coarse=0.3, tight=0.3)  # the piece judge's cached n
 PAIR_NUMBERS = {"train": 4000, "fit": 500}  # numbers of two touching digits, per purpose
 PAIR_SEEDS = {"train": 8000, "fit": 8900}  # shard k: seed PAIR_SEEDS[purpose] + k (coarse ones + COARSE_SEED)
 COARSE = 0.3
+# --wide N: N numbers of WIDE_LENGTHS digits (a tenth of N for the "fit" purpose), each digit stretched
+# in width with probability WIDE_SHARE by a factor in WIDE_STRETCH (its ink kept within the 28x28 field);
+# shard k seeded WIDE_SEEDS[purpose] + k.
+WIDE_LENGTHS, WIDE_SHARE, WIDE_STRETCH = (1, 2, 3), 0.5, (1.2, 2.0)
+WIDE_SEEDS = {"train": 8200, "fit": 8950}
 
 PAIR_SPEC = ModelSpec(
     functools.partial(build_detector, classes=PAIR_CLASSES), "classification", EPOCHS, LEARNING_RATE, BATCH,
@@ -91,18 +99,51 @@ def pair_numbers(purpose: str, shard: int, count: int) -> list:
     return written
 
 
-def pair_shard(purpose: str, shard: int, count: int) -> dict[str, np.ndarray]:
-    """The candidates of pair_numbers(...), as piece_judge.piece_shard gives them."""
+def stretched(digit: np.ndarray, factor: float) -> np.ndarray:
+    """A 28x28 uint8 digit with its ink box resized to `factor` times its width (at most the field's
+    28 columns), centred where the box was."""
+    from PIL import Image
+
+    columns = np.flatnonzero(digit.max(axis=0) > 0)
+    if columns.size == 0:
+        return digit
+    first, last = int(columns[0]), int(columns[-1]) + 1
+    width = min(28, max(1, int(round((last - first) * factor))))
+    ink = np.asarray(Image.fromarray(digit[:, first:last]).resize((width, 28), Image.Resampling.BILINEAR))
+    left = min(max(0, (first + last) // 2 - width // 2), 28 - width)
+    out = np.zeros_like(digit)
+    out[:, left:left + width] = ink
+    return out
+
+
+def wide_numbers(purpose: str, shard: int, count: int) -> list:
+    """number_set's (photo, number, boxes) of `count` numbers of WIDE_LENGTHS digits, each stretched
+    with probability WIDE_SHARE (stretched before the number is written: its box is the wide ink's)."""
+    digits, labels = split_digits(purpose)
+    seed = WIDE_SEEDS[purpose] + shard
+    rng = np.random.default_rng(seed)
+    pool = rng.choice(len(digits), min(piece_judge.COARSE_POOL, len(digits)), replace=False)
+    wide = np.stack([stretched(d, rng.uniform(*WIDE_STRETCH)) if rng.random() < WIDE_SHARE else d
+                     for d in digits[pool]])
+    return number_set(wide, labels[pool], rng.choice(WIDE_LENGTHS, count), seed)
+
+
+WRITERS = {"pairs": pair_numbers, "wide": wide_numbers}
+
+
+def pair_shard(purpose: str, shard: int, count: int, kind: str = "pairs") -> dict[str, np.ndarray]:
+    """The candidates of WRITERS[kind](...)'s numbers, as piece_judge.piece_shard gives them."""
     images, boxes, owner = [], [], []
-    digit_boxes = np.full((count, 2, 4), -1, np.int32)
-    number_digits = np.full((count, 2), -1, np.int8)
-    for index, (photo, number, true_boxes) in enumerate(pair_numbers(purpose, shard, count)):
+    widest = max(WIDE_LENGTHS)
+    digit_boxes = np.full((count, widest, 4), -1, np.int32)
+    number_digits = np.full((count, widest), -1, np.int8)
+    for index, (photo, number, true_boxes) in enumerate(WRITERS[kind](purpose, shard, count)):
         found, found_boxes = piece_judge.labelled_pieces(photo, number, true_boxes)
         images += found
         boxes += found_boxes
         owner += [index] * len(found)
-        digit_boxes[index] = true_boxes
-        number_digits[index] = [int(d) for d in number]
+        digit_boxes[index, :len(number)] = true_boxes
+        number_digits[index, :len(number)] = [int(d) for d in number]
     return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
             "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
             "digit_boxes": digit_boxes, "digits": number_digits}
@@ -121,15 +162,16 @@ def shard_pair_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
 
 def _cached_pairs(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     """One shard's images and pair labels (left-out pieces dropped): kind "pieces" is the piece
-    judge's shard (kept under its name), kind "pairs" a shard of pair_numbers (pairs_<purpose>_<k>_<count>.npz)."""
+    judge's shard (kept under its name), kind "pairs" a shard of pair_numbers and "wide" one of
+    wide_numbers (<kind>_<purpose>_<k>_<count>.npz)."""
     kind, purpose, shard, count, cache_dir = job
     folder = None if cache_dir is None else Path(cache_dir)
     if kind == "pieces":
         path = None if folder is None else folder / piece_judge.shard_file(purpose, shard, count, PIECE_MIX)
         found = piece_judge.cached(path, lambda: piece_judge.piece_shard(purpose, shard, count, PIECE_MIX))
     else:
-        path = None if folder is None else folder / f"pairs_{purpose}_{shard}_{count}.npz"
-        found = piece_judge.cached(path, lambda: pair_shard(purpose, shard, count))
+        path = None if folder is None else folder / f"{kind}_{purpose}_{shard}_{count}.npz"
+        found = piece_judge.cached(path, lambda: pair_shard(purpose, shard, count, kind))
     labels = shard_pair_labels(found)
     kept = labels >= 0
     return found["images"][kept], labels[kept].astype(np.uint8)
@@ -137,12 +179,13 @@ def _cached_pairs(job: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
              progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """The labelled candidates of the purpose's piece-judge numbers and pair numbers (`counts`:
-    {"pieces": n, "pairs": n} to write fewer), shard by shard, each kept in `cache_dir`."""
-    counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], **(counts or {})}
+    """The labelled candidates of the purpose's piece-judge numbers, pair numbers and wide numbers
+    (`counts`: {"pieces": n, "pairs": n, "wide": n}; no wide numbers unless given), shard by shard,
+    each kept in `cache_dir`."""
+    counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], "wide": 0, **(counts or {})}
     shard = piece_judge.SHARD
     work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir)
-            for kind in ("pieces", "pairs") for index, start in enumerate(range(0, counts[kind], shard))]
+            for kind in ("pieces", "pairs", "wide") for index, start in enumerate(range(0, counts[kind], shard))]
     shards = piece_judge.run_shards(_cached_pairs, work, jobs, progress, purpose)
     return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
 
@@ -151,7 +194,7 @@ def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
                       progress=None):
     """Trains the pair reader through the loop in `output_dir`, deterministically; `counts`:
-    {purpose: {"pieces": n, "pairs": n}} to write fewer numbers. Returns (RunResult, Keras model)."""
+    {purpose: {"pieces": n, "pairs": n, "wide": n}} (pair_set). Returns (RunResult, Keras model)."""
     import keras
 
     from digitnet.training.config import TrainConfig
@@ -178,16 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
+    parser.add_argument("--wide", type=int, default=0,
+                        help="numbers of 1-3 digits, some stretched in width, also learnt from (a tenth as many tested on)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise DataError(f"--jobs must be a whole number from 1, received {args.jobs}")
+    if args.wide < 0:
+        raise DataError(f"--wide must be a whole number from 0, received {args.wide}")
+    counts = {"train": {"wide": args.wide}, "fit": {"wide": args.wide // 10}}
     started = time.perf_counter()
 
     def progress(purpose: str, done: int, total: int) -> None:
         print(f"\r{purpose}: numbers written and cut, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
               end="\n" if done == total else "", flush=True)
 
-    result, model = train_pair_reader(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh,
+    result, model = train_pair_reader(args.output_dir, args.cache, args.seed, args.epochs, counts, fresh=args.fresh,
                                       jobs=args.jobs, progress=progress)
     path = save_weights(model, args.save)
     print(f"{result.headline} on the validation digits' pieces")

@@ -38,7 +38,7 @@ from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import number_set
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
-from digitnet.serving.reading import grey_of, predictor_of
+from digitnet.serving.reading import grey_of, pair_reader, predictor_of
 from digitnet.serving.runtimes import default_model
 from digitnet.serving.segment import find_digits, load_pair_reader, load_piece_judge
 
@@ -75,7 +75,9 @@ def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
 
 
 def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[str, int]:
-    """set name -> numbers read whole with this judge (None: without one)."""
+    """set name -> numbers read whole with this judge (None: without one); the shipped pair reader
+    reads pairs unless `settings` give read_pair."""
+    settings.setdefault("read_pair", pair_reader())
     found = {}
     for name, numbers in sets.items():
         found[name] = sum(read_number(ink, classify, one_digit, **settings) == number

@@ -23,7 +23,7 @@ from PIL import Image
 
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
-from digitnet.serving.segment import find_digits, load_piece_judge
+from digitnet.serving.segment import PAIR_READER_FILE, find_digits, load_pair_reader, load_piece_judge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +99,22 @@ def piece_judge():
     return load_piece_judge()
 
 
-def read(image, model=None, name: str | None = None, judge_pieces: bool = True) -> Reading:
+@lru_cache(maxsize=1)
+def pair_reader():
+    """The pair reader that number reading reads wide pieces of touching digits with
+    (segment.PAIR_READER_FILE), or None when there is no such file."""
+    return load_pair_reader() if PAIR_READER_FILE.is_file() else None
+
+
+def read(image, model=None, name: str | None = None, judge_pieces: bool = True, read_pairs: bool = True) -> Reading:
     """The reading of an image (path, Pillow image or array); `name` names it in errors.
     `judge_pieces=False` leaves the cuts of touching digits to the model's confidence and the
-    priors alone (without the piece judge)."""
+    priors alone (without the piece judge); `read_pairs=False` reads every piece as one digit
+    (without the pair reader)."""
     name = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     predictor = predictor_of(model)
     digits = find_digits(preprocess.ink_image(grey_of(image, name), name), name, predictor,
-                         piece_judge() if judge_pieces else None)
+                         piece_judge() if judge_pieces else None, read_pair=pair_reader() if read_pairs else None)
     return Reading(tuple(DigitReading(int(np.argmax(d.probabilities)), float(np.max(d.probabilities)),
                                       tuple(float(p) for p in d.probabilities), tuple(int(v) for v in d.box), d.image)
                          for d in digits))

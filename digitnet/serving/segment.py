@@ -77,6 +77,7 @@ DIGIT = 0.97  # each digit read costs this factor (two sure halves of a digit re
 FLOOR = 1e-6  # the value of a piece that is no digit
 PIECE_POWER = 1.0  # a candidate's value is multiplied by the piece judge's P(one digit) to this power
 PIECE_JUDGE_FILE = Path(__file__).with_name("piece_judge.npz")  # experiments/piece_judge.py writes it
+PAIR_READER_FILE = Path(__file__).with_name("pair_reader.npz")  # experiments/pair_reader.py writes it
 PAIR_CLASSES, NOT_A_PAIR = 101, 100  # the pair reader's outputs: pairs 10 * left + right, then "not a pair"
 PAIR_WIDE = 0.7  # a piece of one group at least 0.7 of max(its height, the row's) wide may be read as a pair
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
@@ -484,21 +485,34 @@ class Segmenter:
 
     def split_pair(self, piece: Piece, pair: np.ndarray, height: float, everything: np.ndarray) -> list[Digit]:
         """The two digits of a piece read as a pair: probabilities the pair's marginals (over the
-        hundred pairs), boxes and inputs the piece's sides of its candidate straight cut nearest its
-        middle (the middle column when it has none; the whole piece's input for a side with no digit)."""
+        hundred pairs), boxes and inputs the piece's sides of its candidate straight cut whose sides
+        the classifier reads most surely as the likeliest pair's digits (the left side's probability
+        of the left digit times the right side's of the right one; ties: nearest the middle, then
+        leftmost; the middle column when there is no cut; the whole piece's input for a side with no digit)."""
         top, bottom, left, right = self.box(piece)
         middle = (left + right) / 2
         columns = [int(path[top]) for path in self.cut_paths(piece, height) if path.min() == path.max()]
-        column = min(columns, key=lambda c: (abs(c - middle), c)) if columns else int(middle)
         (labels, first, last), = piece.parts
-        cut = self.edge(np.full(self.labels.shape[0], column, dtype=np.int64))
+        sides = {}
+        for column in columns or [int(middle)]:
+            cut = self.edge(np.full(self.labels.shape[0], column, dtype=np.int64))
+            sides[column] = (Piece(((labels, first, cut),)), Piece(((labels, cut, last),)))
+        first_digit, second_digit = divmod(int(np.argmax(pair[:NOT_A_PAIR])), 10)
+        self.score([side for both in sides.values() for side in both if self.mask(side).any()], everything)
+
+        def agreement(column: int) -> float:
+            found = [self.scores.get(side) for side in sides[column]]
+            return (0.0 if found[0] is None else float(found[0][first_digit])) \
+                * (0.0 if found[1] is None else float(found[1][second_digit]))
+
+        column = min(sides, key=lambda c: (-agreement(c), abs(c - middle), c))
         odds = pair[:NOT_A_PAIR].reshape(10, 10) / max(float(pair[:NOT_A_PAIR].sum()), 1e-12)
         whole_image, (x0, y0, x1, y1) = self.prepared[piece]
         split = column * self.cell
         digits = []
-        for side, probabilities, fallback in ((Piece(((labels, first, cut),)), odds.sum(axis=1), (x0, y0, split, y1)),
-                                              (Piece(((labels, cut, last),)), odds.sum(axis=0), (split, y0, x1, y1))):
-            prepared = self.prepare(side, everything & ~self.mask(side)) if self.mask(side).any() else None
+        for side, probabilities, fallback in ((sides[column][0], odds.sum(axis=1), (x0, y0, split, y1)),
+                                              (sides[column][1], odds.sum(axis=0), (split, y0, x1, y1))):
+            prepared = self.prepared.get(side)
             image, box = prepared if prepared is not None else (whole_image, fallback)
             digits.append(Digit(image, box, probabilities))
         return digits
@@ -554,9 +568,9 @@ def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
     return lambda images: 1.0 - detector(images)
 
 
-def load_pair_reader(path: str | Path) -> ReadPair:
+def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
     """The pair reader at `path` (experiments/pair_reader.py trains it): probabilities [N, PAIR_CLASSES]
-    per input; ValueError naming the file when it is no pair reader."""
+    per input; OSError or ValueError naming the file when it is missing or no pair reader."""
     from digitnet.serving.judge import DETECTOR_LAYERS, Detector
 
     detector = Detector.load(path)

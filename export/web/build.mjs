@@ -1,18 +1,19 @@
 // Builds dist/: the bundled page, LiteRT's wasm files, the exported TFLite models,
 // dist/models/models.json, the list the page offers (the first is its default), each with the
 // not-a-digit judge's settings for that file, the judge's detector (judge_files.mjs) and number
-// reading's piece judge (piece_judge_files.mjs).
+// reading's piece judge and pair reader (piece_judge_files.mjs).
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportJudge } from "./judge_files.mjs";
-import { exportPieceJudge } from "./piece_judge_files.mjs";
+import { exportPairReader, exportPieceJudge } from "./piece_judge_files.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = process.env.DIGITNET_WEB_DIST || join(here, "dist");
 const savedModels = process.env.DIGITNET_SAVED_MODELS || join(here, "..", "..", "saved_models");
 const pieceJudge = process.env.DIGITNET_PIECE_JUDGE || join(here, "..", "..", "digitnet", "serving", "piece_judge.npz");
+const pairReader = process.env.DIGITNET_PAIR_READER || join(here, "..", "..", "digitnet", "serving", "pair_reader.npz");
 // What the page offers, best first: the committee if one is exported, then LeNet (small).
 const OFFER = [
   { name: "committee", title: "Committee", variants: ["int8"] },
@@ -37,10 +38,11 @@ const readableSize = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB`
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, "models"), { recursive: true });
-let judgeSettings, pieces;
+let judgeSettings, pieces, pairs;
 try {
   judgeSettings = exportJudge(savedModels, join(dist, "models"));
   pieces = exportPieceJudge(pieceJudge, join(dist, "models"));
+  pairs = exportPairReader(pairReader, join(dist, "models"));
 } catch (error) {
   fail(error.message);
 }
@@ -78,5 +80,6 @@ await build({
 cpSync(join(here, "src", "index.html"), join(dist, "index.html"));
 cpSync(join(here, "node_modules", "@litertjs", "core", "wasm"), join(dist, "wasm"), { recursive: true });
 const judged = judgeSettings ? ` and the judge of ${JSON.parse(readFileSync(join(dist, "models", "judge.json"), "utf8")).source}` : "";
-const pieceJudged = pieces ? `, and the piece judge ${pieceJudge}` : "";
-console.log(`built ${dist} with ${sources.join(", ")}${judged}${pieceJudged}`);
+const pieceJudged = pieces ? `, the piece judge ${pieceJudge}` : "";
+const pairRead = pairs ? `, the pair reader ${pairReader}` : "";
+console.log(`built ${dist} with ${sources.join(", ")}${judged}${pieceJudged}${pairRead}`);

@@ -101,7 +101,7 @@ export function detectorLogits(detector, pixels) {
   return Array.from(x.data);
 }
 
-const softmax = (logits) => {
+export const softmax = (logits) => {
   const top = Math.max(...logits);
   const exp = logits.map((v) => Math.exp(v - top));
   const total = exp.reduce((a, b) => a + b, 0);

@@ -2,19 +2,20 @@
 // LeNet the small alternative) reads every digit, on the device, with LiteRT.js. The build lists
 // the models in models/models.json, each with its input and output scale and zero point (from its
 // model card). The digits are found as Python finds them (segment.js, PREPROCESSING.md), the cuts
-// of touching digits weighed by the piece judge when the build has one (piece_judge.js, on
-// models/piece_judge.json and models/piece_judge.bin). With
+// of touching digits weighed by the piece judge and wide pieces read as pairs by the pair reader
+// when the build has them (piece_judge.js, on models/piece_judge.json and .bin, models/pair_reader.json
+// and .bin). With
 // "not a digit" ticked (the default), the judge of digitnet/serving/judge.py (judge.js, on the
 // build's models/judge.json and models/detector.bin) decides whether each piece is a digit at all.
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
 import { judgeDigit, loadDetector } from "./judge.js";
-import { loadPieceJudge } from "./piece_judge.js";
+import { loadPairReader, loadPieceJudge } from "./piece_judge.js";
 import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
 import { findDigits } from "./segment.js";
 
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const state = { models: {}, model: null, name: null, detector: null, oneDigit: null, drawing: false, last: null };
+const state = { models: {}, model: null, name: null, detector: null, oneDigit: null, readPair: null, drawing: false, last: null };
 const judgeBox = document.getElementById("judge");
 
 function clearPad() {
@@ -82,16 +83,22 @@ async function loadJudge() {
   state.detector = loadDetector(spec, await weights.arrayBuffer());
 }
 
-// models/piece_judge.json and its weights, when the build has a piece judge; without one the cuts
-// are weighed by the classifier and the priors alone (state.oneDigit stays null).
-async function loadPieces() {
-  const response = await fetch("models/piece_judge.json");
-  if (response.status === 404) return;
-  if (!response.ok) throw new Error(`models/piece_judge.json: HTTP ${response.status}`);
+// A CNN of the detector's shape from models/<name>.json and its weights, or null when the build has
+// none (a 404): without a piece judge the cuts are weighed by the classifier and the priors alone,
+// without a pair reader every piece is read as one digit.
+async function loadWeights(name, load) {
+  const response = await fetch(`models/${name}.json`);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`models/${name}.json: HTTP ${response.status}`);
   const spec = await response.json();
   const weights = await fetch(`models/${spec.file}`);
   if (!weights.ok) throw new Error(`models/${spec.file}: HTTP ${weights.status}`);
-  state.oneDigit = loadPieceJudge(spec, await weights.arrayBuffer());
+  return load(spec, await weights.arrayBuffer());
+}
+
+async function loadPieces() {
+  state.oneDigit = await loadWeights("piece_judge", loadPieceJudge);
+  state.readPair = await loadWeights("pair_reader", loadPairReader);
 }
 
 // The judge's verdict on one digit of a reading, or null without a judge.
@@ -150,7 +157,7 @@ async function readCanvas(source) {
     const answer = await classify(pixels);
     milliseconds += answer.milliseconds;
     return answer.probabilities;
-  }, state.oneDigit);
+  }, state.oneDigit, state.readPair);
   return { digits, milliseconds };
 }
 

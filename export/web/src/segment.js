@@ -31,6 +31,9 @@ const JOIN = 0.7;
 const DIGIT = 0.97;
 const FLOOR = 1e-6;
 const PIECE_POWER = 1;  // a candidate's value times the piece judge's P(one digit) to this (whole) power
+const PAIR_CLASSES = 101;  // the pair reader's outputs: pairs 10 * left + right, then "not a pair"
+const NOT_A_PAIR = 100;
+const PAIR_WIDE = 0.7;  // a piece of one group at least 0.7 of max(its height, the row's) wide may be a pair
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -46,11 +49,13 @@ const part = (labels, left, right) => ({ labels, left, right });
 
 class Segmenter {
   // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers);
-  // oneDigit (the piece judge, optional): (Uint8Array(784)[]) -> P(one whole digit) of each input.
-  constructor(ink, classify, oneDigit = null) {
+  // oneDigit (the piece judge, optional): (Uint8Array(784)[]) -> P(one whole digit) of each input;
+  // readPair (the pair reader, optional): (Uint8Array(784)[]) -> PAIR_CLASSES probabilities of each.
+  constructor(ink, classify, oneDigit = null, readPair = null) {
     this.ink = ink;
     this.classify = classify;
     this.oneDigit = oneDigit;
+    this.readPair = readPair;
     const { noise, threshold } = inkNoise(ink);
     this.noise = noise;
     let marks = grid(ink.rows, ink.cols, Uint8Array.from(ink.data, (v) => (v > threshold ? 1 : 0)));
@@ -360,24 +365,99 @@ class Segmenter {
     return Math.max(...scores) * prior * join * DIGIT * judged;
   }
 
-  // The digits: the runs of units covering them all whose values multiply to the most.
+  // piece key -> the pair reader's probabilities, for the candidates of one group (no gap joined)
+  // at least PAIR_WIDE of max(their height, the row's) wide that are prepared.
+  pairs(candidates, height) {
+    const found = new Map();
+    if (this.readPair === null) return found;
+    const wide = [];
+    for (const { piece: p, joins } of candidates.values()) {
+      const [top, bottom, left, right] = this.box(p);
+      if (joins === 0 && p.parts.length === 1 && this.prepared.get(p.key) != null &&
+          right - left >= PAIR_WIDE * Math.max(bottom - top, height)) wide.push(p);
+    }
+    if (!wide.length) return found;
+    const read = this.readPair(wide.map((p) => this.prepared.get(p.key).image));
+    wide.forEach((p, i) => found.set(p.key, read[i]));
+    return found;
+  }
+
+  // The digits: the runs of units covering them all whose values multiply to the most, each
+  // { piece, pair: null } for one digit or { piece, pair: the pair reader's probabilities } for two:
+  // a pair is worth its likeliest pair's probability times DIGIT squared.
   async bestPath(units, groups, height, everything) {
     const candidates = this.candidates(units, groups, height);
     await this.score([...candidates.values()].map((c) => c.piece), everything);
+    const pairs = this.pairs(candidates, height);
     const n = units.length;
     const best = [1.0, ...new Array(n).fill(-1.0)];
-    const back = new Array(n + 1).fill(0);
+    const back = Array.from({ length: n + 1 }, () => [0, false]);
     for (let end = 1; end <= n; end++) {
       for (let start = 0; start < end; start++) {  // runs of at most SPAN units, and whole groups of more
         const candidate = candidates.get(`${start},${end}`);
         if (candidate === undefined || best[start] < 0) continue;
-        const total = best[start] * this.value(candidate.piece, candidate.joins, height, candidate.alone);
-        if (total > best[end]) [best[end], back[end]] = [total, start];
+        let total = best[start] * this.value(candidate.piece, candidate.joins, height, candidate.alone);
+        if (total > best[end]) [best[end], back[end]] = [total, [start, false]];
+        const pair = pairs.get(candidate.piece.key);
+        if (pair !== undefined) {
+          total = best[start] * Math.max(...pair.slice(0, NOT_A_PAIR)) * DIGIT * DIGIT;
+          if (total > best[end]) [best[end], back[end]] = [total, [start, true]];
+        }
       }
     }
-    const pieces = [];
-    for (let end = n; end > 0; end = back[end]) pieces.push(candidates.get(`${back[end]},${end}`).piece);
-    return pieces.reverse();
+    const path = [];
+    for (let end = n; end > 0; end = back[end][0]) {
+      const p = candidates.get(`${back[end][0]},${end}`).piece;
+      path.push({ piece: p, pair: back[end][1] ? pairs.get(p.key) : null });
+    }
+    return path.reverse();
+  }
+
+  // The two digits of a piece read as a pair: probabilities the pair's marginals (over the hundred
+  // pairs), boxes and inputs the piece's sides of its candidate cut whose sides the classifier reads
+  // most surely as the likeliest pair's digits (left side's P(left digit) x right side's P(right
+  // digit); ties: nearest the middle, then leftmost; the middle column when there is no cut; the whole
+  // piece's input for a side with no digit).
+  async splitPair(p, pair, height, everything) {
+    const [, , left, right] = this.box(p);
+    const middle = (left + right) / 2;
+    const cuts = this.cutColumns(p, height);
+    const columns = cuts.length ? cuts : [Math.trunc(middle)];
+    const { labels, left: first, right: last } = p.parts[0];
+    const sides = new Map(columns.map((c) => [c, [piece([part(labels, first, c)]), piece([part(labels, c, last)])]]));
+    let best = 0;
+    for (let k = 1; k < NOT_A_PAIR; k++) if (pair[k] > pair[best]) best = k;
+    const [firstDigit, secondDigit] = [Math.floor(best / 10), best % 10];
+    await this.score([...sides.values()].flat().filter((s) => this.mask(s).some((v) => v)), everything);
+    const agreement = (c) => {
+      const [l, r] = sides.get(c).map((s) => this.scores.get(s.key));
+      return (l == null ? 0 : l[firstDigit]) * (r == null ? 0 : r[secondDigit]);
+    };
+    let column = columns[0];
+    for (const c of columns.slice(1)) {
+      const [a, b] = [agreement(c), agreement(column)];
+      if (a > b || (a === b && (Math.abs(c - middle) < Math.abs(column - middle) ||
+          (Math.abs(c - middle) === Math.abs(column - middle) && c < column)))) column = c;
+    }
+    let total = 0;
+    for (let k = 0; k < NOT_A_PAIR; k++) total += pair[k];
+    total = Math.max(total, 1e-12);
+    const [leftOdds, rightOdds] = [new Array(10).fill(0), new Array(10).fill(0)];
+    for (let a = 0; a < 10; a++) {
+      for (let b = 0; b < 10; b++) {
+        leftOdds[a] += pair[10 * a + b] / total;
+        rightOdds[b] += pair[10 * a + b] / total;
+      }
+    }
+    const whole = this.prepared.get(p.key);
+    const [x0, y0, x1, y1] = whole.box;
+    const split = column * this.cell;
+    const [leftSide, rightSide] = sides.get(column);
+    return [[leftSide, leftOdds, [x0, y0, split, y1]], [rightSide, rightOdds, [split, y0, x1, y1]]]
+      .map(([side, probabilities, fallback]) => {
+        const prepared = this.prepared.get(side.key);
+        return prepared != null ? { ...prepared, probabilities } : { image: whole.image, box: fallback, probabilities };
+      });
   }
 
   // The number's digits left to right ({ image, box, probabilities }); null when it holds a single
@@ -389,11 +469,14 @@ class Segmenter {
     const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
     const units = this.units(groups, height);
     if (units.length === 1) return null;
-    const pieces = await this.bestPath(units, groups, height, everything);
-    if (pieces.length === 1) return null;
-    await this.score(pieces, everything);
-    const found = pieces.filter((p) => this.prepared.get(p.key) != null)
-      .map((p) => ({ ...this.prepared.get(p.key), probabilities: this.scores.get(p.key) }));
+    const path = await this.bestPath(units, groups, height, everything);
+    if (path.length === 1 && path[0].pair === null) return null;
+    await this.score(path.filter(({ pair }) => pair === null).map(({ piece: p }) => p), everything);
+    const found = [];
+    for (const { piece: p, pair } of path) {
+      if (pair !== null) found.push(...(await this.splitPair(p, pair, height, everything)));
+      else if (this.prepared.get(p.key) != null) found.push({ ...this.prepared.get(p.key), probabilities: this.scores.get(p.key) });
+    }
     found.sort((a, b) => (a.box[0] + a.box[2]) - (b.box[0] + b.box[2]));  // stable, as Python's sort
     return found.length <= 1 ? null : found;
   }
@@ -401,9 +484,10 @@ class Segmenter {
 
 // ink (inkImage's grid) -> the digits left to right, each { image: Uint8Array(784), box: [left, top,
 // right, bottom] (exclusive), probabilities }; throws NoDigit when there are none. oneDigit: the
-// piece judge (piece_judge.js), or null: the classifier and the priors alone decide the cuts.
-export async function findDigits(ink, classify, oneDigit = null) {
-  const digits = await new Segmenter(ink, classify, oneDigit).digits();
+// piece judge (piece_judge.js), or null: the classifier and the priors alone decide the cuts;
+// readPair: the pair reader (piece_judge.js), or null: every piece is read as one digit.
+export async function findDigits(ink, classify, oneDigit = null, readPair = null) {
+  const digits = await new Segmenter(ink, classify, oneDigit, readPair).digits();
   if (digits !== null) return digits;
   const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
   const image = toInput(digit);
