@@ -120,3 +120,21 @@ def test_wide_numbers_are_seeded_and_some_digits_are_wide():
     assert {len(n) for _, n, _ in first} <= {1, 2, 3}
     aspects = [(right - left) / (bottom - top) for _, _, boxes in first for left, top, right, bottom in boxes]
     assert max(aspects) > 1.1  # MNIST's digits are narrower than high; stretched ones need not be
+
+
+@pytest.mark.parametrize("pair_alone", [False, True])
+def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, pair_alone):  # noqa: F811
+    """Two touching digits alone on the page make one group too narrow to be cut: one unit, read as
+    one digit unless lone groups go through the lattice, where a sure pair reader reads them."""
+    images, classify = templates
+    grey, _ = page_of(images, "10", [-2])
+    ink = preprocess.ink_image(grey)
+    segmenter = segment.Segmenter(ink, "page", classify)
+    groups, height = segmenter.row(segmenter.strokes_joined())
+    assert len(segmenter.units(groups, height)) == 1  # one group, not cut
+    found = segment.find_digits(ink, "page", classify, None, read_pair=stub_pair_reader(10, 0.99),
+                                pair_alone=pair_alone)
+    if pair_alone:
+        assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "10"
+    else:
+        assert len(found) == 1

@@ -18,11 +18,12 @@ simplest first (no judge, then smaller training sets).
     python -m digitnet.experiments.piece_judge_selection --judge none \\
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
-With --width-prior FREE,SLOPE, --cuts N, --seam FRACTION or --pair-reader
-FILE (repeatable, the value as it is first; 'none': no pair reader) the
-candidates are the segmenter's width priors, numbers of candidate cuts per
-row height, bends of its cuts or pair readers instead, each read with the
-one --judge given (the rules of reports/number_reading.md's later sections).
+With --width-prior FREE,SLOPE, --cuts N, --seam FRACTION, --pair-reader
+FILE or --pair-alone yes|no (repeatable, the value as it is first; 'none':
+no pair reader) the candidates are the segmenter's width priors, numbers of
+candidate cuts per row height, bends of its cuts, pair readers or whether a
+lone group may be read as a pair instead, each read with the one --judge
+given (the rules of reports/number_reading.md's later sections).
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tupl
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam, read_pair) where they differ from segment's."""
+    (width_prior, cuts, seam, read_pair, pair_alone) where they differ from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
                        for d in find_digits(ink, "number", classify, one_digit, **settings))
@@ -117,6 +118,13 @@ def pair_reader_of(candidate: str):
         raise DataError(f"--pair-reader {candidate}: not a pair reader file ({error})") from None
 
 
+def yes_no(value: str) -> bool:
+    """--pair-alone yes|no."""
+    if value not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"takes yes or no, received {value!r}")
+    return value == "yes"
+
+
 def positive_count(value: str) -> int:
     """--cuts N: a whole number from 1."""
     if not value.isdigit() or int(value) < 1:
@@ -162,14 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair-reader", action="append", metavar="FILE",
                         help=f"a pair reader to compare ('{NO_JUDGE}': none), the setting as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--pair-alone", action="append", type=yes_no, metavar="yes|no",
+                        help="whether a lone group may be read as a pair, the setting as it is first "
+                             "(repeatable; one --judge)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader") if getattr(args, flag)]
+    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone") if getattr(args, flag)]
     if len(compared) > 1:
-        parser.error("compare one of --width-prior, --cuts, --seam and --pair-reader at a time, received "
+        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader and --pair-alone at a time, received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
         if len(judges) != 1:
@@ -177,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"received {len(judges)}")
         (judge,) = judges.values()
         named = {"width_prior": lambda v: f"width prior {v[0]:g},{v[1]:g}", "cuts": lambda v: f"cuts {v}",
-                 "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}"}[compared[0]]
+                 "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}",
+                 "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
         else:

@@ -80,6 +80,7 @@ PIECE_JUDGE_FILE = Path(__file__).with_name("piece_judge.npz")  # experiments/pi
 PAIR_READER_FILE = Path(__file__).with_name("pair_reader.npz")  # experiments/pair_reader.py writes it
 PAIR_CLASSES, NOT_A_PAIR = 101, 100  # the pair reader's outputs: pairs 10 * left + right, then "not a pair"
 PAIR_WIDE = 0.7  # a piece of one group at least 0.7 of max(its height, the row's) wide may be read as a pair
+PAIR_ALONE = False  # a lone group too narrow to be cut (one unit) may be read as a pair
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
 ReadPair = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N, PAIR_CLASSES] probabilities
@@ -111,9 +112,9 @@ class Segmenter:
 
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
                  width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
-                 read_pair: ReadPair | None = None):
+                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
-        self.read_pair = read_pair
+        self.read_pair, self.pair_alone = read_pair, pair_alone
         self.width_free, self.width_slope = width_prior
         self.cuts, self.seam = cuts, seam
         self.noise, threshold = preprocess.ink_noise(ink)
@@ -538,7 +539,7 @@ class Segmenter:
             return None
         everything = np.isin(self.labels, [label for g in groups for label in g])
         units = self.units(groups, height)
-        if len(units) == 1:
+        if len(units) == 1 and not (self.pair_alone and self.read_pair is not None):
             return None
         path = self.best_path(units, groups, height, everything)
         if len(path) == 1 and path[0][1] is None:
@@ -588,12 +589,13 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
-                read_pair: ReadPair | None = None) -> list[Digit]:
+                read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
-    `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS) and `seam` (SEAM): other values only to compare them."""
-    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair).digits()
+    `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM) and `pair_alone` (PAIR_ALONE):
+    other values only to compare them."""
+    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)

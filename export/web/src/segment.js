@@ -34,6 +34,7 @@ const PIECE_POWER = 1;  // a candidate's value times the piece judge's P(one dig
 const PAIR_CLASSES = 101;  // the pair reader's outputs: pairs 10 * left + right, then "not a pair"
 const NOT_A_PAIR = 100;
 const PAIR_WIDE = 0.7;  // a piece of one group at least 0.7 of max(its height, the row's) wide may be a pair
+const PAIR_ALONE = 0;  // 1 (Python's True): a lone group too narrow to be cut may be read as a pair
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -468,7 +469,7 @@ class Segmenter {
     const labels = new Set(groups.flatMap((g) => [...g]));
     const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
     const units = this.units(groups, height);
-    if (units.length === 1) return null;
+    if (units.length === 1 && !(PAIR_ALONE && this.readPair !== null)) return null;
     const path = await this.bestPath(units, groups, height, everything);
     if (path.length === 1 && path[0].pair === null) return null;
     await this.score(path.filter(({ pair }) => pair === null).map(({ piece: p }) => p), everything);
