@@ -138,3 +138,19 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
         assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "10"
     else:
         assert len(found) == 1
+
+
+@pytest.mark.parametrize("flags, words", [(["--units", "0"], "--pairs and --units must be whole numbers from 1, received 4000 and 0"),
+                                          (["--wide", "-1"], "--wide must be a whole number from 0, received -1"),
+                                          (["--jobs", "0"], "--jobs must be a whole number from 1, received 0")])
+def test_bad_flags_are_refused_before_any_work(tmp_path, flags, words):
+    from digitnet.core.errors import DataError
+
+    with pytest.raises(DataError, match=words):
+        pair_reader.main(["--save", str(tmp_path / "p.npz"), "--output-dir", str(tmp_path / "run"), *flags])
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_dense_layer_takes_the_units_asked_for():
+    model = pair_reader.pair_spec(32).build()
+    assert model.get_layer("dense1").units == 32 and model.output_shape == (None, segment.PAIR_CLASSES)

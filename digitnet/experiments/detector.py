@@ -32,10 +32,11 @@ EPOCHS, BATCH, LEARNING_RATE, SEED = 10, 128, 2e-3, 0
 TRAIN_PURPOSE, TEST_PURPOSE = "train", "fit"
 
 
-def build_detector(classes: int = NOT_A_DIGIT_CLASS + 1):
+def build_detector(classes: int = NOT_A_DIGIT_CLASS + 1, units: int | None = None):
     """The Keras twin of judge.Detector: uint8-scaled [28, 28] input -> 11 logits (0-9, not a digit;
-    `classes` others for other judges of that shape), then a softmax without weights, so that the
-    loop's classification loss applies and the NumPy detector reads the logits layer's weights as they are."""
+    `classes` others, and `units` in the dense layer before them, for other judges of its layers),
+    then a softmax without weights, so that the loop's classification loss applies and the NumPy
+    detector reads the logits layer's weights as they are."""
     import keras
 
     inputs = keras.Input((28, 28, 1))
@@ -49,7 +50,8 @@ def build_detector(classes: int = NOT_A_DIGIT_CLASS + 1):
             if len(x.shape) > 2:
                 x = keras.layers.Flatten()(x)
             last = name == DETECTOR_LAYERS[-1][0]
-            x = keras.layers.Dense(classes if last else size, activation=None if last else "relu", name=name)(x)
+            width = classes if last else (units or size)
+            x = keras.layers.Dense(width, activation=None if last else "relu", name=name)(x)
     outputs = keras.layers.Activation("softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="not_a_digit_detector")
 

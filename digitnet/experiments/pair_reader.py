@@ -57,10 +57,15 @@ COARSE = 0.3
 WIDE_LENGTHS, WIDE_SHARE, WIDE_STRETCH = (1, 2, 3), 0.5, (1.2, 2.0)
 WIDE_SEEDS = {"train": 8200, "fit": 8950}
 
-PAIR_SPEC = ModelSpec(
-    functools.partial(build_detector, classes=PAIR_CLASSES), "classification", EPOCHS, LEARNING_RATE, BATCH,
-    "pair reader: the hundred pairs of digits and 'not a pair' (judge.DETECTOR_LAYERS)",
-)
+UNITS = 64  # the dense layer's units (judge.DETECTOR_LAYERS'), --units to change
+
+
+def pair_spec(units: int = UNITS) -> ModelSpec:
+    """The pair reader as a ModelSpec of digitnet's loop: judge.DETECTOR_LAYERS with PAIR_CLASSES
+    outputs and `units` in its dense layer."""
+    return ModelSpec(functools.partial(build_detector, classes=PAIR_CLASSES, units=units), "classification",
+                     EPOCHS, LEARNING_RATE, BATCH,
+                     f"pair reader: the hundred pairs of digits and 'not a pair' (judge.DETECTOR_LAYERS, {units} units)")
 
 
 def label_pair(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) -> int | None:
@@ -192,7 +197,7 @@ def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None 
 
 def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
-                      progress=None):
+                      progress=None, units: int = UNITS):
     """Trains the pair reader through the loop in `output_dir`, deterministically; `counts`:
     {purpose: {"pieces": n, "pairs": n, "wide": n}} (pair_set). Returns (RunResult, Keras model)."""
     import keras
@@ -207,7 +212,7 @@ def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
                                                      "(pairs labelled); tested on those of its 'fit' digits")
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
-    result = train(config, data=data, spec=PAIR_SPEC)
+    result = train(config, data=data, spec=pair_spec(units))
     return result, keras.models.load_model(result.model_path)
 
 
@@ -221,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
+    parser.add_argument("--pairs", type=int, default=PAIR_NUMBERS["train"],
+                        help="two-digit numbers with touching neighbours learnt from (the first shards are the same)")
+    parser.add_argument("--units", type=int, default=UNITS, help="units of the dense layer")
     parser.add_argument("--wide", type=int, default=0,
                         help="numbers of 1-3 digits, some stretched in width, also learnt from (a tenth as many tested on)")
     args = parser.parse_args(argv)
@@ -228,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         raise DataError(f"--jobs must be a whole number from 1, received {args.jobs}")
     if args.wide < 0:
         raise DataError(f"--wide must be a whole number from 0, received {args.wide}")
-    counts = {"train": {"wide": args.wide}, "fit": {"wide": args.wide // 10}}
+    if args.pairs < 1 or args.units < 1:
+        raise DataError(f"--pairs and --units must be whole numbers from 1, received {args.pairs} and {args.units}")
+    counts = {"train": {"wide": args.wide, "pairs": args.pairs}, "fit": {"wide": args.wide // 10}}
     started = time.perf_counter()
 
     def progress(purpose: str, done: int, total: int) -> None:
@@ -236,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
               end="\n" if done == total else "", flush=True)
 
     result, model = train_pair_reader(args.output_dir, args.cache, args.seed, args.epochs, counts, fresh=args.fresh,
-                                      jobs=args.jobs, progress=progress)
+                                      jobs=args.jobs, progress=progress, units=args.units)
     path = save_weights(model, args.save)
     print(f"{result.headline} on the validation digits' pieces")
     print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
