@@ -45,12 +45,35 @@ def test_a_sure_pair_reads_an_overlapping_pair_as_two_digits(templates):  # noqa
     found = _digits(grey, classify, stub_pair_reader(8, 0.99))  # a pair reader sure of "08"
     assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "4085"
     zero, eight = found[1], found[2]
-    for digit in (zero, eight):
+    # the pair's conditionals, exactly one-hot for this reader: the classifier gives no such probabilities
+    np.testing.assert_array_equal(zero.probabilities, np.eye(10)[0])
+    np.testing.assert_array_equal(eight.probabilities, np.eye(10)[8])
+    for digit, value in ((zero, 0), (eight, 8)):
         assert digit.image.shape == (28, 28) and digit.image.dtype == np.uint8 and digit.image.max() > 0
-        np.testing.assert_allclose(digit.probabilities.sum(), 1.0)
+        # the cut is the one whose sides read as the pair's digits: each side's own input reads so
+        assert int(np.argmax(classify(digit.image[None])[0])) == value
     # the two boxes lie within the pair's ink, side by side, the cut between them
     assert boxes[1][0] - 8 <= zero.box[0] < eight.box[0] and zero.box[2] <= eight.box[2] <= boxes[2][2] + 8
     assert zero.box[2] <= eight.box[0] + 1
+
+
+def test_a_pair_reads_as_its_likeliest_pair_not_as_its_marginals(templates):  # noqa: F811
+    """P(17) .40, P(71) .30, P(77) .30: the marginals' best digits make 77, which the reader finds less
+    likely than 17; the two digits of the pair read 17."""
+    images, classify = templates
+    grey, _ = page_of(images, "4085", [6, -6, 6])
+    segmenter = segment.Segmenter(preprocess.ink_image(grey), "page", classify, None,
+                                  read_pair=stub_pair_reader(8, 0.99))
+    groups, height = segmenter.row(segmenter.strokes_joined())
+    everything = np.isin(segmenter.labels, [label for g in groups for label in g])
+    path = segmenter.best_path(segmenter.units(groups, height), groups, height, everything)
+    (piece, _), = [(p, pair) for p, pair in path if pair is not None]  # the 0 and the 8, read as a pair
+    pair = np.zeros(segment.PAIR_CLASSES)
+    pair[[17, 71, 77]] = [0.40, 0.30, 0.30]
+    first, second = segmenter.split_pair(piece, pair, height, everything)
+    assert (int(np.argmax(first.probabilities)), int(np.argmax(second.probabilities))) == (1, 7)
+    np.testing.assert_allclose(first.probabilities[[1, 7]], [0.40 / 0.70, 0.30 / 0.70])  # P(x, 7) over x
+    np.testing.assert_allclose(second.probabilities, np.eye(10)[7])  # P(1, x) over x: only P(1, 7) is not 0
 
 
 def test_an_unsure_pair_reader_changes_nothing(templates):  # noqa: F811

@@ -73,7 +73,8 @@ def make_number(digits: Sequence[np.ndarray], cases: Sequence[str], rng: np.rand
         ink = photo_synth.ink_alpha(digit, own, pen, rng)
         y, x = top + y, left + x
         np.maximum(alpha[y:y + own, x:x + own], ink, out=alpha[y:y + own, x:x + own])
-        seen = min(0.25, 0.5 * float(ink.max()))  # a faint pen's ink: half its darkest
+        darkest = float(ink.max())
+        seen = 0.25 if darkest > 0.25 else 0.5 * darkest  # a pen fainter than that: half its darkest
         rows, cols = np.flatnonzero(ink.max(axis=1) > seen), np.flatnonzero(ink.max(axis=0) > seen)
         boxes.append((x + int(cols[0]), y + int(rows[0]), x + int(cols[-1]) + 1, y + int(rows[-1]) + 1))
     return photo_synth.finish_photo(page, alpha, cases, pen, rng, rgb=rgb, noise=noise), boxes

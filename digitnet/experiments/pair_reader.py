@@ -56,6 +56,20 @@ COARSE = 0.3
 # shard k seeded WIDE_SEEDS[purpose] + k.
 WIDE_LENGTHS, WIDE_SHARE, WIDE_STRETCH = (1, 2, 3), 0.5, (1.2, 2.0)
 WIDE_SEEDS = {"train": 8200, "fit": 8950}
+# The cache names a shard by kind, purpose, shard and count only: a change to the constants above (or
+# to number_synth, coarse, the segmenter's candidates) needs another cache folder (--cache).
+
+
+def check_seeds(counts: dict[str, int], purpose: str) -> None:
+    """DataError when so many pair or wide numbers are asked for that their shards' seeds would reach
+    the next set's (pairs up to the wide seeds, wide numbers up to the coarse pairs')."""
+    shards = {kind: -(-counts.get(kind, 0) // piece_judge.SHARD) for kind in ("pairs", "wide")}
+    room = {"pairs": WIDE_SEEDS["train"] - PAIR_SEEDS["train"],
+            "wide": PAIR_SEEDS["train"] + piece_judge.COARSE_SEED - WIDE_SEEDS["train"]}
+    if purpose == "train" and any(shards[kind] > room[kind] for kind in shards):
+        raise DataError(f"at most {room['pairs'] * piece_judge.SHARD:,} pair and {room['wide'] * piece_judge.SHARD:,} "
+                        f"wide numbers keep their seeds apart, received {counts.get('pairs', 0):,} and "
+                        f"{counts.get('wide', 0):,}")
 
 UNITS = 64  # the dense layer's units (judge.DETECTOR_LAYERS'), --units to change
 
@@ -188,6 +202,7 @@ def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None 
     (`counts`: {"pieces": n, "pairs": n, "wide": n}; no wide numbers unless given), shard by shard,
     each kept in `cache_dir`."""
     counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], "wide": 0, **(counts or {})}
+    check_seeds(counts, purpose)
     shard = piece_judge.SHARD
     work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir)
             for kind in ("pieces", "pairs", "wide") for index, start in enumerate(range(0, counts[kind], shard))]

@@ -441,13 +441,16 @@ class Segmenter:
 
     def pairs(self, candidates: dict, height: float) -> dict:
         """Piece -> the pair reader's probabilities [PAIR_CLASSES], for the candidates of one group
-        (no gap joined) at least PAIR_WIDE of max(their height, the row's) wide that are prepared."""
+        (no gap joined) at least PAIR_WIDE of max(their height, the row's) wide that are prepared and
+        whose digit is at least SHORT of the row's height high (as value() requires of one digit)."""
         if self.read_pair is None:
             return {}
         wide = []
         for piece, joins, _ in candidates.values():
             top, bottom, left, right = self.box(piece)
-            if joins == 0 and len(piece.parts) == 1 and self.prepared.get(piece) is not None \
+            prepared = self.prepared.get(piece)
+            if joins == 0 and len(piece.parts) == 1 and prepared is not None \
+                    and prepared[1][3] - prepared[1][1] >= SHORT * height * self.cell \
                     and right - left >= PAIR_WIDE * max(bottom - top, height):
                 wide.append(piece)
         if not wide:
@@ -485,11 +488,13 @@ class Segmenter:
         return pieces[::-1]
 
     def split_pair(self, piece: Piece, pair: np.ndarray, height: float, everything: np.ndarray) -> list[Digit]:
-        """The two digits of a piece read as a pair: probabilities the pair's marginals (over the
-        hundred pairs), boxes and inputs the piece's sides of its candidate straight cut whose sides
+        """The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
+        conditionals (the left digit's: P(x, b) over x; the right's: P(a, x) over x; so that they read a
+        and b), boxes and inputs the piece's sides of its candidate straight cut whose sides
         the classifier reads most surely as the likeliest pair's digits (the left side's probability
         of the left digit times the right side's of the right one; ties: nearest the middle, then
-        leftmost; the middle column when there is no cut; the whole piece's input for a side with no digit)."""
+        leftmost; the middle column when there is no cut; the whole piece's input, and its box cut at
+        the column, for a side with no digit)."""
         top, bottom, left, right = self.box(piece)
         middle = (left + right) / 2
         columns = [int(path[top]) for path in self.cut_paths(piece, height) if path.min() == path.max()]
@@ -507,12 +512,14 @@ class Segmenter:
                 * (0.0 if found[1] is None else float(found[1][second_digit]))
 
         column = min(sides, key=lambda c: (-agreement(c), abs(c - middle), c))
-        odds = pair[:NOT_A_PAIR].reshape(10, 10) / max(float(pair[:NOT_A_PAIR].sum()), 1e-12)
+        odds = pair[:NOT_A_PAIR].reshape(10, 10)
+        left_odds, right_odds = odds[:, second_digit], odds[first_digit, :]
+        left_odds, right_odds = (o / max(float(o.sum()), 1e-12) for o in (left_odds, right_odds))
         whole_image, (x0, y0, x1, y1) = self.prepared[piece]
-        split = column * self.cell
+        split = min(max(column * self.cell, x0 + 1), x1 - 1)  # within the pair's box
         digits = []
-        for side, probabilities, fallback in ((sides[column][0], odds.sum(axis=1), (x0, y0, split, y1)),
-                                              (sides[column][1], odds.sum(axis=0), (split, y0, x1, y1))):
+        for side, probabilities, fallback in ((sides[column][0], left_odds, (x0, y0, split, y1)),
+                                              (sides[column][1], right_odds, (split, y0, x1, y1))):
             prepared = self.prepared.get(side)
             image, box = prepared if prepared is not None else (whole_image, fallback)
             digits.append(Digit(image, box, probabilities))

@@ -367,14 +367,17 @@ class Segmenter {
   }
 
   // piece key -> the pair reader's probabilities, for the candidates of one group (no gap joined)
-  // at least PAIR_WIDE of max(their height, the row's) wide that are prepared.
+  // at least PAIR_WIDE of max(their height, the row's) wide that are prepared and whose digit is at
+  // least SHORT of the row's height high (as value() requires of one digit).
   pairs(candidates, height) {
     const found = new Map();
     if (this.readPair === null) return found;
     const wide = [];
     for (const { piece: p, joins } of candidates.values()) {
       const [top, bottom, left, right] = this.box(p);
-      if (joins === 0 && p.parts.length === 1 && this.prepared.get(p.key) != null &&
+      const prepared = this.prepared.get(p.key);
+      if (joins === 0 && p.parts.length === 1 && prepared != null &&
+          prepared.box[3] - prepared.box[1] >= SHORT * height * this.cell &&
           right - left >= PAIR_WIDE * Math.max(bottom - top, height)) wide.push(p);
     }
     if (!wide.length) return found;
@@ -414,11 +417,11 @@ class Segmenter {
     return path.reverse();
   }
 
-  // The two digits of a piece read as a pair: probabilities the pair's marginals (over the hundred
-  // pairs), boxes and inputs the piece's sides of its candidate cut whose sides the classifier reads
-  // most surely as the likeliest pair's digits (left side's P(left digit) x right side's P(right
-  // digit); ties: nearest the middle, then leftmost; the middle column when there is no cut; the whole
-  // piece's input for a side with no digit).
+  // The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
+  // conditionals (left: P(x, b) over x; right: P(a, x) over x), boxes and inputs the piece's sides of
+  // its candidate cut whose sides the classifier reads most surely as a and b (left side's P(a) x right
+  // side's P(b); ties: nearest the middle, then leftmost; the middle column when there is no cut; the
+  // whole piece's input, and its box cut at the column, for a side with no digit).
   async splitPair(p, pair, height, everything) {
     const [, , left, right] = this.box(p);
     const middle = (left + right) / 2;
@@ -440,19 +443,16 @@ class Segmenter {
       if (a > b || (a === b && (Math.abs(c - middle) < Math.abs(column - middle) ||
           (Math.abs(c - middle) === Math.abs(column - middle) && c < column)))) column = c;
     }
-    let total = 0;
-    for (let k = 0; k < NOT_A_PAIR; k++) total += pair[k];
-    total = Math.max(total, 1e-12);
-    const [leftOdds, rightOdds] = [new Array(10).fill(0), new Array(10).fill(0)];
-    for (let a = 0; a < 10; a++) {
-      for (let b = 0; b < 10; b++) {
-        leftOdds[a] += pair[10 * a + b] / total;
-        rightOdds[b] += pair[10 * a + b] / total;
-      }
-    }
+    const normalised = (odds) => {
+      let total = 0;
+      for (const v of odds) total += v;
+      return odds.map((v) => v / Math.max(total, 1e-12));
+    };
+    const leftOdds = normalised(Array.from({ length: 10 }, (_, x) => pair[10 * x + secondDigit]));
+    const rightOdds = normalised(Array.from({ length: 10 }, (_, x) => pair[10 * firstDigit + x]));
     const whole = this.prepared.get(p.key);
     const [x0, y0, x1, y1] = whole.box;
-    const split = column * this.cell;
+    const split = Math.min(Math.max(column * this.cell, x0 + 1), x1 - 1);  // within the pair's box
     const [leftSide, rightSide] = sides.get(column);
     return [[leftSide, leftOdds, [x0, y0, split, y1]], [rightSide, rightOdds, [split, y0, x1, y1]]]
       .map(([side, probabilities, fallback]) => {
