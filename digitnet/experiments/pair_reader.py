@@ -152,31 +152,12 @@ WRITERS = {"pairs": pair_numbers, "wide": wide_numbers}
 
 def pair_shard(purpose: str, shard: int, count: int, kind: str = "pairs") -> dict[str, np.ndarray]:
     """The candidates of WRITERS[kind](...)'s numbers, as piece_judge.piece_shard gives them."""
-    images, boxes, owner = [], [], []
-    widest = max(WIDE_LENGTHS)
-    digit_boxes = np.full((count, widest, 4), -1, np.int32)
-    number_digits = np.full((count, widest), -1, np.int8)
-    for index, (photo, number, true_boxes) in enumerate(WRITERS[kind](purpose, shard, count)):
-        found, found_boxes = piece_judge.labelled_pieces(photo, number, true_boxes)
-        images += found
-        boxes += found_boxes
-        owner += [index] * len(found)
-        digit_boxes[index, :len(number)] = true_boxes
-        number_digits[index, :len(number)] = [int(d) for d in number]
-    return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
-            "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
-            "digit_boxes": digit_boxes, "digits": number_digits}
+    return piece_judge.candidates_of(WRITERS[kind](purpose, shard, count), max(WIDE_LENGTHS))
 
 
 def shard_pair_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
     """label_pair of each candidate of a shard, -1 where it is left out."""
-    labels = []
-    for box, index in zip(shard["boxes"], shard["number"]):
-        length = int((shard["digits"][index] >= 0).sum())
-        number = "".join(str(int(d)) for d in shard["digits"][index, :length])
-        label = label_pair(box, shard["digit_boxes"][index, :length], number)
-        labels.append(-1 if label is None else label)
-    return np.array(labels, np.int64)
+    return piece_judge.shard_labels(shard, label_pair)
 
 
 def _cached_pairs(job: tuple) -> tuple[np.ndarray, np.ndarray]:

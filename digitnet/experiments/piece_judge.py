@@ -164,12 +164,16 @@ def piece_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) ->
     (written_numbers): "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number
     each comes from), "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the
     last digit)."""
-    widest = max(LENGTHS)
+    return candidates_of(written_numbers(purpose, shard, count, mix), max(LENGTHS), mix.cuts)
+
+
+def candidates_of(written: list, widest: int, cuts: int = TRAINING_CUTS) -> dict[str, np.ndarray]:
+    """The shard of number_set's (photo, number, boxes) of at most `widest` digits: piece_shard's arrays."""
     images, boxes, owner = [], [], []
-    digit_boxes = np.full((count, widest, 4), -1, np.int32)
-    number_digits = np.full((count, widest), -1, np.int8)
-    for index, (photo, number, true_boxes) in enumerate(written_numbers(purpose, shard, count, mix)):
-        found, found_boxes = labelled_pieces(photo, number, true_boxes, mix.cuts)
+    digit_boxes = np.full((len(written), widest, 4), -1, np.int32)
+    number_digits = np.full((len(written), widest), -1, np.int8)
+    for index, (photo, number, true_boxes) in enumerate(written):
+        found, found_boxes = labelled_pieces(photo, number, true_boxes, cuts)
         images += found
         boxes += found_boxes
         owner += [index] * len(found)
@@ -180,14 +184,16 @@ def piece_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) ->
             "digit_boxes": digit_boxes, "digits": number_digits}
 
 
-def shard_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
-    """label_piece of each candidate of a shard, -1 where it is left out."""
+def shard_labels(shard: dict[str, np.ndarray], label=None) -> np.ndarray:
+    """label(box, digit boxes, number) of each candidate of a shard (default label_piece), -1 where it
+    is left out (None)."""
+    label = label or label_piece
     labels = []
     for box, index in zip(shard["boxes"], shard["number"]):
         length = int((shard["digits"][index] >= 0).sum())
         number = "".join(str(int(d)) for d in shard["digits"][index, :length])
-        label = label_piece(box, shard["digit_boxes"][index, :length], number)
-        labels.append(-1 if label is None else label)
+        found = label(box, shard["digit_boxes"][index, :length], number)
+        labels.append(-1 if found is None else found)
     return np.array(labels, np.int64)
 
 
