@@ -66,3 +66,46 @@ def test_each_exported_tflite_file_answers_close_to_keras(exported, variant):
     assert np.mean(np.argmax(answers, axis=1) == np.argmax(reference, axis=1)) >= least_agreement
     if variant != "float32":  # quantized: close, not the float model itself
         assert np.max(np.abs(answers - reference)) > 1e-6
+
+
+def test_a_saved_model_over_the_shard_size_is_written_in_several_files_that_load_as_one(exported, tmp_path):
+    """The committee's weights pass 20 MiB; write_archive splits them into variables files of at most
+    max_shard_bytes (one variable larger than that keeps a file of its own), and the SavedModel loads and
+    answers from the shards exactly as from one file."""
+    from digitnet.serving.saved_model import serving_endpoints, write_archive
+
+    model_path, _, images = exported
+    model = keras.models.load_model(model_path)
+    answers = {}
+    for name, limit in (("whole", 2**30), ("sharded", 300_000)):  # the BPNN's 784x300 kernel is 940,800 bytes
+        write_archive(model, tmp_path / name, serving_endpoints(model), max_shard_bytes=limit)
+        answers[name] = tf.saved_model.load(str(tmp_path / name)).signatures["serving_default"](
+            images=tf.constant(images))["probabilities"].numpy()
+    assert len(list((tmp_path / "whole" / "variables").glob("variables.data-*"))) == 1
+    assert len(list((tmp_path / "sharded" / "variables").glob("variables.data-*"))) >= 2
+    np.testing.assert_array_equal(answers["sharded"], answers["whole"])
+
+
+def test_resharding_a_saved_model_keeps_its_graph_and_its_answers(exported, tmp_path):
+    """reshard_variables splits an existing SavedModel's one variables file (as a committee exported before
+    write_archive sharded was written) without touching saved_model.pb; it answers bit for bit as before."""
+    import shutil
+
+    from digitnet.serving.saved_model import reshard_variables
+
+    _, output, images = exported
+    folder = tmp_path / "bpnn" / "1"
+    shutil.copytree(output / "bpnn" / "1", folder)
+    graph = (folder / "saved_model.pb").read_bytes()
+
+    def answers():
+        return tf.saved_model.load(str(folder)).signatures["serving_default"](
+            images=tf.constant(images))["probabilities"].numpy()
+
+    before = answers()
+    assert len(list((folder / "variables").glob("variables.data-*"))) == 1
+    assert reshard_variables(folder, max_shard_bytes=300_000) >= 2
+    assert len(list((folder / "variables").glob("variables.data-*"))) >= 2
+    assert (folder / "saved_model.pb").read_bytes() == graph
+    assert [p.name for p in (tmp_path / "bpnn").iterdir()] == ["1"]  # nothing staged is left beside it
+    np.testing.assert_array_equal(answers(), before)

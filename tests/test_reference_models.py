@@ -5,6 +5,7 @@ interpreter), not through the code that wrote the cards, and the cards are
 checked against what these runs measure."""
 import functools
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,13 @@ def test_every_model_that_tf_serving_is_told_to_serve_is_committed():
         assert name == folder
         versions = [v for v in (ROOT / folder).iterdir() if v.name.isdigit()]
         assert versions and all((v / "saved_model.pb").is_file() for v in versions), folder
+
+
+def test_every_committed_model_file_stays_small_enough_for_git():
+    """A committee's variables are written in shards (saved_model.MAX_SHARD_BYTES): no file under
+    saved_models/ reaches 20 MiB, the size at which a repository stops being easy to clone and mirror."""
+    tracked = subprocess.run(["git", "ls-files", "saved_models"], cwd=ROOT.parent, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert tracked, "git lists no files under saved_models/"
+    sizes = {name: (ROOT.parent / name).stat().st_size for name in tracked}
+    assert {name: size for name, size in sizes.items() if size >= 20 * 2**20} == {}

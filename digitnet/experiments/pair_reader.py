@@ -14,7 +14,9 @@ prepares any candidate: those of the piece judge's cached numbers
 PAIR_NUMBERS numbers of two digits written with tight gaps
 (piece_judge.TIGHT_GAP), a COARSE share of them with coarse digits, and,
 with --wide N, of N numbers of 1-3 digits some of which are stretched in
-width (a wide digit alone is "not a pair"), all from reading_sets' "train"
+width (a wide digit alone is "not a pair"), and, with --letters N, of N numbers
+with one place of ink that is no digit (letter_numbers: what covers it is "not
+a pair"), all from reading_sets' "train"
 purpose (MNIST training digits before the validation split). Each is labelled by its ink box against the digits' true boxes
 (label_pair). The pieces it is tested on at the end of the run come from
 the "fit" purpose (the validation split). Whether number reading uses it is
@@ -24,6 +26,8 @@ chosen by the rule in reports/number_reading.md
     python -m digitnet.experiments.pair_reader --jobs 2 --output-dir runs/pair_reader --save runs/pair_readers/pairs.npz
     python -m digitnet.experiments.pair_reader --jobs 2 --wide 2000 --output-dir runs/pair_reader_wide \
         --save runs/pair_readers/pairs_wide.npz
+    python -m digitnet.experiments.pair_reader --jobs 2 --wide 2000 --letters 2000 \
+        --output-dir runs/pair_reader_letters --save runs/pair_readers/pairs_letters.npz
 """
 from __future__ import annotations
 
@@ -56,20 +60,27 @@ COARSE = 0.3
 # shard k seeded WIDE_SEEDS[purpose] + k.
 WIDE_LENGTHS, WIDE_SHARE, WIDE_STRETCH = (1, 2, 3), 0.5, (1.2, 2.0)
 WIDE_SEEDS = {"train": 8200, "fit": 8950}
+# --letters N: N numbers of LETTER_LENGTHS places, one of them ink that is no digit (negatives.generate's
+# LETTER_KINDS, its seed the shard's), every second one with tight gaps; "not a pair" wherever that ink is.
+LETTER_LENGTHS, LETTER_KINDS = (2, 3), ("letter", "symbol", "scribble", "shape")
+LETTER_SEEDS = {"train": 8700, "fit": 8980}
 # The cache names a shard by kind, purpose, shard and count only: a change to the constants above (or
 # to number_synth, coarse, the segmenter's candidates) needs another cache folder (--cache).
 
 
 def check_seeds(counts: dict[str, int], purpose: str) -> None:
-    """DataError when so many pair or wide numbers are asked for that their shards' seeds would reach
-    the next set's (pairs up to the wide seeds, wide numbers up to the coarse pairs')."""
-    shards = {kind: -(-counts.get(kind, 0) // piece_judge.SHARD) for kind in ("pairs", "wide")}
+    """DataError when so many pair, wide or letter numbers are asked for that their shards' seeds would
+    reach the next set's (pairs up to the wide seeds, wide numbers up to the coarse pairs', letter numbers
+    up to the "fit" pairs')."""
+    kinds = ("pairs", "wide", "letters")
+    shards = {kind: -(-counts.get(kind, 0) // piece_judge.SHARD) for kind in kinds}
     room = {"pairs": WIDE_SEEDS["train"] - PAIR_SEEDS["train"],
-            "wide": PAIR_SEEDS["train"] + piece_judge.COARSE_SEED - WIDE_SEEDS["train"]}
+            "wide": PAIR_SEEDS["train"] + piece_judge.COARSE_SEED - WIDE_SEEDS["train"],
+            "letters": PAIR_SEEDS["fit"] - LETTER_SEEDS["train"]}
     if purpose == "train" and any(shards[kind] > room[kind] for kind in shards):
-        raise DataError(f"at most {room['pairs'] * piece_judge.SHARD:,} pair and {room['wide'] * piece_judge.SHARD:,} "
-                        f"wide numbers keep their seeds apart, received {counts.get('pairs', 0):,} and "
-                        f"{counts.get('wide', 0):,}")
+        raise DataError(", ".join(f"at most {room[kind] * piece_judge.SHARD:,} {kind}" for kind in kinds)
+                        + " numbers keep their seeds apart, received "
+                        + ", ".join(f"{counts.get(kind, 0):,}" for kind in kinds))
 
 UNITS = 64  # the dense layer's units (judge.DETECTOR_LAYERS'), --units to change
 
@@ -90,12 +101,15 @@ def label_pair(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) 
     of one, or covers most of three or more; None in between (left out of training)."""
     covered = np.array([max(0, min(box[2], b[2]) - max(box[0], b[0])) / max(1, b[2] - b[0]) for b in boxes])
     full = np.flatnonzero(covered >= piece_judge.ONE_DIGIT)
-    if len(full) == 2 and full[1] == full[0] + 1 and (np.delete(covered, full) < piece_judge.PART_OF_OTHER).all():
+    if len(full) == 2 and full[1] == full[0] + 1 and (np.delete(covered, full) < piece_judge.PART_OF_OTHER).all() \
+            and piece_judge.NOT_A_DIGIT_MARK not in number[full[0]:full[1] + 1]:
         top = min(boxes[full[0]][1], boxes[full[1]][1])
         bottom = max(boxes[full[0]][3], boxes[full[1]][3])
         rows = max(0, min(box[3], bottom) - max(box[1], top)) / max(1, max(box[3], bottom) - min(box[1], top))
         if rows >= piece_judge.SAME_ROWS:
             return 10 * int(number[full[0]]) + int(number[full[1]])
+    if any(number[i] == piece_judge.NOT_A_DIGIT_MARK for i in np.flatnonzero(covered >= piece_judge.PART_OF_OTHER)):
+        return NOT_A_PAIR  # holds much of ink that is no digit: never a pair of digits
     most = (covered >= piece_judge.MOST).sum()
     if most >= 3 or piece_judge.label_piece(box, boxes, number) not in (None, piece_judge.NOT_A_DIGIT_CLASS) \
             or covered.max() < piece_judge.MOST:
@@ -147,7 +161,34 @@ def wide_numbers(purpose: str, shard: int, count: int) -> list:
     return number_set(wide, labels[pool], rng.choice(WIDE_LENGTHS, count), seed)
 
 
-WRITERS = {"pairs": pair_numbers, "wide": wide_numbers}
+def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None) -> list:
+    """(photo, number, boxes) of `count` numbers of LETTER_LENGTHS places, one place (at random) ink that is
+    no digit, written piece_judge.NOT_A_DIGIT_MARK in the number; every second number with tight gaps
+    (piece_judge.TIGHT_GAP), so that the ink touches its neighbours. Seeded LETTER_SEEDS[purpose] + shard
+    unless `seed` is given."""
+    from digitnet.data import negatives, photo_synth
+    from digitnet.data.number_synth import make_number
+
+    digits, labels = split_digits(purpose)
+    seed = LETTER_SEEDS[purpose] + shard if seed is None else seed
+    rng = np.random.default_rng(seed)
+    marks = negatives.generate(count, seed, kinds=LETTER_KINDS).images
+    written = []
+    for index in range(count):
+        length = int(rng.choice(LETTER_LENGTHS))
+        where = int(rng.integers(length))
+        chosen = rng.choice(len(digits), length - 1, replace=False)
+        glyphs = [digits[i] for i in chosen]
+        text = [str(int(labels[i])) for i in chosen]
+        glyphs.insert(where, marks[index])
+        text.insert(where, piece_judge.NOT_A_DIGIT_MARK)
+        photo, boxes = make_number(glyphs, photo_synth.random_cases(rng), rng, rgb=index % 3 == 2,
+                                   gap=piece_judge.TIGHT_GAP if index % 2 else None)
+        written.append((photo, "".join(text), boxes))
+    return written
+
+
+WRITERS = {"pairs": pair_numbers, "wide": wide_numbers, "letters": letter_numbers}
 
 
 def pair_shard(purpose: str, shard: int, count: int, kind: str = "pairs") -> dict[str, np.ndarray]:
@@ -182,11 +223,13 @@ def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None 
     """The labelled candidates of the purpose's piece-judge numbers, pair numbers and wide numbers
     (`counts`: {"pieces": n, "pairs": n, "wide": n}; no wide numbers unless given), shard by shard,
     each kept in `cache_dir`."""
-    counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], "wide": 0, **(counts or {})}
+    counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], "wide": 0, "letters": 0,
+              **(counts or {})}
     check_seeds(counts, purpose)
     shard = piece_judge.SHARD
     work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir)
-            for kind in ("pieces", "pairs", "wide") for index, start in enumerate(range(0, counts[kind], shard))]
+            for kind in ("pieces", "pairs", "wide", "letters")
+            for index, start in enumerate(range(0, counts[kind], shard))]
     shards = piece_judge.run_shards(_cached_pairs, work, jobs, progress, purpose)
     return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
 
@@ -227,14 +270,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=UNITS, help="units of the dense layer")
     parser.add_argument("--wide", type=int, default=0,
                         help="numbers of 1-3 digits, some stretched in width, also learnt from (a tenth as many tested on)")
+    parser.add_argument("--letters", type=int, default=0,
+                        help="numbers of 2-3 places, one of them a letter, symbol, scribble or shape (not a pair), "
+                             "also learnt from (a tenth as many tested on)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise DataError(f"--jobs must be a whole number from 1, received {args.jobs}")
-    if args.wide < 0:
-        raise DataError(f"--wide must be a whole number from 0, received {args.wide}")
+    for flag in ("wide", "letters"):
+        if getattr(args, flag) < 0:
+            raise DataError(f"--{flag} must be a whole number from 0, received {getattr(args, flag)}")
     if args.pairs < 1 or args.units < 1:
         raise DataError(f"--pairs and --units must be whole numbers from 1, received {args.pairs} and {args.units}")
-    counts = {"train": {"wide": args.wide, "pairs": args.pairs}, "fit": {"wide": args.wide // 10}}
+    counts = {"train": {"wide": args.wide, "pairs": args.pairs, "letters": args.letters},
+              "fit": {"wide": args.wide // 10, "letters": args.letters // 10}}
     started = time.perf_counter()
 
     def progress(purpose: str, done: int, total: int) -> None:

@@ -72,6 +72,9 @@ TRAINING_CUTS = 3
 # seeded COARSE_SEED above the shard's; tight numbers have gaps in TIGHT_GAP (MNIST pixels), seeded
 # TIGHT_SEED above the shard's.
 COARSE_POOL, COARSE_SEED = 5000, 500
+# A written "number" may hold ink that is no digit (pair_reader's letter numbers): NOT_A_DIGIT_MARK in
+# its text, NOT_A_DIGIT_CODE in a shard's "digits"; a candidate that is that ink is "not a digit".
+NOT_A_DIGIT_MARK, NOT_A_DIGIT_CODE = "?", NOT_A_DIGIT_CLASS
 TIGHT_GAP, TIGHT_SEED = (-3.0, 1.0), 700
 
 
@@ -123,7 +126,7 @@ def label_piece(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str)
     rows = max(0, min(box[3], boxes[best][3]) - max(box[1], boxes[best][1]))
     same_rows = rows / max(1, max(box[3], boxes[best][3]) - min(box[1], boxes[best][1]))
     if covered[best] >= ONE_DIGIT and (others < PART_OF_OTHER).all() and same_rows >= SAME_ROWS:
-        return int(number[best])
+        return NOT_A_DIGIT_CLASS if number[best] == NOT_A_DIGIT_MARK else int(number[best])
     if covered[best] < MOST or (others >= MOST).any():
         return NOT_A_DIGIT_CLASS
     return None
@@ -178,7 +181,7 @@ def candidates_of(written: list, widest: int, cuts: int = TRAINING_CUTS) -> dict
         boxes += found_boxes
         owner += [index] * len(found)
         digit_boxes[index, :len(number)] = true_boxes
-        number_digits[index, :len(number)] = [int(d) for d in number]
+        number_digits[index, :len(number)] = [NOT_A_DIGIT_CODE if d == NOT_A_DIGIT_MARK else int(d) for d in number]
     return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
             "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
             "digit_boxes": digit_boxes, "digits": number_digits}
@@ -191,7 +194,8 @@ def shard_labels(shard: dict[str, np.ndarray], label=None) -> np.ndarray:
     labels = []
     for box, index in zip(shard["boxes"], shard["number"]):
         length = int((shard["digits"][index] >= 0).sum())
-        number = "".join(str(int(d)) for d in shard["digits"][index, :length])
+        number = "".join(NOT_A_DIGIT_MARK if d == NOT_A_DIGIT_CODE else str(int(d))
+                         for d in shard["digits"][index, :length])
         found = label(box, shard["digit_boxes"][index, :length], number)
         labels.append(-1 if found is None else found)
     return np.array(labels, np.int64)

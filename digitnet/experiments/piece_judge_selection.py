@@ -24,6 +24,14 @@ no pair reader) the candidates are the segmenter's width priors, numbers of
 candidate cuts per row height, bends of its cuts, pair readers or whether a
 lone group may be read as a pair instead, each read with the one --judge
 given (the rules of reports/number_reading.md's later sections).
+
+With --letters N a fifth set is read besides, not counted in the total: N
+numbers of 2-3 places from the validation digits, one place a generated letter,
+symbol, scribble or shape (pair_reader.letter_numbers, seed LETTERS_SEED). One
+is read right when it is read as as many digits as it has places and its
+digits are right, whatever digit the letter is read as (the "not a digit"
+judge then sees the letter as one piece). The setting as it is stays unless a
+candidate reads more than TIE more of them and keeps its total within TIE.
 """
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ from digitnet.core.errors import DataError
 from digitnet.core.files import write_json
 from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import number_set
+from digitnet.experiments.pair_reader import letter_numbers
+from digitnet.experiments.piece_judge import NOT_A_DIGIT_MARK
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
 from digitnet.serving.reading import grey_of, pair_reader, predictor_of
@@ -47,6 +57,7 @@ NO_JUDGE = "none"
 TIE = 3  # numbers read whole
 COUNTS = {"4 digits": 120, "2-6 digits": 120, "one digit": 120, "low resolution": 100}
 LOW_RESOLUTION_POOL, POOL_SEED = 3000, 5
+LETTERS, LETTERS_SEED = "letters", 7401
 
 
 def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
@@ -65,6 +76,17 @@ def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tupl
             for name, numbers in written.items()}
 
 
+def letter_set(count: int) -> list[tuple[np.ndarray, str]]:
+    """[(ink image, number with "?" where the letter is)] of --letters."""
+    return [(preprocess.ink_image(grey_of(photo, LETTERS), LETTERS), number)
+            for photo, number, _ in letter_numbers("fit", 0, count, seed=LETTERS_SEED)]
+
+
+def read_right(read: str, number: str) -> bool:
+    """A reading is right when it has the number's places and its digits; NOT_A_DIGIT_MARK takes any digit."""
+    return len(read) == len(number) and all(want in (NOT_A_DIGIT_MARK, got) for got, want in zip(read, number))
+
+
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
     (width_prior, cuts, seam, read_pair, pair_alone) where they differ from segment's."""
@@ -81,7 +103,7 @@ def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[s
     settings.setdefault("read_pair", pair_reader())
     found = {}
     for name, numbers in sets.items():
-        found[name] = sum(read_number(ink, classify, one_digit, **settings) == number
+        found[name] = sum(read_right(read_number(ink, classify, one_digit, **settings), number)
                           for ink, number in numbers)
         if progress is not None:
             progress(name, found[name], len(numbers))
@@ -97,6 +119,14 @@ def choose(totals: dict[str, int], settings: bool = False) -> str:
     if settings:
         return first if totals[first] >= best - TIE else max(totals, key=totals.get)
     return next(name for name, total in totals.items() if total >= best - TIE)
+
+
+def choose_with_letters(totals: dict[str, int], letters: dict[str, int]) -> str:
+    """--letters: the first candidate (the setting as it is) stays unless another reads more than TIE more
+    letter numbers right and keeps its total within TIE of the first's; of those, the most letters wins."""
+    first = next(iter(totals))
+    better = [c for c in totals if letters[c] > letters[first] + TIE and totals[c] >= totals[first] - TIE]
+    return max(better, key=lambda c: (letters[c], totals[c])) if better else first
 
 
 def judge_of(candidate: str):
@@ -173,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair-alone", action="append", type=yes_no, metavar="yes|no",
                         help="whether a lone group may be read as a pair, the setting as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--letters", type=int, default=0, metavar="N",
+                        help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
@@ -201,23 +233,32 @@ def main(argv: list[str] | None = None) -> int:
             else str(found)
     classify = predictor_of(args.model)
     started = time.perf_counter()
+    if args.letters < 0:
+        parser.error(f"--letters takes a whole number from 0, received {args.letters}")
     sets = validation_sets()
+    if args.letters:
+        sets[LETTERS] = letter_set(args.letters)
     counts = {}
     for candidate, judge in judges.items():
         def progress(name, whole, total, candidate=candidate):
             print(f"{candidate}: {name} {whole}/{total} whole ({time.perf_counter() - started:.0f} s)", flush=True)
         counts[candidate] = whole_counts(sets, classify, judge, progress, **settings.get(candidate, {}))
-    totals = {candidate: sum(found.values()) for candidate, found in counts.items()}
-    chosen = choose(totals, settings=bool(settings))
-    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |")
-    print("|---" * (len(COUNTS) + 2) + "|")
+    totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
+    letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
+    chosen = choose_with_letters(totals, letters) if letters else choose(totals, settings=bool(settings))
+    extra = [LETTERS] if letters else []
+    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
+          + "".join(f" {name} (of {args.letters}) |" for name in extra))
+    print("|---" * (len(COUNTS) + 2 + len(extra)) + "|")
     for candidate, found in counts.items():
-        print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |")
+        print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
+              + "".join(f" {found[name]} |" for name in extra))
     tie = "the setting as it is" if settings else "the simpler"
     print(f"\nchosen by the rule (tie within {TIE} goes to {tie}): {chosen}")
     if args.output:
-        write_json(Path(args.output), {"sets": COUNTS, "candidates": list(counts), "counts": counts, "totals": totals, "chosen": chosen,
-                                        "model": args.model, "tie": TIE})
+        write_json(Path(args.output), {"sets": {**COUNTS, **({LETTERS: args.letters} if letters else {})},
+                                        "candidates": list(counts), "counts": counts, "totals": totals,
+                                        "letters": letters, "chosen": chosen, "model": args.model, "tie": TIE})
     return 0
 
 
