@@ -109,3 +109,12 @@ def test_resharding_a_saved_model_keeps_its_graph_and_its_answers(exported, tmp_
     assert (folder / "saved_model.pb").read_bytes() == graph
     assert [p.name for p in (tmp_path / "bpnn").iterdir()] == ["1"]  # nothing staged is left beside it
     np.testing.assert_array_equal(answers(), before)
+    # TensorFlow's fingerprint.pb follows the new files: its checkpoint hash is that of the shards
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    stated, computed = fingerprint_pb2.FingerprintDef(), fingerprint_pb2.FingerprintDef()
+    stated.ParseFromString((folder / "fingerprint.pb").read_bytes())
+    computed.ParseFromString(fingerprinting.CreateFingerprintDef(str(folder)))
+    assert stated.checkpoint_hash == computed.checkpoint_hash and stated.saved_model_checksum == computed.saved_model_checksum

@@ -177,3 +177,51 @@ def test_bad_flags_are_refused_before_any_work(tmp_path, flags, words):
 def test_the_dense_layer_takes_the_units_asked_for():
     model = pair_reader.pair_spec(32).build()
     assert model.get_layer("dense1").units == 32 and model.output_shape == (None, segment.PAIR_CLASSES)
+
+
+LETTER_BOXES = [(0, 0, 20, 30), (18, 2, 40, 30), (42, 0, 62, 30)]  # "4?2": a letter touching the 4
+
+
+@pytest.mark.parametrize("box, label", [
+    ((0, 0, 40, 30), segment.NOT_A_PAIR),  # the 4 and the letter: never a pair of digits
+    ((18, 2, 62, 30), segment.NOT_A_PAIR),  # the letter and the 2
+    ((18, 2, 40, 30), segment.NOT_A_PAIR),  # the letter alone
+    ((0, 0, 20, 30), segment.NOT_A_PAIR),  # the 4 alone
+])
+def test_a_piece_with_much_of_a_letter_is_not_a_pair(box, label):
+    assert pair_reader.label_pair(box, LETTER_BOXES, "4?2") == label
+
+
+def test_the_piece_judge_labels_a_letter_not_a_digit_and_the_digits_beside_it_as_digits():
+    from digitnet.experiments import piece_judge
+
+    assert piece_judge.label_piece((18, 2, 40, 30), LETTER_BOXES, "4?2") == piece_judge.NOT_A_DIGIT_CLASS
+    assert piece_judge.label_piece((42, 0, 62, 30), LETTER_BOXES, "4?2") == 2
+
+
+def test_letter_numbers_are_seeded_and_hold_one_letter_each_with_its_box():
+    first, again = pair_reader.letter_numbers("fit", 0, 8), pair_reader.letter_numbers("fit", 0, 8)
+    assert [n for _, n, _ in first] == [n for _, n, _ in again]
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for (a, _, _), (b, _, _) in zip(first, again))
+    for _, number, boxes in first:
+        assert len(number) in pair_reader.LETTER_LENGTHS and number.count("?") == 1 and len(boxes) == len(number)
+        assert number.replace("?", "").isdigit()
+    assert [n for _, n, _ in pair_reader.letter_numbers("fit", 1, 8)] != [n for _, n, _ in first]
+
+
+def test_a_shard_of_letter_numbers_keeps_the_letter_through_its_arrays():
+    """candidates_of stores a letter as NOT_A_DIGIT_CODE and shard_labels reads it back as the mark, so that
+    every candidate that is mostly the letter is "not a pair" and none is labelled a pair across it."""
+    from digitnet.experiments import piece_judge
+
+    written = pair_reader.letter_numbers("fit", 0, 6)
+    shard = piece_judge.candidates_of(written, max(pair_reader.LETTER_LENGTHS))
+    for index, (_, number, _) in enumerate(written):
+        stored = shard["digits"][index, :len(number)]
+        assert "".join("?" if d == piece_judge.NOT_A_DIGIT_CODE else str(d) for d in stored) == number
+    labels = pair_reader.shard_pair_labels(shard)
+    assert (labels == segment.NOT_A_PAIR).any()
+    for box, owner, label in zip(shard["boxes"], shard["number"], labels):
+        number, boxes = written[owner][1], written[owner][2]
+        if 0 <= label < segment.NOT_A_PAIR:  # a pair: two neighbouring digits of the number, neither the letter
+            assert f"{label // 10}{label % 10}" in number

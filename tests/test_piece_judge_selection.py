@@ -118,3 +118,34 @@ def test_a_missing_judge_file_is_named(tmp_path):
 def test_a_file_that_is_no_pair_reader_is_named(candidate, message):
     with pytest.raises(DataError, match=message):
         selection.main(["--judge", "none", "--pair-reader", "none", "--pair-reader", candidate])
+
+
+def test_a_letter_number_is_read_right_with_any_digit_for_its_letter():
+    assert selection.read_right("742", "7?2") and selection.read_right("712", "7?2")
+    assert not selection.read_right("7142", "7?2")  # the letter read as two digits
+    assert not selection.read_right("72", "7?2") and not selection.read_right("743", "7?2")
+    assert selection.read_right("2026", "2026") and not selection.read_right("2027", "2026")
+
+
+def test_a_candidate_wins_on_letters_only_by_more_than_the_tie_and_keeping_its_total():
+    totals = {"shipped": 416, "letters": 414}
+    assert selection.choose_with_letters(totals, {"shipped": 150, "letters": 154}) == "letters"
+    assert selection.choose_with_letters(totals, {"shipped": 150, "letters": 153}) == "shipped"  # within the tie
+    assert selection.choose_with_letters({"shipped": 416, "letters": 412}, {"shipped": 150, "letters": 190}) == "shipped"
+
+
+@pytest.mark.slow
+def test_main_with_letters_reads_them_apart_from_the_total_and_chooses_by_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(selection, "COUNTS", {"4 digits": 2, "2-6 digits": 2, "one digit": 2, "low resolution": 2})
+    output = tmp_path / "scores.json"
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--pair-reader", "none", "--pair-reader",
+                           str(PAIR_READER_FILE), "--letters", "3", "--output", str(output)]) == 0
+    found = json.loads(output.read_text())
+    for candidate in found["candidates"]:
+        counts = found["counts"][candidate]
+        assert sum(counts[name] for name in selection.COUNTS) == found["totals"][candidate]
+        assert 0 <= counts["letters"] <= 3 and found["letters"][candidate] == counts["letters"]
+    assert found["sets"]["letters"] == 3
+    in_order = found["candidates"]  # the file's keys are sorted; the rule reads the candidates in their order
+    assert found["chosen"] == selection.choose_with_letters({c: found["totals"][c] for c in in_order},
+                                                            {c: found["letters"][c] for c in in_order})

@@ -71,7 +71,23 @@ def reshard_variables(folder: str | os.PathLike, max_shard_bytes: int = MAX_SHAR
         except OSError:
             os.rename(staging / "old", folder / "variables")
             raise
+        if (folder / "fingerprint.pb").is_file():
+            _refresh_fingerprint(folder, staging)
     return len(groups)
+
+
+def _refresh_fingerprint(folder: Path, staging: Path) -> None:
+    """fingerprint.pb (the hashes TensorFlow writes beside a SavedModel) with the new variables' checkpoint
+    hash, its uuid kept: the file TensorFlow would write for these files."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    old, new = fingerprint_pb2.FingerprintDef(), fingerprint_pb2.FingerprintDef()
+    old.ParseFromString((folder / "fingerprint.pb").read_bytes())
+    new.ParseFromString(fingerprinting.CreateFingerprintDef(str(folder)))
+    new.uuid = old.uuid
+    (staging / "fingerprint.pb").write_bytes(new.SerializeToString())
+    os.replace(staging / "fingerprint.pb", folder / "fingerprint.pb")
 
 
 def serving_endpoints(model: keras.Model, batch: int | None = None) -> dict:
