@@ -28,12 +28,14 @@ from digitnet.serving.judge import ModelSettings, default_judge_folder, fingerpr
 
 MODELS = ("saved_models/lenet/1", "saved_models/lenet/2", "saved_models/lenet/3", "saved_models/committee/1",
           "saved_models/committee/2", "saved_models/committee/3", "saved_models/committee/4",
+          "saved_models/committee/5",
           "saved_models/tflite/lenet/1/lenet_int8.tflite", "saved_models/tflite/lenet/2/lenet_int8.tflite",
           "saved_models/tflite/lenet/3/lenet_int8.tflite",
           "saved_models/tflite/committee/1/committee_int8.tflite",
           "saved_models/tflite/committee/2/committee_int8.tflite",
           "saved_models/tflite/committee/3/committee_int8.tflite",
-          "saved_models/tflite/committee/4/committee_int8.tflite")  # last: predict's default model
+          "saved_models/tflite/committee/4/committee_int8.tflite",
+          "saved_models/tflite/committee/5/committee_int8.tflite")  # last: predict's default model
 
 
 def held_back_uci(seed: int = 0) -> LabelledSet | None:

@@ -1,6 +1,6 @@
 """How well digitnet reads whole numbers: generated photos of MNIST test digits, and other writers' digits.
 
-    python benchmarks/read_numbers.py [--model saved_models/tflite/committee/4/committee_int8.tflite]
+    python benchmarks/read_numbers.py [--model saved_models/tflite/committee/5/committee_int8.tflite]
                                  [--n 200] [--singles 500] [--uci 100]
 
 Numbers: --n photos of 4-digit numbers and --n of 2-6 digits

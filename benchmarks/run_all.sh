@@ -12,9 +12,9 @@ python benchmarks/memory.py --arch lenet
 python benchmarks/profile_training.py --arch lenet
 python benchmarks/profile_training.py --arch bpnn
 python benchmarks/photo_accuracy.py
-python benchmarks/photo_accuracy.py --model saved_models/committee/4 --output photo_accuracy_committee
+python benchmarks/photo_accuracy.py --model saved_models/committee/5 --output photo_accuracy_committee
 if python -c "import sklearn" 2>/dev/null; then
-  python benchmarks/other_writers.py --models saved_models/committee/4,saved_models/lenet/1,saved_models/bpnn/1
+  python benchmarks/other_writers.py --models saved_models/committee/5,saved_models/lenet/1,saved_models/bpnn/1
 fi
 if [ -x /usr/bin/chromium ] && command -v npm >/dev/null; then python benchmarks/web_inference.py; fi
 if python -c "import torch" 2>/dev/null; then python benchmarks/pytorch_lenet.py; fi

@@ -13,7 +13,7 @@ from digitnet.serving.judge import NOT_A_DIGIT_CLASS, Detector, Judge, ModelSett
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 # The published judge: the newest version, as load_judge finds it.
 JUDGE = default_judge_folder(ROOT)
-DEFAULT_MODEL = ROOT / "tflite" / "committee" / "4" / "committee_int8.tflite"
+DEFAULT_MODEL = ROOT / "tflite" / "committee" / "5" / "committee_int8.tflite"
 
 
 class _Constant:
@@ -83,7 +83,7 @@ def test_a_model_the_judge_does_not_know_keeps_its_probabilities(tmp_path):
 def test_the_reference_models_have_their_temperatures_by_fingerprint():
     record = json.loads((JUDGE / "judge.json").read_text())
     lenet_int8 = [ROOT / "tflite" / "lenet" / version / "lenet_int8.tflite" for version in ("1", "2")]
-    committees = [ROOT / "committee" / version for version in ("1", "2", "3", "4")]
+    committees = [ROOT / "committee" / version for version in ("1", "2", "3", "4", "5")]
     for model in (DEFAULT_MODEL, *committees, ROOT / "lenet" / "1", ROOT / "lenet" / "2", *lenet_int8):
         assert fingerprint(model) in record["models"], model
         assert load_judge(model, JUDGE).model.calibration.temperature == record["models"][fingerprint(model)][

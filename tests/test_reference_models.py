@@ -16,10 +16,10 @@ from digitnet.serving.runtimes import load_predictor
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 VARIANTS = ("float32", "dynamic_range", "int8")
-# The committees' five to seven members make their runs the slow ones (about 10 s each on 2 cores).
+# The committees' five to nine members make their runs the slow ones (about 10 s each on 2 cores).
 WITH_TFLITE = [("lenet", "1"), ("lenet", "2"), ("lenet", "3"), pytest.param("committee", "1", marks=pytest.mark.slow),
                pytest.param("committee", "2", marks=pytest.mark.slow), pytest.param("committee", "3", marks=pytest.mark.slow),
-               pytest.param("committee", "4", marks=pytest.mark.slow)]
+               pytest.param("committee", "4", marks=pytest.mark.slow), pytest.param("committee", "5", marks=pytest.mark.slow)]
 MODELS = [
     (ROOT / "lenet" / "1", "saved_model"),
     (ROOT / "lenet" / "2", "saved_model"),
@@ -27,9 +27,9 @@ MODELS = [
     (ROOT / "bpnn" / "1", "saved_model"),
     *[(ROOT / "tflite" / "lenet" / version / f"lenet_{variant}.tflite", f"tflite_{variant}")
       for version in ("1", "2", "3") for variant in VARIANTS],
-    *[pytest.param(ROOT / "committee" / version, "saved_model", marks=pytest.mark.slow) for version in ("1", "2", "3", "4")],
+    *[pytest.param(ROOT / "committee" / version, "saved_model", marks=pytest.mark.slow) for version in ("1", "2", "3", "4", "5")],
     *[pytest.param(ROOT / "tflite" / "committee" / version / f"committee_{variant}.tflite", f"tflite_{variant}",
-                   marks=pytest.mark.slow) for version in ("1", "2", "3", "4") for variant in VARIANTS],
+                   marks=pytest.mark.slow) for version in ("1", "2", "3", "4", "5") for variant in VARIANTS],
 ]
 
 
