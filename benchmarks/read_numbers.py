@@ -1,7 +1,7 @@
 """How well digitnet reads whole numbers: generated photos of MNIST test digits, and other writers' digits.
 
     python benchmarks/read_numbers.py [--model saved_models/tflite/committee/5/committee_int8.tflite]
-                                 [--n 200] [--singles 500] [--uci 100]
+                                 [--n 200] [--singles 500] [--uci 100] [--letters 200]
 
 Numbers: --n photos of 4-digit numbers and --n of 2-6 digits
 (digitnet.data.number_synth: MNIST test digits, gaps from overlapping to wide,
@@ -14,11 +14,19 @@ test digit (photo_synth's random mix): read right as exactly that digit.
 UCI: --uci 4-digit numbers composed of the UCI digits (13 writers outside
 MNIST, scikit-learn's copy; each 8x8 scan enlarged into a 28x28 field as
 MNIST's digits are placed), held back: nothing was tuned on them.
+Letters: --letters numbers of 2-3 places of MNIST test digits, one place a
+generated letter, symbol, scribble or shape (pair_reader.letter_numbers, the
+generator the pair reader learns from, here with test digits and seed --seed +
+3). Measured: read as as many digits as it has places with its digits right
+(the letter read as any one digit), and read right with the "not a digit"
+judge of `predict --not-a-digit` (the letter refused, its digits kept:
+"7?2").
 
 Seeds: the 4-digit set uses --seed, the 2-6 digit set --seed + 1, the UCI
-set --seed + 2 and the singles --seed (20, 21, 22 and 20 by default). The
+set --seed + 2, the letters --seed + 3 and the singles --seed (20, 21, 22, 23
+and 20 by default). The
 segmentation's constants were chosen on number_set seeds 1, 100 and 101,
-which these sets never use: keep --seed at 20 or above and away from 99-101.
+which these sets never use: keep --seed at 20 or above and away from 96-101.
 """
 from __future__ import annotations
 
@@ -66,6 +74,29 @@ def score(numbers, predictor) -> dict:
             "ms_per_number": 1000 * (time.perf_counter() - started) / len(numbers), "misread_examples": misread}
 
 
+def score_letters(numbers, predictor, judge) -> dict:
+    from digitnet.core.errors import DataError
+    from digitnet.serving.judged_reading import judged
+    from digitnet.serving.reading import read
+
+    places = judged_right = 0
+    started = time.perf_counter()
+    misread = []
+    for photo, number, _ in numbers:
+        try:
+            reading = read(photo, predictor)
+            got, got_judged = reading.number, judged(reading, judge).number
+        except DataError:
+            got = got_judged = ""
+        places += len(got) == len(number) and all(want in ("?", have) for have, want in zip(got, number))
+        judged_right += got_judged == number
+        if got_judged != number and len(misread) < 20:
+            misread.append([number, got, got_judged])
+    return {"n": len(numbers), "read_as_places": places / len(numbers), "judged_whole": judged_right / len(numbers),
+            "ms_per_number": 1000 * (time.perf_counter() - started) / len(numbers),
+            "misread_examples (number, read, judged)": misread}
+
+
 def uci_glyphs() -> tuple[np.ndarray, np.ndarray]:
     """The UCI digits as 28x28 MNIST-polarity fields: each 8x8 scan enlarged to 20x20, centred."""
     from sklearn.datasets import load_digits as uci_digits
@@ -84,7 +115,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="numbers of 4 digits, and as many of 2-6")
     parser.add_argument("--singles", type=int, default=500, help="single-digit photos")
     parser.add_argument("--uci", type=int, default=100, help="4-digit numbers of UCI digits (0: none)")
-    parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2 (see above)")
+    parser.add_argument("--letters", type=int, default=0, help="numbers with a generated letter (0: none)")
+    parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2, seed + 3 (see above)")
     parser.add_argument("--output", default="read_numbers", help="name of the JSON file in benchmarks/results")
     args = parser.parse_args()
     from digitnet.core.errors import DataError
@@ -101,6 +133,12 @@ def main() -> None:
         fields, labels = uci_glyphs()
         sets["UCI, 4 digits"] = number_set(fields, labels, [4] * args.uci, args.seed + 2)
     results = {name: score(numbers, predictor) for name, numbers in sets.items()}
+    if args.letters:
+        from digitnet.experiments.pair_reader import letter_numbers
+        from digitnet.serving.judged_reading import judge_for
+
+        written = letter_numbers("measure", 0, args.letters, seed=args.seed + 3)
+        results["letters"] = score_letters(written, predictor, judge_for(model))
     chosen = np.sort(rng.choice(len(data.test_labels), args.singles, replace=False))
     right = several = 0
     for photo, label in zip(photo_set(data.test_images[chosen], None, seed=args.seed), data.test_labels[chosen]):
@@ -114,6 +152,10 @@ def main() -> None:
     print_table(f"{model}: numbers read (seed {args.seed})", ["set", "n", "whole", "digits right", "ms per number"],
                 [[name, r["n"], f"{100 * r['whole']:.1f} %", f"{100 * r['digits_right']:.2f} %",
                   f"{r['ms_per_number']:.0f}"] for name, r in results.items() if "whole" in r])
+    if "letters" in results:
+        found = results["letters"]
+        print(f"\nnumbers with a letter: {100 * found['read_as_places']:.1f} % read as their places, "
+              f"{100 * found['judged_whole']:.1f} % right with --not-a-digit, of {found['n']}")
     single = results["single digits"]
     print(f"\nsingle-digit photos: {100 * single['right']:.2f} % right of {single['n']}, "
           f"{single['read_as_several']} read as several digits")

@@ -82,8 +82,17 @@ def test_a_saved_model_over_the_shard_size_is_written_in_several_files_that_load
         answers[name] = tf.saved_model.load(str(tmp_path / name)).signatures["serving_default"](
             images=tf.constant(images))["probabilities"].numpy()
     assert len(list((tmp_path / "whole" / "variables").glob("variables.data-*"))) == 1
-    assert len(list((tmp_path / "sharded" / "variables").glob("variables.data-*"))) >= 2
+    assert_sharded(tmp_path / "sharded", 300_000)
     np.testing.assert_array_equal(answers["sharded"], answers["whole"])
+
+
+def assert_sharded(folder, limit):
+    """At least two variables files, and no more of them over `limit` than there are variables over it."""
+    shards = sorted((folder / "variables").glob("variables.data-*"))
+    reader = tf.train.load_checkpoint(str(folder / "variables" / "variables"))
+    large = [name for name in reader.get_variable_to_shape_map() if np.asarray(reader.get_tensor(name)).nbytes > limit]
+    assert len(shards) >= 2
+    assert sum(shard.stat().st_size > limit for shard in shards) <= len(large)
 
 
 def test_resharding_a_saved_model_keeps_its_graph_and_its_answers(exported, tmp_path):
@@ -105,7 +114,7 @@ def test_resharding_a_saved_model_keeps_its_graph_and_its_answers(exported, tmp_
     before = answers()
     assert len(list((folder / "variables").glob("variables.data-*"))) == 1
     assert reshard_variables(folder, max_shard_bytes=300_000) >= 2
-    assert len(list((folder / "variables").glob("variables.data-*"))) >= 2
+    assert_sharded(folder, 300_000)
     assert (folder / "saved_model.pb").read_bytes() == graph
     assert [p.name for p in (tmp_path / "bpnn").iterdir()] == ["1"]  # nothing staged is left beside it
     np.testing.assert_array_equal(answers(), before)
@@ -118,3 +127,28 @@ def test_resharding_a_saved_model_keeps_its_graph_and_its_answers(exported, tmp_
     stated.ParseFromString((folder / "fingerprint.pb").read_bytes())
     computed.ParseFromString(fingerprinting.CreateFingerprintDef(str(folder)))
     assert stated.checkpoint_hash == computed.checkpoint_hash and stated.saved_model_checksum == computed.saved_model_checksum
+
+
+def test_a_reshard_that_fails_midway_leaves_the_saved_model_as_it_was(exported, tmp_path, monkeypatch):
+    """The swap of the variables folder is undone when what follows it fails (here: fingerprint.pb's
+    replacement), so the SavedModel keeps its one variables file and its answers, and nothing staged stays."""
+    import shutil
+
+    import digitnet.serving.saved_model as saved_model
+
+    _, output, images = exported
+    folder = tmp_path / "bpnn" / "1"
+    shutil.copytree(output / "bpnn" / "1", folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert (folder / "fingerprint.pb").is_file()
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saved_model.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        saved_model.reshard_variables(folder, max_shard_bytes=300_000)
+    monkeypatch.undo()
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert [p.name for p in (tmp_path / "bpnn").iterdir()] == ["1"]
+    tf.saved_model.load(str(folder)).signatures["serving_default"](images=tf.constant(images))

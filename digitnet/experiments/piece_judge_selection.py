@@ -253,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     for candidate, found in counts.items():
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
-    tie = "the setting as it is" if settings else "the simpler"
-    print(f"\nchosen by the rule (tie within {TIE} goes to {tie}): {chosen}")
+    if letters:
+        rule = f"the setting as it is stays unless another reads over {TIE} more letter numbers, its total within {TIE}"
+    else:
+        rule = f"tie within {TIE} goes to {'the setting as it is' if settings else 'the simpler'}"
+    print(f"\nchosen by the rule ({rule}): {chosen}")
     if args.output:
         write_json(Path(args.output), {"sets": {**COUNTS, **({LETTERS: args.letters} if letters else {})},
                                         "candidates": list(counts), "counts": counts, "totals": totals,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +40,8 @@ def reshard_variables(folder: str | os.PathLike, max_shard_bytes: int = MAX_SHAR
     larger than that keeps a file of its own) and returns how many files they take. The graph
     (saved_model.pb) is not touched and every variable is checked to be bit for bit what it was before the
     new files replace the old ones, so the model answers exactly as before; its judge fingerprint
-    (judge.fingerprint reads variables.index) changes."""
+    (judge.fingerprint reads variables.index) changes. Everything is written and checked in a staged copy
+    first; the old variables are put back if the swap fails or is interrupted."""
     folder = Path(folder)
     if not (folder / "saved_model.pb").is_file() or not (folder / "variables" / "variables.index").is_file():
         raise ConfigError(f"expected a SavedModel folder (saved_model.pb and variables/), received {folder}")
@@ -47,47 +49,55 @@ def reshard_variables(folder: str | os.PathLike, max_shard_bytes: int = MAX_SHAR
     dtypes, shapes = reader.get_variable_to_dtype_map(), reader.get_variable_to_shape_map()
     groups, size = [[]], 0
     for name in sorted(dtypes):
-        nbytes = 0 if dtypes[name] == tf.string else int(np.prod(shapes[name])) * dtypes[name].size
+        value = reader.get_tensor(name)
+        nbytes = sum(len(v) for v in np.ravel(value)) if dtypes[name] == tf.string else np.asarray(value).nbytes
         if groups[-1] and size + nbytes > max_shard_bytes:
             groups.append([])
             size = 0
         groups[-1].append(name)
         size += nbytes
     with staging_folder(folder.parent) as staging:
+        model = staging / "model"  # the SavedModel as it will be: the same graph, the new variables
+        (model / "variables").mkdir(parents=True)
+        shutil.copyfile(folder / "saved_model.pb", model / "saved_model.pb")
         parts = [str(staging / f"part-{i:05d}-of-{len(groups):05d}") for i in range(len(groups))]
         for part, names in zip(parts, groups):
             tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=[""] * len(names),
                               tensors=[tf.constant(reader.get_tensor(name), dtypes[name]) for name in names])
-        (staging / "variables").mkdir()
-        tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=str(staging / "variables" / "variables"))
-        written = tf.train.load_checkpoint(str(staging / "variables" / "variables"))
+        tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=str(model / "variables" / "variables"),
+                                      delete_old_dirs=False)
+        written = tf.train.load_checkpoint(str(model / "variables" / "variables"))
         for name in dtypes:
-            if not np.array_equal(written.get_tensor(name), reader.get_tensor(name)):
+            before, after = np.asarray(reader.get_tensor(name)), np.asarray(written.get_tensor(name))
+            if before.dtype != after.dtype or before.shape != after.shape or before.tobytes() != after.tobytes():
                 raise ConfigError(f"the resharded variable {name} of {folder} differs from the original; "
                                   f"{folder} is left as it was")
+        if (folder / "fingerprint.pb").is_file():
+            _write_fingerprint(folder / "fingerprint.pb", model)
         os.rename(folder / "variables", staging / "old")
         try:
-            os.rename(staging / "variables", folder / "variables")
-        except OSError:
+            os.rename(model / "variables", folder / "variables")
+            if (model / "fingerprint.pb").is_file():
+                os.replace(model / "fingerprint.pb", folder / "fingerprint.pb")
+        except BaseException:
+            if (folder / "variables").exists():
+                os.rename(folder / "variables", model / "variables")
             os.rename(staging / "old", folder / "variables")
             raise
-        if (folder / "fingerprint.pb").is_file():
-            _refresh_fingerprint(folder, staging)
     return len(groups)
 
 
-def _refresh_fingerprint(folder: Path, staging: Path) -> None:
-    """fingerprint.pb (the hashes TensorFlow writes beside a SavedModel) with the new variables' checkpoint
-    hash, its uuid kept: the file TensorFlow would write for these files."""
+def _write_fingerprint(published: Path, model: Path) -> None:
+    """model/fingerprint.pb: TensorFlow's hashes of the staged SavedModel, with the uuid of the published
+    fingerprint.pb kept: the file TensorFlow would write for these files."""
     from tensorflow.core.protobuf import fingerprint_pb2
     from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
 
     old, new = fingerprint_pb2.FingerprintDef(), fingerprint_pb2.FingerprintDef()
-    old.ParseFromString((folder / "fingerprint.pb").read_bytes())
-    new.ParseFromString(fingerprinting.CreateFingerprintDef(str(folder)))
+    old.ParseFromString(published.read_bytes())
+    new.ParseFromString(fingerprinting.CreateFingerprintDef(str(model)))
     new.uuid = old.uuid
-    (staging / "fingerprint.pb").write_bytes(new.SerializeToString())
-    os.replace(staging / "fingerprint.pb", folder / "fingerprint.pb")
+    (model / "fingerprint.pb").write_bytes(new.SerializeToString())
 
 
 def serving_endpoints(model: keras.Model, batch: int | None = None) -> dict:
