@@ -19,10 +19,11 @@ simplest first (no judge, then smaller training sets).
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
 With --width-prior FREE,SLOPE, --cuts N, --seam FRACTION, --pair-reader
-FILE or --pair-alone yes|no (repeatable, the value as it is first; 'none':
-no pair reader) the candidates are the segmenter's width priors, numbers of
-candidate cuts per row height, bends of its cuts, pair readers or whether a
-lone group may be read as a pair instead, each read with the one --judge
+FILE, --pair-alone yes|no or --wide-alone WIDTH (repeatable, the value as it
+is first; 'none': no pair reader) the candidates are the segmenter's width
+priors, numbers of candidate cuts per row height, bends of its cuts, pair
+readers, whether a lone group may be read as a pair, or how wide a lone
+group must be to be cut, instead, each read with the one --judge
 given (the rules of reports/number_reading.md's later sections).
 
 With --letters N a fifth set is read besides, not counted in the total: N
@@ -162,6 +163,17 @@ def positive_count(value: str) -> int:
     return int(value)
 
 
+def positive_number(value: str) -> float:
+    """--wide-alone WIDTH: a number above 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number above 0, received {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"takes a number above 0, received {value!r}")
+    return number
+
+
 def seam(value: str) -> float:
     """--seam FRACTION: a number from 0 to 1."""
     try:
@@ -203,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair-alone", action="append", type=yes_no, metavar="yes|no",
                         help="whether a lone group may be read as a pair, the setting as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--wide-alone", action="append", type=positive_number, metavar="WIDTH",
+                        help="how wide (in row heights) a group alone on the page must be to be cut, to compare, "
+                             "the value as it is first (repeatable; one --judge)")
     parser.add_argument("--letters", type=int, default=0, metavar="N",
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
@@ -210,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone") if getattr(args, flag)]
+    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone")
+                if getattr(args, flag)]
     if len(compared) > 1:
-        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader and --pair-alone at a time, received "
+        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone and --wide-alone at a time, "
+                     "received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
         if len(judges) != 1:
@@ -221,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         (judge,) = judges.values()
         named = {"width_prior": lambda v: f"width prior {v[0]:g},{v[1]:g}", "cuts": lambda v: f"cuts {v}",
                  "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}",
-                 "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}"}[compared[0]]
+                 "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}",
+                 "wide_alone": lambda v: f"wide alone {v:g}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
         else:

@@ -112,9 +112,9 @@ class Segmenter:
 
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
                  width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
-                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE):
+                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE, wide_alone: float = WIDE_ALONE):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
-        self.read_pair, self.pair_alone = read_pair, pair_alone
+        self.read_pair, self.pair_alone, self.wide_alone = read_pair, pair_alone, wide_alone
         self.width_free, self.width_slope = width_prior
         self.cuts, self.seam = cuts, seam
         self.noise, threshold = preprocess.ink_noise(ink)
@@ -356,7 +356,7 @@ class Segmenter:
         for index in order:
             whole = self.whole(groups[index])
             top, bottom, left, right = self.box(whole)
-            wide = WIDE_ALONE if len(groups) == 1 else WIDE
+            wide = self.wide_alone if len(groups) == 1 else WIDE
             if right - left <= wide * max(bottom - top, height):
                 found.append((index, whole))
                 continue
@@ -596,13 +596,15 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
-                read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE) -> list[Digit]:
+                read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
+                wide_alone: float = WIDE_ALONE) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
-    `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM) and `pair_alone` (PAIR_ALONE):
-    other values only to compare them."""
-    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone).digits()
+    `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE) and
+    `wide_alone` (WIDE_ALONE): other values only to compare them."""
+    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
+                       wide_alone).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
