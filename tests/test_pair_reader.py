@@ -152,15 +152,28 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
     images, classify = templates
     grey, _ = page_of(images, "10", [-2])
     ink = preprocess.ink_image(grey)
-    segmenter = segment.Segmenter(ink, "page", classify)
+    narrow = 1.4  # a "10" this tight is 1-1.4 row heights wide: cut at WIDE_ALONE 1.0, not at 1.4
+    segmenter = segment.Segmenter(ink, "page", classify, wide_alone=narrow)
     groups, height = segmenter.row(segmenter.strokes_joined())
     assert len(segmenter.units(groups, height)) == 1  # one group, not cut
     found = segment.find_digits(ink, "page", classify, None, read_pair=stub_pair_reader(10, 0.99),
-                                pair_alone=pair_alone)
+                                pair_alone=pair_alone, wide_alone=narrow)
     if pair_alone:
         assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "10"
     else:
         assert len(found) == 1
+
+
+def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digits(templates):  # noqa: F811
+    """reports/number_reading.md chose WIDE_ALONE 1.0: a tight "10" alone on the page is cut, not read as one."""
+    images, classify = templates
+    grey, _ = page_of(images, "10", [-2])
+    ink = preprocess.ink_image(grey)
+    segmenter = segment.Segmenter(ink, "page", classify)
+    groups, height = segmenter.row(segmenter.strokes_joined())
+    assert len(groups) == 1 and len(segmenter.units(groups, height)) >= 2
+    found = segment.find_digits(ink, "page", classify, None)
+    assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "10"
 
 
 @pytest.mark.parametrize("flags, words", [(["--units", "0"], "--pairs and --units must be whole numbers from 1, received 4000 and 0"),

@@ -59,7 +59,7 @@ LINE_LONG = 1.2  # ... and longer than 1.2 of it is a line, not a digit
 SHORT = 0.5  # a piece lower than half the row's height joins the nearest digit (or is dropped)
 IN_ROW = 0.3  # a digit lies at least 0.3 of its height within the row's band
 WIDE = 0.6  # a piece wider than 0.6 of max(its height, the row's) may be touching digits: cut into units;
-WIDE_ALONE = 1.4  # alone on the page, wider than 1.4 (a wide 3 or 5 alone is not cut into a 1 and the rest)
+WIDE_ALONE = 1.0  # alone on the page, wider than 1.0 (chosen on validation: reports/number_reading.md)
 PART_MIN = 0.12  # each side of a cut is at least 0.12 of the row's height wide
 CUTS = 4  # candidate cuts per row height of a piece's width (chosen on validation: reports/number_reading.md)
 SEAM = 0.0  # a cut bends at most this fraction of the row's height from its column (0: straight cuts)
@@ -112,9 +112,10 @@ class Segmenter:
 
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
                  width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
-                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE, wide_alone: float = WIDE_ALONE):
+                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE, wide_alone: float | None = None):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
-        self.read_pair, self.pair_alone, self.wide_alone = read_pair, pair_alone, wide_alone
+        self.read_pair, self.pair_alone = read_pair, pair_alone
+        self.wide_alone = WIDE_ALONE if wide_alone is None else wide_alone
         self.width_free, self.width_slope = width_prior
         self.cuts, self.seam = cuts, seam
         self.noise, threshold = preprocess.ink_noise(ink)
@@ -597,7 +598,7 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
-                wide_alone: float = WIDE_ALONE) -> list[Digit]:
+                wide_alone: float | None = None) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
