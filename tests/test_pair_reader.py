@@ -152,7 +152,7 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
     images, classify = templates
     grey, _ = page_of(images, "10", [-2])
     ink = preprocess.ink_image(grey)
-    narrow = 1.4  # a "10" this tight is 1-1.4 row heights wide: cut at WIDE_ALONE 1.0, not at 1.4
+    narrow = 1.4  # a "10" this tight is 1-1.4 row heights wide: not cut at 1.4 (WIDE_ALONE), cut at 1.0
     segmenter = segment.Segmenter(ink, "page", classify, wide_alone=narrow)
     groups, height = segmenter.row(segmenter.strokes_joined())
     assert len(segmenter.units(groups, height)) == 1  # one group, not cut
@@ -165,14 +165,15 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
 
 
 def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digits(templates):  # noqa: F811
-    """reports/number_reading.md chose WIDE_ALONE 1.0: a tight "10" alone on the page is cut, not read as one."""
+    """wide_alone 1.0 (the candidate of reports/number_reading.md's lone-group rule) cuts a tight "10" alone
+    on the page, which WIDE_ALONE 1.4 leaves whole (the test above)."""
     images, classify = templates
     grey, _ = page_of(images, "10", [-2])
     ink = preprocess.ink_image(grey)
-    segmenter = segment.Segmenter(ink, "page", classify)
+    segmenter = segment.Segmenter(ink, "page", classify, wide_alone=1.0)
     groups, height = segmenter.row(segmenter.strokes_joined())
     assert len(groups) == 1 and len(segmenter.units(groups, height)) >= 2
-    found = segment.find_digits(ink, "page", classify, None)
+    found = segment.find_digits(ink, "page", classify, None, wide_alone=1.0)
     assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "10"
 
 

@@ -27,14 +27,14 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
     # settings other than pair readers are read with the shipped pair reader, as reading does
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.0), (0.9, 0.3, 5, 0.0, True, False, 1.0)}),
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4), (0.9, 0.3, 5, 0.0, True, False, 1.4)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.0), (0.8, 1.0, 4, 0.0, True, False, 1.0)}),
-    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.0), (0.9, 0.3, 4, 0.3, True, False, 1.0)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.8, 1.0, 4, 0.0, True, False, 1.4)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.3, True, False, 1.4)}),
     (["--pair-reader", "none", "--pair-reader", str(PAIR_READER_FILE)],
-     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.0), (0.9, 0.3, 4, 0.0, True, False, 1.0)}),
+     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4), (0.9, 0.3, 4, 0.0, True, False, 1.4)}),
     (["--pair-alone", "no", "--pair-alone", "yes"], ["lone pairs no", "lone pairs yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.0), (0.9, 0.3, 4, 0.0, True, True, 1.0)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.0, True, True, 1.4)}),
     (["--wide-alone", "1.4", "--wide-alone", "1.1"], ["wide alone 1.4", "wide alone 1.1"],
      {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.0, True, False, 1.1)}),
 ])
