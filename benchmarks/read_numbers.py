@@ -76,6 +76,7 @@ def score(numbers, predictor) -> dict:
 
 def score_letters(numbers, predictor, judge) -> dict:
     from digitnet.core.errors import DataError
+    from digitnet.experiments.piece_judge_selection import read_right
     from digitnet.serving.judged_reading import judged
     from digitnet.serving.reading import read
 
@@ -88,7 +89,7 @@ def score_letters(numbers, predictor, judge) -> dict:
             got, got_judged = reading.number, judged(reading, judge).number
         except DataError:
             got = got_judged = ""
-        places += len(got) == len(number) and all(want in ("?", have) for have, want in zip(got, number))
+        places += read_right(got, number)
         judged_right += got_judged == number
         if got_judged != number and len(misread) < 20:
             misread.append([number, got, got_judged])

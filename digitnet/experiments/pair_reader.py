@@ -40,8 +40,9 @@ from typing import Sequence
 import numpy as np
 
 from digitnet.core.errors import DataError
+from digitnet.data import negatives, photo_synth
 from digitnet.data.coarse import coarse
-from digitnet.data.number_synth import number_set
+from digitnet.data.number_synth import make_number, number_set
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments import piece_judge
 from digitnet.experiments.detector import build_detector, save_weights
@@ -98,18 +99,18 @@ def label_pair(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) 
     right, all (left, top, right, bottom), exclusive): 10 * left + right when it covers at least
     ONE_DIGIT of the columns of two neighbouring digits, under PART_OF_OTHER of any other's, its
     rows overlapping theirs by at least SAME_ROWS of their union; NOT_A_PAIR when it is one digit, part
-    of one, or covers most of three or more; None in between (left out of training)."""
+    of one, covers most of three or more, or PART_OF_OTHER of ink that is no digit (NOT_A_DIGIT_MARK);
+    None in between (left out of training)."""
     covered = np.array([max(0, min(box[2], b[2]) - max(box[0], b[0])) / max(1, b[2] - b[0]) for b in boxes])
+    if any(number[i] == piece_judge.NOT_A_DIGIT_MARK for i in np.flatnonzero(covered >= piece_judge.PART_OF_OTHER)):
+        return NOT_A_PAIR  # holds much of ink that is no digit: never a pair of digits
     full = np.flatnonzero(covered >= piece_judge.ONE_DIGIT)
-    if len(full) == 2 and full[1] == full[0] + 1 and (np.delete(covered, full) < piece_judge.PART_OF_OTHER).all() \
-            and piece_judge.NOT_A_DIGIT_MARK not in number[full[0]:full[1] + 1]:
+    if len(full) == 2 and full[1] == full[0] + 1 and (np.delete(covered, full) < piece_judge.PART_OF_OTHER).all():
         top = min(boxes[full[0]][1], boxes[full[1]][1])
         bottom = max(boxes[full[0]][3], boxes[full[1]][3])
         rows = max(0, min(box[3], bottom) - max(box[1], top)) / max(1, max(box[3], bottom) - min(box[1], top))
         if rows >= piece_judge.SAME_ROWS:
             return 10 * int(number[full[0]]) + int(number[full[1]])
-    if any(number[i] == piece_judge.NOT_A_DIGIT_MARK for i in np.flatnonzero(covered >= piece_judge.PART_OF_OTHER)):
-        return NOT_A_PAIR  # holds much of ink that is no digit: never a pair of digits
     most = (covered >= piece_judge.MOST).sum()
     if most >= 3 or piece_judge.label_piece(box, boxes, number) not in (None, piece_judge.NOT_A_DIGIT_CLASS) \
             or covered.max() < piece_judge.MOST:
@@ -166,9 +167,6 @@ def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None
     no digit, written piece_judge.NOT_A_DIGIT_MARK in the number; every second number with tight gaps
     (piece_judge.TIGHT_GAP), so that the ink touches its neighbours. Seeded LETTER_SEEDS[purpose] + shard
     unless `seed` is given."""
-    from digitnet.data import negatives, photo_synth
-    from digitnet.data.number_synth import make_number
-
     digits, labels = split_digits(purpose)
     seed = LETTER_SEEDS[purpose] + shard if seed is None else seed
     rng = np.random.default_rng(seed)

@@ -17,7 +17,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
+from digitnet.core.errors import WriteError
 from digitnet.core.files import failed_writes_named
 
 
@@ -44,13 +46,14 @@ def publish_version(staging: Path, base: Path) -> Path:
 
 
 @contextlib.contextmanager
-def staging_folder(base: Path):
-    """A temporary folder beside the versions (hidden, so not a servable version), removed afterwards."""
-    def kept(failure) -> str:
+def staging_folder(base: Path, kept: Callable[[WriteError], str] | None = None):
+    """A temporary folder beside the versions (hidden, so not a servable version), removed afterwards;
+    a failed write inside ends with `kept(error)` (default: no version was published, export again)."""
+    def published_nothing(failure) -> str:
         return (f"no version was published under {base} (its versions are as they were); "
                 f"{failure.advice} and export again")
 
-    with failed_writes_named(base, kept):
+    with failed_writes_named(base, kept or published_nothing):
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=base, prefix=".staging-"))
         try:

@@ -56,7 +56,10 @@ def reshard_variables(folder: str | os.PathLike, max_shard_bytes: int = MAX_SHAR
             size = 0
         groups[-1].append(name)
         size += nbytes
-    with staging_folder(folder.parent) as staging:
+    def kept(failure) -> str:
+        return f"{folder} is left as it was; {failure.advice} and reshard again"
+
+    with staging_folder(folder.parent, kept) as staging:
         model = staging / "model"  # the SavedModel as it will be: the same graph, the new variables
         (model / "variables").mkdir(parents=True)
         shutil.copyfile(folder / "saved_model.pb", model / "saved_model.pb")
