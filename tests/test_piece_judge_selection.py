@@ -27,16 +27,18 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
     # settings other than pair readers are read with the shipped pair reader, as reading does
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4), (0.9, 0.3, 5, 0.0, True, False, 1.4)}),
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4, False), (0.9, 0.3, 5, 0.0, True, False, 1.4, False)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.8, 1.0, 4, 0.0, True, False, 1.4)}),
-    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.3, True, False, 1.4)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.8, 1.0, 4, 0.0, True, False, 1.4, False)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.3, True, False, 1.4, False)}),
     (["--pair-reader", "none", "--pair-reader", str(PAIR_READER_FILE)],
-     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4), (0.9, 0.3, 4, 0.0, True, False, 1.4)}),
+     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, False)}),
     (["--pair-alone", "no", "--pair-alone", "yes"], ["lone pairs no", "lone pairs yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.0, True, True, 1.4)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False)}),
     (["--wide-alone", "1.4", "--wide-alone", "1.1"], ["wide alone 1.4", "wide alone 1.1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4), (0.9, 0.3, 4, 0.0, True, False, 1.1)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.1, False)}),
+    (["--pair-veto", "no", "--pair-veto", "yes"], ["pair veto no", "pair veto yes"],
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, True)}),
 ])
 def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
     from digitnet.serving import segment
@@ -48,7 +50,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
     def spy(self, *args, **kwargs):
         real(self, *args, **kwargs)
         found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam, self.read_pair is not None,
-                            self.pair_alone, self.wide_alone))
+                            self.pair_alone, self.wide_alone, self.pair_veto))
 
     monkeypatch.setattr(segment.Segmenter, "__init__", spy)
     output = tmp_path / "settings.json"
@@ -135,6 +137,13 @@ def test_a_candidate_wins_on_letters_only_by_more_than_the_tie_and_keeping_its_t
     assert selection.choose_with_letters(totals, {"shipped": 150, "letters": 154}) == "letters"
     assert selection.choose_with_letters(totals, {"shipped": 150, "letters": 153}) == "shipped"  # within the tie
     assert selection.choose_with_letters({"shipped": 416, "letters": 412}, {"shipped": 150, "letters": 190}) == "shipped"
+
+
+def test_letters_guard_a_setting_that_wins_on_the_total():
+    totals = {"as it is": 410, "new": 415}
+    assert selection.choose_guarded(totals, {"as it is": 130, "new": 127}) == "new"  # 3 fewer: within the tie
+    assert selection.choose_guarded(totals, {"as it is": 130, "new": 126}) == "as it is"
+    assert selection.choose_guarded({"as it is": 410, "new": 413}, {"as it is": 130, "new": 150}) == "as it is"
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ def read_right(read: str, number: str) -> bool:
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam, read_pair, pair_alone) where they differ from segment's."""
+    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto) where they differ from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
                        for d in find_digits(ink, "number", classify, one_digit, **settings))
@@ -128,6 +128,13 @@ def choose_with_letters(totals: dict[str, int], letters: dict[str, int]) -> str:
     first = next(iter(totals))
     better = [c for c in totals if letters[c] > letters[first] + TIE and totals[c] >= totals[first] - TIE]
     return max(better, key=lambda c: (letters[c], totals[c])) if better else first
+
+
+def choose_guarded(totals: dict[str, int], letters: dict[str, int]) -> str:
+    """--letters with segmenter settings other than pair readers: the settings rule on the totals, but
+    a winner that reads more than TIE fewer letter numbers right than the setting as it is gives way to it."""
+    first, chosen = next(iter(totals)), choose(totals, settings=True)
+    return first if letters[chosen] < letters[first] - TIE else chosen
 
 
 def judge_of(candidate: str):
@@ -218,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wide-alone", action="append", type=positive_number, metavar="WIDTH",
                         help="how wide (in row heights) a group alone on the page must be to be cut, to compare, "
                              "the value as it is first (repeatable; one --judge)")
+    parser.add_argument("--pair-veto", action="append", type=yes_no, metavar="yes|no",
+                        help="whether a piece the pair reader reads is worth one digit only times its P(not a pair), "
+                             "the setting as it is first (repeatable; one --judge)")
     parser.add_argument("--letters", type=int, default=0, metavar="N",
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
@@ -225,10 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone")
+    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone", "pair_veto")
                 if getattr(args, flag)]
     if len(compared) > 1:
-        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone and --wide-alone at a time, "
+        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone and "
+                     "--pair-veto at a time, "
                      "received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
@@ -239,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         named = {"width_prior": lambda v: f"width prior {v[0]:g},{v[1]:g}", "cuts": lambda v: f"cuts {v}",
                  "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}",
                  "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}",
-                 "wide_alone": lambda v: f"wide alone {v:g}"}[compared[0]]
+                 "wide_alone": lambda v: f"wide alone {v:g}",
+                 "pair_veto": lambda v: f"pair veto {'yes' if v else 'no'}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
         else:
@@ -263,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         counts[candidate] = whole_counts(sets, classify, judge, progress, **settings.get(candidate, {}))
     totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
     letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
-    chosen = choose_with_letters(totals, letters) if letters else choose(totals, settings=bool(settings))
+    if letters:
+        chosen_by_letters = compared == ["pair_reader"] or not settings
+        chosen = choose_with_letters(totals, letters) if chosen_by_letters else choose_guarded(totals, letters)
+    else:
+        chosen = choose(totals, settings=bool(settings))
     extra = [LETTERS] if letters else []
     print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
           + "".join(f" {name} (of {args.letters}) |" for name in extra))
@@ -271,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     for candidate, found in counts.items():
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
-    if letters:
+    if letters and chosen_by_letters:
         rule = f"the setting as it is stays unless another reads over {TIE} more letter numbers, its total within {TIE}"
+    elif letters:
+        rule = f"tie within {TIE} goes to the setting as it is; a winner reading over {TIE} fewer letter numbers gives way"
     else:
         rule = f"tie within {TIE} goes to {'the setting as it is' if settings else 'the simpler'}"
     print(f"\nchosen by the rule ({rule}): {chosen}")
