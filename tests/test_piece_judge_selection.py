@@ -65,8 +65,10 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "--cuts compares settings with one --judge, received 2"),
     (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"],
-     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone and --wide-alone at a time, "
+     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone and --pair-veto at a time, "
      "received --width-prior and --cuts"),
+    (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings other than pair readers; received no such"),
+    (["--judge", "none", "--cuts", "4", "--alone", "-1"], "--alone takes a whole number from 0, received -1"),
     (["--judge", "none", "--pair-alone", "maybe"], "takes yes or no, received 'maybe'"),
     (["--judge", "none", "--seam", "1.5"], "takes a number from 0 to 1, received '1.5'"),
     (["--judge", "none", "--seam", "wide"], "takes a number from 0 to 1, received 'wide'"),
@@ -139,11 +141,33 @@ def test_a_candidate_wins_on_letters_only_by_more_than_the_tie_and_keeping_its_t
     assert selection.choose_with_letters({"shipped": 416, "letters": 412}, {"shipped": 150, "letters": 190}) == "shipped"
 
 
-def test_letters_guard_a_setting_that_wins_on_the_total():
+def test_letters_and_lone_non_digits_guard_a_setting_that_wins_on_the_total():
     totals = {"as it is": 410, "new": 415}
     assert selection.choose_guarded(totals, {"as it is": 130, "new": 127}) == "new"  # 3 fewer: within the tie
     assert selection.choose_guarded(totals, {"as it is": 130, "new": 126}) == "as it is"
     assert selection.choose_guarded({"as it is": 410, "new": 413}, {"as it is": 130, "new": 150}) == "as it is"
+    letters, alone = {"as it is": 130, "new": 131}, {"as it is": 296, "new": 292}
+    assert selection.choose_guarded(totals, letters) == "new"
+    assert selection.choose_guarded(totals, letters, alone) == "as it is"  # 4 more non-digits cut
+
+
+def test_a_non_digit_alone_is_kept_whole_when_read_as_at_most_one_digit():
+    assert selection.kept_whole("", "?") and selection.kept_whole("4", "?")
+    assert not selection.kept_whole("14", "?")
+
+
+@pytest.mark.slow
+def test_main_reads_lone_non_digits_as_a_guard(tmp_path, monkeypatch):
+    monkeypatch.setattr(selection, "COUNTS", {"4 digits": 1, "2-6 digits": 1, "one digit": 1, "low resolution": 1})
+    output = tmp_path / "scores.json"
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--wide-alone", "1.4", "--wide-alone", "1.0",
+                           "--alone", "3", "--output", str(output)]) == 0
+    found = json.loads(output.read_text())
+    assert found["sets"]["alone"] == 3 and set(found["alone"]) == set(found["candidates"])
+    assert all(0 <= found["alone"][c] <= 3 and found["counts"][c]["alone"] == found["alone"][c] for c in found["candidates"])
+    in_order = found["candidates"]
+    assert found["chosen"] == selection.choose_guarded({c: found["totals"][c] for c in in_order},
+                                                       {c: found["alone"][c] for c in in_order})
 
 
 @pytest.mark.slow

@@ -162,8 +162,9 @@ def wide_numbers(purpose: str, shard: int, count: int) -> list:
     return number_set(wide, labels[pool], rng.choice(WIDE_LENGTHS, count), seed)
 
 
-def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None) -> list:
-    """(photo, number, boxes) of `count` numbers of LETTER_LENGTHS places, one place (at random) ink that is
+def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None,
+                   lengths: tuple[int, ...] = LETTER_LENGTHS) -> list:
+    """(photo, number, boxes) of `count` numbers of `lengths` places (LETTER_LENGTHS), one place (at random) ink that is
     no digit, written piece_judge.NOT_A_DIGIT_MARK in the number; every second number with tight gaps
     (piece_judge.TIGHT_GAP), so that the ink touches its neighbours. Seeded LETTER_SEEDS[purpose] + shard
     unless `seed` is given."""
@@ -173,7 +174,7 @@ def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None
     marks = negatives.generate(count, seed, kinds=LETTER_KINDS).images
     written = []
     for index in range(count):
-        length = int(rng.choice(LETTER_LENGTHS))
+        length = int(rng.choice(lengths))
         where = int(rng.integers(length))
         chosen = rng.choice(len(digits), length - 1, replace=False)
         glyphs = [digits[i] for i in chosen]

@@ -33,6 +33,14 @@ is read right when it is read as as many digits as it has places and its
 digits are right, whatever digit the letter is read as (the "not a digit"
 judge then sees the letter as one piece). The setting as it is stays unless a
 candidate reads more than TIE more of them and keeps its total within TIE.
+When segmenter settings other than pair readers are compared, the letters only
+guard the settings rule instead: a winner that reads more than TIE fewer of them
+right gives way to the setting as it is (choose_guarded).
+
+With --alone N, N generated non-digits drawn alone on the page (the same
+kinds, validation digits, seed ALONE_SEED) guard the settings rule too: one
+is kept whole when it is read as at most one digit (the judge then sees it
+whole), and a winner that keeps more than TIE fewer whole gives way.
 """
 from __future__ import annotations
 
@@ -59,6 +67,7 @@ TIE = 3  # numbers read whole
 COUNTS = {"4 digits": 120, "2-6 digits": 120, "one digit": 120, "low resolution": 100}
 LOW_RESOLUTION_POOL, POOL_SEED = 3000, 5
 LETTERS, LETTERS_SEED = "letters", 7401
+ALONE, ALONE_SEED = "alone", 7501
 
 
 def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
@@ -83,6 +92,17 @@ def letter_set(count: int) -> list[tuple[np.ndarray, str]]:
             for photo, number, _ in letter_numbers("fit", 0, count, seed=LETTERS_SEED)]
 
 
+def alone_set(count: int) -> list[tuple[np.ndarray, str]]:
+    """[(ink image, "?")] of --alone: generated non-digits drawn alone."""
+    return [(preprocess.ink_image(grey_of(photo, ALONE), ALONE), number)
+            for photo, number, _ in letter_numbers("fit", 0, count, seed=ALONE_SEED, lengths=(1,))]
+
+
+def kept_whole(read: str, number: str) -> bool:
+    """--alone: a non-digit alone is kept whole when it is read as at most one digit."""
+    return len(read) <= 1
+
+
 def read_right(read: str, number: str) -> bool:
     """A reading is right when it has the number's places and its digits; NOT_A_DIGIT_MARK takes any digit."""
     return len(read) == len(number) and all(want in (NOT_A_DIGIT_MARK, got) for got, want in zip(read, number))
@@ -104,8 +124,8 @@ def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[s
     settings.setdefault("read_pair", pair_reader())
     found = {}
     for name, numbers in sets.items():
-        found[name] = sum(read_right(read_number(ink, classify, one_digit, **settings), number)
-                          for ink, number in numbers)
+        scored = kept_whole if name == ALONE else read_right
+        found[name] = sum(scored(read_number(ink, classify, one_digit, **settings), number) for ink, number in numbers)
         if progress is not None:
             progress(name, found[name], len(numbers))
     return found
@@ -130,11 +150,12 @@ def choose_with_letters(totals: dict[str, int], letters: dict[str, int]) -> str:
     return max(better, key=lambda c: (letters[c], totals[c])) if better else first
 
 
-def choose_guarded(totals: dict[str, int], letters: dict[str, int]) -> str:
-    """--letters with segmenter settings other than pair readers: the settings rule on the totals, but
-    a winner that reads more than TIE fewer letter numbers right than the setting as it is gives way to it."""
+def choose_guarded(totals: dict[str, int], *guards: dict[str, int]) -> str:
+    """--letters or --alone with segmenter settings other than pair readers: the settings rule on the
+    totals, but a winner that scores more than TIE less than the setting as it is on any guard (letter
+    numbers read right, non-digits alone kept whole) gives way to it."""
     first, chosen = next(iter(totals)), choose(totals, settings=True)
-    return first if letters[chosen] < letters[first] - TIE else chosen
+    return first if any(guard[chosen] < guard[first] - TIE for guard in guards) else chosen
 
 
 def judge_of(candidate: str):
@@ -230,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the setting as it is first (repeatable; one --judge)")
     parser.add_argument("--letters", type=int, default=0, metavar="N",
                         help="also read N numbers with a generated letter among their digits (the rule above)")
+    parser.add_argument("--alone", type=int, default=0, metavar="N",
+                        help="also read N generated non-digits drawn alone, a guard on settings (the rule above)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
@@ -257,17 +280,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
+    for flag in ("letters", "alone"):
+        if getattr(args, flag) < 0:
+            parser.error(f"--{flag} takes a whole number from 0, received {getattr(args, flag)}")
+    if args.alone and (not settings or compared == ["pair_reader"]):
+        parser.error("--alone guards segmenter settings other than pair readers; received no such setting")
     if args.model is None:  # recorded as the file it is, relative to here when it lies below
         found = Path(default_model()[0]).resolve()
         args.model = str(found.relative_to(Path.cwd().resolve())) if found.is_relative_to(Path.cwd().resolve()) \
             else str(found)
     classify = predictor_of(args.model)
     started = time.perf_counter()
-    if args.letters < 0:
-        parser.error(f"--letters takes a whole number from 0, received {args.letters}")
     sets = validation_sets()
     if args.letters:
         sets[LETTERS] = letter_set(args.letters)
+    if args.alone:
+        sets[ALONE] = alone_set(args.alone)
     counts = {}
     for candidate, judge in judges.items():
         def progress(name, whole, total, candidate=candidate):
@@ -275,29 +303,34 @@ def main(argv: list[str] | None = None) -> int:
         counts[candidate] = whole_counts(sets, classify, judge, progress, **settings.get(candidate, {}))
     totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
     letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
-    if letters:
-        chosen_by_letters = compared == ["pair_reader"] or not settings
-        chosen = choose_with_letters(totals, letters) if chosen_by_letters else choose_guarded(totals, letters)
+    alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
+    chosen_by_letters = bool(letters) and (compared == ["pair_reader"] or not settings)
+    if chosen_by_letters:
+        chosen = choose_with_letters(totals, letters)
+    elif letters or alone:
+        chosen = choose_guarded(totals, *[guard for guard in (letters, alone) if guard])
     else:
         chosen = choose(totals, settings=bool(settings))
-    extra = [LETTERS] if letters else []
+    extra = {name: getattr(args, flag) for name, flag in ((LETTERS, "letters"), (ALONE, "alone")) if getattr(args, flag)}
     print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
-          + "".join(f" {name} (of {args.letters}) |" for name in extra))
+          + "".join(f" {name} (of {count}) |" for name, count in extra.items()))
     print("|---" * (len(COUNTS) + 2 + len(extra)) + "|")
     for candidate, found in counts.items():
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
-    if letters and chosen_by_letters:
+    if chosen_by_letters:
         rule = f"the setting as it is stays unless another reads over {TIE} more letter numbers, its total within {TIE}"
-    elif letters:
-        rule = f"tie within {TIE} goes to the setting as it is; a winner reading over {TIE} fewer letter numbers gives way"
+    elif letters or alone:
+        rule = (f"tie within {TIE} goes to the setting as it is; a winner scoring over {TIE} less on "
+                + " or ".join(name for name in extra) + " gives way")
     else:
         rule = f"tie within {TIE} goes to {'the setting as it is' if settings else 'the simpler'}"
     print(f"\nchosen by the rule ({rule}): {chosen}")
     if args.output:
-        write_json(Path(args.output), {"sets": {**COUNTS, **({LETTERS: args.letters} if letters else {})},
+        write_json(Path(args.output), {"sets": {**COUNTS, **extra},
                                         "candidates": list(counts), "counts": counts, "totals": totals,
-                                        "letters": letters, "chosen": chosen, "model": args.model, "tie": TIE})
+                                        "letters": letters, **({"alone": alone} if alone else {}),
+                                        "chosen": chosen, "rule": rule, "model": args.model, "tie": TIE})
     return 0
 
 
