@@ -164,6 +164,20 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
         assert len(found) == 1
 
 
+@pytest.mark.parametrize("pair_sure", [False, True])
+def test_an_unsure_pair_is_read_as_a_pair_only_without_pair_sure(templates, pair_sure):  # noqa: F811
+    """A lone group that the piece judge takes for no whole digit and the pair reader for a pair with 0.4
+    ("not a pair" 0.6): the pair is worth more than the digit, so it is read as a pair, unless
+    pair_sure asks the pair reader to find the pair likelier than "not a pair"."""
+    images, classify = templates
+    grey, _ = page_of(images, "10", [-2])
+    ink = preprocess.ink_image(grey)
+    found = segment.find_digits(ink, "page", classify, lambda inputs: np.full(len(inputs), 0.01),
+                                read_pair=stub_pair_reader(10, 0.4), pair_alone=True, wide_alone=1.4,
+                                pair_sure=pair_sure)
+    assert len(found) == (1 if pair_sure else 2)
+
+
 def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digits(templates):  # noqa: F811
     """wide_alone 1.0 (the candidate of reports/number_reading.md's lone-group rule) cuts a tight "10" alone
     on the page, which WIDE_ALONE 1.4 leaves whole (the test above)."""

@@ -27,18 +27,20 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
     # settings other than pair readers are read with the shipped pair reader, as reading does
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4, False), (0.9, 0.3, 5, 0.0, True, False, 1.4, False)}),
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 5, 0.0, True, False, 1.4, False, False)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.8, 1.0, 4, 0.0, True, False, 1.4, False)}),
-    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.3, True, False, 1.4, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.8, 1.0, 4, 0.0, True, False, 1.4, False, False)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.3, True, False, 1.4, False, False)}),
     (["--pair-reader", "none", "--pair-reader", str(PAIR_READER_FILE)],
-     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, False)}),
+     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, False, False)}),
     (["--pair-alone", "no", "--pair-alone", "yes"], ["lone pairs no", "lone pairs yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, False)}),
     (["--wide-alone", "1.4", "--wide-alone", "1.1"], ["wide alone 1.4", "wide alone 1.1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.1, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.1, False, False)}),
     (["--pair-veto", "no", "--pair-veto", "yes"], ["pair veto no", "pair veto yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, True)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, True, False)}),
+    (["--lone-pairs", "no", "--lone-pairs", "sure"], ["lone pairs no", "lone pairs sure"],
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, True)}),
 ])
 def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
     from digitnet.serving import segment
@@ -50,7 +52,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
     def spy(self, *args, **kwargs):
         real(self, *args, **kwargs)
         found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam, self.read_pair is not None,
-                            self.pair_alone, self.wide_alone, self.pair_veto))
+                            self.pair_alone, self.wide_alone, self.pair_veto, self.pair_sure))
 
     monkeypatch.setattr(segment.Segmenter, "__init__", spy)
     output = tmp_path / "settings.json"
@@ -65,11 +67,13 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "--cuts compares settings with one --judge, received 2"),
     (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"],
-     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone and --pair-veto at a time, "
+     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, --pair-veto and "
+     "--lone-pairs at a time, "
      "received --width-prior and --cuts"),
     (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings other than pair readers; received no such"),
     (["--judge", "none", "--cuts", "4", "--alone", "-1"], "--alone takes a whole number from 0, received -1"),
     (["--judge", "none", "--pair-alone", "maybe"], "takes yes or no, received 'maybe'"),
+    (["--judge", "none", "--lone-pairs", "maybe"], "takes no, yes, sure, received 'maybe'"),
     (["--judge", "none", "--seam", "1.5"], "takes a number from 0 to 1, received '1.5'"),
     (["--judge", "none", "--seam", "wide"], "takes a number from 0 to 1, received 'wide'"),
     (["--judge", "none", "--cuts", "0"], "takes a whole number from 1, received '0'"),

@@ -184,6 +184,17 @@ def yes_no(value: str) -> bool:
     return value == "yes"
 
 
+LONE_PAIRS = {"no": {"pair_alone": False}, "yes": {"pair_alone": True},
+              "sure": {"pair_alone": True, "pair_sure": True}}  # --lone-pairs: the segmenter's settings
+
+
+def lone_pairs(value: str) -> str:
+    """--lone-pairs no|yes|sure."""
+    if value not in LONE_PAIRS:
+        raise argparse.ArgumentTypeError(f"takes {', '.join(LONE_PAIRS)}, received {value!r}")
+    return value
+
+
 def positive_count(value: str) -> int:
     """--cuts N: a whole number from 1."""
     if not value.isdigit() or int(value) < 1:
@@ -249,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair-veto", action="append", type=yes_no, metavar="yes|no",
                         help="whether a piece the pair reader reads is worth one digit only times its P(not a pair), "
                              "the setting as it is first (repeatable; one --judge)")
+    parser.add_argument("--lone-pairs", action="append", type=lone_pairs, metavar="no|yes|sure",
+                        help="whether a lone group may be read as a pair ('sure': only where the pair reader finds its "
+                             "likeliest pair likelier than 'not a pair', for every pair), the setting as it is first "
+                             "(repeatable; one --judge)")
     parser.add_argument("--letters", type=int, default=0, metavar="N",
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--alone", type=int, default=0, metavar="N",
@@ -258,11 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
-    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone", "pair_veto")
+    compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone", "pair_veto",
+                                  "lone_pairs")
                 if getattr(args, flag)]
     if len(compared) > 1:
-        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone and "
-                     "--pair-veto at a time, "
+        parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, "
+                     "--pair-veto and --lone-pairs at a time, "
                      "received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
@@ -274,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
                  "seam": lambda v: f"seam {v:g}", "pair_reader": lambda v: f"pair reader {v}",
                  "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}",
                  "wide_alone": lambda v: f"wide alone {v:g}",
-                 "pair_veto": lambda v: f"pair veto {'yes' if v else 'no'}"}[compared[0]]
+                 "pair_veto": lambda v: f"pair veto {'yes' if v else 'no'}",
+                 "lone_pairs": lambda v: f"lone pairs {v}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
+        elif compared[0] == "lone_pairs":
+            settings = {named(value): LONE_PAIRS[value] for value in args.lone_pairs}
         else:
             settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)

@@ -82,6 +82,7 @@ PAIR_CLASSES, NOT_A_PAIR = 101, 100  # the pair reader's outputs: pairs 10 * lef
 PAIR_WIDE = 0.7  # a piece of one group at least 0.7 of max(its height, the row's) wide may be read as a pair
 PAIR_ALONE = False  # a lone group too narrow to be cut (one unit) may be read as a pair
 PAIR_VETO = False  # a piece the pair reader reads is worth one digit only times its P(not a pair)
+PAIR_SURE = False  # a piece is read as a pair only when its likeliest pair is likelier than "not a pair"
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
 ReadPair = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N, PAIR_CLASSES] probabilities
@@ -114,9 +115,9 @@ class Segmenter:
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
                  width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                  read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE, wide_alone: float | None = None,
-                 pair_veto: bool = PAIR_VETO):
+                 pair_veto: bool = PAIR_VETO, pair_sure: bool = PAIR_SURE):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
-        self.read_pair, self.pair_alone, self.pair_veto = read_pair, pair_alone, pair_veto
+        self.read_pair, self.pair_alone, self.pair_veto, self.pair_sure = read_pair, pair_alone, pair_veto, pair_sure
         self.wide_alone = WIDE_ALONE if wide_alone is None else wide_alone
         self.width_free, self.width_slope = width_prior
         self.cuts, self.seam = cuts, seam
@@ -465,7 +466,8 @@ class Segmenter:
         """The digits: the runs of units covering them all whose values multiply to the most, each
         (piece, None) for one digit or (piece, the pair reader's probabilities) for two: a pair is
         worth its likeliest pair's probability times DIGIT squared; with `pair_veto`, the same piece read
-        as one digit is worth its value times the pair reader's P(not a pair)."""
+        as one digit is worth its value times the pair reader's P(not a pair); with `pair_sure`, a piece is
+        read as a pair only when its likeliest pair is likelier than "not a pair"."""
         candidates = self.candidates(units, groups, height)
         self.score([piece for piece, _, _ in candidates.values()], everything)
         pairs = self.pairs(candidates, height)
@@ -481,7 +483,7 @@ class Segmenter:
                     total *= float(pairs[piece][NOT_A_PAIR])
                 if total > best[end]:
                     best[end], back[end] = total, (start, False)
-                if piece in pairs:
+                if piece in pairs and not (self.pair_sure and pairs[piece][:NOT_A_PAIR].max() <= pairs[piece][NOT_A_PAIR]):
                     total = best[start] * float(pairs[piece][:NOT_A_PAIR].max()) * DIGIT * DIGIT
                     if total > best[end]:
                         best[end], back[end] = total, (start, True)
@@ -603,14 +605,15 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
-                wide_alone: float | None = None, pair_veto: bool = PAIR_VETO) -> list[Digit]:
+                wide_alone: float | None = None, pair_veto: bool = PAIR_VETO, pair_sure: bool = PAIR_SURE) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE),
-    `wide_alone` (WIDE_ALONE) and `pair_veto` (PAIR_VETO): other values only to compare them."""
+    `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO) and `pair_sure` (PAIR_SURE): other values only to
+    compare them."""
     digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
-                       wide_alone, pair_veto).digits()
+                       wide_alone, pair_veto, pair_sure).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
