@@ -155,6 +155,19 @@ def test_letters_and_lone_non_digits_guard_a_setting_that_wins_on_the_total():
     assert selection.choose_guarded(totals, letters, alone) == "as it is"  # 4 more non-digits cut
 
 
+def test_the_large_draw_reads_other_numbers_three_times_as_many_with_its_own_tie():
+    small = selection.validation_sets({"4 digits": 4, "2-6 digits": 4, "one digit": 2, "low resolution": 2})
+    large = selection.validation_sets({"4 digits": 4, "2-6 digits": 4, "one digit": 2, "low resolution": 2}, draw="large")
+    for name in ("4 digits", "2-6 digits"):
+        assert [n for _, n in small[name]] != [n for _, n in large[name]]
+    assert selection.DRAWS["large"].scale == 3 and selection.DRAWS["small"].tie == selection.TIE
+    totals = {"as it is": 1240, "new": 1244}
+    assert selection.choose(totals, settings=True) == "new"
+    assert selection.choose(totals, settings=True, tie=selection.LARGE_TIE) == "as it is"
+    assert selection.choose_guarded({"as it is": 1240, "new": 1250}, {"as it is": 400, "new": 396},
+                                    tie=selection.LARGE_TIE) == "new"
+
+
 def test_a_non_digit_alone_is_kept_whole_when_read_as_at_most_one_digit():
     assert selection.kept_whole("", "?") and selection.kept_whole("4", "?")
     assert not selection.kept_whole("14", "?")

@@ -15,6 +15,11 @@ The score is the count read whole over the four sets. The highest wins; a
 candidate within TIE of it wins when it is simpler: candidates are given
 simplest first (no judge, then smaller training sets).
 
+With --draw large the four sets are three times as large and drawn afresh
+(seeds 7011, 7012, 7013 and 7211, the low-resolution pool with seed 15,
+--letters with seed 7411 and --alone with seed 7511), and the tie is
+LARGE_TIE (DRAWS).
+
     python -m digitnet.experiments.piece_judge_selection --judge none \\
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
@@ -45,6 +50,7 @@ whole), and a winner that keeps more than TIE fewer whole gives way.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -70,32 +76,56 @@ LETTERS, LETTERS_SEED = "letters", 7401
 ALONE, ALONE_SEED = "alone", 7501
 
 
-def validation_sets(counts: dict[str, int] | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
-    """set name -> [(ink image, true number)] of the rule's four sets (`counts` shortens them)."""
-    counts = {**COUNTS, **(counts or {})}
+@dataclasses.dataclass(frozen=True)
+class Draw:
+    """Which validation numbers a rule reads: each set's size (times COUNTS) and seed, the low-resolution
+    pool's seed, the seeds of --letters and --alone, and the tie."""
+
+    scale: int
+    seeds: dict
+    pool_seed: int
+    letters_seed: int
+    alone_seed: int
+    tie: int
+
+
+LARGE_TIE = 5  # three times the numbers: the differences' spread grows about sqrt(3) times
+DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 7003, "low resolution": 7201},
+                       POOL_SEED, LETTERS_SEED, ALONE_SEED, TIE),
+         "large": Draw(3, {"4 digits": 7011, "2-6 digits": 7012, "one digit": 7013, "low resolution": 7211},
+                       15, 7411, 7511, LARGE_TIE)}
+
+
+def validation_sets(counts: dict[str, int] | None = None, draw: str = "small") -> dict[str, list[tuple[np.ndarray, str]]]:
+    """set name -> [(ink image, true number)] of the rule's four sets (`counts` shortens them) in DRAWS[draw]."""
+    drawn = DRAWS[draw]
+    full = {name: drawn.scale * count for name, count in COUNTS.items()}
+    counts = {**full, **(counts or {})}
     digits, labels = split_digits("fit")
-    pool = np.random.default_rng(POOL_SEED).choice(len(labels), LOW_RESOLUTION_POOL, replace=False)
-    lengths = np.random.default_rng(7002).integers(2, 7, COUNTS["2-6 digits"])[:counts["2-6 digits"]]
+    pool = np.random.default_rng(drawn.pool_seed).choice(len(labels), LOW_RESOLUTION_POOL, replace=False)
+    seeds = drawn.seeds
+    lengths = np.random.default_rng(seeds["2-6 digits"]).integers(2, 7, full["2-6 digits"])[:counts["2-6 digits"]]
     written = {
-        "4 digits": number_set(digits, labels, [4] * counts["4 digits"], 7001),
-        "2-6 digits": number_set(digits, labels, lengths, 7002),
-        "one digit": number_set(digits, labels, [1] * counts["one digit"], 7003),
-        "low resolution": number_set(coarse(digits[pool]), labels[pool], [4] * counts["low resolution"], 7201),
+        "4 digits": number_set(digits, labels, [4] * counts["4 digits"], seeds["4 digits"]),
+        "2-6 digits": number_set(digits, labels, lengths, seeds["2-6 digits"]),
+        "one digit": number_set(digits, labels, [1] * counts["one digit"], seeds["one digit"]),
+        "low resolution": number_set(coarse(digits[pool]), labels[pool], [4] * counts["low resolution"],
+                                     seeds["low resolution"]),
     }
     return {name: [(preprocess.ink_image(grey_of(photo, name), name), number) for photo, number, _ in numbers]
             for name, numbers in written.items()}
 
 
-def letter_set(count: int) -> list[tuple[np.ndarray, str]]:
+def letter_set(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
     """[(ink image, number with "?" where the letter is)] of --letters."""
     return [(preprocess.ink_image(grey_of(photo, LETTERS), LETTERS), number)
-            for photo, number, _ in letter_numbers("fit", 0, count, seed=LETTERS_SEED)]
+            for photo, number, _ in letter_numbers("fit", 0, count, seed=DRAWS[draw].letters_seed)]
 
 
-def alone_set(count: int) -> list[tuple[np.ndarray, str]]:
+def alone_set(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
     """[(ink image, "?")] of --alone: generated non-digits drawn alone."""
     return [(preprocess.ink_image(grey_of(photo, ALONE), ALONE), number)
-            for photo, number, _ in letter_numbers("fit", 0, count, seed=ALONE_SEED, lengths=(1,))]
+            for photo, number, _ in letter_numbers("fit", 0, count, seed=DRAWS[draw].alone_seed, lengths=(1,))]
 
 
 def kept_whole(read: str, number: str) -> bool:
@@ -131,31 +161,31 @@ def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[s
     return found
 
 
-def choose(totals: dict[str, int], settings: bool = False) -> str:
+def choose(totals: dict[str, int], settings: bool = False, tie: int = TIE) -> str:
     """The rule for judges: the highest total wins, unless a simpler candidate (earlier in `totals`) is
     within TIE. For segmenter settings (`settings`): the highest wins, unless the first, the setting
     as it is, is within TIE of it."""
     best = max(totals.values())
     first = next(iter(totals))
     if settings:
-        return first if totals[first] >= best - TIE else max(totals, key=totals.get)
-    return next(name for name, total in totals.items() if total >= best - TIE)
+        return first if totals[first] >= best - tie else max(totals, key=totals.get)
+    return next(name for name, total in totals.items() if total >= best - tie)
 
 
-def choose_with_letters(totals: dict[str, int], letters: dict[str, int]) -> str:
+def choose_with_letters(totals: dict[str, int], letters: dict[str, int], tie: int = TIE) -> str:
     """--letters: the first candidate (the setting as it is) stays unless another reads more than TIE more
     letter numbers right and keeps its total within TIE of the first's; of those, the most letters wins."""
     first = next(iter(totals))
-    better = [c for c in totals if letters[c] > letters[first] + TIE and totals[c] >= totals[first] - TIE]
+    better = [c for c in totals if letters[c] > letters[first] + tie and totals[c] >= totals[first] - tie]
     return max(better, key=lambda c: (letters[c], totals[c])) if better else first
 
 
-def choose_guarded(totals: dict[str, int], *guards: dict[str, int]) -> str:
+def choose_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int = TIE) -> str:
     """--letters or --alone with segmenter settings other than pair readers: the settings rule on the
     totals, but a winner that scores more than TIE less than the setting as it is on any guard (letter
     numbers read right, non-digits alone kept whole) gives way to it."""
-    first, chosen = next(iter(totals)), choose(totals, settings=True)
-    return first if any(guard[chosen] < guard[first] - TIE for guard in guards) else chosen
+    first, chosen = next(iter(totals)), choose(totals, settings=True, tie=tie)
+    return first if any(guard[chosen] < guard[first] - tie for guard in guards) else chosen
 
 
 def judge_of(candidate: str):
@@ -268,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--alone", type=int, default=0, metavar="N",
                         help="also read N generated non-digits drawn alone, a guard on settings (the rule above)")
+    parser.add_argument("--draw", choices=sorted(DRAWS), default="small",
+                        help="the validation numbers read: 'small' (the sets above) or 'large' (three times as many, "
+                             "drawn afresh, tie LARGE_TIE)")
     parser.add_argument("--model", default=None, help="the reading model (default: the reference model)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     args = parser.parse_args(argv)
@@ -310,11 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             else str(found)
     classify = predictor_of(args.model)
     started = time.perf_counter()
-    sets = validation_sets()
+    tie = DRAWS[args.draw].tie
+    sets = validation_sets(draw=args.draw)
     if args.letters:
-        sets[LETTERS] = letter_set(args.letters)
+        sets[LETTERS] = letter_set(args.letters, args.draw)
     if args.alone:
-        sets[ALONE] = alone_set(args.alone)
+        sets[ALONE] = alone_set(args.alone, args.draw)
     counts = {}
     for candidate, judge in judges.items():
         def progress(name, whole, total, candidate=candidate):
@@ -325,11 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
     chosen_by_letters = bool(letters) and (compared == ["pair_reader"] or not settings)
     if chosen_by_letters:
-        chosen = choose_with_letters(totals, letters)
+        chosen = choose_with_letters(totals, letters, tie)
     elif letters or alone:
-        chosen = choose_guarded(totals, *[guard for guard in (letters, alone) if guard])
+        chosen = choose_guarded(totals, *[guard for guard in (letters, alone) if guard], tie=tie)
     else:
-        chosen = choose(totals, settings=bool(settings))
+        chosen = choose(totals, settings=bool(settings), tie=tie)
     extra = {name: getattr(args, flag) for name, flag in ((LETTERS, "letters"), (ALONE, "alone")) if getattr(args, flag)}
     print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
           + "".join(f" {name} (of {count}) |" for name, count in extra.items()))
@@ -338,18 +372,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
     if chosen_by_letters:
-        rule = f"the setting as it is stays unless another reads over {TIE} more letter numbers, its total within {TIE}"
+        rule = f"the setting as it is stays unless another reads over {tie} more letter numbers, its total within {tie}"
     elif letters or alone:
-        rule = (f"tie within {TIE} goes to the setting as it is; a winner scoring over {TIE} less on "
+        rule = (f"tie within {tie} goes to the setting as it is; a winner scoring over {tie} less on "
                 + " or ".join(name for name in extra) + " gives way")
     else:
-        rule = f"tie within {TIE} goes to {'the setting as it is' if settings else 'the simpler'}"
+        rule = f"tie within {tie} goes to {'the setting as it is' if settings else 'the simpler'}"
     print(f"\nchosen by the rule ({rule}): {chosen}")
     if args.output:
-        write_json(Path(args.output), {"sets": {**COUNTS, **extra},
+        write_json(Path(args.output), {"sets": {name: len(sets[name]) for name in COUNTS} | extra,
+                                        "draw": args.draw,
                                         "candidates": list(counts), "counts": counts, "totals": totals,
                                         "letters": letters, **({"alone": alone} if alone else {}),
-                                        "chosen": chosen, "rule": rule, "model": args.model, "tie": TIE})
+                                        "chosen": chosen, "rule": rule, "model": args.model, "tie": tie})
     return 0
 
 
