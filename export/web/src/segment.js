@@ -35,6 +35,8 @@ const PAIR_CLASSES = 101;  // the pair reader's outputs: pairs 10 * left + right
 const NOT_A_PAIR = 100;
 const PAIR_WIDE = 0.7;  // a piece of one group at least 0.7 of max(its height, the row's) wide may be a pair
 const PAIR_ALONE = 0;  // 1 (Python's True): a lone group too narrow to be cut may be read as a pair
+const PAIR_VETO = 0;  // 1: a piece the pair reader reads is worth one digit only times its P(not a pair)
+const PAIR_SURE = 0;  // 1: a piece is read as a pair only when its likeliest pair is likelier than "not a pair"
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -388,7 +390,8 @@ class Segmenter {
 
   // The digits: the runs of units covering them all whose values multiply to the most, each
   // { piece, pair: null } for one digit or { piece, pair: the pair reader's probabilities } for two:
-  // a pair is worth its likeliest pair's probability times DIGIT squared.
+  // a pair is worth its likeliest pair's probability times DIGIT squared (PAIR_VETO, PAIR_SURE: as in
+  // segment.py's best_path).
   async bestPath(units, groups, height, everything) {
     const candidates = this.candidates(units, groups, height);
     await this.score([...candidates.values()].map((c) => c.piece), everything);
@@ -401,9 +404,10 @@ class Segmenter {
         const candidate = candidates.get(`${start},${end}`);
         if (candidate === undefined || best[start] < 0) continue;
         let total = best[start] * this.value(candidate.piece, candidate.joins, height, candidate.alone);
-        if (total > best[end]) [best[end], back[end]] = [total, [start, false]];
         const pair = pairs.get(candidate.piece.key);
-        if (pair !== undefined) {
+        if (PAIR_VETO && pair !== undefined) total *= pair[NOT_A_PAIR];
+        if (total > best[end]) [best[end], back[end]] = [total, [start, false]];
+        if (pair !== undefined && !(PAIR_SURE && Math.max(...pair.slice(0, NOT_A_PAIR)) <= pair[NOT_A_PAIR])) {
           total = best[start] * Math.max(...pair.slice(0, NOT_A_PAIR)) * DIGIT * DIGIT;
           if (total > best[end]) [best[end], back[end]] = [total, [start, true]];
         }
