@@ -178,6 +178,20 @@ def test_an_unsure_pair_is_read_as_a_pair_only_without_pair_sure(templates, pair
     assert len(found) == (1 if pair_sure else 2)
 
 
+@pytest.mark.parametrize("pair_veto", [False, True])
+def test_the_pair_readers_veto_overrules_a_piece_judge_that_takes_a_pair_for_one_digit(templates, pair_veto):  # noqa: F811
+    """A lone touching "10" that the piece judge takes for one whole digit (0.99) and the pair reader for the
+    pair 10 with 0.6: the digit is worth more than the pair (0.6 x DIGIT squared) unless the pair reader's
+    veto multiplies it by P(not a pair), 0.4."""
+    images, classify = templates
+    grey, _ = page_of(images, "10", [-2])
+    ink = preprocess.ink_image(grey)
+    found = segment.find_digits(ink, "page", classify, lambda inputs: np.full(len(inputs), 0.99),
+                                read_pair=stub_pair_reader(10, 0.6), pair_alone=True, wide_alone=1.4,
+                                pair_veto=pair_veto)
+    assert len(found) == (2 if pair_veto else 1)
+
+
 def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digits(templates):  # noqa: F811
     """wide_alone 1.0 (the candidate of reports/number_reading.md's lone-group rule) cuts a tight "10" alone
     on the page, which WIDE_ALONE 1.4 leaves whole (the test above)."""
