@@ -179,7 +179,7 @@ def test_an_unsure_pair_is_read_as_a_pair_only_without_pair_sure(templates, pair
 
 
 @pytest.mark.parametrize("pair_veto", [False, True])
-def test_the_pair_readers_veto_overrules_a_piece_judge_that_takes_a_pair_for_one_digit(templates, pair_veto):  # noqa: F811
+def test_the_pair_readers_veto_overrules_a_piece_judge_sure_of_one_digit(templates, pair_veto):  # noqa: F811
     """A lone touching "10" that the piece judge takes for one whole digit (0.99) and the pair reader for the
     pair 10 with 0.6: the digit is worth more than the pair (0.6 x DIGIT squared) unless the pair reader's
     veto multiplies it by P(not a pair), 0.4."""

@@ -70,7 +70,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
      "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, --pair-veto and "
      "--lone-pairs at a time, "
      "received --width-prior and --cuts"),
-    (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings other than pair readers; received no such"),
+    (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings other than pair readers; received 1 --judge and no setting"),
     (["--judge", "none", "--cuts", "4", "--alone", "-1"], "--alone takes a whole number from 0, received -1"),
     (["--judge", "none", "--pair-alone", "maybe"], "takes yes or no, received 'maybe'"),
     (["--judge", "none", "--lone-pairs", "maybe"], "takes no, yes, sure, received 'maybe'"),
@@ -160,7 +160,7 @@ def test_the_large_draw_reads_other_numbers_three_times_as_many_with_its_own_tie
     large = selection.validation_sets({"4 digits": 4, "2-6 digits": 4, "one digit": 2, "low resolution": 2}, draw="large")
     for name in ("4 digits", "2-6 digits"):
         assert [n for _, n in small[name]] != [n for _, n in large[name]]
-    assert selection.DRAWS["large"].scale == 3 and selection.DRAWS["small"].tie == selection.TIE
+    assert all(len(large[name]) == len(small[name]) for name in small)  # shortened alike
     totals = {"as it is": 1240, "new": 1244}
     assert selection.choose(totals, settings=True) == "new"
     assert selection.choose(totals, settings=True, tie=selection.LARGE_TIE) == "as it is"
@@ -168,23 +168,44 @@ def test_the_large_draw_reads_other_numbers_three_times_as_many_with_its_own_tie
                                     tie=selection.LARGE_TIE) == "new"
 
 
+def test_the_small_draw_is_the_rules_first_sets():
+    """The four sets every rule before --draw read: number_synth seeds 7001-7003 and 7201, the 2-6 lengths
+    from default_rng(7002) over 120 numbers."""
+    from digitnet.data.number_synth import number_set
+    from digitnet.experiments.reading_sets import split_digits
+
+    digits, labels = split_digits("fit")
+    lengths = np.random.default_rng(7002).integers(2, 7, 120)[:5]
+    sets = selection.validation_sets({"4 digits": 5, "2-6 digits": 5, "one digit": 1, "low resolution": 1})
+    assert [n for _, n in sets["4 digits"]] == [n for _, n, _ in number_set(digits, labels, [4] * 5, 7001)]
+    assert [n for _, n in sets["2-6 digits"]] == [n for _, n, _ in number_set(digits, labels, lengths, 7002)]
+
+
 def test_a_non_digit_alone_is_kept_whole_when_read_as_at_most_one_digit():
     assert selection.kept_whole("", "?") and selection.kept_whole("4", "?")
     assert not selection.kept_whole("14", "?")
 
 
-@pytest.mark.slow
-def test_main_reads_lone_non_digits_as_a_guard(tmp_path, monkeypatch):
-    monkeypatch.setattr(selection, "COUNTS", {"4 digits": 1, "2-6 digits": 1, "one digit": 1, "low resolution": 1})
+@pytest.mark.parametrize("cut_alone, chosen", [(5, "wide alone 1.4"), (0, "wide alone 1")])
+def test_main_lets_lone_non_digits_guard_a_setting_that_wins_on_the_total(tmp_path, monkeypatch, cut_alone, chosen):
+    """The candidate reads 10 more numbers whole; it gives way only when it cuts more than TIE more of
+    the non-digits alone (counts stand in for the readings, so that the rule's wiring is what is tested)."""
+    monkeypatch.setattr(selection, "validation_sets", lambda draw="small": {name: [] for name in selection.COUNTS})
+    monkeypatch.setattr(selection, "alone_set", lambda count, draw="small": [])
+    monkeypatch.setattr(selection, "predictor_of", lambda model: None)
+
+    def whole_counts(sets, classify, judge, progress=None, **settings):
+        new = settings["wide_alone"] != 1.4
+        return {**{name: 100 + (10 if new and name == "4 digits" else 0) for name in selection.COUNTS},
+                selection.ALONE: 290 - (cut_alone if new else 0)}
+
+    monkeypatch.setattr(selection, "whole_counts", whole_counts)
     output = tmp_path / "scores.json"
     assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--wide-alone", "1.4", "--wide-alone", "1.0",
-                           "--alone", "3", "--output", str(output)]) == 0
+                           "--alone", "300", "--output", str(output), "--model", "m.tflite"]) == 0
     found = json.loads(output.read_text())
-    assert found["sets"]["alone"] == 3 and set(found["alone"]) == set(found["candidates"])
-    assert all(0 <= found["alone"][c] <= 3 and found["counts"][c]["alone"] == found["alone"][c] for c in found["candidates"])
-    in_order = found["candidates"]
-    assert found["chosen"] == selection.choose_guarded({c: found["totals"][c] for c in in_order},
-                                                       {c: found["alone"][c] for c in in_order})
+    assert found["chosen"] == chosen and found["letters"] is None
+    assert found["alone"] == {"wide alone 1.4": 290, "wide alone 1": 290 - cut_alone}
 
 
 @pytest.mark.slow

@@ -24,12 +24,16 @@ LARGE_TIE (DRAWS).
         --judge digitnet/serving/piece_judge.npz --judge runs/other.npz --output scores.json
 
 With --width-prior FREE,SLOPE, --cuts N, --seam FRACTION, --pair-reader
-FILE, --pair-alone yes|no or --wide-alone WIDTH (repeatable, the value as it
-is first; 'none': no pair reader) the candidates are the segmenter's width
-priors, numbers of candidate cuts per row height, bends of its cuts, pair
-readers, whether a lone group may be read as a pair, or how wide a lone
-group must be to be cut, instead, each read with the one --judge
-given (the rules of reports/number_reading.md's later sections).
+FILE, --pair-alone yes|no, --wide-alone WIDTH, --pair-veto yes|no or
+--lone-pairs no|yes|sure (repeatable, the value as it is first; 'none': no
+pair reader) the candidates are the segmenter's width priors, numbers of
+candidate cuts per row height, bends of its cuts, pair readers, whether a
+lone group may be read as a pair, how wide a lone group must be to be cut,
+whether the pair reader's P(not a pair) multiplies the value of a piece it
+reads, or whether lone groups are read as pairs and every pair only where
+the pair reader finds it likelier than "not a pair" ('sure'), instead, each
+read with the one --judge given (the rules of reports/number_reading.md's
+later sections).
 
 With --letters N a fifth set is read besides, not counted in the total: N
 numbers of 2-3 places from the validation digits, one place a generated letter,
@@ -43,9 +47,11 @@ guard the settings rule instead: a winner that reads more than TIE fewer of them
 right gives way to the setting as it is (choose_guarded).
 
 With --alone N, N generated non-digits drawn alone on the page (the same
-kinds, validation digits, seed ALONE_SEED) guard the settings rule too: one
-is kept whole when it is read as at most one digit (the judge then sees it
-whole), and a winner that keeps more than TIE fewer whole gives way.
+kinds, one to a page under the photo conditions, seed ALONE_SEED) guard
+the settings rule too: one is kept whole when it is read as at most one
+digit (the judge then sees it whole), and a winner that keeps more than TIE
+fewer whole gives way. The counts file holds "letters" and "alone" (null
+when not read).
 """
 from __future__ import annotations
 
@@ -86,17 +92,18 @@ class Draw:
     pool_seed: int
     letters_seed: int
     alone_seed: int
-    tie: int
+    tie: int | None  # None: TIE (read when the rule runs)
 
 
 LARGE_TIE = 5  # three times the numbers: the differences' spread grows about sqrt(3) times
 DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 7003, "low resolution": 7201},
-                       POOL_SEED, LETTERS_SEED, ALONE_SEED, TIE),
+                       POOL_SEED, LETTERS_SEED, ALONE_SEED, None),
          "large": Draw(3, {"4 digits": 7011, "2-6 digits": 7012, "one digit": 7013, "low resolution": 7211},
                        15, 7411, 7511, LARGE_TIE)}
 
 
-def validation_sets(counts: dict[str, int] | None = None, draw: str = "small") -> dict[str, list[tuple[np.ndarray, str]]]:
+def validation_sets(counts: dict[str, int] | None = None,
+                    draw: str = "small") -> dict[str, list[tuple[np.ndarray, str]]]:
     """set name -> [(ink image, true number)] of the rule's four sets (`counts` shortens them) in DRAWS[draw]."""
     drawn = DRAWS[draw]
     full = {name: drawn.scale * count for name, count in COUNTS.items()}
@@ -140,7 +147,8 @@ def read_right(read: str, number: str) -> bool:
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto) where they differ from segment's."""
+    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto, pair_sure) where they differ
+    from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
                        for d in find_digits(ink, "number", classify, one_digit, **settings))
@@ -161,10 +169,11 @@ def whole_counts(sets, classify, one_digit, progress=None, **settings) -> dict[s
     return found
 
 
-def choose(totals: dict[str, int], settings: bool = False, tie: int = TIE) -> str:
+def choose(totals: dict[str, int], settings: bool = False, tie: int | None = None) -> str:
     """The rule for judges: the highest total wins, unless a simpler candidate (earlier in `totals`) is
-    within TIE. For segmenter settings (`settings`): the highest wins, unless the first, the setting
-    as it is, is within TIE of it."""
+    within `tie` (None: TIE). For segmenter settings (`settings`): the highest wins, unless the first,
+    the setting as it is, is within `tie` of it."""
+    tie = TIE if tie is None else tie
     best = max(totals.values())
     first = next(iter(totals))
     if settings:
@@ -172,20 +181,40 @@ def choose(totals: dict[str, int], settings: bool = False, tie: int = TIE) -> st
     return next(name for name, total in totals.items() if total >= best - tie)
 
 
-def choose_with_letters(totals: dict[str, int], letters: dict[str, int], tie: int = TIE) -> str:
-    """--letters: the first candidate (the setting as it is) stays unless another reads more than TIE more
-    letter numbers right and keeps its total within TIE of the first's; of those, the most letters wins."""
+def choose_with_letters(totals: dict[str, int], letters: dict[str, int], tie: int | None = None) -> str:
+    """--letters with judges or pair readers: the first candidate (the one as it is) stays unless another
+    reads more than `tie` (None: TIE) more letter numbers right and keeps its total within `tie` of the
+    first's; of those, the most letters wins."""
+    tie = TIE if tie is None else tie
     first = next(iter(totals))
     better = [c for c in totals if letters[c] > letters[first] + tie and totals[c] >= totals[first] - tie]
     return max(better, key=lambda c: (letters[c], totals[c])) if better else first
 
 
-def choose_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int = TIE) -> str:
+def choose_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int | None = None) -> str:
     """--letters or --alone with segmenter settings other than pair readers: the settings rule on the
-    totals, but a winner that scores more than TIE less than the setting as it is on any guard (letter
-    numbers read right, non-digits alone kept whole) gives way to it."""
+    totals, but a winner that scores more than `tie` (None: TIE) less than the setting as it is on any
+    guard (letter numbers read right, non-digits alone kept whole) gives way to it."""
+    tie = TIE if tie is None else tie
     first, chosen = next(iter(totals)), choose(totals, settings=True, tie=tie)
     return first if any(guard[chosen] < guard[first] - tie for guard in guards) else chosen
+
+
+def decide(totals: dict[str, int], letters: dict[str, int] | None, alone: dict[str, int] | None,
+           settings: bool, pair_readers: bool, tie: int) -> tuple[str, str]:
+    """(the candidate chosen, the rule in words): with letter numbers, judges and pair readers are chosen
+    by them (choose_with_letters); other settings are chosen on the total, the letter numbers and the
+    non-digits alone guarding (choose_guarded); without either, choose."""
+    if letters and (pair_readers or not settings):
+        return (choose_with_letters(totals, letters, tie),
+                f"the one as it is stays unless another reads over {tie} more letter numbers, its total within {tie}")
+    guards = {name: guard for name, guard in ((LETTERS, letters), (ALONE, alone)) if guard}
+    if guards:
+        return (choose_guarded(totals, *guards.values(), tie=tie),
+                f"tie within {tie} goes to the setting as it is; a winner scoring over {tie} less on "
+                + " or ".join(guards) + " gives way")
+    return (choose(totals, settings=settings, tie=tie),
+            f"tie within {tie} goes to {'the setting as it is' if settings else 'the simpler'}")
 
 
 def judge_of(candidate: str):
@@ -336,14 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, flag) < 0:
             parser.error(f"--{flag} takes a whole number from 0, received {getattr(args, flag)}")
     if args.alone and (not settings or compared == ["pair_reader"]):
-        parser.error("--alone guards segmenter settings other than pair readers; received no such setting")
+        parser.error("--alone guards segmenter settings other than pair readers; received "
+                     + ("--pair-reader" if compared else f"{len(args.judge)} --judge and no setting"))
     if args.model is None:  # recorded as the file it is, relative to here when it lies below
         found = Path(default_model()[0]).resolve()
         args.model = str(found.relative_to(Path.cwd().resolve())) if found.is_relative_to(Path.cwd().resolve()) \
             else str(found)
     classify = predictor_of(args.model)
     started = time.perf_counter()
-    tie = DRAWS[args.draw].tie
+    tie = TIE if DRAWS[args.draw].tie is None else DRAWS[args.draw].tie
     sets = validation_sets(draw=args.draw)
     if args.letters:
         sets[LETTERS] = letter_set(args.letters, args.draw)
@@ -357,33 +387,20 @@ def main(argv: list[str] | None = None) -> int:
     totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
     letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
     alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
-    chosen_by_letters = bool(letters) and (compared == ["pair_reader"] or not settings)
-    if chosen_by_letters:
-        chosen = choose_with_letters(totals, letters, tie)
-    elif letters or alone:
-        chosen = choose_guarded(totals, *[guard for guard in (letters, alone) if guard], tie=tie)
-    else:
-        chosen = choose(totals, settings=bool(settings), tie=tie)
-    extra = {name: getattr(args, flag) for name, flag in ((LETTERS, "letters"), (ALONE, "alone")) if getattr(args, flag)}
+    chosen, rule = decide(totals, letters, alone, bool(settings), compared == ["pair_reader"], tie)
+    extra = {name: count for name, count in ((LETTERS, args.letters), (ALONE, args.alone)) if count}
     print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
           + "".join(f" {name} (of {count}) |" for name, count in extra.items()))
     print("|---" * (len(COUNTS) + 2 + len(extra)) + "|")
     for candidate, found in counts.items():
         print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
-    if chosen_by_letters:
-        rule = f"the setting as it is stays unless another reads over {tie} more letter numbers, its total within {tie}"
-    elif letters or alone:
-        rule = (f"tie within {tie} goes to the setting as it is; a winner scoring over {tie} less on "
-                + " or ".join(name for name in extra) + " gives way")
-    else:
-        rule = f"tie within {tie} goes to {'the setting as it is' if settings else 'the simpler'}"
     print(f"\nchosen by the rule ({rule}): {chosen}")
     if args.output:
         write_json(Path(args.output), {"sets": {name: len(sets[name]) for name in COUNTS} | extra,
                                         "draw": args.draw,
                                         "candidates": list(counts), "counts": counts, "totals": totals,
-                                        "letters": letters, **({"alone": alone} if alone else {}),
+                                        "letters": letters, "alone": alone,
                                         "chosen": chosen, "rule": rule, "model": args.model, "tie": tie})
     return 0
 

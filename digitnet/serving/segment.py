@@ -483,7 +483,8 @@ class Segmenter:
                     total *= float(pairs[piece][NOT_A_PAIR])
                 if total > best[end]:
                     best[end], back[end] = total, (start, False)
-                if piece in pairs and not (self.pair_sure and pairs[piece][:NOT_A_PAIR].max() <= pairs[piece][NOT_A_PAIR]):
+                unsure = piece in pairs and self.pair_sure and pairs[piece][:NOT_A_PAIR].max() <= pairs[piece][NOT_A_PAIR]
+                if piece in pairs and not unsure:
                     total = best[start] * float(pairs[piece][:NOT_A_PAIR].max()) * DIGIT * DIGIT
                     if total > best[end]:
                         best[end], back[end] = total, (start, True)
@@ -605,7 +606,8 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
-                wide_alone: float | None = None, pair_veto: bool = PAIR_VETO, pair_sure: bool = PAIR_SURE) -> list[Digit]:
+                wide_alone: float | None = None, pair_veto: bool = PAIR_VETO,
+                pair_sure: bool = PAIR_SURE) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);

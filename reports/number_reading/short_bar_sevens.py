@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.data.number_synth import number_set
-from digitnet.experiments.piece_judge_selection import COUNTS, grey_of, predictor_of
+from digitnet.experiments.piece_judge_selection import COUNTS, DRAWS
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.serving import preprocess
+from digitnet.serving.reading import grey_of, predictor_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SEVENS = [(11, 0), (38, 0), (82, 2)]  # (number, place) of the 7s read as 1
@@ -21,7 +22,7 @@ MARGIN = 5  # pixels around the true box
 
 def main() -> None:
     digits, labels = split_digits("fit")
-    numbers = number_set(digits, labels, [4] * COUNTS["4 digits"], 7001)
+    numbers = number_set(digits, labels, [4] * COUNTS["4 digits"], DRAWS["small"].seeds["4 digits"])
     inputs = []
     for index, place in SEVENS:
         photo, number, boxes = numbers[index]
