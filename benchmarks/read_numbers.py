@@ -114,12 +114,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="default: the reference model predict uses")
     parser.add_argument("--n", type=int, default=200, help="numbers of 4 digits, and as many of 2-6")
-    parser.add_argument("--singles", type=int, default=500, help="single-digit photos")
+    parser.add_argument("--singles", type=int, default=500, help="single-digit photos (0: none)")
     parser.add_argument("--uci", type=int, default=100, help="4-digit numbers of UCI digits (0: none)")
     parser.add_argument("--letters", type=int, default=0, help="numbers with a generated letter (0: none)")
     parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2, seed + 3 (see above)")
     parser.add_argument("--output", default="read_numbers", help="name of the JSON file in benchmarks/results")
     args = parser.parse_args()
+    for flag in ("n", "singles", "uci", "letters"):
+        if getattr(args, flag) < 0 or (flag == "n" and args.n == 0):
+            parser.error(f"--{flag} takes a whole number from {1 if flag == 'n' else 0}, received {getattr(args, flag)}")
     from digitnet.core.errors import DataError
     from digitnet.serving.reading import predictor_of, read
     from digitnet.serving.runtimes import default_model
@@ -140,16 +143,17 @@ def main() -> None:
 
         written = letter_numbers("measure", 0, args.letters, seed=args.seed + 3)
         results["letters"] = score_letters(written, predictor, judge_for(model))
-    chosen = np.sort(rng.choice(len(data.test_labels), args.singles, replace=False))
-    right = several = 0
-    for photo, label in zip(photo_set(data.test_images[chosen], None, seed=args.seed), data.test_labels[chosen]):
-        try:
-            reading = read(photo, predictor)
-        except DataError:
-            continue
-        right += reading.number == str(label)
-        several += len(reading.digits) > 1
-    results["single digits"] = {"n": args.singles, "right": right / args.singles, "read_as_several": several}
+    if args.singles:
+        chosen = np.sort(rng.choice(len(data.test_labels), args.singles, replace=False))
+        right = several = 0
+        for photo, label in zip(photo_set(data.test_images[chosen], None, seed=args.seed), data.test_labels[chosen]):
+            try:
+                reading = read(photo, predictor)
+            except DataError:
+                continue
+            right += reading.number == str(label)
+            several += len(reading.digits) > 1
+        results["single digits"] = {"n": args.singles, "right": right / args.singles, "read_as_several": several}
     print_table(f"{model}: numbers read (seed {args.seed})", ["set", "n", "whole", "digits right", "ms per number"],
                 [[name, r["n"], f"{100 * r['whole']:.1f} %", f"{100 * r['digits_right']:.2f} %",
                   f"{r['ms_per_number']:.0f}"] for name, r in results.items() if "whole" in r])
@@ -157,9 +161,10 @@ def main() -> None:
         found = results["letters"]
         print(f"\nnumbers with a letter: {100 * found['read_as_places']:.1f} % read as their places, "
               f"{100 * found['judged_whole']:.1f} % right with --not-a-digit, of {found['n']}")
-    single = results["single digits"]
-    print(f"\nsingle-digit photos: {100 * single['right']:.2f} % right of {single['n']}, "
-          f"{single['read_as_several']} read as several digits")
+    if "single digits" in results:
+        single = results["single digits"]
+        print(f"\nsingle-digit photos: {100 * single['right']:.2f} % right of {single['n']}, "
+              f"{single['read_as_several']} read as several digits")
     write_results(args.output, {"model": model, "seed": args.seed, "sets": results})
 
 

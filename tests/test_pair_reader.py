@@ -164,32 +164,24 @@ def test_a_lone_touching_pair_is_read_as_a_pair_only_with_pair_alone(templates, 
         assert len(found) == 1
 
 
-@pytest.mark.parametrize("pair_sure", [False, True])
-def test_an_unsure_pair_is_read_as_a_pair_only_without_pair_sure(templates, pair_sure):  # noqa: F811
-    """A lone group that the piece judge takes for no whole digit and the pair reader for a pair with 0.4
-    ("not a pair" 0.6): the pair is worth more than the digit, so it is read as a pair, unless
-    pair_sure asks the pair reader to find the pair likelier than "not a pair"."""
+@pytest.mark.parametrize("setting, whole, pair, digits", [
+    # the piece judge takes the lone "10" for no whole digit (0.01), the pair reader for the pair 10 with 0.4
+    # ("not a pair" 0.6): the pair is worth more than the digit, unless pair_sure asks the pair reader to find
+    # the pair likelier than "not a pair"
+    ("pair_sure", 0.01, 0.4, {False: 2, True: 1}),
+    # the piece judge takes it for one whole digit (0.99), the pair reader for the pair with 0.6: the digit is
+    # worth more than the pair (0.6 x DIGIT squared), unless the veto multiplies it by P(not a pair), 0.4
+    ("pair_veto", 0.99, 0.6, {False: 1, True: 2}),
+])
+@pytest.mark.parametrize("on", [False, True])
+def test_the_pair_settings_decide_between_a_lone_pair_and_one_digit(templates, setting, whole, pair, digits,  # noqa: F811
+                                                                     on):
     images, classify = templates
     grey, _ = page_of(images, "10", [-2])
     ink = preprocess.ink_image(grey)
-    found = segment.find_digits(ink, "page", classify, lambda inputs: np.full(len(inputs), 0.01),
-                                read_pair=stub_pair_reader(10, 0.4), pair_alone=True, wide_alone=1.4,
-                                pair_sure=pair_sure)
-    assert len(found) == (1 if pair_sure else 2)
-
-
-@pytest.mark.parametrize("pair_veto", [False, True])
-def test_the_pair_readers_veto_overrules_a_piece_judge_sure_of_one_digit(templates, pair_veto):  # noqa: F811
-    """A lone touching "10" that the piece judge takes for one whole digit (0.99) and the pair reader for the
-    pair 10 with 0.6: the digit is worth more than the pair (0.6 x DIGIT squared) unless the pair reader's
-    veto multiplies it by P(not a pair), 0.4."""
-    images, classify = templates
-    grey, _ = page_of(images, "10", [-2])
-    ink = preprocess.ink_image(grey)
-    found = segment.find_digits(ink, "page", classify, lambda inputs: np.full(len(inputs), 0.99),
-                                read_pair=stub_pair_reader(10, 0.6), pair_alone=True, wide_alone=1.4,
-                                pair_veto=pair_veto)
-    assert len(found) == (2 if pair_veto else 1)
+    found = segment.find_digits(ink, "page", classify, lambda inputs: np.full(len(inputs), whole),
+                                read_pair=stub_pair_reader(10, pair), pair_alone=True, wide_alone=1.4, **{setting: on})
+    assert len(found) == digits[on]
 
 
 def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digits(templates):  # noqa: F811
