@@ -106,17 +106,21 @@ def test_a_file_of_another_shape_is_refused_with_its_name(tmp_path):
 
 
 @pytest.mark.slow
-def test_trains_through_the_loop_and_reads_as_keras_does(tmp_path):
+@pytest.mark.parametrize("width", [28, 56])
+def test_trains_through_the_loop_and_reads_as_keras_does(tmp_path, width):
     counts = {"train": {"pieces": 3, "pairs": 8}, "fit": {"pieces": 2, "pairs": 3}}
     result, model = pair_reader.train_pair_reader(tmp_path / "run", str(tmp_path / "cache"), epochs=1,
-                                                  counts=counts, verbose=0)
+                                                  counts=counts, verbose=0, width=width)
     assert (result.output_dir / "history.csv").is_file()
+    tag = "" if width == 28 else f"_w{width}"
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
-        "pairs_fit_0_3.npz", "pairs_train_0_8.npz", "pieces_fit_0_2_coarse30_tight30.npz",
-        "pieces_train_0_3_coarse30_tight30.npz"]
-    images, labels = pair_reader.pair_set("train", str(tmp_path / "cache"), counts["train"])
+        f"pairs_fit_0_3{tag}.npz", f"pairs_train_0_8{tag}.npz", f"pieces_fit_0_2_coarse30_tight30{tag}.npz",
+        f"pieces_train_0_3_coarse30_tight30{tag}.npz"]
+    images, labels = pair_reader.pair_set("train", str(tmp_path / "cache"), counts["train"], width=width)
+    assert images.shape[1:] == (28, width)
     assert (labels < segment.NOT_A_PAIR).sum() >= 6  # most of the 8 two-digit numbers give their pair
     read_pair = segment.load_pair_reader(save_weights(model, tmp_path / "pairs.npz"))
+    assert read_pair.width == width
     probabilities = read_pair(images[:5])
     keras_p = model.predict(images[:5, ..., None].astype("float32") / 255.0, verbose=0)
     assert probabilities.shape == (5, segment.PAIR_CLASSES)

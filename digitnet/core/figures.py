@@ -77,31 +77,38 @@ def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, path, tit
 
 
 # The digit grid is one picture: cells of GRID_CELL pixels, each a caption band
-# of GRID_CAPTION rows above a 28x28 digit inset by GRID_MARGIN columns. One
-# image and a few texts draw much faster than one subplot per digit.
+# of GRID_CAPTION rows above a 28x28 digit inset by GRID_MARGIN columns (cells
+# of wider inputs are as much wider). One image and a few texts draw much
+# faster than one subplot per digit.
 GRID_CELL = (38, 32)
 GRID_CAPTION = 10
 GRID_MARGIN = 2
 
 
+def grid_cell(images: np.ndarray) -> tuple[int, int]:
+    """GRID_CELL, wider by as many columns as the inputs are wider than 28."""
+    return GRID_CELL[0], GRID_CELL[1] + (np.shape(images)[2] - 28 if np.ndim(images) >= 3 else 0)
+
+
 def digit_grid_picture(images: np.ndarray, columns: int) -> np.ndarray:
     """The digits [n, 28, 28(, 1)] in [0, 1] laid out row by row in GRID_CELL cells (0 elsewhere)."""
     rows = max(1, -(-len(images) // columns))
-    height, width = GRID_CELL
+    height, width = grid_cell(images)
     picture = np.zeros((rows * height, columns * width), np.float32)
     for index, image in enumerate(images):
         top, left = divmod(index, columns)
         top, left = top * height + GRID_CAPTION, left * width + GRID_MARGIN
-        picture[top:top + 28, left:left + 28] = np.squeeze(image)
+        image = np.squeeze(image)
+        picture[top:top + image.shape[0], left:left + image.shape[1]] = image
     return picture
 
 
 def plot_digit_grid(images: np.ndarray, captions: list[str], path, title: str, columns: int = 10) -> str:
     """The digits in rows of `columns`, each under its caption."""
     rows = max(1, -(-len(images) // columns))
-    figure, axis = plt.subplots(figsize=(columns * 0.9, rows * 1.05))
+    figure, axis = plt.subplots(figsize=(columns * 0.9 * grid_cell(images)[1] / GRID_CELL[1], rows * 1.05))
     axis.imshow(digit_grid_picture(images, columns), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-    height, width = GRID_CELL
+    height, width = grid_cell(images)
     for index, caption in enumerate(captions[:len(images)]):
         row, column = divmod(index, columns)
         axis.text(column * width + width / 2, row * height + GRID_CAPTION / 2, caption,

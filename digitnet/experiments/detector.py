@@ -32,14 +32,15 @@ EPOCHS, BATCH, LEARNING_RATE, SEED = 10, 128, 2e-3, 0
 TRAIN_PURPOSE, TEST_PURPOSE = "train", "fit"
 
 
-def build_detector(classes: int = NOT_A_DIGIT_CLASS + 1, units: int | None = None):
+def build_detector(classes: int = NOT_A_DIGIT_CLASS + 1, units: int | None = None, width: int = 28):
     """The Keras twin of judge.Detector: uint8-scaled [28, 28] input -> 11 logits (0-9, not a digit;
-    `classes` others, and `units` in the dense layer before them, for other judges of its layers),
-    then a softmax without weights, so that the loop's classification loss applies and the NumPy
-    detector reads the logits layer's weights as they are."""
+    `classes` others, and `units` in the dense layer before them, for other judges of its layers;
+    `width`: inputs [28, width], for a pair reader of wide fields), then a softmax without weights,
+    so that the loop's classification loss applies and the NumPy detector reads the logits layer's
+    weights as they are."""
     import keras
 
-    inputs = keras.Input((28, 28, 1))
+    inputs = keras.Input((28, width, 1))
     x = inputs
     for name, kind, size in DETECTOR_LAYERS:
         if kind == "conv":

@@ -32,6 +32,7 @@ chosen by the rule in reports/number_reading.md
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import time
 from pathlib import Path
@@ -84,14 +85,16 @@ def check_seeds(counts: dict[str, int], purpose: str) -> None:
                         + ", ".join(f"{counts.get(kind, 0):,}" for kind in kinds))
 
 UNITS = 64  # the dense layer's units (judge.DETECTOR_LAYERS'), --units to change
+FIELD = 28  # the width of its inputs: 28x28 as any digit's, or --field 56: the piece fitted into 20x40 of 28x56
 
 
-def pair_spec(units: int = UNITS) -> ModelSpec:
+def pair_spec(units: int = UNITS, width: int = FIELD) -> ModelSpec:
     """The pair reader as a ModelSpec of digitnet's loop: judge.DETECTOR_LAYERS with PAIR_CLASSES
-    outputs and `units` in its dense layer."""
-    return ModelSpec(functools.partial(build_detector, classes=PAIR_CLASSES, units=units), "classification",
-                     EPOCHS, LEARNING_RATE, BATCH,
-                     f"pair reader: the hundred pairs of digits and 'not a pair' (judge.DETECTOR_LAYERS, {units} units)")
+    outputs and `units` in its dense layer, reading inputs [28, width]."""
+    return ModelSpec(functools.partial(build_detector, classes=PAIR_CLASSES, units=units, width=width),
+                     "classification", EPOCHS, LEARNING_RATE, BATCH,
+                     f"pair reader: the hundred pairs of digits and 'not a pair' (judge.DETECTOR_LAYERS, {units} units, "
+                     f"inputs 28x{width})")
 
 
 def label_pair(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str) -> int | None:
@@ -190,9 +193,9 @@ def letter_numbers(purpose: str, shard: int, count: int, seed: int | None = None
 WRITERS = {"pairs": pair_numbers, "wide": wide_numbers, "letters": letter_numbers}
 
 
-def pair_shard(purpose: str, shard: int, count: int, kind: str = "pairs") -> dict[str, np.ndarray]:
-    """The candidates of WRITERS[kind](...)'s numbers, as piece_judge.piece_shard gives them."""
-    return piece_judge.candidates_of(WRITERS[kind](purpose, shard, count), max(WIDE_LENGTHS))
+def pair_shard(purpose: str, shard: int, count: int, kind: str = "pairs", width: int = FIELD) -> dict[str, np.ndarray]:
+    """The candidates of WRITERS[kind](...)'s numbers, as piece_judge.piece_shard gives them (inputs `width` wide)."""
+    return piece_judge.candidates_of(WRITERS[kind](purpose, shard, count), max(WIDE_LENGTHS), width=width)
 
 
 def shard_pair_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
@@ -203,30 +206,32 @@ def shard_pair_labels(shard: dict[str, np.ndarray]) -> np.ndarray:
 def _cached_pairs(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     """One shard's images and pair labels (left-out pieces dropped): kind "pieces" is the piece
     judge's shard (kept under its name), kind "pairs" a shard of pair_numbers and "wide" one of
-    wide_numbers (<kind>_<purpose>_<k>_<count>.npz)."""
-    kind, purpose, shard, count, cache_dir = job
+    wide_numbers (<kind>_<purpose>_<k>_<count>.npz, _w<width> before .npz for wide fields)."""
+    kind, purpose, shard, count, cache_dir, width = job
     folder = None if cache_dir is None else Path(cache_dir)
     if kind == "pieces":
-        path = None if folder is None else folder / piece_judge.shard_file(purpose, shard, count, PIECE_MIX)
-        found = piece_judge.cached(path, lambda: piece_judge.piece_shard(purpose, shard, count, PIECE_MIX))
+        mix = dataclasses.replace(PIECE_MIX, width=width)
+        path = None if folder is None else folder / piece_judge.shard_file(purpose, shard, count, mix)
+        found = piece_judge.cached(path, lambda: piece_judge.piece_shard(purpose, shard, count, mix))
     else:
-        path = None if folder is None else folder / f"{kind}_{purpose}_{shard}_{count}.npz"
-        found = piece_judge.cached(path, lambda: pair_shard(purpose, shard, count, kind))
+        tag = "" if width == FIELD else f"_w{width}"
+        path = None if folder is None else folder / f"{kind}_{purpose}_{shard}_{count}{tag}.npz"
+        found = piece_judge.cached(path, lambda: pair_shard(purpose, shard, count, kind, width))
     labels = shard_pair_labels(found)
     kept = labels >= 0
     return found["images"][kept], labels[kept].astype(np.uint8)
 
 
 def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
-             progress=None) -> tuple[np.ndarray, np.ndarray]:
+             progress=None, width: int = FIELD) -> tuple[np.ndarray, np.ndarray]:
     """The labelled candidates of the purpose's piece-judge numbers, pair numbers and wide numbers
     (`counts`: {"pieces": n, "pairs": n, "wide": n}; no wide numbers unless given), shard by shard,
-    each kept in `cache_dir`."""
+    each kept in `cache_dir`; inputs `width` wide."""
     counts = {"pieces": piece_judge.NUMBERS[purpose], "pairs": PAIR_NUMBERS[purpose], "wide": 0, "letters": 0,
               **(counts or {})}
     check_seeds(counts, purpose)
     shard = piece_judge.SHARD
-    work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir)
+    work = [(kind, purpose, index, min(shard, counts[kind] - start), cache_dir, width)
             for kind in ("pieces", "pairs", "wide", "letters")
             for index, start in enumerate(range(0, counts[kind], shard))]
     shards = piece_judge.run_shards(_cached_pairs, work, jobs, progress, purpose)
@@ -235,22 +240,23 @@ def pair_set(purpose: str, cache_dir: str | None, counts: dict[str, int] | None 
 
 def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
-                      progress=None, units: int = UNITS):
+                      progress=None, units: int = UNITS, width: int = FIELD):
     """Trains the pair reader through the loop in `output_dir`, deterministically; `counts`:
-    {purpose: {"pieces": n, "pairs": n, "wide": n}} (pair_set). Returns (RunResult, Keras model)."""
+    {purpose: {"pieces": n, "pairs": n, "wide": n}} (pair_set); inputs `width` wide. Returns
+    (RunResult, Keras model)."""
     import keras
 
     from digitnet.training.config import TrainConfig
     from digitnet.training.loop import train
 
     counts = counts or {}
-    train_set = pair_set("train", cache_dir, counts.get("train"), jobs, progress)
-    test_set = pair_set("fit", cache_dir, counts.get("fit"), jobs, progress)
+    train_set = pair_set("train", cache_dir, counts.get("train"), jobs, progress, width)
+    test_set = pair_set("fit", cache_dir, counts.get("fit"), jobs, progress, width)
     data = DigitArrays(*train_set, *test_set, source="number_synth candidates of reading_sets' 'train' digits "
                                                      "(pairs labelled); tested on those of its 'fit' digits")
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
-    result = train(config, data=data, spec=pair_spec(units))
+    result = train(config, data=data, spec=pair_spec(units, width))
     return result, keras.models.load_model(result.model_path)
 
 
@@ -267,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=PAIR_NUMBERS["train"],
                         help="two-digit numbers with touching neighbours learnt from (the first shards are the same)")
     parser.add_argument("--units", type=int, default=UNITS, help="units of the dense layer")
+    parser.add_argument("--field", type=int, default=FIELD,
+                        help="width of its inputs: 28 (28x28, as any digit) or a multiple of 28 (56: 28x56, "
+                             "the piece fitted into 20x40)")
     parser.add_argument("--wide", type=int, default=0,
                         help="numbers of 1-3 digits, some stretched in width, also learnt from (a tenth as many tested on)")
     parser.add_argument("--letters", type=int, default=0,
@@ -278,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("wide", "letters"):
         if getattr(args, flag) < 0:
             raise DataError(f"--{flag} must be a whole number from 0, received {getattr(args, flag)}")
+    if args.field < FIELD or args.field % FIELD:
+        raise DataError(f"--field must be a multiple of 28, received {args.field}")
     if args.pairs < 1 or args.units < 1:
         raise DataError(f"--pairs and --units must be whole numbers from 1, received {args.pairs} and {args.units}")
     counts = {"train": {"wide": args.wide, "pairs": args.pairs, "letters": args.letters},
@@ -289,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
               end="\n" if done == total else "", flush=True)
 
     result, model = train_pair_reader(args.output_dir, args.cache, args.seed, args.epochs, counts, fresh=args.fresh,
-                                      jobs=args.jobs, progress=progress, units=args.units)
+                                      jobs=args.jobs, progress=progress, units=args.units, width=args.field)
     path = save_weights(model, args.save)
     print(f"{result.headline} on the validation digits' pieces")
     print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")

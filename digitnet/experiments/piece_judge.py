@@ -87,6 +87,7 @@ class Mix:
     coarse: float = 0.3
     tight: float = 0.0
     cuts: int = TRAINING_CUTS
+    width: int = 28  # the pieces' inputs: 28x28, or fields this wide (preprocess.to_field's; a pair reader's)
 
     def __post_init__(self):
         percents = [share * 100 for share in (self.coarse, self.tight)]  # whole: the cache's names hold them
@@ -96,14 +97,17 @@ class Mix:
                             f"at most 1; received coarse {self.coarse}, tight {self.tight}")
         if not (isinstance(self.cuts, int) and self.cuts >= 1):
             raise DataError(f"--cuts must be a whole number from 1, received {self.cuts}")
+        if not (isinstance(self.width, int) and self.width >= 28 and self.width % 28 == 0):
+            raise DataError(f"a field's width is a multiple of 28 pixels, received {self.width}")
 
     def tag(self) -> str:
         """'' for plain numbers, else '_coarse<percent>' and/or '_tight<percent>', then '_cuts<N>'
-        when the pieces are cut otherwise than TRAINING_CUTS (the cache names a shard by it: a change to
-        the other constants above needs another cache folder)."""
+        when the pieces are cut otherwise than TRAINING_CUTS and '_w<width>' for fields wider than 28
+        (the cache names a shard by it: a change to the other constants above needs another cache folder)."""
         shares = "".join(f"_{name}{round(share * 100)}" for name, share in (("coarse", self.coarse),
                                                                            ("tight", self.tight)) if share)
-        return shares + (f"_cuts{self.cuts}" if self.cuts != TRAINING_CUTS else "")
+        return shares + (f"_cuts{self.cuts}" if self.cuts != TRAINING_CUTS else "") \
+            + (f"_w{self.width}" if self.width != 28 else "")
 
 
 MIX = Mix()
@@ -132,12 +136,13 @@ def label_piece(box: Sequence[int], boxes: Sequence[Sequence[int]], number: str)
     return None
 
 
-def labelled_pieces(photo, number: str, boxes,
-                    cuts: int = TRAINING_CUTS) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
-    """The prepared candidates of one written number (`cuts` per row height) and their ink boxes."""
+def labelled_pieces(photo, number: str, boxes, cuts: int = TRAINING_CUTS,
+                    width: int = 28) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
+    """The prepared candidates of one written number (`cuts` per row height; inputs `width` wide) and
+    their ink boxes."""
     try:
         ink = preprocess.ink_image(grey_of(photo, "number"), "number")
-        candidates = segment.Segmenter(ink, "number", None, cuts=cuts).candidate_inputs()
+        candidates = segment.Segmenter(ink, "number", None, cuts=cuts).candidate_inputs(width)
     except DataError:
         return [], []
     return [image for image, _ in candidates], [tuple(int(v) for v in box) for _, box in candidates]
@@ -167,22 +172,23 @@ def piece_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) ->
     (written_numbers): "images" uint8 [N, 28, 28], "boxes" [N, 4], "number" [N] (which number
     each comes from), "digit_boxes" [M, 6, 4] and "digits" [M, 6] of the numbers (-1 after the
     last digit)."""
-    return candidates_of(written_numbers(purpose, shard, count, mix), max(LENGTHS), mix.cuts)
+    return candidates_of(written_numbers(purpose, shard, count, mix), max(LENGTHS), mix.cuts, mix.width)
 
 
-def candidates_of(written: list, widest: int, cuts: int = TRAINING_CUTS) -> dict[str, np.ndarray]:
-    """The shard of number_set's (photo, number, boxes) of at most `widest` digits: piece_shard's arrays."""
+def candidates_of(written: list, widest: int, cuts: int = TRAINING_CUTS, width: int = 28) -> dict[str, np.ndarray]:
+    """The shard of number_set's (photo, number, boxes) of at most `widest` digits: piece_shard's arrays
+    (inputs `width` wide)."""
     images, boxes, owner = [], [], []
     digit_boxes = np.full((len(written), widest, 4), -1, np.int32)
     number_digits = np.full((len(written), widest), -1, np.int8)
     for index, (photo, number, true_boxes) in enumerate(written):
-        found, found_boxes = labelled_pieces(photo, number, true_boxes, cuts)
+        found, found_boxes = labelled_pieces(photo, number, true_boxes, cuts, width)
         images += found
         boxes += found_boxes
         owner += [index] * len(found)
         digit_boxes[index, :len(number)] = true_boxes
         number_digits[index, :len(number)] = [NOT_A_DIGIT_CODE if d == NOT_A_DIGIT_MARK else int(d) for d in number]
-    return {"images": np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
+    return {"images": np.stack(images) if images else np.zeros((0, 28, width), np.uint8),
             "boxes": np.array(boxes, np.int32).reshape(-1, 4), "number": np.array(owner, np.int32),
             "digit_boxes": digit_boxes, "digits": number_digits}
 

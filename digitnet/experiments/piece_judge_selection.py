@@ -42,9 +42,10 @@ is read right when it is read as as many digits as it has places and its
 digits are right, whatever digit the letter is read as (the "not a digit"
 judge then sees the letter as one piece). The setting as it is stays unless a
 candidate reads more than TIE more of them and keeps its total within TIE.
-When segmenter settings other than pair readers are compared, the letters only
-guard the settings rule instead: a winner that reads more than TIE fewer of them
-right gives way to the setting as it is (choose_guarded).
+When segmenter settings other than pair readers are compared, or pair readers
+with --by-total, the letters only guard the settings rule instead: a winner
+that reads more than TIE fewer of them right gives way to the setting as it
+is (choose_guarded).
 
 With --alone N, N generated non-digits drawn alone on the page (the same
 kinds, one to a page under the photo conditions, seed ALONE_SEED) guard
@@ -327,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--alone", type=int, default=0, metavar="N",
                         help="also read N generated non-digits drawn alone, a guard on settings (the rule above)")
+    parser.add_argument("--by-total", action="store_true",
+                        help="pair readers chosen as settings are: on the total, --letters and --alone guarding "
+                             "(else by the letter numbers)")
     parser.add_argument("--draw", choices=sorted(DRAWS), default="small",
                         help="the validation numbers read: 'small' (the sets above) or 'large' (three times as many, "
                              "drawn afresh, tie LARGE_TIE)")
@@ -364,8 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("letters", "alone"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag} takes a whole number from 0, received {getattr(args, flag)}")
-    if args.alone and (not settings or compared == ["pair_reader"]):
-        parser.error("--alone guards segmenter settings other than pair readers; received "
+    if args.by_total and compared != ["pair_reader"]:
+        parser.error("--by-total chooses among pair readers; received no --pair-reader")
+    if args.alone and (not settings or (compared == ["pair_reader"] and not args.by_total)):
+        parser.error("--alone guards segmenter settings, and pair readers with --by-total; received "
                      + ("--pair-reader" if compared else f"{len(args.judge)} --judge and no setting"))
     if args.model is None:  # recorded as the file it is, relative to here when it lies below
         found = Path(default_model()[0]).resolve()
@@ -387,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
     letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
     alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
-    chosen, rule = decide(totals, letters, alone, bool(settings), compared == ["pair_reader"], tie)
+    chosen, rule = decide(totals, letters, alone, bool(settings), compared == ["pair_reader"] and not args.by_total, tie)
     extra = {name: count for name, count in ((LETTERS, args.letters), (ALONE, args.alone)) if count}
     print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
           + "".join(f" {name} (of {count}) |" for name, count in extra.items()))

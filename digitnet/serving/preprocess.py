@@ -492,14 +492,17 @@ def area_weights(source: int, target: int) -> np.ndarray:
     return weights
 
 
-def to_field(digit: np.ndarray) -> np.ndarray:
+def to_field(digit: np.ndarray, width: int = FIELD) -> np.ndarray:
     """Cropped digit (white on black, in [0, 1]) -> uint8 [28, 28]: longer side 20,
-    centre of mass at pixel (14, 14)."""
-    height, width = digit.shape
-    scale = DIGIT_BOX / max(height, width)
+    centre of mass at pixel (14, 14). `width` (a multiple of 28; experiments only): a field that
+    many pixels wide, the crop fitted into DIGIT_BOX rows and DIGIT_BOX * width / 28 columns, its
+    centre of mass at (14, width / 2): a pair of digits keeps each digit's resolution."""
+    height, own_width = digit.shape
+    box_width = DIGIT_BOX * width // FIELD
+    scale = min(DIGIT_BOX / height, box_width / own_width)
     new_height = max(1, int(round_half_up(height * scale)))
-    new_width = max(1, int(round_half_up(width * scale)))
-    resized = area_weights(height, new_height) @ digit @ area_weights(width, new_width).T
+    new_width = max(1, int(round_half_up(own_width * scale)))
+    resized = area_weights(height, new_height) @ digit @ area_weights(own_width, new_width).T
     resized = np.clip(resized, 0.0, 1.0)
     total = resized.sum()
     ys, xs = np.indices(resized.shape)
@@ -507,10 +510,10 @@ def to_field(digit: np.ndarray) -> np.ndarray:
     # Shift so the centre of mass lands on pixel (14, 14), where MNIST's digits
     # have theirs (measured: mean 13.99, 14.00 over the test set); clamped inside.
     top = int(round_half_up(FIELD / 2 - centre_y))
-    left = int(round_half_up(FIELD / 2 - centre_x))
+    left = int(round_half_up(width / 2 - centre_x))
     top = min(max(top, 0), FIELD - resized.shape[0])
-    left = min(max(left, 0), FIELD - resized.shape[1])
-    field = np.zeros((FIELD, FIELD))
+    left = min(max(left, 0), width - resized.shape[1])
+    field = np.zeros((FIELD, width))
     field[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
     return round_half_up(field * 255).astype(np.uint8)
 
@@ -530,9 +533,10 @@ def ink_image(grey: np.ndarray, name: str = "image") -> np.ndarray:
     return ink_level(grey, paper_level(levels, cell, grey.shape))
 
 
-def to_input(digit: np.ndarray) -> np.ndarray:
-    """Cropped digit (find_digit's) -> uint8 [28, 28]: strokes brought to MNIST's width, then placed as MNIST's."""
-    return to_field(normalize_stroke(digit))
+def to_input(digit: np.ndarray, width: int = FIELD) -> np.ndarray:
+    """Cropped digit (find_digit's) -> uint8 [28, 28]: strokes brought to MNIST's width, then placed as MNIST's
+    (`width`: to_field's)."""
+    return to_field(normalize_stroke(digit), width)
 
 
 def to_mnist(grey: np.ndarray, name: str = "image") -> np.ndarray:

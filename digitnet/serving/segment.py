@@ -86,6 +86,7 @@ PAIR_SURE = False  # a piece is read as a pair only when its likeliest pair is l
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
 ReadPair = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N, PAIR_CLASSES] probabilities
+# (a reader with a `width` attribute other than 28 reads [N, 28, width]: preprocess.to_field's wide fields)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Segmenter:
         # The edges parts lie between: each a column per grid row; 0 and 1 are the grid's sides.
         self.edges = [np.zeros(rows, dtype=np.int64), np.full(rows, cols, dtype=np.int64)]
         self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
+        self.crops: dict[Piece, np.ndarray] = {}  # each prepared piece's cropped ink (find_digit_box's)
         self.scores: dict[Piece, np.ndarray | None] = {}
         self.whole_digit: dict[Piece, float] = {}
 
@@ -236,10 +238,16 @@ class Segmenter:
         try:
             digit, (y0, y1, x0, x1) = preprocess.find_digit_box(ink, self.name, self.noise)
             result = preprocess.to_input(digit), (left + x0, top + y0, left + x1, top + y1)
+            self.crops[piece] = digit
         except DataError:
             result = None
         self.prepared[piece] = result
         return result
+
+    def wide_input(self, piece: Piece, width: int) -> np.ndarray:
+        """The prepared piece's input in a field `width` pixels wide (preprocess.to_input's); its 28x28
+        input when width is 28."""
+        return self.prepared[piece][0] if width == preprocess.FIELD else preprocess.to_input(self.crops[piece], width)
 
     def pixels(self, cells: np.ndarray) -> np.ndarray:
         return preprocess.cell_pixels(cells, self.cell, self.ink.shape)
@@ -459,7 +467,8 @@ class Segmenter:
                 wide.append(piece)
         if not wide:
             return {}
-        found = np.asarray(self.read_pair(np.stack([self.prepared[p][0] for p in wide])), dtype=np.float64)
+        width = getattr(self.read_pair, "width", preprocess.FIELD)
+        found = np.asarray(self.read_pair(np.stack([self.wide_input(p, width) for p in wide])), dtype=np.float64)
         return dict(zip(wide, found))
 
     def best_path(self, units, groups, height, everything) -> list[tuple[Piece, np.ndarray | None]]:
@@ -534,9 +543,10 @@ class Segmenter:
             digits.append(Digit(image, box, probabilities))
         return digits
 
-    def candidate_inputs(self) -> list[tuple[np.ndarray, tuple[int, ...]]]:
+    def candidate_inputs(self, width: int = preprocess.FIELD) -> list[tuple[np.ndarray, tuple[int, ...]]]:
         """Every candidate digit of the lattice, prepared as score prepares it: (28x28 input,
-        pixel box), unscored (what the piece judge learns from)."""
+        pixel box), unscored (what the piece judge learns from); `width`: inputs that many pixels
+        wide (wide_input's), for a pair reader of wide fields."""
         groups, height = self.row(self.strokes_joined())
         if not groups:
             return []
@@ -545,7 +555,7 @@ class Segmenter:
         for piece, _, _ in self.candidates(self.units(groups, height), groups, height).values():
             prepared = self.prepare(piece, everything & ~self.mask(piece))
             if prepared is not None:
-                found.append(prepared)
+                found.append((self.wide_input(piece, width), prepared[1]))
         return found
 
     def digits(self) -> list[Digit] | None:
@@ -600,7 +610,29 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
+    read_pair.width = field_width(detector)
     return read_pair
+
+
+def field_width(detector) -> int:
+    """The width of the inputs a detector of judge.DETECTOR_LAYERS reads (28, or a wider field: its dense
+    layer's inputs tell); ValueError when no multiple of 28 up to 280 fits them."""
+    from digitnet.serving.judge import DETECTOR_LAYERS
+
+    dense = next(name for name, kind, _ in DETECTOR_LAYERS if kind == "dense")
+    rows = detector.weights[f"{dense}/kernel"].shape[0]
+    for width in range(preprocess.FIELD, 10 * preprocess.FIELD + 1, preprocess.FIELD):
+        height, across, channels = preprocess.FIELD, width, 1
+        for name, kind, size in DETECTOR_LAYERS:
+            if kind == "conv":
+                height, across, channels = height - 2, across - 2, size
+            elif kind == "pool":
+                height, across = height // size, across // size
+            else:
+                break
+        if height * across * channels == rows:
+            return width
+    raise ValueError(f"a detector's dense layer with {rows} inputs reads no field 28 high and a multiple of 28 wide")
 
 
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,
