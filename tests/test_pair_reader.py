@@ -76,6 +76,52 @@ def test_a_pair_reads_as_its_likeliest_pair_not_as_its_marginals(templates):  # 
     np.testing.assert_allclose(second.probabilities, np.eye(10)[7])  # P(1, x) over x: only P(1, 7) is not 0
 
 
+def test_a_wide_field_keeps_the_height_of_a_piece_twice_as_wide_as_high():
+    """A crop 30 high and 60 wide: in the 28x28 field it shrinks to 10 rows (its longer side to 20); in
+    the 28x56 field it keeps 20 rows and 40 columns, its centre of mass within half a pixel of (14, 28), as a digit's of (14, 14)."""
+    crop = np.zeros((30, 60))
+    crop[:, :25] = crop[:, 35:] = 1.0
+    narrow, wide = preprocess.to_field(crop), preprocess.to_field(crop, width=56)
+    np.testing.assert_array_equal(narrow, preprocess.to_field(crop, width=28))
+    rows, columns = (np.flatnonzero(wide.max(axis=axis) > 0) for axis in (1, 0))
+    assert wide.shape == (28, 56) and wide.dtype == np.uint8
+    assert len(rows) == 20 and columns[-1] + 1 - columns[0] == 40
+    ys, xs = np.indices(wide.shape)
+    assert abs((xs * wide).sum() / wide.sum() - 28) <= 0.5 and abs((ys * wide).sum() / wide.sum() - 14) <= 0.5
+    assert (narrow.max(axis=1) > 0).sum() == 10
+
+
+def test_a_reader_of_wide_fields_gets_each_piece_in_its_width(templates):  # noqa: F811
+    images, classify = templates
+    grey, _ = page_of(images, "4085", [6, -6, 6])
+    seen = []
+
+    def read_pair(batch):
+        seen.append(batch.shape)
+        return stub_pair_reader(8, 0.99)(batch)
+
+    read_pair.width = 56
+    found = _digits(grey, classify, read_pair)
+    assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "4085"
+    assert seen and all(shape[1:] == (28, 56) for shape in seen)
+    assert all(d.image.shape == (28, 28) for d in found)  # the digits themselves are read as any digit
+
+
+@pytest.mark.parametrize("width", [28, 56, 84])
+def test_a_pair_readers_field_width_is_read_from_its_weights(tmp_path, width):
+    path = save_weights(build_detector(classes=segment.PAIR_CLASSES, width=width), tmp_path / "pairs.npz")
+    assert segment.load_pair_reader(path).width == width
+
+
+def test_a_detector_of_no_field_is_refused():
+    from digitnet.serving.judge import Detector
+
+    weights = {key: value for key, value in Detector.load(segment.PAIR_READER_FILE).weights.items()}
+    weights["dense1/kernel"] = weights["dense1/kernel"][:1000]
+    with pytest.raises(ValueError, match="dense layer with 1000 inputs reads no field 28 high"):
+        segment.field_width(Detector(weights))
+
+
 def test_an_unsure_pair_reader_changes_nothing(templates):  # noqa: F811
     images, classify = templates
     grey, _ = page_of(images, "4035", [6, -4, 6])

@@ -70,7 +70,10 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
      "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, --pair-veto and "
      "--lone-pairs at a time, "
      "received --width-prior and --cuts"),
-    (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings other than pair readers; received 1 --judge and no setting"),
+    (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings, and pair readers with --by-total; received 1 --judge and no setting"),
+    (["--judge", "none", "--pair-reader", "none", "--alone", "5"],
+     "--alone guards segmenter settings, and pair readers with --by-total; received --pair-reader"),
+    (["--judge", "none", "--cuts", "4", "--by-total"], "--by-total chooses among pair readers; received no --pair-reader"),
     (["--judge", "none", "--cuts", "4", "--alone", "-1"], "--alone takes a whole number from 0, received -1"),
     (["--judge", "none", "--pair-alone", "maybe"], "takes yes or no, received 'maybe'"),
     (["--judge", "none", "--lone-pairs", "maybe"], "takes no, yes, sure, received 'maybe'"),
@@ -224,3 +227,27 @@ def test_main_with_letters_reads_them_apart_from_the_total_and_chooses_by_them(t
     in_order = found["candidates"]  # the file's keys are sorted; the rule reads the candidates in their order
     assert found["chosen"] == selection.choose_with_letters({c: found["totals"][c] for c in in_order},
                                                             {c: found["letters"][c] for c in in_order})
+
+
+@pytest.mark.parametrize("flags, chosen", [([], "pair reader as it is"), (["--by-total"], "pair reader wide")])
+def test_by_total_chooses_pair_readers_on_the_total_with_letters_and_lone_non_digits_guarding(
+        tmp_path, monkeypatch, flags, chosen):
+    """The wide reader reads 10 more numbers whole and as many letter numbers: by the letters rule the one
+    as it is stays, by the total the wide one wins (counts stand in for the readings)."""
+    monkeypatch.setattr(selection, "validation_sets", lambda draw="small": {name: [] for name in selection.COUNTS})
+    monkeypatch.setattr(selection, "letter_set", lambda count, draw="small": [])
+    monkeypatch.setattr(selection, "alone_set", lambda count, draw="small": [])
+    monkeypatch.setattr(selection, "predictor_of", lambda model: None)
+    monkeypatch.setattr(selection, "pair_reader_of", lambda candidate: candidate)
+
+    def whole_counts(sets, classify, judge, progress=None, **settings):
+        new = settings["read_pair"] == "wide"
+        return {**{name: 100 + (10 if new and name == "4 digits" else 0) for name in selection.COUNTS},
+                selection.LETTERS: 150, selection.ALONE: 290}
+
+    monkeypatch.setattr(selection, "whole_counts", whole_counts)
+    output = tmp_path / "scores.json"
+    alone = ["--alone", "300"] if flags else []
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--pair-reader", "as it is", "--pair-reader", "wide",
+                           "--letters", "200", *alone, *flags, "--output", str(output), "--model", "m.tflite"]) == 0
+    assert json.loads(output.read_text())["chosen"] == chosen
