@@ -92,19 +92,26 @@ def test_a_wide_field_keeps_the_height_of_a_piece_twice_as_wide_as_high():
 
 
 def test_a_reader_of_wide_fields_gets_each_piece_in_its_width(templates):  # noqa: F811
+    """Each piece reaches a reader of 56-wide fields as its own crop in that field, the crop whose
+    28x28 input the classifier reads; the digits found are read as any digit."""
     images, classify = templates
     grey, _ = page_of(images, "4085", [6, -6, 6])
     seen = []
 
     def read_pair(batch):
-        seen.append(batch.shape)
+        seen.append(batch)
         return stub_pair_reader(8, 0.99)(batch)
 
     read_pair.width = 56
-    found = _digits(grey, classify, read_pair)
+    segmenter = segment.Segmenter(preprocess.ink_image(grey), "page", classify, None, read_pair=read_pair)
+    found = segmenter.digits()
     assert "".join(str(int(np.argmax(d.probabilities))) for d in found) == "4085"
-    assert seen and all(shape[1:] == (28, 56) for shape in seen)
-    assert all(d.image.shape == (28, 28) for d in found)  # the digits themselves are read as any digit
+    assert seen and all(batch.shape[1:] == (28, 56) for batch in seen)
+    wide = {preprocess.to_input(crop, 56).tobytes() for crop in segmenter.crops.values()}
+    assert all(row.tobytes() in wide for batch in seen for row in batch)
+    for piece, crop in segmenter.crops.items():
+        np.testing.assert_array_equal(preprocess.to_input(crop), segmenter.prepared[piece][0])
+    assert all(d.image.shape == (28, 28) for d in found)
 
 
 @pytest.mark.parametrize("width", [28, 56, 84])

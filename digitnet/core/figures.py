@@ -91,7 +91,7 @@ def grid_cell(images: np.ndarray) -> tuple[int, int]:
 
 
 def digit_grid_picture(images: np.ndarray, columns: int) -> np.ndarray:
-    """The digits [n, 28, 28(, 1)] in [0, 1] laid out row by row in GRID_CELL cells (0 elsewhere)."""
+    """The digits [n, 28, 28(, 1)] (or [n, 28, W(, 1)]) in [0, 1] laid out row by row in grid_cell cells (0 elsewhere)."""
     rows = max(1, -(-len(images) // columns))
     height, width = grid_cell(images)
     picture = np.zeros((rows * height, columns * width), np.float32)

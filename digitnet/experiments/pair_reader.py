@@ -49,7 +49,7 @@ from digitnet.experiments import piece_judge
 from digitnet.experiments.detector import build_detector, save_weights
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.models.registry import ModelSpec
-from digitnet.serving.segment import NOT_A_PAIR, PAIR_CLASSES
+from digitnet.serving.segment import NOT_A_PAIR, PAIR_CLASSES, WIDEST_FIELD
 
 NAME = "pair_reader"
 EPOCHS, BATCH, LEARNING_RATE, SEED = 8, 128, 2e-3, 0
@@ -257,7 +257,11 @@ def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
     result = train(config, data=data, spec=pair_spec(units, width))
-    return result, keras.models.load_model(result.model_path)
+    model = keras.models.load_model(result.model_path)
+    if model.input_shape[2] != width:
+        raise DataError(f"{output_dir}: holds a pair reader of fields {model.input_shape[2]} wide, asked for {width} "
+                        f"(another --output-dir, or --fresh)")
+    return result, model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("wide", "letters"):
         if getattr(args, flag) < 0:
             raise DataError(f"--{flag} must be a whole number from 0, received {getattr(args, flag)}")
-    if args.field < FIELD or args.field % FIELD:
-        raise DataError(f"--field must be a multiple of 28, received {args.field}")
+    if not FIELD <= args.field <= WIDEST_FIELD or args.field % FIELD:
+        raise DataError(f"--field must be a multiple of 28 up to {WIDEST_FIELD}, received {args.field}")
     if args.pairs < 1 or args.units < 1:
         raise DataError(f"--pairs and --units must be whole numbers from 1, received {args.pairs} and {args.units}")
     counts = {"train": {"wide": args.wide, "pairs": args.pairs, "letters": args.letters},

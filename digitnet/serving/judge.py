@@ -86,7 +86,8 @@ class Detector:
             return cls({key: stored[key] for key in stored.files})
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """uint8 [N, 28, 28] (MNIST polarity) -> [N, 11] logits (digits 0-9, then "not a digit")."""
+        """uint8 [N, 28, 28] (MNIST polarity; [N, 28, W] for a reader of wider fields) -> [N, 11] logits
+        (digits 0-9, then "not a digit"; as many as its last layer has)."""
         x = to_model_input(images)
         for name, kind, size in DETECTOR_LAYERS:
             if kind == "pool":

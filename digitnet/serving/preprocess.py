@@ -443,7 +443,8 @@ def stroke_width(digit: np.ndarray) -> float | None:
     """The digit's mean stroke width, in pixels of the 28x28 field it will be scaled
     to: twice the area of its strokes (pixels of at least half the ink level) over
     their edge pixels (those with a 4-neighbour outside the strokes), times the
-    scale to_field applies. None without strokes."""
+    scale to_field applies to a 28x28 field (a wider field's may be larger: its strokes are
+    then as much wider). None without strokes."""
     strokes = digit >= 0.5
     area = int(np.count_nonzero(strokes))
     if area == 0:
@@ -493,7 +494,7 @@ def area_weights(source: int, target: int) -> np.ndarray:
 
 
 def to_field(digit: np.ndarray, width: int = FIELD) -> np.ndarray:
-    """Cropped digit (white on black, in [0, 1]) -> uint8 [28, 28]: longer side 20,
+    """Cropped digit (white on black, in [0, 1]) -> uint8 [28, 28] ([28, width]): longer side 20,
     centre of mass at pixel (14, 14). `width` (a multiple of 28; experiments only): a field that
     many pixels wide, the crop fitted into DIGIT_BOX rows and DIGIT_BOX * width / 28 columns, its
     centre of mass at (14, width / 2): a pair of digits keeps each digit's resolution."""
@@ -508,7 +509,8 @@ def to_field(digit: np.ndarray, width: int = FIELD) -> np.ndarray:
     ys, xs = np.indices(resized.shape)
     centre_y, centre_x = (ys * resized).sum() / total, (xs * resized).sum() / total
     # Shift so the centre of mass lands on pixel (14, 14), where MNIST's digits
-    # have theirs (measured: mean 13.99, 14.00 over the test set); clamped inside.
+    # have theirs (measured: mean 13.99, 14.00 over the test set), (14, width / 2)
+    # in a wider field; clamped inside.
     top = int(round_half_up(FIELD / 2 - centre_y))
     left = int(round_half_up(width / 2 - centre_x))
     top = min(max(top, 0), FIELD - resized.shape[0])
@@ -534,8 +536,8 @@ def ink_image(grey: np.ndarray, name: str = "image") -> np.ndarray:
 
 
 def to_input(digit: np.ndarray, width: int = FIELD) -> np.ndarray:
-    """Cropped digit (find_digit's) -> uint8 [28, 28]: strokes brought to MNIST's width, then placed as MNIST's
-    (`width`: to_field's)."""
+    """Cropped digit (find_digit's) -> uint8 [28, 28] ([28, width]): strokes brought to MNIST's width, then
+    placed as MNIST's (`width`: to_field's)."""
     return to_field(normalize_stroke(digit), width)
 
 

@@ -83,6 +83,7 @@ PAIR_WIDE = 0.7  # a piece of one group at least 0.7 of max(its height, the row'
 PAIR_ALONE = False  # a lone group too narrow to be cut (one unit) may be read as a pair
 PAIR_VETO = False  # a piece the pair reader reads is worth one digit only times its P(not a pair)
 PAIR_SURE = False  # a piece is read as a pair only when its likeliest pair is likelier than "not a pair"
+WIDEST_FIELD = 280  # a pair reader reads fields 28 high and a multiple of 28 wide, up to this (field_width)
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
 OneDigit = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N] P(the input is one whole digit)
 ReadPair = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> [N, PAIR_CLASSES] probabilities
@@ -621,7 +622,7 @@ def field_width(detector) -> int:
 
     dense = next(name for name, kind, _ in DETECTOR_LAYERS if kind == "dense")
     rows = detector.weights[f"{dense}/kernel"].shape[0]
-    for width in range(preprocess.FIELD, 10 * preprocess.FIELD + 1, preprocess.FIELD):
+    for width in range(preprocess.FIELD, WIDEST_FIELD + 1, preprocess.FIELD):
         height, across, channels = preprocess.FIELD, width, 1
         for name, kind, size in DETECTOR_LAYERS:
             if kind == "conv":
@@ -632,7 +633,8 @@ def field_width(detector) -> int:
                 break
         if height * across * channels == rows:
             return width
-    raise ValueError(f"a detector's dense layer with {rows} inputs reads no field 28 high and a multiple of 28 wide")
+    raise ValueError(f"a detector's dense layer with {rows} inputs reads no field 28 high and a multiple of 28 wide "
+                     f"up to {WIDEST_FIELD}")
 
 
 def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDigit | None = None,

@@ -10,7 +10,7 @@
 export const DETECTOR_LAYERS = [["conv1", "conv", 32], ["pool1", "pool", 2], ["conv2", "conv", 64],
   ["pool2", "pool", 2], ["dense1", "dense", 64], ["logits", "dense", 11]];
 export const NOT_A_DIGIT_CLASS = 10;
-const FIELD = 28;
+export const FIELD = 28;
 const FLOOR = 1e-4;  // calibration.py's FLOOR: probabilities under it count as it (log 0 has no temperature)
 
 // models/judge.json and the bytes of models/detector.bin -> a detector; an Error names what is missing.
@@ -85,9 +85,10 @@ function dense(data, kernel, bias, last) {
   return out;
 }
 
-// 28x28 uint8 image (MNIST polarity) -> the detector's 11 logits (digits 0-9, then "not a digit").
-export function detectorLogits(detector, pixels) {
-  let x = { data: Float32Array.from(pixels, (v) => v / 255), height: FIELD, width: FIELD, channels: 1 };
+// 28x28 uint8 image (MNIST polarity) -> the detector's 11 logits (digits 0-9, then "not a digit");
+// `width`: images 28 high and that wide (a pair reader's wide fields).
+export function detectorLogits(detector, pixels, width = FIELD) {
+  let x = { data: Float32Array.from(pixels, (v) => v / 255), height: FIELD, width, channels: 1 };
   for (const [name, kind, size] of DETECTOR_LAYERS) {
     if (kind === "pool") {
       x = maxPool(x, size);

@@ -8,6 +8,7 @@
 // and models/pair_reader.json (the build writes them from digitnet/serving/piece_judge.npz and
 // pair_reader.npz; piece_judge_files.mjs).
 import { detectorLogits, loadDetector, notADigitProbability, softmax } from "./judge.js";
+import { fieldWidth } from "./segment.js";
 
 // models/piece_judge.json and the bytes of models/piece_judge.bin -> oneDigit(inputs): the
 // P(one whole digit) of each 28x28 uint8 input (MNIST polarity).
@@ -17,10 +18,14 @@ export function loadPieceJudge(spec, buffer) {
 }
 
 // models/pair_reader.json and the bytes of models/pair_reader.bin -> readPair(inputs): the 101
-// probabilities of each 28x28 uint8 input; an Error when the file has another number of classes.
+// probabilities of each uint8 input, 28 high and readPair.width wide (fieldWidth); an Error when the
+// file has another number of classes.
 export function loadPairReader(spec, buffer) {
   const detector = loadDetector(spec, buffer);
   const classes = detector.tensors["logits/bias"].values.length;
   if (classes !== 101) throw new Error(`${spec.file}: a pair reader has 101 outputs, this file has ${classes}`);
-  return (inputs) => inputs.map((pixels) => softmax(detectorLogits(detector, pixels)));
+  const width = fieldWidth(detector);
+  const readPair = (inputs) => inputs.map((pixels) => softmax(detectorLogits(detector, pixels, width)));
+  readPair.width = width;
+  return readPair;
 }

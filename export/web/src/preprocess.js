@@ -454,10 +454,13 @@ function areaWeights(source, target) {
   return weights;
 }
 
-// Cropped digit in [0, 1] -> Uint8Array(784): longer side 20, centre of mass at (14, 14).
-function toField(digit) {
+// Cropped digit in [0, 1] -> Uint8Array(784) (28 * width): longer side 20, centre of mass at (14, 14).
+// `width` (a multiple of 28; a pair reader's): a field that many pixels wide, the crop fitted into
+// DIGIT_BOX rows and DIGIT_BOX * width / 28 columns, its centre of mass at (14, width / 2).
+function toField(digit, width = FIELD) {
   const { rows: h, cols: w, data } = digit;
-  const scale = DIGIT_BOX / Math.max(h, w);
+  const boxWidth = Math.floor(DIGIT_BOX * width / FIELD);
+  const scale = Math.min(DIGIT_BOX / h, boxWidth / w);
   const newH = Math.max(1, roundHalfUp(h * scale));
   const newW = Math.max(1, roundHalfUp(w * scale));
   const wy = areaWeights(h, newH);
@@ -483,11 +486,11 @@ function toField(digit) {
   }
   const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
   const offsetY = clamp(roundHalfUp(FIELD / 2 - sumY / total), FIELD - newH);
-  const offsetX = clamp(roundHalfUp(FIELD / 2 - sumX / total), FIELD - newW);
-  const field = new Uint8Array(FIELD * FIELD);
+  const offsetX = clamp(roundHalfUp(width / 2 - sumX / total), width - newW);
+  const field = new Uint8Array(FIELD * width);
   for (let i = 0; i < newH; i++) {
     for (let j = 0; j < newW; j++) {
-      field[(offsetY + i) * FIELD + offsetX + j] = roundHalfUp(scaled[i * newW + j] * 255);
+      field[(offsetY + i) * width + offsetX + j] = roundHalfUp(scaled[i * newW + j] * 255);
     }
   }
   return field;
@@ -508,8 +511,9 @@ export function inkImage(grey, width, height) {
   return grid(height, width, image.data.map((g, i) => Math.max(0, (paper.data[i] - g) / Math.max(paper.data[i], PAPER_FLOOR))));
 }
 
-// Cropped digit (findDigitBox's) -> Uint8Array(784): strokes brought to MNIST's width, placed as MNIST's.
-export const toInput = (digit) => toField(normalizeStroke(digit));
+// Cropped digit (findDigitBox's) -> Uint8Array(784) (28 * width): strokes brought to MNIST's width, placed as MNIST's
+// (`width`: toField's).
+export const toInput = (digit, width = FIELD) => toField(normalizeStroke(digit), width);
 
 // grey [height x width] in [0, 1], either polarity -> Uint8Array(784), white digit on black.
 export function toMnist(grey, width, height) {

@@ -6,6 +6,7 @@ import {
   anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput, windowed,
   withoutLines,
 } from "./preprocess.js";
+import { DETECTOR_LAYERS, FIELD } from "./judge.js";
 
 const SEGMENT_GRID = 640;
 const MERGE_OVERLAP = 0.5;
@@ -37,6 +38,7 @@ const PAIR_WIDE = 0.7;  // a piece of one group at least 0.7 of max(its height, 
 const PAIR_ALONE = 0;  // 1 (Python's True): a lone group too narrow to be cut may be read as a pair
 const PAIR_VETO = 0;  // 1: a piece the pair reader reads is worth one digit only times its P(not a pair)
 const PAIR_SURE = 0;  // 1: a piece is read as a pair only when its likeliest pair is likelier than "not a pair"
+const WIDEST_FIELD = 280;  // a pair reader reads fields 28 high and a multiple of 28 wide, up to this (fieldWidth)
 
 // numpy's median: the middle value, or the mean of the two middle ones.
 function median(values) {
@@ -53,7 +55,8 @@ const part = (labels, left, right) => ({ labels, left, right });
 class Segmenter {
   // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers);
   // oneDigit (the piece judge, optional): (Uint8Array(784)[]) -> P(one whole digit) of each input;
-  // readPair (the pair reader, optional): (Uint8Array(784)[]) -> PAIR_CLASSES probabilities of each.
+  // readPair (the pair reader, optional): (Uint8Array(28 * readPair.width)[]) -> PAIR_CLASSES probabilities
+  // of each (readPair.width: 28 when it has none).
   constructor(ink, classify, oneDigit = null, readPair = null) {
     this.ink = ink;
     this.classify = classify;
@@ -82,6 +85,7 @@ class Segmenter {
       [box[0], box[1], box[2], box[3]] = [Math.min(box[0], y), Math.max(box[1], y + 1), Math.min(box[2], x), Math.max(box[3], x + 1)];
     }
     this.prepared = new Map();
+    this.crops = new Map();  // each prepared piece's cropped ink (findDigitBox's)
     this.scores = new Map();
     this.wholeDigit = new Map();
   }
@@ -214,6 +218,7 @@ class Segmenter {
     try {
       const { digit, box: [y0, y1, x0, x1] } = findDigitBox(crop, this.noise);
       result = { image: toInput(digit), box: [left + x0, top + y0, left + x1, top + y1] };
+      this.crops.set(p.key, digit);
     } catch (error) {
       if (!(error instanceof NoDigit)) throw error;
     }
@@ -368,6 +373,11 @@ class Segmenter {
     return Math.max(...scores) * prior * join * DIGIT * judged;
   }
 
+  // The prepared piece's input in a field `width` pixels wide (toInput's); its 28x28 input when width is 28.
+  wideInput(p, width) {
+    return width === FIELD ? this.prepared.get(p.key).image : toInput(this.crops.get(p.key), width);
+  }
+
   // piece key -> the pair reader's probabilities, for the candidates of one group (no gap joined)
   // at least PAIR_WIDE of max(their height, the row's) wide that are prepared and whose digit is at
   // least SHORT of the row's height high (as value() requires of one digit).
@@ -383,7 +393,8 @@ class Segmenter {
           right - left >= PAIR_WIDE * Math.max(bottom - top, height)) wide.push(p);
     }
     if (!wide.length) return found;
-    const read = this.readPair(wide.map((p) => this.prepared.get(p.key).image));
+    const width = this.readPair.width ?? FIELD;
+    const read = this.readPair(wide.map((p) => this.wideInput(p, width)));
     wide.forEach((p, i) => found.set(p.key, read[i]));
     return found;
   }
@@ -497,4 +508,22 @@ export async function findDigits(ink, classify, oneDigit = null, readPair = null
   const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
   const image = toInput(digit);
   return [{ image, box: [left, top, right, bottom], probabilities: await classify(image) }];
+}
+
+// The width of the inputs a detector reads (segment.py's field_width): 28, or a wider field, as its
+// dense layer's inputs tell; an Error when no multiple of 28 up to WIDEST_FIELD fits them.
+export function fieldWidth(detector) {
+  const [dense] = DETECTOR_LAYERS.find(([, kind]) => kind === "dense");
+  const units = detector.tensors[`${dense}/bias`].values.length;
+  const rows = detector.tensors[`${dense}/kernel`].values.length / units;
+  for (let width = FIELD; width <= WIDEST_FIELD; width += FIELD) {
+    let [height, across, channels] = [FIELD, width, 1];
+    for (const [, kind, size] of DETECTOR_LAYERS) {
+      if (kind === "conv") [height, across, channels] = [height - 2, across - 2, size];
+      else if (kind === "pool") [height, across] = [Math.floor(height / size), Math.floor(across / size)];
+      else break;
+    }
+    if (height * across * channels === rows) return width;
+  }
+  throw new Error(`a detector's dense layer with ${rows} inputs reads no field 28 high and a multiple of 28 wide up to ${WIDEST_FIELD}`);
 }
