@@ -159,6 +159,17 @@ def test_a_file_of_another_shape_is_refused_with_its_name(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_folder_of_another_field_width_is_refused(tmp_path):
+    from digitnet.core.errors import DataError
+
+    counts = {"train": {"pieces": 1, "pairs": 4}, "fit": {"pieces": 1, "pairs": 2}}
+    pair_reader.train_pair_reader(tmp_path / "run", str(tmp_path / "cache"), epochs=1, counts=counts, verbose=0)
+    with pytest.raises(DataError, match=r"holds a pair reader of fields 28 wide, asked for 56"):
+        pair_reader.train_pair_reader(tmp_path / "run", str(tmp_path / "cache"), epochs=1, counts=counts, verbose=0,
+                                      width=56)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [28, 56])
 def test_trains_through_the_loop_and_reads_as_keras_does(tmp_path, width):
     counts = {"train": {"pieces": 3, "pairs": 8}, "fit": {"pieces": 2, "pairs": 3}}
@@ -256,7 +267,9 @@ def test_a_lone_touching_pair_wider_than_wide_alone_is_cut_and_read_as_two_digit
 
 @pytest.mark.parametrize("flags, words", [(["--units", "0"], "--pairs and --units must be whole numbers from 1, received 4000 and 0"),
                                           (["--wide", "-1"], "--wide must be a whole number from 0, received -1"),
-                                          (["--jobs", "0"], "--jobs must be a whole number from 1, received 0")])
+                                          (["--jobs", "0"], "--jobs must be a whole number from 1, received 0"),
+                                          (["--field", "30"], "--field must be a multiple of 28 up to 280, received 30"),
+                                          (["--field", "308"], "--field must be a multiple of 28 up to 280, received 308")])
 def test_bad_flags_are_refused_before_any_work(tmp_path, flags, words):
     from digitnet.core.errors import DataError
 
