@@ -248,10 +248,14 @@ def test_same_seed_gives_bit_identical_images_other_seeds_differ(mnist):
 # without their labels: the tf.data pipeline's style edits, recorded from the code that trained
 # saved_models/lenet/3, so that a rewrite of the maths cannot move a bit of what the pipeline draws
 # (a deliberate change of the edits records new digests and says so). The
-# bits are those of TensorFlow 2.21 on x86-64 CPUs: another TensorFlow version or instruction set
-# may round differently, which is no change of the maths.
-PINNED_STYLES_DIGESTS = {"labels": "3e12156af3c06b54e2efe2beacefaede903bec6a6ea19362be5ac905209e6901",
-                         "no labels": "71c2a57aefd2e72da24ddb0d1b53bf348f5fa313c9a17cf8a8d224f20d41382d"}
+# bits are those of TensorFlow 2.21 on x86-64 CPUs: XLA compiles the edits for the CPU's instruction
+# set, so each variant has the digest of each of the two kinds of 2-core EPYC machine this project
+# runs on (the second, seen first on 2026-12-07, has AVX2 and no AVX-512); another TensorFlow version
+# or instruction set may round differently, which is no change of the maths.
+PINNED_STYLES_DIGESTS = {"labels": {"3e12156af3c06b54e2efe2beacefaede903bec6a6ea19362be5ac905209e6901",
+                                    "eaa71d9db21c69a510eef1c25ea1ecb324dafe0b03faff71c7499e111a1ae44d"},
+                         "no labels": {"71c2a57aefd2e72da24ddb0d1b53bf348f5fa313c9a17cf8a8d224f20d41382d",
+                                       "f6d898182b5d048bbbc94659c67cd2b8b456cb9f7273c7e63107c6e37b89deb4"}}
 
 
 # Each variant compiles its own graph (about 5 s on 2 cores): the one without labels runs with the slow tests.
@@ -262,7 +266,7 @@ def test_pipeline_style_edits_keep_their_recorded_bits(mnist, name):
     images = tf.constant(mnist.train_images[:64, :, :, None], tf.float32) / 255.0
     labels = tf.constant(mnist.train_labels[:64]) if name == "labels" else None
     out = augment_batch(images, tf.constant([3, 1], tf.int64), "styles", labels).numpy()
-    assert hashlib.sha256(out.tobytes()).hexdigest() == PINNED_STYLES_DIGESTS[name], name
+    assert hashlib.sha256(out.tobytes()).hexdigest() in PINNED_STYLES_DIGESTS[name], name
 
 
 @pytest.mark.slow  # XLA compiles the edits once per batch shape and graph: four times here
