@@ -617,7 +617,7 @@ def load_pair_reader(path: str | Path = PAIR_READER_FILE) -> ReadPair:
 
 def field_width(detector) -> int:
     """The width of the inputs a detector of judge.DETECTOR_LAYERS reads (28, or a wider field: its dense
-    layer's inputs tell); ValueError when no multiple of 28 up to 280 fits them."""
+    layer's inputs tell); ValueError when no multiple of 28 up to WIDEST_FIELD fits them."""
     from digitnet.serving.judge import DETECTOR_LAYERS
 
     dense = next(name for name, kind, _ in DETECTOR_LAYERS if kind == "dense")
