@@ -179,6 +179,24 @@ def test_trains_through_the_loop_and_loads_for_reading(tmp_path):
     assert segment.load_piece_judge(tmp_path / "missing.npz") is None
 
 
+def _remembering(predictor):
+    """`predictor`, answering an input it has seen before from memory (both readings of a number
+    classify many of the same pieces; a predictor's answer depends on the input alone)."""
+    seen = {}
+
+    def predict(images):
+        images = np.asarray(images)
+        keys = [(images.dtype.str, image.shape, image.tobytes()) for image in images]
+        new = {}
+        for i, key in enumerate(keys):
+            if key not in seen:
+                new.setdefault(key, i)
+        if new:
+            seen.update(zip(new, predictor(images[list(new.values())])))
+        return np.stack([seen[key] for key in keys])
+    return predict
+
+
 @pytest.mark.slow
 def test_reading_with_the_piece_judge_gets_more_numbers_whole():
     """The committed piece judge, with the reference committee, on 3 x 40 generated 4-digit numbers
@@ -190,7 +208,7 @@ def test_reading_with_the_piece_judge_gets_more_numbers_whole():
 
     assert segment.PIECE_JUDGE_FILE.is_file()
     digits, labels = split_digits("fit")
-    predictor = predictor_of("saved_models/tflite/committee/1/committee_int8.tflite")
+    predictor = _remembering(predictor_of("saved_models/tflite/committee/1/committee_int8.tflite"))
     fixed = broken = 0
     for seed in (7101, 7102, 7103):
         for photo, number, _ in number_set(digits, labels, [4] * 40, seed):

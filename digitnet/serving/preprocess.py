@@ -312,28 +312,32 @@ def label_cells(on: np.ndarray) -> tuple[np.ndarray, int]:
         return label
 
     labels = np.zeros(on.shape, dtype=np.int64)
+    padded = np.zeros((on.shape[0], on.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = on
+    rows, edges = np.nonzero(np.diff(padded, axis=1))  # each row's runs: a start, then an end
     previous: list[tuple[int, int, int]] = []
-    for y, row in enumerate(on):
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
-        current, first = [], 0
-        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
-            while first < len(previous) and previous[first][1] < start:
-                first += 1
-            label, index = 0, first
-            while index < len(previous) and previous[index][0] <= end:
-                other = find(previous[index][2])
-                if label == 0:
-                    label = other
-                elif other != label:
-                    parent[max(label, other)] = min(label, other)
-                    label = min(label, other)
-                index += 1
+    current: list[tuple[int, int, int]] = []
+    row, first = -1, 0
+    for y, start, end in zip(rows[::2].tolist(), edges[::2].tolist(), edges[1::2].tolist()):
+        if y != row:
+            previous, current, first = (current if y == row + 1 else []), [], 0
+            row = y
+        while first < len(previous) and previous[first][1] < start:
+            first += 1
+        label, index = 0, first
+        while index < len(previous) and previous[index][0] <= end:
+            other = find(previous[index][2])
             if label == 0:
-                label = len(parent)
-                parent.append(label)
-            labels[y, start:end] = label
-            current.append((start, end, label))
-        previous = current
+                label = other
+            elif other != label:
+                parent[max(label, other)] = min(label, other)
+                label = min(label, other)
+            index += 1
+        if label == 0:
+            label = len(parent)
+            parent.append(label)
+        labels[y, start:end] = label
+        current.append((start, end, label))
     numbers = np.zeros(len(parent), dtype=np.int64)
     count = 0
     for label in range(1, len(parent)):

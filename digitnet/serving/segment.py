@@ -146,6 +146,7 @@ class Segmenter:
         rows, cols = self.labels.shape
         # The edges parts lie between: each a column per grid row; 0 and 1 are the grid's sides.
         self.edges = [np.zeros(rows, dtype=np.int64), np.full(rows, cols, dtype=np.int64)]
+        self.masks: dict[Piece, np.ndarray] = {}
         self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
         self.crops: dict[Piece, np.ndarray] = {}  # each prepared piece's cropped ink (find_digit_box's)
         self.scores: dict[Piece, np.ndarray | None] = {}
@@ -153,22 +154,30 @@ class Segmenter:
 
     # Pieces and their boxes.
     def mask(self, piece: Piece) -> np.ndarray:
+        """The piece's grid cells (read-only: computed once per piece, its edges never change)."""
+        if piece in self.masks:
+            return self.masks[piece]
         mask = np.zeros(self.labels.shape, dtype=bool)
         for labels, left, right in piece.parts:
             lefts, rights = self.edges[left], self.edges[right]
             start, stop = int(lefts.min()), int(rights.max())
             if stop <= start:
                 continue
-            inside = np.isin(self.labels[:, start:stop], labels)
+            chosen = np.zeros(len(self.mass), dtype=bool)
+            chosen[list(labels)] = True
+            inside = chosen[self.labels[:, start:stop]]
             if lefts.max() > start or rights.min() < stop:  # a bent edge
                 columns = np.arange(start, stop)[None, :]
                 inside &= (columns >= lefts[:, None]) & (columns < rights[:, None])
             mask[:, start:stop] |= inside
+        mask.flags.writeable = False
+        self.masks[piece] = mask
         return mask
 
     def box(self, piece: Piece) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) on the grid, exclusive."""
-        rows, cols = np.flatnonzero(self.mask(piece).any(axis=1)), np.flatnonzero(self.mask(piece).any(axis=0))
+        mask = self.mask(piece)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
 
     def whole(self, labels) -> Piece:

@@ -3,7 +3,7 @@
 // the same ties broken the same way), so that the page finds the same boxes and the same 28x28
 // inputs as Python.
 import {
-  anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput, windowed,
+  anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput,
   withoutLines,
 } from "./preprocess.js";
 import { DETECTOR_LAYERS, FIELD } from "./judge.js";
@@ -84,6 +84,8 @@ class Segmenter {
       const box = this.boxes[label];
       [box[0], box[1], box[2], box[3]] = [Math.min(box[0], y), Math.max(box[1], y + 1), Math.min(box[2], x), Math.max(box[3], x + 1)];
     }
+    this.masks = new Map();
+    this.boxOf = new Map();  // box(p), computed once per piece like its mask
     this.prepared = new Map();
     this.crops = new Map();  // each prepared piece's cropped ink (findDigitBox's)
     this.scores = new Map();
@@ -91,7 +93,9 @@ class Segmenter {
   }
 
   // Pieces and their boxes.
+  // The piece's grid cells, computed once per piece (its parts never change); callers only read them.
   mask(p) {
+    if (this.masks.has(p.key)) return this.masks.get(p.key);
     const mask = new Uint8Array(this.labels.length);
     for (const { labels, left, right } of p.parts) {
       const members = new Set(labels);
@@ -101,11 +105,13 @@ class Segmenter {
         }
       }
     }
+    this.masks.set(p.key, mask);
     return mask;
   }
 
   // [top, bottom, left, right] on the grid, exclusive.
   box(p) {
+    if (this.boxOf.has(p.key)) return this.boxOf.get(p.key);
     const mask = this.mask(p);
     let [top, bottom, left, right] = [Infinity, -1, Infinity, -1];
     for (let i = 0; i < mask.length; i++) {
@@ -113,7 +119,9 @@ class Segmenter {
       const [y, x] = [Math.floor(i / this.cols), i % this.cols];
       [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
     }
-    return [top, bottom + 1, left, right + 1];
+    const box = [top, bottom + 1, left, right + 1];
+    this.boxOf.set(p.key, box);
+    return box;
   }
 
   whole(labels) {
@@ -184,17 +192,6 @@ class Segmenter {
     return { digits, height };
   }
 
-  // Grid cells -> pixel mask of the ink's size.
-  pixels(cells) {
-    const out = new Uint8Array(this.ink.rows * this.ink.cols);
-    for (let y = 0; y < this.ink.rows; y++) {
-      for (let x = 0; x < this.ink.cols; x++) {
-        out[y * this.ink.cols + x] = cells[Math.floor(y / this.cell) * this.cols + Math.floor(x / this.cell)];
-      }
-    }
-    return out;
-  }
-
   // The piece's 28x28 input and its pixel box [left, top, right, bottom], or null when the
   // single-digit steps find no digit in it; `others`: grid cells of the other digits.
   prepare(p, others) {
@@ -205,13 +202,28 @@ class Segmenter {
     const margin = 2 * cell + 2;
     [top, left] = [Math.max(0, top - margin), Math.max(0, left - margin)];
     [bottom, right] = [Math.min(this.ink.rows, bottom + margin), Math.min(this.ink.cols, right + margin)];
-    const near = windowed(grid(this.rows, this.cols, Float64Array.from(others)), 1, Math.max);
-    const blank = this.pixels(near.data.map((v, i) => (v && !own[i] ? 1 : 0)));
+    // Blanked: the pixels of cells next to (or on) another digit's cells and not the piece's own:
+    // Python's window(others, 1, max) & ~own, computed for the crop's cells only (the same values).
+    const [cellTop, cellLeft] = [Math.floor(top / cell), Math.floor(left / cell)];
+    const [cellBottom, cellRight] = [Math.floor((bottom - 1) / cell) + 1, Math.floor((right - 1) / cell) + 1];
+    const blankCols = cellRight - cellLeft;
+    const blank = new Uint8Array((cellBottom - cellTop) * blankCols);
+    for (let cy = cellTop; cy < cellBottom; cy++) {
+      for (let cx = cellLeft; cx < cellRight; cx++) {
+        if (own[cy * this.cols + cx]) continue;
+        let near = 0;
+        for (let ny = Math.max(0, cy - 1); ny < Math.min(this.rows, cy + 2) && !near; ny++) {
+          for (let nx = Math.max(0, cx - 1); nx < Math.min(this.cols, cx + 2); nx++) near |= others[ny * this.cols + nx];
+        }
+        blank[(cy - cellTop) * blankCols + cx - cellLeft] = near ? 1 : 0;
+      }
+    }
     const crop = grid(bottom - top, right - left);
     for (let y = top; y < bottom; y++) {
+      const blankRow = (Math.floor(y / cell) - cellTop) * blankCols - cellLeft;
       for (let x = left; x < right; x++) {
         const at = y * this.ink.cols + x;
-        crop.data[(y - top) * crop.cols + x - left] = blank[at] ? 0 : this.ink.data[at];
+        crop.data[(y - top) * crop.cols + x - left] = blank[blankRow + Math.floor(x / cell)] ? 0 : this.ink.data[at];
       }
     }
     let result = null;
