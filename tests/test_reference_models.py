@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from conftest import tflite_probabilities
 
-from digitnet.serving.runtimes import load_predictor
+from digitnet.serving.runtimes import BATCH, load_predictor
 
 ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 VARIANTS = ("float32", "dynamic_range", "int8")
-AGREEMENT_SLICE = 1000  # test images on which digitnet's own runtimes are compared with the direct runs
+# Test images on which digitnet's runtimes are compared with the direct runs: two batches, the last partial.
+AGREEMENT_SLICE = BATCH + BATCH // 2
 # The committees' five to nine members make their runs the slow ones (about 10 s each on 2 cores).
 WITH_TFLITE = [("lenet", "1"), ("lenet", "2"), ("lenet", "3"), pytest.param("committee", "1", marks=pytest.mark.slow),
                pytest.param("committee", "2", marks=pytest.mark.slow), pytest.param("committee", "3", marks=pytest.mark.slow),

@@ -1,7 +1,8 @@
 // The digits of a written number, left to right: the steps of PREPROCESSING.md's "Numbers",
 // mirrored function by function from digitnet/serving/segment.py (the same order of operations,
-// the same ties broken the same way), so that the page finds the same boxes and the same 28x28
-// inputs as Python.
+// the same ties broken the same way; `prepare` blanks the other digits around its crop only, where
+// Python blanks the whole grid: the same values), so that the page finds the same boxes and the
+// same 28x28 inputs as Python.
 import {
   anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput,
   withoutLines,
