@@ -250,7 +250,7 @@ def test_same_seed_gives_bit_identical_images_other_seeds_differ(mnist):
 # (a deliberate change of the edits records new digests and says so). The
 # bits are those of TensorFlow 2.21 on x86-64 CPUs: XLA compiles the edits for the CPU's instruction
 # set, so each variant has the digest of each of the two kinds of 2-core EPYC machine this project
-# runs on (the second, seen first on 2026-12-07, has AVX2 and no AVX-512); another TensorFlow version
+# runs on (one with AVX-512, one with AVX2 only); another TensorFlow version
 # or instruction set may round differently, which is no change of the maths.
 PINNED_STYLES_DIGESTS = {"labels": {"3e12156af3c06b54e2efe2beacefaede903bec6a6ea19362be5ac905209e6901",
                                     "eaa71d9db21c69a510eef1c25ea1ecb324dafe0b03faff71c7499e111a1ae44d"},
