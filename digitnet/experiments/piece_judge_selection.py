@@ -53,6 +53,14 @@ the settings rule too: one is kept whole when it is read as at most one
 digit (the judge then sees it whole), and a winner that keeps more than TIE
 fewer whole gives way. The counts file holds "letters" and "alone" (null
 when not read).
+
+With --photos N, N single validation digits photographed in pencil
+(photo_synth's "pencil" case: thin grainy strokes that break apart, seed
+Draw.photos_seed) are read besides and counted in the total: one is right when
+it is read as its one digit. --strokes no|row|row+arcs compares how the
+segmenter puts the strokes of one digit together: as it is, the row's height
+set by the pieces at least SHORT of the tallest one (TALL_ROW), and that
+with the arcs of a broken loop joined (ARCS).
 """
 from __future__ import annotations
 
@@ -67,6 +75,7 @@ from digitnet.core.errors import DataError
 from digitnet.core.files import write_json
 from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import number_set
+from digitnet.data.photo_synth import photo_set
 from digitnet.experiments.pair_reader import letter_numbers
 from digitnet.experiments.piece_judge import NOT_A_DIGIT_MARK
 from digitnet.experiments.reading_sets import split_digits
@@ -81,6 +90,7 @@ COUNTS = {"4 digits": 120, "2-6 digits": 120, "one digit": 120, "low resolution"
 LOW_RESOLUTION_POOL, POOL_SEED = 3000, 5
 LETTERS, LETTERS_SEED = "letters", 7401
 ALONE, ALONE_SEED = "alone", 7501
+PHOTOS = "pencil photos"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +104,14 @@ class Draw:
     letters_seed: int
     alone_seed: int
     tie: int | None  # None: TIE (read when the rule runs)
+    photos_seed: int = 7601
 
 
 LARGE_TIE = 5  # three times the numbers: the differences' spread grows about sqrt(3) times
 DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 7003, "low resolution": 7201},
                        POOL_SEED, LETTERS_SEED, ALONE_SEED, None),
          "large": Draw(3, {"4 digits": 7011, "2-6 digits": 7012, "one digit": 7013, "low resolution": 7211},
-                       15, 7411, 7511, LARGE_TIE)}
+                       15, 7411, 7511, LARGE_TIE, 7621)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,
@@ -134,6 +145,15 @@ def alone_set(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
     """[(ink image, "?")] of --alone: generated non-digits drawn alone."""
     return [(preprocess.ink_image(grey_of(photo, ALONE), ALONE), number)
             for photo, number, _ in letter_numbers("fit", 0, count, seed=DRAWS[draw].alone_seed, lengths=(1,))]
+
+
+def photo_set_of(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
+    """[(ink image, its digit)] of --photos: validation digits photographed in pencil, one to a photo."""
+    digits, labels = split_digits("fit")
+    seed = DRAWS[draw].photos_seed
+    chosen = np.random.default_rng(seed).choice(len(labels), count, replace=False)
+    return [(preprocess.ink_image(grey_of(photo, PHOTOS), PHOTOS), str(labels[index]))
+            for photo, index in zip(photo_set(digits[chosen], ("pencil",), seed=seed), chosen)]
 
 
 def kept_whole(read: str, number: str) -> bool:
@@ -248,6 +268,17 @@ LONE_PAIRS = {"no": {"pair_alone": False}, "yes": {"pair_alone": True},
               "sure": {"pair_alone": True, "pair_sure": True}}  # --lone-pairs: the segmenter's settings
 
 
+STROKES = {"no": {"tall_row": False, "arcs": False}, "row": {"tall_row": True, "arcs": False},
+           "row+arcs": {"tall_row": True, "arcs": True}}  # --strokes: the segmenter's settings
+
+
+def strokes(value: str) -> str:
+    """--strokes no|row|row+arcs."""
+    if value not in STROKES:
+        raise argparse.ArgumentTypeError(f"takes {', '.join(STROKES)}, received {value!r}")
+    return value
+
+
 def lone_pairs(value: str) -> str:
     """--lone-pairs no|yes|sure."""
     if value not in LONE_PAIRS:
@@ -324,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="whether a lone group may be read as a pair ('sure': only where the pair reader finds its "
                              "likeliest pair likelier than 'not a pair', for every pair), the setting as it is first "
                              "(repeatable; one --judge)")
+    parser.add_argument("--strokes", action="append", type=strokes, metavar="no|row|row+arcs",
+                        help="how one digit's strokes are put together: as it is ('no'), the row's height from the "
+                             "pieces at least half the tallest ('row'), and with a broken loop's arcs joined "
+                             "('row+arcs'), the setting as it is first (repeatable; one --judge)")
+    parser.add_argument("--photos", type=int, default=0, metavar="N",
+                        help="also read N validation digits photographed in pencil, counted in the total")
     parser.add_argument("--letters", type=int, default=0, metavar="N",
                         help="also read N numbers with a generated letter among their digits (the rule above)")
     parser.add_argument("--alone", type=int, default=0, metavar="N",
@@ -340,11 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     judges = {candidate: judge_of(candidate) for candidate in args.judge}  # every file checked before reading
     settings = {}  # candidate -> its segmenter settings, when settings are compared
     compared = [flag for flag in ("width_prior", "cuts", "seam", "pair_reader", "pair_alone", "wide_alone", "pair_veto",
-                                  "lone_pairs")
+                                  "lone_pairs", "strokes")
                 if getattr(args, flag)]
     if len(compared) > 1:
         parser.error("compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, "
-                     "--pair-veto and --lone-pairs at a time, "
+                     "--pair-veto, --lone-pairs and --strokes at a time, "
                      "received "
                      + " and ".join("--" + flag.replace("_", "-") for flag in compared))
     if compared:
@@ -357,15 +394,17 @@ def main(argv: list[str] | None = None) -> int:
                  "pair_alone": lambda v: f"lone pairs {'yes' if v else 'no'}",
                  "wide_alone": lambda v: f"wide alone {v:g}",
                  "pair_veto": lambda v: f"pair veto {'yes' if v else 'no'}",
-                 "lone_pairs": lambda v: f"lone pairs {v}"}[compared[0]]
+                 "lone_pairs": lambda v: f"lone pairs {v}", "strokes": lambda v: f"strokes {v}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
         elif compared[0] == "lone_pairs":
             settings = {named(value): LONE_PAIRS[value] for value in args.lone_pairs}
+        elif compared[0] == "strokes":
+            settings = {named(value): STROKES[value] for value in args.strokes}
         else:
             settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
-    for flag in ("letters", "alone"):
+    for flag in ("letters", "alone", "photos"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag} takes a whole number from 0, received {getattr(args, flag)}")
     if args.by_total and compared != ["pair_reader"]:
@@ -385,25 +424,28 @@ def main(argv: list[str] | None = None) -> int:
         sets[LETTERS] = letter_set(args.letters, args.draw)
     if args.alone:
         sets[ALONE] = alone_set(args.alone, args.draw)
+    if args.photos:
+        sets[PHOTOS] = photo_set_of(args.photos, args.draw)
     counts = {}
     for candidate, judge in judges.items():
         def progress(name, whole, total, candidate=candidate):
             print(f"{candidate}: {name} {whole}/{total} whole ({time.perf_counter() - started:.0f} s)", flush=True)
         counts[candidate] = whole_counts(sets, classify, judge, progress, **settings.get(candidate, {}))
-    totals = {candidate: sum(found[name] for name in COUNTS) for candidate, found in counts.items()}
+    scored = [*COUNTS, *([PHOTOS] if args.photos else [])]
+    totals = {candidate: sum(found[name] for name in scored) for candidate, found in counts.items()}
     letters = {candidate: found[LETTERS] for candidate, found in counts.items()} if args.letters else None
     alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
     chosen, rule = decide(totals, letters, alone, bool(settings), compared == ["pair_reader"] and not args.by_total, tie)
     extra = {name: count for name, count in ((LETTERS, args.letters), (ALONE, args.alone)) if count}
-    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS) + " | total |"
+    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(scored) + " | total |"
           + "".join(f" {name} (of {count}) |" for name, count in extra.items()))
-    print("|---" * (len(COUNTS) + 2 + len(extra)) + "|")
+    print("|---" * (len(scored) + 2 + len(extra)) + "|")
     for candidate, found in counts.items():
-        print(f"| {candidate} | " + " | ".join(str(found[name]) for name in COUNTS) + f" | {totals[candidate]} |"
+        print(f"| {candidate} | " + " | ".join(str(found[name]) for name in scored) + f" | {totals[candidate]} |"
               + "".join(f" {found[name]} |" for name in extra))
     print(f"\nchosen by the rule ({rule}): {chosen}")
     if args.output:
-        write_json(Path(args.output), {"sets": {name: len(sets[name]) for name in COUNTS} | extra,
+        write_json(Path(args.output), {"sets": {name: len(sets[name]) for name in scored} | extra,
                                         "draw": args.draw,
                                         "candidates": list(counts), "counts": counts, "totals": totals,
                                         "letters": letters, "alone": alone,

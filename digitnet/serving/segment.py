@@ -65,6 +65,9 @@ CUTS = 4  # candidate cuts per row height of a piece's width (chosen on validati
 SEAM = 0.0  # a cut bends at most this fraction of the row's height from its column (0: straight cuts)
 SEAM_INK = 1 << 20  # a bent cut's cost: this per ink cell it crosses, plus its distance from its column per row
 STACKED = 0.5  # pieces overlapping in height by more than half the lower one's are side by side
+ARCS = False  # ... unless one overlaps the other in x by ARC_OVERLAP of the narrower one's width: the arcs of
+ARC_OVERLAP = 0.8  # ... one loop that a faint stroke breaks (False: side by side stays side by side)
+TALL_ROW = False  # the row's height counts only substantial pieces at least SHORT of the tallest one's height
 SPAN = 8  # a digit is at most 8 consecutive units,
 WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several
 WIDTH_FREE = 0.9  # the width prior: 1 up to 0.9 of max(own height, the row's),
@@ -117,8 +120,10 @@ class Segmenter:
     def __init__(self, ink: np.ndarray, name: str, classify: Classify | None, one_digit: OneDigit | None = None,
                  width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                  read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE, wide_alone: float | None = None,
-                 pair_veto: bool = PAIR_VETO, pair_sure: bool = PAIR_SURE):
+                 pair_veto: bool = PAIR_VETO, pair_sure: bool = PAIR_SURE, arcs: bool = ARCS,
+                 tall_row: bool = TALL_ROW):
         self.ink, self.name, self.classify, self.one_digit = ink, name, classify, one_digit
+        self.arcs, self.tall_row = arcs, tall_row
         self.read_pair, self.pair_alone, self.pair_veto, self.pair_sure = read_pair, pair_alone, pair_veto, pair_sure
         self.wide_alone = WIDE_ALONE if wide_alone is None else wide_alone
         self.width_free, self.width_slope = width_prior
@@ -194,8 +199,9 @@ class Segmenter:
                 overlap = (min(right, box[3]) - max(left, box[2])) / min(right - left, box[3] - box[2])
                 gap = max(0, top - box[1], box[0] - bottom)
                 beside = min(bottom, box[1]) - max(top, box[0]) > STACKED * min(bottom - top, box[1] - box[0])
+                arc = self.arcs and overlap >= ARC_OVERLAP
                 if overlap >= MERGE_OVERLAP and gap <= MERGE_GAP * max(bottom - top, box[1] - box[0]) \
-                        and overlap > best_overlap and not beside:
+                        and overlap > best_overlap and (arc or not beside):
                     best, best_overlap = (members, box), overlap
             if best is None:
                 groups.append(({int(label)}, [top, bottom, left, right]))
@@ -212,6 +218,8 @@ class Segmenter:
         mass = np.array([self.mass[list(g)].sum() for g in groups])
         substantial = mass >= SUBSTANTIAL * mass.max()
         heights, widths = boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]
+        if self.tall_row:  # a 5's cap or a 7's bar drawn apart is substantial but does not set the height
+            substantial &= heights >= SHORT * heights[substantial].max()
         height = float(np.median(heights[substantial]))
         band_top, band_bottom = np.median(boxes[substantial, 0]), np.median(boxes[substantial, 1])
         inside = np.minimum(boxes[:, 1], band_bottom) - np.maximum(boxes[:, 0], band_top)
@@ -650,15 +658,15 @@ def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDi
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
                 wide_alone: float | None = None, pair_veto: bool = PAIR_VETO,
-                pair_sure: bool = PAIR_SURE) -> list[Digit]:
+                pair_sure: bool = PAIR_SURE, arcs: bool = ARCS, tall_row: bool = TALL_ROW) -> list[Digit]:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE),
-    `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO) and `pair_sure` (PAIR_SURE): other values only to
-    compare them."""
+    `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO), `pair_sure` (PAIR_SURE), `arcs` (ARCS) and
+    `tall_row` (TALL_ROW): other values only to compare them."""
     digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
-                       wide_alone, pair_veto, pair_sure).digits()
+                       wide_alone, pair_veto, pair_sure, arcs, tall_row).digits()
     if digits is not None:
         return digits
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
