@@ -27,20 +27,24 @@ def test_a_setting_as_it_is_stays_only_within_the_tie_of_the_highest():
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, candidates, seen", [
     # settings other than pair readers are read with the shipped pair reader, as reading does
-    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 5, 0.0, True, False, 1.4, False, False)}),
+    (["--cuts", "3", "--cuts", "5"], ["cuts 3", "cuts 5"], {(0.9, 0.3, 3, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 5, 0.0, True, False, 1.4, False, False, False, False)}),
     (["--width-prior", "0.9,0.3", "--width-prior", "0.8,1"], ["width prior 0.9,0.3", "width prior 0.8,1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.8, 1.0, 4, 0.0, True, False, 1.4, False, False)}),
-    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.3, True, False, 1.4, False, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.8, 1.0, 4, 0.0, True, False, 1.4, False, False, False, False)}),
+    (["--seam", "0", "--seam", "0.3"], ["seam 0", "seam 0.3"], {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.3, True, False, 1.4, False, False, False, False)}),
     (["--pair-reader", "none", "--pair-reader", str(PAIR_READER_FILE)],
-     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, False, False)}),
+     ["pair reader none", f"pair reader {PAIR_READER_FILE}"], {(0.9, 0.3, 4, 0.0, False, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False)}),
     (["--pair-alone", "no", "--pair-alone", "yes"], ["lone pairs no", "lone pairs yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, False, False, False)}),
     (["--wide-alone", "1.4", "--wide-alone", "1.1"], ["wide alone 1.4", "wide alone 1.1"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.1, False, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.1, False, False, False, False)}),
     (["--pair-veto", "no", "--pair-veto", "yes"], ["pair veto no", "pair veto yes"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, True, False)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.0, True, False, 1.4, True, False, False, False)}),
     (["--lone-pairs", "no", "--lone-pairs", "sure"], ["lone pairs no", "lone pairs sure"],
-     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, True)}),
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False), (0.9, 0.3, 4, 0.0, True, True, 1.4, False, True, False, False)}),
+    (["--strokes", "no", "--strokes", "row", "--strokes", "row+arcs"], ["strokes no", "strokes row", "strokes row+arcs"],
+     {(0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, False),
+      (0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, False, True),
+      (0.9, 0.3, 4, 0.0, True, False, 1.4, False, False, True, True)}),
 ])
 def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, monkeypatch, flags, candidates, seen):
     from digitnet.serving import segment
@@ -52,7 +56,7 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
     def spy(self, *args, **kwargs):
         real(self, *args, **kwargs)
         found_settings.add((self.width_free, self.width_slope, self.cuts, self.seam, self.read_pair is not None,
-                            self.pair_alone, self.wide_alone, self.pair_veto, self.pair_sure))
+                            self.pair_alone, self.wide_alone, self.pair_veto, self.pair_sure, self.arcs, self.tall_row))
 
     monkeypatch.setattr(segment.Segmenter, "__init__", spy)
     output = tmp_path / "settings.json"
@@ -64,11 +68,26 @@ def test_settings_are_compared_with_one_judge_and_reach_the_segmenter(tmp_path, 
     assert found["chosen"] == selection.choose({c: found["totals"][c] for c in candidates}, settings=True)
 
 
+@pytest.mark.slow
+def test_pencil_photos_are_single_validation_digits_counted_in_the_total(tmp_path, monkeypatch):
+    monkeypatch.setattr(selection, "COUNTS", {"4 digits": 1, "2-6 digits": 1, "one digit": 1, "low resolution": 1})
+    photos = selection.photo_set_of(4)
+    assert [len(number) for _, number in photos] == [1] * 4 and all(ink.ndim == 2 for ink, _ in photos)
+    output = tmp_path / "photos.json"
+    assert selection.main(["--judge", str(PIECE_JUDGE_FILE), "--strokes", "no", "--strokes", "row", "--photos", "4",
+                           "--output", str(output)]) == 0
+    found = json.loads(output.read_text())
+    assert found["sets"][selection.PHOTOS] == 4
+    for candidate in found["candidates"]:
+        counts = found["counts"][candidate]
+        assert found["totals"][candidate] == sum(counts[name] for name in [*selection.COUNTS, selection.PHOTOS])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--judge", "none", "--judge", str(PIECE_JUDGE_FILE), "--cuts", "4"], "--cuts compares settings with one --judge, received 2"),
     (["--judge", "none", "--cuts", "4", "--width-prior", "0.9,0.3"],
-     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, --pair-veto and "
-     "--lone-pairs at a time, "
+     "compare one of --width-prior, --cuts, --seam, --pair-reader, --pair-alone, --wide-alone, --pair-veto, "
+     "--lone-pairs and --strokes at a time, "
      "received --width-prior and --cuts"),
     (["--judge", "none", "--alone", "5"], "--alone guards segmenter settings, and pair readers with --by-total; received 1 --judge and no setting"),
     (["--judge", "none", "--pair-reader", "none", "--alone", "5"],

@@ -16,7 +16,7 @@ from PIL import Image
 from digitnet import predict
 from digitnet.core import cli
 from digitnet.serving import preprocess, segment
-from digitnet.serving.reading import read
+from digitnet.serving.reading import pair_reader, read
 
 SCALE = 4  # each MNIST pixel becomes 4x4 paper pixels
 
@@ -141,6 +141,59 @@ def test_a_digit_in_two_strokes_and_a_detached_cap_stay_one_digit(templates):
     left, top, right, bottom = boxes[2]
     grey[top + (bottom - top) // 4: top + (bottom - top) // 4 + 3, left:right] = 1.0  # the 7 broken too
     assert read(grey, classify).number == "157"
+
+
+def _read_with(grey, classify, **settings) -> str:
+    """The number read with the shipped piece judge and pair reader and segmenter `settings`."""
+    ink = preprocess.ink_image(grey, "number")
+    digits = segment.find_digits(ink, "number", classify, segment.load_piece_judge(), read_pair=pair_reader(),
+                                 **settings)
+    return "".join(str(int(np.argmax(digit.probabilities))) for digit in digits)
+
+
+def test_a_lone_digit_whose_cap_is_drawn_apart_is_one_digit_with_the_row_set_by_taller_pieces(templates, mnist):
+    """A 5 alone whose cap a faint stroke parts from its body, the cap more than a third of the body's
+    height: the cap is substantial ink and lowers the row's height, against which the body is "wide" and
+    cut ("90"). With `tall_row` (a setting to compare: reports/number_reading.md) it is one digit."""
+    images, classify = templates
+    assert mnist.test_labels[8] == 5
+    grey = cap_apart(mnist.test_images[8])
+    assert _blobs(grey) >= 2
+    assert _read_with(grey, classify, tall_row=True) == "5"
+    assert len(_read_with(grey, classify, tall_row=False)) == 2
+
+
+def cap_apart(digit: np.ndarray) -> np.ndarray:
+    """The page of one digit whose top 45 % a 3-pixel gap parts from the rest (a 5's cap drawn apart)."""
+    grey, ((left, top, right, bottom),) = page_of({0: digit}, "0", [])
+    cut = top + int((bottom - top) * 0.45)
+    grey[cut:cut + 3, left:right] = 1.0
+    return grey
+
+
+def broken_ring(digit: np.ndarray, degrees: float) -> np.ndarray:
+    """The digit with a band a pixel wide either side of the line through its centre of mass at
+    `degrees` erased: a ring becomes two arcs, as a pencil's grain parts a faint 0."""
+    ys, xs = np.nonzero(digit)
+    weights = digit[ys, xs].astype(float)
+    cy, cx = (ys * weights).sum() / weights.sum(), (xs * weights).sum() / weights.sum()
+    yy, xx = np.mgrid[0:28, 0:28]
+    angle = np.radians(degrees)
+    erased = digit.copy()
+    erased[np.abs((yy - cy) * np.cos(angle) - (xx - cx) * np.sin(angle)) < 1.0] = 0
+    return erased
+
+
+@pytest.mark.parametrize("index, degrees", [(25, 150), (71, 30), (126, 40)])
+def test_a_ring_broken_into_two_arcs_is_one_digit_with_arcs_joined(templates, mnist, index, degrees):
+    """A 0 broken on a slant line through its middle: two arcs side by side that overlap in x by most
+    of their width, read as two digits ("88", "09", "49") unless `arcs` (a setting to compare) joins them."""
+    images, classify = templates
+    assert mnist.test_labels[index] == 0
+    grey, _ = page_of({0: broken_ring(mnist.test_images[index], degrees)}, "0", [])
+    assert _blobs(grey) == 2
+    assert _read_with(grey, classify, arcs=True) == "0"
+    assert len(_read_with(grey, classify, arcs=False)) == 2
 
 
 def _blobs(grey) -> int:

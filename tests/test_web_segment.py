@@ -20,6 +20,7 @@ from digitnet.data import number_synth
 from digitnet.serving import preprocess, segment
 from digitnet.serving.judge import Detector, default_judge_folder
 from digitnet.serving.reading import grey_of
+from tests.test_reading import broken_ring, cap_apart, page_of
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "export" / "web"
@@ -101,6 +102,13 @@ def _touching_numbers(mnist, count: int, monkeypatch) -> list[np.ndarray]:
     return photos
 
 
+def _strokes_apart(mnist) -> list[np.ndarray]:
+    """Photos (grey uint8, at half test_reading's scale) of one digit in two pieces: a 5 whose cap is
+    drawn apart and a 0 broken into two arcs (test_reading's constructions)."""
+    ring, _ = page_of({0: broken_ring(mnist.test_images[126], 40)}, "0", [])
+    return [np.round(255 * grey[::2, ::2]).astype(np.uint8) for grey in (cap_apart(mnist.test_images[8]), ring)]
+
+
 def _halves_and_pairs(digits: np.ndarray) -> np.ndarray:
     """Inputs that are not one digit: left halves of digits, and two digits side by side (squeezed)."""
     halves = digits.copy()
@@ -169,7 +177,7 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
-    photos = _touching_numbers(mnist, 8, monkeypatch)
+    photos = _touching_numbers(mnist, 8, monkeypatch) + _strokes_apart(mnist)
     inputs = np.concatenate([mnist.test_images[:40], _halves_and_pairs(mnist.test_images[40:80])])
     piece_npz = shutil.copy(segment.PIECE_JUDGE_FILE, tmp_path / "piece_judge.npz")  # one file for both sides
     pair_npz = shutil.copy(segment.PAIR_READER_FILE, tmp_path / "pair_reader.npz") if reader == "shipped" \

@@ -65,8 +65,9 @@ CUTS = 4  # candidate cuts per row height of a piece's width (chosen on validati
 SEAM = 0.0  # a cut bends at most this fraction of the row's height from its column (0: straight cuts)
 SEAM_INK = 1 << 20  # a bent cut's cost: this per ink cell it crosses, plus its distance from its column per row
 STACKED = 0.5  # pieces overlapping in height by more than half the lower one's are side by side
-ARCS = False  # ... unless one overlaps the other in x by ARC_OVERLAP of the narrower one's width: the arcs of
-ARC_OVERLAP = 0.8  # ... one loop that a faint stroke breaks (False: side by side stays side by side)
+# Settings to compare, off (reports/number_reading.md, "A digit's strokes put together again"):
+ARCS = False  # side by side pieces overlapping in x by ARC_OVERLAP of the narrower one's width are one digit
+ARC_OVERLAP = 0.8  # ... (the arcs of one loop that a faint stroke breaks)
 TALL_ROW = False  # the row's height counts only substantial pieces at least SHORT of the tallest one's height
 SPAN = 8  # a digit is at most 8 consecutive units,
 WIDEST = 1.7  # ... no wider than 1.7 of the row's height when it is several

@@ -23,6 +23,9 @@ const WIDE_ALONE = 1.4;
 const PART_MIN = 0.12;
 const CUTS = 4;
 const STACKED = 0.5;
+const ARCS = 0;  // 1 (Python's True): pieces overlapping in x by ARC_OVERLAP of the narrower are one digit, side by side too
+const ARC_OVERLAP = 0.8;
+const TALL_ROW = 0;  // 1: the row's height counts only substantial pieces at least SHORT of the tallest one's height
 const SPAN = 8;
 const WIDEST = 1.7;
 const WIDTH_FREE = 0.9;
@@ -142,8 +145,9 @@ class Segmenter {
         const overlap = (Math.min(right, box[3]) - Math.max(left, box[2])) / Math.min(right - left, box[3] - box[2]);
         const gap = Math.max(0, top - box[1], box[0] - bottom);
         const beside = Math.min(bottom, box[1]) - Math.max(top, box[0]) > STACKED * Math.min(bottom - top, box[1] - box[0]);
+        const arc = ARCS && overlap >= ARC_OVERLAP;
         if (overlap >= MERGE_OVERLAP && gap <= MERGE_GAP * Math.max(bottom - top, box[1] - box[0]) && overlap > bestOverlap &&
-          !beside) {
+          (arc || !beside)) {
           [best, bestOverlap] = [group, overlap];
         }
       }
@@ -166,8 +170,12 @@ class Segmenter {
     });
     const mass = groups.map((g) => [...g].reduce((total, label) => total + this.mass[label], 0));
     const heaviest = Math.max(...mass);
-    const substantial = mass.map((m) => m >= SUBSTANTIAL * heaviest);
     const heights = boxes.map((b) => b[1] - b[0]);
+    const substantial = mass.map((m) => m >= SUBSTANTIAL * heaviest);
+    if (TALL_ROW) {  // a 5's cap or a 7's bar drawn apart is substantial but does not set the height
+      const tallest = Math.max(...heights.filter((_, i) => substantial[i]));
+      heights.forEach((h, i) => { if (h < SHORT * tallest) substantial[i] = false; });
+    }
     const widths = boxes.map((b) => b[3] - b[2]);
     const height = median(heights.filter((_, i) => substantial[i]));
     const bandTop = median(boxes.filter((_, i) => substantial[i]).map((b) => b[0]));
