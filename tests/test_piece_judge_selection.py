@@ -81,6 +81,7 @@ def test_pencil_photos_are_single_validation_digits_counted_in_the_total(tmp_pat
     for candidate in found["candidates"]:
         counts = found["counts"][candidate]
         assert found["totals"][candidate] == sum(counts[name] for name in [*selection.COUNTS, selection.PHOTOS])
+        assert counts[selection.PHOTOS] >= 1  # the photos are read (a count of 0 would hold the sum either way)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -124,9 +124,16 @@ def _side_by_side(inputs: np.ndarray, width: int) -> np.ndarray:
 
 
 def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, pair_npz: Path, photos: list[np.ndarray],
-              inputs: np.ndarray, pair_inputs: np.ndarray) -> dict:
+              inputs: np.ndarray, pair_inputs: np.ndarray, switched_on: tuple[str, ...] = ()) -> dict:
+    """The page's readings of `photos` (without the piece judge, with it, with it and the pair reader), and
+    its piece judge's and pair reader's outputs; `switched_on`: segment.js's settings to compare (0 as
+    shipped) set to 1 in the copy Node runs."""
     src = tmp_path / "src"
     shutil.copytree(WEB / "src", src)  # the page's sources, read by Node as ES modules
+    for name in switched_on:
+        code = (src / "segment.js").read_text()
+        assert f"const {name} = 0;" in code, name
+        (src / "segment.js").write_text(code.replace(f"const {name} = 0;", f"const {name} = 1;"))
     (src / "package.json").write_text('{"type": "module"}')
     (tmp_path / "run.mjs").write_text(NODE_RUNNER)
     (tmp_path / "out").mkdir()
@@ -146,6 +153,38 @@ def _run_node(tmp_path: Path, detector_npz: Path, piece_npz: Path, pair_npz: Pat
 def _number(digits) -> str:
     return "".join(str(int(np.argmax(d["probabilities"] if isinstance(d, dict) else d.probabilities)))
                    for d in digits)
+
+
+def _detector_classify(detector_npz: Path):
+    """The not-a-digit judge's detector as a 10-digit classifier, run alike by Python and the page."""
+    detector = Detector.load(detector_npz)
+
+    def classify(images):
+        logits = detector.logits(images).astype(np.float64)[:, :10]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    return classify
+
+
+def _python_readings(photo: np.ndarray, classify, one_digit, read_pair, **settings) -> dict:
+    ink = preprocess.ink_image(grey_of(photo, "number"), "number")
+    return {"without": segment.find_digits(ink, "number", classify, **settings),
+            "with": segment.find_digits(ink, "number", classify, one_digit, **settings),
+            "pairs": segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair, **settings)}
+
+
+def _assert_same_readings(index: int, page: dict, python: dict) -> None:
+    """The page's readings of one photo are Python's: boxes, 28x28 inputs (within a grey level), probabilities."""
+    for setting, digits in python.items():
+        js = page[setting]
+        where = (index, setting, _number(digits), _number(js))
+        assert [d["box"] for d in js] == [list(d.box) for d in digits], where
+        js_pixels = np.array([d["pixels"] for d in js]).reshape(-1, 28, 28)
+        assert np.abs(js_pixels.astype(int) - np.stack([d.image for d in digits]).astype(int)).max() <= 1, where
+        np.testing.assert_allclose([d["probabilities"] for d in js], [d.probabilities for d in digits],
+                                   rtol=0, atol=PROBABILITY_TOLERANCE, err_msg=str(where))
+        assert _number(js) == _number(digits), where
 
 
 def _wide_pair_reader(path: Path, width: int = 56) -> Path:
@@ -170,13 +209,7 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
     """`reader`: the shipped pair reader, or one of 28x56 fields with random weights (its fields are
     prepared and read alike on both sides)."""
     detector_npz = default_judge_folder() / "detector.npz"
-    detector = Detector.load(detector_npz)
-
-    def classify(images):
-        logits = detector.logits(images).astype(np.float64)[:, :10]
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return exp / exp.sum(axis=1, keepdims=True)
-
+    classify = _detector_classify(detector_npz)
     photos = _touching_numbers(mnist, 8, monkeypatch) + _strokes_apart(mnist)
     inputs = np.concatenate([mnist.test_images[:40], _halves_and_pairs(mnist.test_images[40:80])])
     piece_npz = shutil.copy(segment.PIECE_JUDGE_FILE, tmp_path / "piece_judge.npz")  # one file for both sides
@@ -191,19 +224,8 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
     np.testing.assert_allclose(found["pairs"], read_pair(pair_inputs), rtol=0, atol=PROBABILITY_TOLERANCE)
     changed = paired = 0
     for index, (photo, page) in enumerate(zip(photos, found["readings"])):
-        ink = preprocess.ink_image(grey_of(photo, "number"), "number")
-        python = {"without": segment.find_digits(ink, "number", classify),
-                  "with": segment.find_digits(ink, "number", classify, one_digit),
-                  "pairs": segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair)}
-        for setting, digits in python.items():
-            js = page[setting]
-            where = (index, setting, _number(digits), _number(js))
-            assert [d["box"] for d in js] == [list(d.box) for d in digits], where
-            js_pixels = np.array([d["pixels"] for d in js]).reshape(-1, 28, 28)
-            assert np.abs(js_pixels.astype(int) - np.stack([d.image for d in digits]).astype(int)).max() <= 1, where
-            np.testing.assert_allclose([d["probabilities"] for d in js], [d.probabilities for d in digits],
-                                       rtol=0, atol=PROBABILITY_TOLERANCE, err_msg=str(where))
-            assert _number(js) == _number(digits), where
+        python = _python_readings(photo, classify, one_digit, read_pair)
+        _assert_same_readings(index, page, python)
         changed += [list(d.box) for d in python["with"]] != [list(d.box) for d in python["without"]]
         paired += [list(d.box) for d in python["pairs"]] != [list(d.box) for d in python["with"]]
     # The piece judge decides some of these cuts and the pair reader reads some pairs, so a page that
@@ -212,3 +234,23 @@ def test_the_page_cuts_touching_digits_as_python_with_and_without_the_piece_judg
     assert changed >= 1, "the piece judge changes none of these readings in Python: the test checks nothing"
     if reader == "shipped":
         assert paired >= 1, "the pair reader changes none of these readings in Python: the test checks nothing"
+
+
+@pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz")
+@pytest.mark.skipif(not segment.PAIR_READER_FILE.is_file(), reason="no digitnet/serving/pair_reader.npz")
+@pytest.mark.skipif(default_judge_folder() is None, reason="no saved_models/not_a_digit/<version>")
+def test_the_page_puts_a_digits_strokes_together_as_python_with_the_settings_to_compare_on(mnist, tmp_path):
+    """ARCS and TALL_ROW are off on both sides; switched on on both (the page's constants rewritten to 1), the
+    page reads a 5 with its cap apart and a 0 broken into arcs as Python does, and Python's readings change."""
+    detector_npz = default_judge_folder() / "detector.npz"
+    classify = _detector_classify(detector_npz)
+    photos = _strokes_apart(mnist)
+    inputs = mnist.test_images[:2]
+    found = _run_node(tmp_path, detector_npz, segment.PIECE_JUDGE_FILE, segment.PAIR_READER_FILE, photos, inputs,
+                      inputs, switched_on=("ARCS", "TALL_ROW"))
+    one_digit, read_pair = segment.load_piece_judge(), segment.load_pair_reader()
+    for index, (photo, page) in enumerate(zip(photos, found["readings"])):
+        python = _python_readings(photo, classify, one_digit, read_pair, arcs=True, tall_row=True)
+        _assert_same_readings(index, page, python)
+        off = _python_readings(photo, classify, one_digit, read_pair)
+        assert _number(python["pairs"]) != _number(off["pairs"]), (index, _number(off["pairs"]))  # the settings act

@@ -168,7 +168,7 @@ def read_right(read: str, number: str) -> bool:
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto, pair_sure) where they differ
+    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto, pair_sure, arcs, tall_row) where they differ
     from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
@@ -437,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     alone = {candidate: found[ALONE] for candidate, found in counts.items()} if args.alone else None
     chosen, rule = decide(totals, letters, alone, bool(settings), compared == ["pair_reader"] and not args.by_total, tie)
     extra = {name: count for name, count in ((LETTERS, args.letters), (ALONE, args.alone)) if count}
-    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(scored) + " | total |"
+    print(f"\n| {'setting' if settings else 'judge'} | " + " | ".join(COUNTS)
+          + (f" | {PHOTOS} (of {args.photos})" if args.photos else "") + " | total |"
           + "".join(f" {name} (of {count}) |" for name, count in extra.items()))
     print("|---" * (len(scored) + 2 + len(extra)) + "|")
     for candidate, found in counts.items():
