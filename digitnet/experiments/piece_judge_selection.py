@@ -168,8 +168,8 @@ def read_right(read: str, number: str) -> bool:
 
 def read_number(ink: np.ndarray, classify, one_digit, **settings) -> str:
     """The number read from an ink image ('' when no digit is found); `settings`: the segmenter's
-    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto, pair_sure, arcs, tall_row) where they differ
-    from segment's."""
+    (width_prior, cuts, seam, read_pair, pair_alone, wide_alone, pair_veto, pair_sure, arcs, tall_row) where
+    they differ from segment's."""
     try:
         return "".join(str(int(np.argmax(d.probabilities)))
                        for d in find_digits(ink, "number", classify, one_digit, **settings))
@@ -270,20 +270,16 @@ LONE_PAIRS = {"no": {"pair_alone": False}, "yes": {"pair_alone": True},
 
 STROKES = {"no": {"tall_row": False, "arcs": False}, "row": {"tall_row": True, "arcs": False},
            "row+arcs": {"tall_row": True, "arcs": True}}  # --strokes: the segmenter's settings
+NAMED_SETTINGS = {"lone_pairs": LONE_PAIRS, "strokes": STROKES}  # flags whose values name a few settings at once
 
 
-def strokes(value: str) -> str:
-    """--strokes no|row|row+arcs."""
-    if value not in STROKES:
-        raise argparse.ArgumentTypeError(f"takes {', '.join(STROKES)}, received {value!r}")
-    return value
-
-
-def lone_pairs(value: str) -> str:
-    """--lone-pairs no|yes|sure."""
-    if value not in LONE_PAIRS:
-        raise argparse.ArgumentTypeError(f"takes {', '.join(LONE_PAIRS)}, received {value!r}")
-    return value
+def one_of(table: dict):
+    """The argparse type of a flag whose values are `table`'s names (--lone-pairs, --strokes)."""
+    def name(value: str) -> str:
+        if value not in table:
+            raise argparse.ArgumentTypeError(f"takes {', '.join(table)}, received {value!r}")
+        return value
+    return name
 
 
 def positive_count(value: str) -> int:
@@ -351,11 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair-veto", action="append", type=yes_no, metavar="yes|no",
                         help="whether a piece the pair reader reads is worth one digit only times its P(not a pair), "
                              "the setting as it is first (repeatable; one --judge)")
-    parser.add_argument("--lone-pairs", action="append", type=lone_pairs, metavar="no|yes|sure",
+    parser.add_argument("--lone-pairs", action="append", type=one_of(LONE_PAIRS), metavar="no|yes|sure",
                         help="whether a lone group may be read as a pair ('sure': only where the pair reader finds its "
                              "likeliest pair likelier than 'not a pair', for every pair), the setting as it is first "
                              "(repeatable; one --judge)")
-    parser.add_argument("--strokes", action="append", type=strokes, metavar="no|row|row+arcs",
+    parser.add_argument("--strokes", action="append", type=one_of(STROKES), metavar="no|row|row+arcs",
                         help="how one digit's strokes are put together: as it is ('no'), the row's height from the "
                              "pieces at least half the tallest ('row'), and with a broken loop's arcs joined "
                              "('row+arcs'), the setting as it is first (repeatable; one --judge)")
@@ -397,10 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                  "lone_pairs": lambda v: f"lone pairs {v}", "strokes": lambda v: f"strokes {v}"}[compared[0]]
         if compared[0] == "pair_reader":
             settings = {named(value): {"read_pair": pair_reader_of(value)} for value in args.pair_reader}
-        elif compared[0] == "lone_pairs":
-            settings = {named(value): LONE_PAIRS[value] for value in args.lone_pairs}
-        elif compared[0] == "strokes":
-            settings = {named(value): STROKES[value] for value in args.strokes}
+        elif compared[0] in NAMED_SETTINGS:
+            settings = {named(value): NAMED_SETTINGS[compared[0]][value] for value in getattr(args, compared[0])}
         else:
             settings = {named(value): {compared[0]: value} for value in getattr(args, compared[0])}
         judges = dict.fromkeys(settings, judge)
