@@ -17,21 +17,34 @@ ROOT = Path(__file__).resolve().parent.parent / "saved_models"
 VARIANTS = ("float32", "dynamic_range", "int8")
 # Test images on which digitnet's runtimes are compared with the direct runs: two batches, the last partial.
 AGREEMENT_SLICE = BATCH + BATCH // 2
-# The committees' five to nine members make their runs the slow ones (about 10 s each on 2 cores).
-WITH_TFLITE = [("lenet", "1"), ("lenet", "2"), ("lenet", "3"), pytest.param("committee", "1", marks=pytest.mark.slow),
-               pytest.param("committee", "2", marks=pytest.mark.slow), pytest.param("committee", "3", marks=pytest.mark.slow),
-               pytest.param("committee", "4", marks=pytest.mark.slow), pytest.param("committee", "5", marks=pytest.mark.slow)]
+
+
+def _versions(name: str) -> list[str]:
+    return sorted((v.name for v in (ROOT / name).iterdir() if v.name.isdigit()), key=int)
+
+
+def _newest(name: str) -> str:
+    return _versions(name)[-1]
+
+
+# A committee's five to nine members make its runs the slow ones (35-80 s each on 2 cores for the whole test
+# set). Every version's SavedModel is run on the whole test set; the TFLite files are, for LeNet and for the
+# newest committee (what `predict` and the page use). A superseded committee's TFLite files are frozen with
+# their SavedModel: test_superseded_committee_tflite_files_agree_with_their_saved_model runs them on a slice.
+COMMITTEES = _versions("committee")
+WITH_TFLITE = [*[("lenet", version) for version in _versions("lenet")],
+               pytest.param("committee", _newest("committee"), marks=pytest.mark.slow)]
 MODELS = [
-    (ROOT / "lenet" / "1", "saved_model"),
-    (ROOT / "lenet" / "2", "saved_model"),
-    (ROOT / "lenet" / "3", "saved_model"),
+    *[(ROOT / "lenet" / version, "saved_model") for version in _versions("lenet")],
     (ROOT / "bpnn" / "1", "saved_model"),
     *[(ROOT / "tflite" / "lenet" / version / f"lenet_{variant}.tflite", f"tflite_{variant}")
-      for version in ("1", "2", "3") for variant in VARIANTS],
-    *[pytest.param(ROOT / "committee" / version, "saved_model", marks=pytest.mark.slow) for version in ("1", "2", "3", "4", "5")],
-    *[pytest.param(ROOT / "tflite" / "committee" / version / f"committee_{variant}.tflite", f"tflite_{variant}",
-                   marks=pytest.mark.slow) for version in ("1", "2", "3", "4", "5") for variant in VARIANTS],
+      for version in _versions("lenet") for variant in VARIANTS],
+    *[pytest.param(ROOT / "committee" / version, "saved_model", marks=pytest.mark.slow) for version in COMMITTEES],
+    *[pytest.param(ROOT / "tflite" / "committee" / _newest("committee") / f"committee_{variant}.tflite",
+                   f"tflite_{variant}", marks=pytest.mark.slow) for variant in VARIANTS],
 ]
+SUPERSEDED_TFLITE = [ROOT / "tflite" / "committee" / version / f"committee_{variant}.tflite"
+                     for version in COMMITTEES[:-1] for variant in VARIANTS]
 
 
 def _values(entry):
@@ -77,6 +90,27 @@ def test_reference_model_reaches_its_card(path, key, mnist, probabilities):
     if key.startswith("tflite"):  # its agreement with the float model it was converted from
         agreement = np.mean(np.argmax(outputs, 1) == np.argmax(probabilities(_float_model(path)), 1))
         assert agreement == pytest.approx(card["test_metrics"][key]["argmax_agreement"], abs=1e-9)
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SUPERSEDED_TFLITE, ids=lambda p: f"{p.parent.name}:{p.stem}")
+def test_superseded_committee_tflite_files_agree_with_their_saved_model(path, mnist, probabilities):
+    """On the agreement slice, run directly by LiteRT, the file is the one its card was written from: its
+    outputs stay as close to the SavedModel's (whose whole-test-set figure test_reference_model_reaches_its_card
+    checks) as the card's largest difference over the whole test set allows (both cards measure against the
+    Keras model), and the card states an agreement and an accuracy within 0.3 points of the SavedModel's."""
+    images = mnist.test_images[:AGREEMENT_SLICE]
+    outputs = tflite_probabilities(path, images)
+    saved = probabilities(_float_model(path))[:AGREEMENT_SLICE]
+    card = json.loads((path.parent / "model_card.json").read_text())
+    stated = card["test_metrics"][f"tflite_{path.stem.removeprefix('committee_')}"]
+    float_card = json.loads((_float_model(path) / "model_card.json").read_text())
+    bound = stated["max_abs_difference"] + float_card["test_metrics"]["saved_model"]["max_abs_difference"]
+    assert np.max(np.abs(outputs - saved)) <= bound + 1e-6
+    assert np.mean(np.argmax(outputs, 1) == np.argmax(saved, 1)) >= 0.99
+    assert stated["argmax_agreement"] >= 0.99
+    assert abs(stated["accuracy"] - float_card["test_metrics"]["saved_model"]["accuracy"]) <= 0.003
 
 
 @pytest.mark.parametrize("name,version", WITH_TFLITE)
