@@ -94,7 +94,6 @@ def test_reference_model_reaches_its_card(path, key, mnist, probabilities):
         assert agreement == pytest.approx(card["test_metrics"][key]["argmax_agreement"], abs=1e-9)
 
 
-
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SUPERSEDED_TFLITE, ids=lambda p: f"{p.parent.name}:{p.stem}")
 def test_superseded_committee_tflite_files_agree_with_their_saved_model(path, mnist, probabilities):
