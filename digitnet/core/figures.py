@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from digitnet.core.ctc import decode, greedy  # noqa: E402
 from digitnet.core.files import atomic_path  # noqa: E402
 from digitnet.core.images import EVAL_BATCH, NUM_CLASSES  # noqa: E402
 
@@ -86,8 +87,10 @@ GRID_MARGIN = 2
 
 
 def grid_cell(images: np.ndarray) -> tuple[int, int]:
-    """GRID_CELL, wider by as many columns as the inputs are wider than 28."""
-    return GRID_CELL[0], GRID_CELL[1] + (np.shape(images)[2] - 28 if np.ndim(images) >= 3 else 0)
+    """GRID_CELL, taller and wider by as many pixels as the inputs are taller and wider than 28."""
+    if np.ndim(images) < 3:
+        return GRID_CELL
+    return GRID_CELL[0] + np.shape(images)[1] - 28, GRID_CELL[1] + np.shape(images)[2] - 28
 
 
 def digit_grid_picture(images: np.ndarray, columns: int) -> np.ndarray:
@@ -106,9 +109,9 @@ def digit_grid_picture(images: np.ndarray, columns: int) -> np.ndarray:
 def plot_digit_grid(images: np.ndarray, captions: list[str], path, title: str, columns: int = 10) -> str:
     """The digits in rows of `columns`, each under its caption."""
     rows = max(1, -(-len(images) // columns))
-    figure, axis = plt.subplots(figsize=(columns * 0.9 * grid_cell(images)[1] / GRID_CELL[1], rows * 1.05))
-    axis.imshow(digit_grid_picture(images, columns), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     height, width = grid_cell(images)
+    figure, axis = plt.subplots(figsize=(columns * 0.9 * width / GRID_CELL[1], rows * 1.05 * height / GRID_CELL[0]))
+    axis.imshow(digit_grid_picture(images, columns), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     for index, caption in enumerate(captions[:len(images)]):
         row, column = divmod(index, columns)
         axis.text(column * width + width / 2, row * height + GRID_CAPTION / 2, caption,
@@ -142,10 +145,28 @@ def reconstruction_figures(model, inputs: np.ndarray, labels: np.ndarray, output
                                  f"{name}: test digits and their reconstructions")]
 
 
+def sequence_figures(model, inputs: np.ndarray, labels: np.ndarray, output_dir, name: str) -> list[str]:
+    """The first test lines with their best-path readings, and the lines read wrong (true→read)."""
+    logits = model.predict(inputs, batch_size=EVAL_BATCH, verbose=0)
+    truth, read = [decode(label) for label in labels], [greedy(row) for row in logits]
+    right = sum(t == r for t, r in zip(truth, read))
+    paths = [plot_digit_grid(inputs[:12, ..., 0], [f"{t}→{r}" for t, r in zip(truth[:12], read[:12])],
+                             os.path.join(output_dir, "line_readings.png"),
+                             f"{name}: test lines (true→read); {right} of {len(truth)} read whole", columns=3)]
+    wrong = [i for i, (t, r) in enumerate(zip(truth, read)) if t != r][:30]
+    if wrong:
+        paths.append(plot_digit_grid(inputs[wrong][..., 0], [f"{truth[i]}→{read[i]}" for i in wrong],
+                                     os.path.join(output_dir, "misread_lines.png"),
+                                     f"{name}: test lines read wrong (true→read), first {len(wrong)} of "
+                                     f"{len(truth) - right}", columns=3))
+    return paths
+
+
 # Task name (tasks.Task.name) -> (model, test inputs, test labels, output folder, title) -> PNG paths written.
 TASK_FIGURES: dict[str, Callable[..., list[str]]] = {
     "classification": classification_figures,
     "reconstruction": reconstruction_figures,
+    "sequence": sequence_figures,
 }
 
 

@@ -53,7 +53,8 @@ def make_dataset(
 
 def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: tf.Tensor,
                    epoch: tf.Variable | None) -> tf.data.Dataset:
-    """uint8 (images, labels) batches of one epoch: shuffled by (seed, epoch) with `epoch`, in order without."""
+    """uint8 (images, labels) batches of one epoch: shuffled by (seed, epoch) with `epoch`, in order without.
+    A label is a number per image, or an array per image (a line's digits)."""
     count = len(images)
     # Flat rows: one contiguous row per image gathers faster than [n, 28, 28] (benchmarks/pipeline.py).
     images_tensor = tf.constant(images.reshape(count, -1))
@@ -61,7 +62,7 @@ def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed
     batch_count = -(-count // batch_size)
 
     def batches_in(order: tf.Tensor) -> tf.data.Dataset:
-        return _batches_in_order(images_tensor, labels_tensor, order, batch_size, images.shape[1:])
+        return _batches_in_order(images_tensor, labels_tensor, order, batch_size, images.shape[1:], labels.shape[1:])
 
     if epoch is not None:
         # The variable is read when an epoch's iterator starts, after SetFeedEpoch set it.
@@ -74,7 +75,7 @@ def _epoch_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed
 
 
 def _batches_in_order(images: tf.Tensor, labels: tf.Tensor, order: tf.Tensor, batch_size: int,
-                      image_shape: tuple[int, ...]) -> tf.data.Dataset:
+                      image_shape: tuple[int, ...], label_shape: tuple[int, ...] = ()) -> tf.data.Dataset:
     """The flat `images` and their `labels` gathered in `order` in one op, handed out as
     consecutive slices of `batch_size` (the last one smaller, as with Dataset.batch)."""
     full_batches, remainder = divmod(images.shape[0], batch_size)
@@ -82,7 +83,7 @@ def _batches_in_order(images: tf.Tensor, labels: tf.Tensor, order: tf.Tensor, ba
     cut = full_batches * batch_size
     batches = tf.data.Dataset.from_tensor_slices((
         tf.reshape(epoch_images[:cut], [full_batches, batch_size, *image_shape]),
-        tf.reshape(epoch_labels[:cut], [full_batches, batch_size]),
+        tf.reshape(epoch_labels[:cut], [full_batches, batch_size, *label_shape]),
     ))
     if remainder:
         batches = batches.concatenate(tf.data.Dataset.from_tensors(

@@ -212,12 +212,12 @@ def shard_file(purpose: str, shard: int, count: int, mix: Mix) -> str:
     return f"pieces_{purpose}_{shard}_{count}{mix.tag()}.npz"
 
 
-def cached(path: Path | None, make) -> dict[str, np.ndarray]:
-    """The shard kept at `path` (SHARD_KEYS), else make() written there atomically (when `path` is given)."""
+def cached(path: Path | None, make, keys: Sequence[str] = SHARD_KEYS) -> dict[str, np.ndarray]:
+    """The shard kept at `path` (its arrays `keys`), else make() written there atomically (when `path` is given)."""
     if path is not None and path.exists():
         with np.load(path) as stored:
-            if set(SHARD_KEYS) <= set(stored.files):  # else written by other code: written again
-                return {key: stored[key] for key in SHARD_KEYS}
+            if set(keys) <= set(stored.files):  # else written by other code: written again
+                return {key: stored[key] for key in keys}
     found = make()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

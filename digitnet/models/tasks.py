@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from digitnet.core.ctc import decode, greedy
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class Task:
     name: str
-    loss: str
+    # A Keras loss: its name, or a function of (targets, outputs).
+    loss: str | Callable
     metrics: tuple[str, ...]
     # (images, labels) -> (inputs, targets) inside the tf.data pipeline.
     make_targets: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -44,6 +47,22 @@ def _bce(reconstructions: np.ndarray, images: np.ndarray) -> float:
     targets = images.reshape(reconstructions.shape).astype(np.float64) / 255.0
     p = np.clip(reconstructions.astype(np.float64), 1e-7, 1 - 1e-7)
     return float(np.mean(-(targets * np.log(p) + (1 - targets) * np.log(1 - p))))
+
+
+def ctc_loss(labels, logits):
+    """CTC loss of each line: `labels` [batch, slots] (digit + 1, then the blank 0) against
+    `logits` [batch, steps, 11] (the blank, then the digits 0-9), every step read."""
+    from keras import ops
+
+    labels = ops.cast(labels, "int32")
+    lengths = ops.sum(ops.cast(labels > 0, "int32"), axis=1)
+    steps = ops.full((ops.shape(logits)[0],), ops.shape(logits)[1], dtype="int32")
+    return ops.ctc_loss(labels, logits, lengths, steps, mask_index=0)
+
+
+def _whole_lines(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The share of lines whose best-path reading (serving/line.py's greedy) is their whole number."""
+    return float(np.mean([greedy(row) == decode(label) for row, label in zip(logits, labels)]))
 
 
 def _headline_classification(metrics: dict) -> str:
@@ -78,6 +97,19 @@ RECONSTRUCTION = Task(
     },
     primary_output="reconstructions",
     score=lambda reconstructions, images, labels: {"reconstruction_bce": _bce(reconstructions, images)},
+)
+
+
+# Numbers read as a whole line (serving/line.py, core/ctc.py): images [N, 32, 256], labels [N, slots], logits per step.
+SEQUENCE = Task(
+    name="sequence",
+    loss=ctc_loss,
+    metrics=(),
+    make_targets=lambda images, labels: (images, labels),
+    headline=lambda metrics: f"test CTC loss {metrics['loss']:.4f}",
+    serve=lambda model, images: {"logits": model(images, training=False)},
+    primary_output="logits",
+    score=lambda logits, images, labels: {"whole_lines": _whole_lines(logits, labels)},
 )
 
 

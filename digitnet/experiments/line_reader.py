@@ -1,0 +1,193 @@
+"""Training the line reader: a number's whole row read at once, its digits counted by CTC.
+
+Number reading (serving/segment.py) cuts a row into digits and reads each;
+where two digits touch it can lose one ("4311" read "431"). The line reader
+never cuts: a small CNN reads the row as one line image (serving/line.py's
+line_input, 32x256) column by column and outputs, at each of its 64 steps,
+logits over the blank and the ten digits; CTC (core/ctc.py, tasks.SEQUENCE)
+trains it on the line and the number alone, with no digit boxes.
+
+Its examples are numbers of 1-6 MNIST digits written the way the piece judge's
+are (piece_judge.written_numbers: number_synth's gaps from overlapping to
+wide, baseline wobble, sizes and photo_synth's hard cases, a share with
+coarse digits and a share with tight gaps), each photographed number made
+into its line exactly as reading makes it. Training lines come from the
+digits of reading_sets' "train" purpose (MNIST training digits before the
+validation split), the lines it is tested on at the end of the run from its
+"fit" purpose (the validation split): the test set is never used. Shards are
+kept in --cache, so a run interrupted while writing keeps its finished shards;
+it trains through digitnet's one loop (loop.train with LINE_READER_SPEC, a
+ModelSpec outside the REGISTRY like the detector's), so its run folder
+resumes like any run's.
+
+    python -m digitnet.experiments.line_reader --jobs 2 --output-dir runs/line_reader
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.core.ctc import MAX_DIGITS, encode
+from digitnet.core.errors import DataError
+from digitnet.data.sources import DigitArrays
+from digitnet.experiments.piece_judge import Mix, cached, run_shards, written_numbers
+from digitnet.models.registry import ModelSpec
+from digitnet.serving import preprocess
+from digitnet.serving.line import LINE_SHAPE, line_input
+from digitnet.serving.reading import grey_of
+
+NAME = "line_reader"
+EPOCHS, BATCH, LEARNING_RATE, SEED = 12, 64, 2e-3, 0
+# Numbers written per purpose, in shards of SHARD (piece_judge.written_numbers' seeds).
+NUMBERS = {"train": 40000, "fit": 2000}
+SHARD = 500
+MIX = Mix(coarse=0.2, tight=0.2)
+LINE_KEYS = ("images", "labels")
+# The model: convolutions of WIDTHS channels (each block halves the rows; the first two halve the
+# columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
+WIDTHS, STEPS, STEP_UNITS = (32, 64, 96, 96), LINE_SHAPE[1] // 4, 128
+
+
+def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS):
+    """uint8-scaled [32, 256, 1] lines -> logits [STEPS, 11] (the blank, then the digits 0-9).
+    Convolutions only (no recurrent layer), so that TFLite and LiteRT.js run it as they run the
+    digit models."""
+    import keras
+    from keras import layers
+
+    if len(widths) != 4 or min(widths) < 1:
+        raise ValueError(f"widths are four positive channel counts, received {widths}")
+    inputs = keras.Input((*LINE_SHAPE, 1), name="lines")
+    x = inputs
+    for index, (channels, pool) in enumerate(zip(widths, ((2, 2), (2, 2), (2, 1), (4, 1)))):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"conv{index + 1}")(x)
+        x = layers.BatchNormalization(name=f"norm{index + 1}")(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(pool, name=f"pool{index + 1}")(x)
+    x = layers.Reshape((STEPS, widths[-1]), name="steps")(layers.Permute((2, 1, 3))(x))
+    x = layers.Dropout(0.2)(x)
+    for index in range(2):
+        x = layers.Conv1D(units, 5, padding="same", activation="relu", name=f"step_conv{index + 1}")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Conv1D(11, 1, name="logits")(x)
+    return keras.Model(inputs, outputs, name=NAME)
+
+
+LINE_READER_SPEC = ModelSpec(
+    build_line_reader, "sequence", EPOCHS, LEARNING_RATE, BATCH,
+    "line reader: a number's row of ink (32x256) -> CTC logits over the blank and the ten digits",
+    warmup_epochs=1,
+)
+
+
+def lines_of(written: list) -> dict[str, np.ndarray]:
+    """number_set's (photo, number, boxes) -> "images" uint8 [N, 32, 256] and "labels" int8
+    [N, MAX_DIGITS] (core/ctc.py's encode) of the numbers whose photo holds a row of digits."""
+    images, labels = [], []
+    for photo, number, _ in written:
+        try:
+            images.append(line_input(preprocess.ink_image(grey_of(photo, "number"), "number"), "number"))
+        except DataError:
+            continue
+        labels.append(encode(number))
+    return {"images": np.stack(images) if images else np.zeros((0, *LINE_SHAPE), np.uint8),
+            "labels": np.stack(labels) if labels else np.zeros((0, MAX_DIGITS), np.int8)}
+
+
+def line_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) -> dict[str, np.ndarray]:
+    """The lines of piece_judge.written_numbers(purpose, shard, count, mix)."""
+    return lines_of(written_numbers(purpose, shard, count, mix))
+
+
+def shard_file(purpose: str, shard: int, count: int, mix: Mix) -> str:
+    return f"lines_{purpose}_{shard}_{count}{mix.tag()}.npz"
+
+
+def _cached_line_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    purpose, shard, count, mix, cache_dir = job
+    path = None if cache_dir is None else Path(cache_dir) / shard_file(purpose, shard, count, mix)
+    found = cached(path, lambda: line_shard(purpose, shard, count, mix), LINE_KEYS)
+    return found["images"], found["labels"]
+
+
+def line_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
+             progress=None, mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of `count` numbers (default NUMBERS[purpose]), shard by shard in `jobs` processes."""
+    count = count or NUMBERS[purpose]
+    sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
+    work = [(purpose, shard, size, mix, None if cache_dir is None else str(cache_dir))
+            for shard, size in enumerate(sizes)]
+    shards = run_shards(_cached_line_shard, work, jobs, progress, purpose)
+    return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
+
+
+def line_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1, progress=None,
+              mix: Mix = MIX) -> DigitArrays:
+    """Train split: the "train" purpose's lines; test split: the "fit" purpose's."""
+    counts = counts or {}
+    train = line_set("train", cache_dir, counts.get("train"), jobs, progress, mix)
+    test = line_set("fit", cache_dir, counts.get("fit"), jobs, progress, mix)
+    return DigitArrays(*train, *test, source="number_synth lines of reading_sets' 'train' digits; "
+                                            "tested on those of its 'fit' digits")
+
+
+def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
+                      counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
+                      progress=None, mix: Mix = MIX, build: dict | None = None):
+    """Trains the line reader through the loop in `output_dir`, deterministically; returns (the
+    loop's RunResult, the trained Keras model). `build`: build_line_reader's arguments (tests)."""
+    import dataclasses
+
+    import keras
+
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.loop import train
+
+    data = line_data(cache_dir, counts, jobs, progress, mix)
+    spec = LINE_READER_SPEC
+    if build:
+        spec = dataclasses.replace(spec, builder=lambda: build_line_reader(**build))
+    config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
+                         verbose=verbose, fresh=fresh)
+    result = train(config, data=data, spec=spec)
+    return result, keras.models.load_model(result.model_path, compile=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from digitnet.models.tasks import SEQUENCE
+
+    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.line_reader", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder; model.keras is written there")
+    parser.add_argument("--cache", default="runs/line_sets", help="folder that keeps the generated lines")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
+    parser.add_argument("--jobs", type=int, default=1, help="processes that write the numbers")
+    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
+    args = parser.parse_args(argv)
+    if args.numbers < 1:
+        raise DataError(f"--numbers must be a positive whole number, received {args.numbers}")
+    started = time.perf_counter()
+
+    def progress(purpose: str, done: int, total: int) -> None:
+        print(f"\r{purpose}: lines written, shard {done}/{total} ({time.perf_counter() - started:.0f} s)",
+              end="\n" if done == total else "", flush=True)
+
+    result, model = train_line_reader(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
+                                      fresh=args.fresh, jobs=args.jobs, progress=progress)
+    images, labels = line_set("fit", args.cache, mix=MIX)
+    logits = model.predict(images[..., None].astype(np.float32) / 255.0, verbose=0)
+    whole = SEQUENCE.score(logits, images, labels)["whole_lines"]
+    print(f"{result.headline}; {100 * whole:.2f} % of the {len(labels):,} validation lines read whole")
+    print(f"{result.model_path}, in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    from digitnet.core import cli
+
+    cli.run_as_process(main)
