@@ -46,6 +46,7 @@ NUMBERS = {"train": 40000, "fit": 2000}
 SHARD = 500
 MIX = Mix(coarse=0.2, tight=0.2)
 LINE_KEYS = ("images", "labels")
+TFLITE_FILE = "line_reader.tflite"  # written in the run folder
 # The model: convolutions of WIDTHS channels (each block halves the rows; the first two halve the
 # columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
 WIDTHS, STEPS, STEP_UNITS = (32, 64, 96, 96), LINE_SHAPE[1] // 4, 128
@@ -156,6 +157,19 @@ def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
     return result, keras.models.load_model(result.model_path, compile=False)
 
 
+def save_tflite(model, path: str | Path) -> Path:
+    """The line reader as a float32 TFLite file at `path` (batch 1; uint8 lines scaled to [0, 1] in,
+    logits out), written atomically; serving/line.py reads it through LiteRT."""
+    from digitnet.core.files import write_bytes
+    from digitnet.models.tasks import SEQUENCE
+    from digitnet.serving.tflite import tflite_bytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, tflite_bytes(model, "float32", task=SEQUENCE))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     from digitnet.models.tasks import SEQUENCE
 
@@ -183,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     logits = model.predict(images[..., None].astype(np.float32) / 255.0, verbose=0)
     whole = SEQUENCE.score(logits, images, labels)["whole_lines"]
     print(f"{result.headline}; {100 * whole:.2f} % of the {len(labels):,} validation lines read whole")
-    print(f"{result.model_path}, in {time.perf_counter() - started:.0f} s")
+    path = save_tflite(model, Path(result.output_dir) / TFLITE_FILE)
+    print(f"{path}: {path.stat().st_size:,} bytes, in {time.perf_counter() - started:.0f} s")
     return 0
 
 

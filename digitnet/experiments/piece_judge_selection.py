@@ -111,7 +111,10 @@ LARGE_TIE = 5  # three times the numbers: the differences' spread grows about sq
 DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 7003, "low resolution": 7201},
                        POOL_SEED, LETTERS_SEED, ALONE_SEED, None),
          "large": Draw(3, {"4 digits": 7011, "2-6 digits": 7012, "one digit": 7013, "low resolution": 7211},
-                       15, 7411, 7511, LARGE_TIE, 7621)}
+                       15, 7411, 7511, LARGE_TIE, 7621),
+         # Drawn for the line reader's rule (experiments/line_selection.py), after "large" had been looked at.
+         "line": Draw(3, {"4 digits": 7031, "2-6 digits": 7032, "one digit": 7033, "low resolution": 7231},
+                      35, 7431, 7531, LARGE_TIE, 7631)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from digitnet.core.ctc import greedy, log_probability
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
 from digitnet.serving.segment import Segmenter
@@ -49,3 +50,31 @@ def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
     peak = line.max()
     return np.round(np.clip(line / peak if peak > 0 else line, 0, 1) * 255).astype(np.uint8)
 
+
+
+# How a line reader's count may change the segmenter's reading (reports/number_reading.md, "The line
+# reader"): "count" reads the row again with the line reader's count of digits wherever the two counts
+# differ; "likelier" keeps that reading only where the line reader finds it likelier than the first.
+RECOUNT_RULES = ("count", "likelier")
+
+
+def number_of(digits) -> str:
+    """The number a reading's digits (objects with .probabilities) make."""
+    return "".join(str(int(np.argmax(digit.probabilities))) for digit in digits)
+
+
+def recount(digits: list, logits: np.ndarray, read_count, rule: str = "count") -> list:
+    """The segmenter's `digits`, or read_count(K) (its reading with exactly K digits, None when it
+    has none) where the line reader's best path (`logits` [steps, 11] of the row's line) reads K >= 1
+    digits and `digits` are not K, as `rule` (RECOUNT_RULES) allows."""
+    if rule not in RECOUNT_RULES:
+        raise ValueError(f"rule must be one of {', '.join(RECOUNT_RULES)}; received {rule!r}")
+    count = len(greedy(logits))
+    if count == 0 or count == len(digits):
+        return digits
+    other = read_count(count)
+    if other is None:
+        return digits
+    if rule == "likelier" and log_probability(logits, number_of(other)) <= log_probability(logits, number_of(digits)):
+        return digits
+    return other

@@ -524,6 +524,45 @@ class Segmenter:
             end = start
         return pieces[::-1]
 
+    def counted_path(self, units, groups, height, everything, count: int) -> list[tuple[Piece, np.ndarray | None]] | None:
+        """best_path's digits when the number must have `count` of them (a pair counts two): the runs
+        of units valued as best_path values them, the best of those that make `count` digits; None
+        when no run of the units makes that many."""
+        candidates = self.candidates(units, groups, height)
+        self.score([piece for piece, _, _ in candidates.values()], everything)
+        pairs = self.pairs(candidates, height)
+        # best[(end, digits)] = (value, (start, pair)) of the best runs covering units[:end] with that many digits.
+        best: dict[tuple[int, int], tuple[float, tuple[int, bool]]] = {(0, 0): (1.0, (0, False))}
+        for end in range(1, len(units) + 1):
+            for start in range(end):
+                if (start, end) not in candidates:
+                    continue
+                piece, joins, alone = candidates[(start, end)]
+                one = self.value(piece, joins, height, alone)
+                if self.pair_veto and piece in pairs:
+                    one *= float(pairs[piece][NOT_A_PAIR])
+                unsure = piece in pairs and self.pair_sure and pairs[piece][:NOT_A_PAIR].max() <= pairs[piece][NOT_A_PAIR]
+                two = float(pairs[piece][:NOT_A_PAIR].max()) * DIGIT * DIGIT if piece in pairs and not unsure else None
+                for digits in range(count):
+                    before = best.get((start, digits))
+                    if before is None:
+                        continue
+                    for added, value, pair in ((1, one, False), (2, two, True)):
+                        if value is None or digits + added > count:
+                            continue
+                        total = before[0] * value
+                        if total > best.get((end, digits + added), (-1.0, None))[0]:
+                            best[(end, digits + added)] = (total, (start, pair))
+        if (len(units), count) not in best:
+            return None
+        pieces, end, digits = [], len(units), count
+        while end > 0:
+            start, pair = best[(end, digits)][1]
+            piece = candidates[(start, end)][0]
+            pieces.append((piece, pairs[piece] if pair else None))
+            end, digits = start, digits - (2 if pair else 1)
+        return pieces[::-1]
+
     def split_pair(self, piece: Piece, pair: np.ndarray, height: float, everything: np.ndarray) -> list[Digit]:
         """The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
         conditionals (the left digit's: P(x, b) over x; the right's: P(a, x) over x; so that they read a
@@ -577,16 +616,23 @@ class Segmenter:
                 found.append((self.wide_input(piece, width), prepared[1]))
         return found
 
-    def digits(self) -> list[Digit] | None:
-        """The number's digits left to right; None when it holds a single digit (prepared as one)."""
+    def digits(self, count: int | None = None) -> list[Digit] | None:
+        """The number's digits left to right; None when it holds a single digit (prepared as one).
+        With `count` (2 or more), the best reading of exactly that many digits (counted_path); None
+        when the row holds no such reading."""
         groups, height = self.row(self.strokes_joined())
         if len(groups) == 0:
             return None
         everything = np.isin(self.labels, [label for g in groups for label in g])
         units = self.units(groups, height)
-        if len(units) == 1 and not (self.pair_alone and self.read_pair is not None):
+        if count is not None:
+            path = self.counted_path(units, groups, height, everything, count)
+            if path is None:
+                return None
+        elif len(units) == 1 and not (self.pair_alone and self.read_pair is not None):
             return None
-        path = self.best_path(units, groups, height, everything)
+        else:
+            path = self.best_path(units, groups, height, everything)
         if len(path) == 1 and path[0][1] is None:
             return None
         self.score([piece for piece, pair in path if pair is None], everything)
@@ -659,17 +705,23 @@ def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDi
                 width_prior: tuple[float, float] = WIDTH_PRIOR, cuts: int = CUTS, seam: float = SEAM,
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
                 wide_alone: float | None = None, pair_veto: bool = PAIR_VETO,
-                pair_sure: bool = PAIR_SURE, arcs: bool = ARCS, tall_row: bool = TALL_ROW) -> list[Digit]:
+                pair_sure: bool = PAIR_SURE, arcs: bool = ARCS, tall_row: bool = TALL_ROW,
+                count: int | None = None) -> list[Digit] | None:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
+    `count`: that many digits (1: the ink read as one digit; 2 or more: the best reading of exactly
+    that many, None when the row holds none);
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE),
     `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO), `pair_sure` (PAIR_SURE), `arcs` (ARCS) and
     `tall_row` (TALL_ROW): other values only to compare them."""
-    digits = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
-                       wide_alone, pair_veto, pair_sure, arcs, tall_row).digits()
-    if digits is not None:
+    segmenter = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
+                          wide_alone, pair_veto, pair_sure, arcs, tall_row)
+    digits = segmenter.digits(count) if count != 1 else None
+    if digits is not None and (count is None or len(digits) == count):
         return digits
+    if count is not None and count != 1:
+        return None
     digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
     image = preprocess.to_input(digit)
     probabilities = np.asarray(classify(image[None]))

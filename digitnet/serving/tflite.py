@@ -33,20 +33,23 @@ def _representative_dataset(images: np.ndarray):
     return generate
 
 
-def tflite_bytes(model: keras.Model, variant: str, representative_images: np.ndarray | None = None) -> bytes:
+def tflite_bytes(model: keras.Model, variant: str, representative_images: np.ndarray | None = None,
+                 task=None) -> bytes:
     """One TFLite variant of `model`: batch fixed at 1, as LiteRT.js requires.
 
     The graph takes float32 [1, 28, 28, 1] in [0, 1] (uint8 [1, 28, 28, 1]
-    holding raw pixels for int8, whose input scale is 1/255) and returns the
-    task's first output (probabilities, or reconstructions)."""
+    holding raw pixels for int8, whose input scale is 1/255), or the model's
+    own input shape, and returns the task's first output (probabilities,
+    reconstructions, or a line reader's logits). `task`: a models.tasks.Task
+    (default: the one describe_model finds, for digit models)."""
     if variant not in TFLITE_VARIANTS:
         raise ConfigError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
-    task = describe_model(model)[0]
+    task = task or describe_model(model)[0]
     first_output = lambda images: task.serve(model, images)[task.primary_output]  # noqa: E731
     with tempfile.TemporaryDirectory() as folder:
         # TFLiteConverter.from_keras_model is broken on Keras 3: go through a SavedModel.
         write_archive(model, Path(folder), {
-            "serving_default": (first_output, [tf.TensorSpec([1, 28, 28, 1], tf.float32, name="images")])})
+            "serving_default": (first_output, [tf.TensorSpec([1, *model.input_shape[1:]], tf.float32, name="images")])})
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         if variant != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

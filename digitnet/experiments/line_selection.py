@@ -1,0 +1,119 @@
+"""The rule of reports/number_reading.md ("The line reader") that chooses whether and how number
+reading uses the line reader's count, as code.
+
+Candidates, simplest first:
+
+- "segmenter": the shipped reading (segment.find_digits with the shipped piece judge and pair
+  reader; the line reader unused),
+- "count": where the line reader's best path reads K >= 1 digits and the segmenter's reading has
+  another count, the segmenter's best reading of exactly K digits (serving/line.py's recount),
+- "likelier": the same, kept only where the line reader finds the new reading likelier than the
+  first (its CTC probability).
+
+They read the piece judge rule's four sets in a draw of their own (piece_judge_selection.DRAWS
+"line": validation digits only, three times the small draw's sizes) and PENCIL_PHOTOS single
+validation digits photographed in pencil (strokes that break apart: one digit must stay one) with
+the reference model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
+(--letters, --alone) guard it as they guard the segmenter's settings (choose_guarded): the highest
+total wins unless the segmenter's reading is within the draw's tie, and a winner that reads more
+than the tie fewer letter numbers right or non-digits kept whole gives way to it.
+
+    python -m digitnet.experiments.line_selection --line-reader runs/line_reader/line_reader.tflite \\
+        --output reports/line_selection.json
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.core.errors import DataError
+from digitnet.core.files import write_json
+from digitnet.experiments.piece_judge_selection import (ALONE, DRAWS, LETTERS, PHOTOS, alone_set, choose_guarded,
+                                                        kept_whole, letter_set, photo_set_of, read_right,
+                                                        validation_sets)
+from digitnet.serving.line import RECOUNT_RULES, line_input, number_of, recount
+from digitnet.serving.reading import pair_reader, predictor_of
+from digitnet.serving.runtimes import default_model, load_predictor
+from digitnet.serving.segment import find_digits, load_piece_judge
+
+SEGMENTER = "segmenter"
+CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
+DRAW = "line"
+GUARDS = {LETTERS: 600, ALONE: 900}
+PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted in the total
+
+
+def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str, str]:
+    """candidate -> the number it reads from `ink` ('' where no digit is found)."""
+    def read_count(count):
+        return find_digits(ink, "number", classify, judge, read_pair=read_pair, count=count)
+
+    try:
+        digits = find_digits(ink, "number", classify, judge, read_pair=read_pair)
+    except DataError:
+        return {candidate: "" for candidate in CANDIDATES}
+    try:
+        logits = read_line(line_input(ink, "number")[None])[0]
+    except DataError:
+        logits = None
+    found = {SEGMENTER: number_of(digits)}
+    for rule in RECOUNT_RULES:
+        found[rule] = found[SEGMENTER] if logits is None else number_of(recount(digits, logits, read_count, rule))
+    return found
+
+
+def counts(numbers, scored, classify, judge, read_pair, read_line) -> dict[str, int]:
+    """candidate -> how many of `numbers` [(ink, number)] its readings get right by `scored`."""
+    found = dict.fromkeys(CANDIDATES, 0)
+    for ink, number in numbers:
+        for candidate, read in readings(ink, classify, judge, read_pair, read_line).items():
+            found[candidate] += scored(read, number)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.line_selection", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--line-reader", required=True, help="the line reader's .tflite (or .keras) file")
+    parser.add_argument("--model", help="the digit classifier (default: the reference model predict uses)")
+    parser.add_argument("--output", help="a JSON file for the counts and the choice")
+    parser.add_argument("--limit", type=int, help="read only this many numbers of each set (a quick look; "
+                                                  "no choice is made)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    model = args.model or default_model()[0]
+    classify, judge, read_pair = predictor_of(model), load_piece_judge(), pair_reader()
+    read_line = load_predictor(args.line_reader)
+    limit = dict.fromkeys(("4 digits", "2-6 digits", "one digit", "low resolution"), args.limit) if args.limit else None
+    sets = validation_sets(limit, draw=DRAW)
+    sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, DRAW)
+    guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], DRAW),
+              ALONE: alone_set(args.limit or GUARDS[ALONE], DRAW)}
+    scores = {}
+    for name, numbers in {**sets, **guards}.items():
+        scores[name] = counts(numbers, kept_whole if name == ALONE else read_right, classify, judge, read_pair,
+                              read_line)
+        print(f"{name} ({len(numbers)}): " + ", ".join(f"{c} {n}" for c, n in scores[name].items())
+              + f" ({time.perf_counter() - started:.0f} s)", flush=True)
+    totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in CANDIDATES}
+    tie = DRAWS[DRAW].tie
+    chosen = None if args.limit else choose_guarded(totals, scores[LETTERS], scores[ALONE], tie=tie)
+    print("totals: " + ", ".join(f"{c} {n}" for c, n in totals.items())
+          + (f"; chosen: {chosen}" if chosen else " (--limit: no choice)"))
+    if args.output:
+        write_json(Path(args.output), {
+            "sets": {name: len(numbers) for name, numbers in {**sets, **guards}.items()},
+            "draw": DRAW, "model": str(model), "line_reader": args.line_reader, "scores": scores,
+            "totals": totals, "tie": tie, "chosen": chosen,
+            "rule": f"highest total; a tie within {tie} goes to '{SEGMENTER}'; a winner scoring over {tie} less "
+                    f"on {LETTERS} or {ALONE} gives way to '{SEGMENTER}'"})
+    return 0
+
+
+if __name__ == "__main__":
+    from digitnet.core import cli
+
+    cli.run_as_process(main)

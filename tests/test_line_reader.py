@@ -1,0 +1,179 @@
+"""The line reader: CTC's arithmetic against a brute-force count of paths and Keras' loss, the line
+image, the segmenter's reading of a given count, recounting, and training through the one loop."""
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from digitnet.core import ctc
+from digitnet.core.errors import DataError
+from digitnet.data.number_synth import make_number
+from digitnet.experiments import line_reader
+from digitnet.serving import line, preprocess, segment
+from digitnet.serving.reading import grey_of
+
+
+def _collapse(path) -> str:
+    """A CTC path's reading, written out here rather than taken from the code under test."""
+    out, previous = [], None
+    for k in path:
+        if k != previous and k != ctc.BLANK:
+            out.append(str(k - 1))
+        previous = k
+    return "".join(out)
+
+
+def test_encode_and_decode():
+    assert list(ctc.encode("2026")) == [3, 1, 3, 7, 0, 0, 0, 0]
+    assert ctc.decode(ctc.encode("90")) == "90"
+    for bad in ("", "12a", "1" * (ctc.MAX_DIGITS + 1)):
+        with pytest.raises(DataError, match=repr(bad).replace("(", r"\(")):
+            ctc.encode(bad)
+
+
+def test_greedy_merges_repeats_and_drops_blanks():
+    path = [0, 3, 3, 0, 3, 1, 1, 0, 0]  # blank, 2, 2, blank, 2, 0, 0, blank, blank
+    logits = np.full((len(path), 11), -5.0)
+    logits[np.arange(len(path)), path] = 5.0
+    assert ctc.greedy(logits) == "220"
+    assert ctc.greedy(np.zeros((4, 11)) + np.eye(11)[0] * 3) == ""
+
+
+@pytest.mark.parametrize("number", ["", "1", "11", "12", "121"])
+def test_log_probability_is_the_sum_over_every_path(number):
+    """Every path of 5 steps over the blank and the digits 0-2 enumerated (4^5): the forward
+    algorithm's probability is the total of those that read the number."""
+    rng = np.random.default_rng(len(number))
+    logits = rng.normal(size=(5, 11))
+    logits[:, 4:] = -np.inf  # only the blank and 0-2 can be read
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    total = sum(np.prod([p[t, k] for t, k in enumerate(path)])
+                for path in itertools.product(range(4), repeat=5) if _collapse(path) == number)
+    if number:
+        assert ctc.log_probability(logits, number) == pytest.approx(np.log(total), rel=1e-9)
+    else:
+        assert total == pytest.approx(np.prod(p[:, 0]))
+
+
+def test_log_probability_is_keras_ctc_loss():
+    from keras import ops
+
+    from digitnet.models.tasks import ctc_loss
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 12, 11)).astype(np.float32)
+    numbers = ["7", "3009", "4114"]
+    labels = np.stack([ctc.encode(n) for n in numbers])
+    losses = ops.convert_to_numpy(ctc_loss(labels, logits))
+    ours = [-ctc.log_probability(row, n) for row, n in zip(logits, numbers)]
+    np.testing.assert_allclose(losses, ours, rtol=1e-4)
+    assert ctc.log_probability(logits[0, :2], "111") == -np.inf  # "111" needs 5 steps
+
+
+def _number_ink(mnist, labels, gap=6.0, seed=0):
+    picks = [int(np.flatnonzero(mnist.test_labels == d)[0]) for d in labels]
+    photo, boxes = make_number(mnist.test_images[picks], (), np.random.default_rng(seed), noise=False,
+                               gap=(gap, gap))
+    return preprocess.ink_image(grey_of(photo, "number"), "number"), boxes
+
+
+def test_the_line_is_the_row_scaled_into_the_line(mnist):
+    ink, _ = _number_ink(mnist, [4, 0, 7])
+    image = line.line_input(ink, "number")
+    assert image.shape == line.LINE_SHAPE and image.dtype == np.uint8 and image.max() == 255
+    rows, columns = np.nonzero(image > 0)
+    assert columns.min() == line.MARGIN  # set from the left margin
+    assert rows.max() - rows.min() + 1 >= line.LINE_HEIGHT - 2 * line.MARGIN - 1  # as high as fits
+    assert columns.max() < line.LINE_WIDTH // 2  # three digits take well under half of the line
+    with pytest.raises(DataError, match="blank: no digit found"):
+        line.line_input(np.zeros((80, 200)), "blank")
+
+
+def test_a_reading_of_its_own_count_is_the_reading_and_other_counts_are_that_many(mnist):
+    from digitnet.serving.reading import piece_judge, predictor_of
+
+    classify, judge = predictor_of(None), piece_judge()
+    ink, _ = _number_ink(mnist, [3, 8, 1, 5], gap=-1.0)
+    first = segment.find_digits(ink, "number", classify, judge)
+    again = segment.find_digits(ink, "number", classify, judge, count=len(first))
+    assert [d.box for d in again] == [d.box for d in first]
+    for count in (2, 3, 5):
+        found = segment.find_digits(ink, "number", classify, judge, count=count)
+        assert found is None or len(found) == count
+    assert len(segment.find_digits(ink, "number", classify, judge, count=1)) == 1
+    assert segment.find_digits(ink, "number", classify, judge, count=40) is None
+
+
+class _Digit:
+    def __init__(self, digit):
+        self.probabilities = np.eye(10)[digit]
+
+
+def _logits_reading(number: str, steps: int = 16) -> np.ndarray:
+    logits = np.full((steps, 11), -4.0)
+    logits[:, ctc.BLANK] = 4.0
+    for index, digit in enumerate(number):
+        logits[2 * index + 1] = -4.0
+        logits[2 * index + 1, int(digit) + 1] = 4.0
+    return logits
+
+
+def test_recount_takes_the_line_readers_count():
+    digits = [_Digit(4), _Digit(3)]  # the segmenter lost a 1: "431"
+    asked = []
+
+    def read_count(count):
+        asked.append(count)
+        return [_Digit(4), _Digit(3), _Digit(1)] if count == 3 else None
+
+    assert line.number_of(line.recount(digits, _logits_reading("431"), read_count)) == "431"
+    assert line.number_of(line.recount(digits, _logits_reading("43"), read_count)) == "43"  # same count
+    assert line.number_of(line.recount(digits, _logits_reading(""), read_count)) == "43"  # no count read
+    assert line.number_of(line.recount(digits, _logits_reading("4311"), read_count)) == "43"  # no such reading
+    assert asked == [3, 4]
+    # "likelier": a recount that differs from the line's reading by one digit is likelier than a
+    # reading that lacks a digit, so it is kept ...
+    assert line.number_of(line.recount(digits, _logits_reading("491"), read_count, "likelier")) == "431"
+    # ... and one that gets every digit wrong is not, where "count" takes it all the same.
+    eights = [_Digit(8), _Digit(8)]
+    fours = lambda count: [_Digit(4)] * count  # noqa: E731
+    assert line.number_of(line.recount(eights, _logits_reading("888"), fours, "likelier")) == "88"
+    assert line.number_of(line.recount(eights, _logits_reading("888"), fours, "count")) == "444"
+    with pytest.raises(ValueError, match="'often'"):
+        line.recount(eights, _logits_reading("1"), read_count, "often")
+
+
+def test_lines_batch_with_their_labels_in_order():
+    from digitnet.data.pipeline import make_dataset
+    from digitnet.models.tasks import SEQUENCE
+
+    images = np.arange(5 * 4 * 6, dtype=np.uint8).reshape(5, 4, 6)
+    labels = np.stack([ctc.encode(str(n) * (n % 3 + 1)) for n in range(5)])
+    batches = list(make_dataset(images, labels, SEQUENCE, 2))
+    assert [b[1].shape.as_list() for b in batches] == [[2, 8], [2, 8], [1, 8]]
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), labels)
+    np.testing.assert_allclose(np.concatenate([b[0].numpy() for b in batches])[..., 0], images / 255.0, rtol=1e-6)
+
+
+def test_trains_through_the_loop_resumes_and_exports(tmp_path):
+    from digitnet.serving.runtimes import load_predictor
+
+    tiny = {"widths": (4, 4, 4, 4), "units": 8}
+    counts = {"train": 30, "fit": 10}
+    result, model = line_reader.train_line_reader(tmp_path / "run", tmp_path / "cache", epochs=2, counts=counts,
+                                                  verbose=0, build=tiny)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["task"] == "sequence" and np.isfinite(metrics["test"]["loss"])
+    assert metrics["train_examples"] >= 25 and metrics["test_examples"] >= 8  # a photo may hold no row
+    for name in ("history.csv", "model.keras", "line_readings.png", "all_losses.png"):
+        assert (tmp_path / "run" / name).is_file(), name
+    again, _ = line_reader.train_line_reader(tmp_path / "run", tmp_path / "cache", epochs=2, counts=counts,
+                                             verbose=0, build=tiny)
+    assert again.reused
+    lines, labels = line_reader.line_set("fit", tmp_path / "cache", counts["fit"])
+    assert lines.shape[1:] == line.LINE_SHAPE and [ctc.decode(label) for label in labels][0].isdigit()
+    path = line_reader.save_tflite(model, tmp_path / "line_reader.tflite")
+    np.testing.assert_allclose(load_predictor(path)(lines[:3]),
+                               model.predict(lines[:3, ..., None].astype(np.float32) / 255.0, verbose=0), atol=1e-5)
