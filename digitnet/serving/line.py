@@ -10,13 +10,12 @@ touch, because it never has to cut them apart.
 row of digit groups (what number reading reads; specks, ruled lines and
 margins already left out), every other pixel blanked, scaled to
 LINE_HEIGHT - 2 * MARGIN pixels high (or narrower, to fit LINE_WIDTH) and
-set MARGIN pixels from the left, ink scaled to peak at 255. NumPy and Pillow
-only: no TensorFlow.
+set MARGIN pixels from the left (area resampling, preprocess.area_weights, as
+a digit is resized), ink scaled to peak at 255. NumPy only: no TensorFlow.
 """
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from digitnet.core.ctc import greedy, log_probability
 from digitnet.core.errors import DataError
@@ -43,7 +42,7 @@ def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
     scale = min((LINE_HEIGHT - 2 * MARGIN) / crop.shape[0], room / crop.shape[1])
     width = min(room, max(1, int(round(crop.shape[1] * scale))))
     height = max(1, int(round(crop.shape[0] * scale)))
-    small = np.asarray(Image.fromarray(crop, "F").resize((width, height), Image.BILINEAR))
+    small = preprocess.area_weights(crop.shape[0], height) @ crop @ preprocess.area_weights(crop.shape[1], width).T
     line = np.zeros(LINE_SHAPE, np.float32)
     top = (LINE_HEIGHT - height) // 2
     line[top:top + height, MARGIN:MARGIN + width] = small
