@@ -49,7 +49,7 @@ LINE_KEYS = ("images", "labels")
 TFLITE_FILE = "line_reader.tflite"  # written in the run folder
 # The model: convolutions of WIDTHS channels (each block halves the rows; the first two halve the
 # columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
-WIDTHS, STEPS, STEP_UNITS = (32, 64, 96, 96), LINE_SHAPE[1] // 4, 128
+WIDTHS, STEPS, STEP_UNITS = (16, 32, 48, 64), LINE_SHAPE[1] // 4, 128
 
 
 def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS):
