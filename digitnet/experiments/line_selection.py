@@ -19,7 +19,7 @@ total wins unless the segmenter's reading is within the draw's tie, and a winner
 than the tie fewer letter numbers right or non-digits kept whole gives way to it.
 
     python -m digitnet.experiments.line_selection --line-reader runs/line_reader/line_reader.tflite \\
-        --output reports/line_selection.json
+        --jobs 2 --output reports/line_selection.json
 """
 from __future__ import annotations
 
@@ -65,13 +65,27 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
     return found
 
 
-def counts(numbers, scored, classify, judge, read_pair, read_line) -> dict[str, int]:
-    """candidate -> how many of `numbers` [(ink, number)] its readings get right by `scored`."""
-    found = dict.fromkeys(CANDIDATES, 0)
-    for ink, number in numbers:
-        for candidate, read in readings(ink, classify, judge, read_pair, read_line).items():
-            found[candidate] += scored(read, number)
-    return found
+_READERS: tuple = ()  # (classify, judge, read_pair, read_line) of this process
+
+
+def _load_readers(model: str, line_reader: str) -> None:
+    global _READERS
+    _READERS = (predictor_of(model), load_piece_judge(), pair_reader(), load_predictor(line_reader))
+
+
+def _readings_of(ink: np.ndarray) -> dict[str, str]:
+    return readings(ink, *_READERS)
+
+
+def all_readings(inks: list[np.ndarray], model: str, line_reader: str, jobs: int = 1) -> list[dict[str, str]]:
+    """readings() of each ink, in `jobs` processes (spawned) when there are several."""
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs, _load_readers, (model, line_reader)) as pool:
+            return list(pool.imap(_readings_of, inks, chunksize=4))
+    _load_readers(model, line_reader)
+    return [_readings_of(ink) for ink in inks]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,22 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--line-reader", required=True, help="the line reader's .tflite (or .keras) file")
     parser.add_argument("--model", help="the digit classifier (default: the reference model predict uses)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
+    parser.add_argument("--jobs", type=int, default=1, help="processes that read the numbers")
     parser.add_argument("--limit", type=int, help="read only this many numbers of each set (a quick look; "
                                                   "no choice is made)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    model = args.model or default_model()[0]
-    classify, judge, read_pair = predictor_of(model), load_piece_judge(), pair_reader()
-    read_line = load_predictor(args.line_reader)
+    model = str(args.model or default_model()[0])
     limit = dict.fromkeys(("4 digits", "2-6 digits", "one digit", "low resolution"), args.limit) if args.limit else None
     sets = validation_sets(limit, draw=DRAW)
     sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, DRAW)
     guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], DRAW),
               ALONE: alone_set(args.limit or GUARDS[ALONE], DRAW)}
+    print(f"sets drawn ({time.perf_counter() - started:.0f} s)", flush=True)
     scores = {}
     for name, numbers in {**sets, **guards}.items():
-        scores[name] = counts(numbers, kept_whole if name == ALONE else read_right, classify, judge, read_pair,
-                              read_line)
+        scored = kept_whole if name == ALONE else read_right
+        found = all_readings([ink for ink, _ in numbers], model, args.line_reader, args.jobs)
+        scores[name] = {c: sum(scored(read[c], number) for read, (_, number) in zip(found, numbers)) for c in CANDIDATES}
         print(f"{name} ({len(numbers)}): " + ", ".join(f"{c} {n}" for c, n in scores[name].items())
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in CANDIDATES}
