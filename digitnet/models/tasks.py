@@ -113,4 +113,4 @@ SEQUENCE = Task(
 )
 
 
-PRIMARY_OUTPUTS = (CLASSIFICATION.primary_output, RECONSTRUCTION.primary_output)
+PRIMARY_OUTPUTS = (CLASSIFICATION.primary_output, RECONSTRUCTION.primary_output, SEQUENCE.primary_output)
