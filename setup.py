@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["digitnet", "digitnet.*"]),
     # The real MNIST IDX files travel with the package, so training works offline; so does the
     # piece judge that number reading weighs its cuts with.
-    package_data={"digitnet": ["mnist/*.gz", "mnist/SHA256SUMS", "mnist/README.md", "serving/piece_judge.npz", "serving/pair_reader.npz"]},
+    package_data={"digitnet": ["mnist/*.gz", "mnist/SHA256SUMS", "mnist/README.md", "serving/piece_judge.npz", "serving/pair_reader.npz", "serving/line_reader.tflite"]},
     include_package_data=True,
     install_requires=[
         "tensorflow==2.21.*",

@@ -177,3 +177,23 @@ def test_trains_through_the_loop_resumes_and_exports(tmp_path):
     path = line_reader.save_tflite(model, tmp_path / "line_reader.tflite")
     np.testing.assert_allclose(load_predictor(path)(lines[:3]),
                                model.predict(lines[:3, ..., None].astype(np.float32) / 255.0, verbose=0), atol=1e-5)
+
+
+def test_read_follows_the_line_readers_count(mnist, monkeypatch):
+    """reading.read asks the line reader (here one that always reads two digits) and reads a row of
+    three digits just apart again as two; without it, or with read_lines=False, the three stay."""
+    from digitnet.serving import reading
+
+    ink_photo, _ = make_number(mnist.test_images[[3, 2, 1]], (), np.random.default_rng(0), noise=False, gap=(0.0, 0.0))
+    lines = []
+
+    def two_digits(images):
+        lines.extend(images)
+        return _logits_reading("11")[None]
+
+    monkeypatch.setattr(reading, "line_reader", lambda: None)
+    assert len(reading.read(ink_photo).number) == 3
+    monkeypatch.setattr(reading, "line_reader", lambda: two_digits)
+    assert len(reading.read(ink_photo, read_lines=False).number) == 3 and not lines
+    assert len(reading.read(ink_photo).number) == 2
+    assert len(lines) == 1 and lines[0].shape == line.LINE_SHAPE

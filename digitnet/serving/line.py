@@ -15,6 +15,8 @@ a digit is resized), ink scaled to peak at 255. NumPy only: no TensorFlow.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from digitnet.core.ctc import greedy, log_probability
@@ -55,6 +57,8 @@ def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
 # reader"): "count" reads the row again with the line reader's count of digits wherever the two counts
 # differ; "likelier" keeps that reading only where the line reader finds it likelier than the first.
 RECOUNT_RULES = ("count", "likelier")
+RECOUNT = "count"  # the rule number reading follows
+LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
 
 def number_of(digits) -> str:

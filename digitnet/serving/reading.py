@@ -23,6 +23,7 @@ from PIL import Image
 
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
+from digitnet.serving.line import LINE_READER_FILE, RECOUNT, line_input, recount
 from digitnet.serving.segment import PAIR_READER_FILE, find_digits, load_pair_reader, load_piece_judge
 
 
@@ -106,15 +107,36 @@ def pair_reader():
     return load_pair_reader() if PAIR_READER_FILE.is_file() else None
 
 
-def read(image, model=None, name: str | None = None, judge_pieces: bool = True, read_pairs: bool = True) -> Reading:
+@lru_cache(maxsize=1)
+def line_reader():
+    """The line reader whose count number reading follows where the segmenter's differs
+    (line.LINE_READER_FILE, through LiteRT), or None when there is no such file."""
+    from digitnet.serving.runtimes import load_predictor
+
+    return load_predictor(LINE_READER_FILE) if LINE_READER_FILE.is_file() else None
+
+
+def read(image, model=None, name: str | None = None, judge_pieces: bool = True, read_pairs: bool = True,
+         read_lines: bool = True) -> Reading:
     """The reading of an image (path, Pillow image or array); `name` names it in errors.
     `judge_pieces=False` leaves the cuts of touching digits to the model's confidence and the
     priors alone (without the piece judge); `read_pairs=False` reads every piece as one digit
-    (without the pair reader)."""
+    (without the pair reader); `read_lines=False` keeps the segmenter's count of digits
+    (without the line reader, line.recount)."""
     name = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     predictor = predictor_of(model)
-    digits = find_digits(preprocess.ink_image(grey_of(image, name), name), name, predictor,
-                         piece_judge() if judge_pieces else None, read_pair=pair_reader() if read_pairs else None)
+    ink = preprocess.ink_image(grey_of(image, name), name)
+    settings = {"one_digit": piece_judge() if judge_pieces else None, "read_pair": pair_reader() if read_pairs else None}
+    digits = find_digits(ink, name, predictor, **settings)
+    reader = line_reader() if read_lines else None
+    if reader is not None:
+        try:
+            line = line_input(ink, name)
+        except DataError:
+            line = None
+        if line is not None:
+            digits = recount(digits, reader(line[None])[0],
+                             lambda count: find_digits(ink, name, predictor, count=count, **settings), RECOUNT)
     return Reading(tuple(DigitReading(int(np.argmax(d.probabilities)), float(np.max(d.probabilities)),
                                       tuple(float(p) for p in d.probabilities), tuple(int(v) for v in d.box), d.image)
                          for d in digits))

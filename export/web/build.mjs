@@ -1,7 +1,7 @@
 // Builds dist/: the bundled page, LiteRT's wasm files, the exported TFLite models,
 // dist/models/models.json, the list the page offers (the first is its default), each with the
 // not-a-digit judge's settings for that file, the judge's detector (judge_files.mjs) and number
-// reading's piece judge and pair reader (piece_judge_files.mjs).
+// reading's piece judge and pair reader (piece_judge_files.mjs) and its line reader (a TFLite file).
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,6 +14,7 @@ const dist = process.env.DIGITNET_WEB_DIST || join(here, "dist");
 const savedModels = process.env.DIGITNET_SAVED_MODELS || join(here, "..", "..", "saved_models");
 const pieceJudge = process.env.DIGITNET_PIECE_JUDGE || join(here, "..", "..", "digitnet", "serving", "piece_judge.npz");
 const pairReader = process.env.DIGITNET_PAIR_READER || join(here, "..", "..", "digitnet", "serving", "pair_reader.npz");
+const lineReader = process.env.DIGITNET_LINE_READER || join(here, "..", "..", "digitnet", "serving", "line_reader.tflite");
 // What the page offers, best first: the committee if one is exported, then LeNet (small).
 const OFFER = [
   { name: "committee", title: "Committee", variants: ["int8"] },
@@ -71,6 +72,8 @@ for (const { name, title, variants } of OFFER) {
 }
 if (offered.length === 0) fail(`no TFLite model under ${join(savedModels, "tflite")} (committee/<v> or lenet/<v>)`);
 writeFileSync(join(dist, "models", "models.json"), JSON.stringify(offered, null, 2));
+const lines = existsSync(lineReader);
+if (lines) cpSync(lineReader, join(dist, "models", "line_reader.tflite"));
 
 await build({
   entryPoints: [join(here, "src", "main.js")],
@@ -82,4 +85,5 @@ cpSync(join(here, "node_modules", "@litertjs", "core", "wasm"), join(dist, "wasm
 const judged = judgeSettings ? ` and the judge of ${JSON.parse(readFileSync(join(dist, "models", "judge.json"), "utf8")).source}` : "";
 const pieceJudged = pieces ? `, the piece judge ${pieceJudge}` : "";
 const pairRead = pairs ? `, the pair reader ${pairReader}` : "";
-console.log(`built ${dist} with ${sources.join(", ")}${judged}${pieceJudged}${pairRead}`);
+const lineRead = lines ? `, the line reader ${lineReader}` : "";
+console.log(`built ${dist} with ${sources.join(", ")}${judged}${pieceJudged}${pairRead}${lineRead}`);

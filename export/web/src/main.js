@@ -7,15 +7,19 @@
 // and .bin). With
 // "not a digit" ticked (the default), the judge of digitnet/serving/judge.py (judge.js, on the
 // build's models/judge.json and models/detector.bin) decides whether each piece is a digit at all.
+// Where the build has the line reader (models/line_reader.tflite), the row is also read as one line
+// and the segmenter reads it again with the line reader's count where the two counts differ (line.js).
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
 import { judgeDigit, loadDetector } from "./judge.js";
 import { loadPairReader, loadPieceJudge } from "./piece_judge.js";
+import { LINE_HEIGHT, LINE_WIDTH, lineInput, recount } from "./line.js";
 import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
 import { findDigits } from "./segment.js";
 
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const state = { models: {}, model: null, name: null, detector: null, oneDigit: null, readPair: null, drawing: false, last: null };
+const state = { models: {}, model: null, name: null, detector: null, oneDigit: null, readPair: null, lineReader: null,
+  drawing: false, last: null };
 const judgeBox = document.getElementById("judge");
 
 function clearPad() {
@@ -96,7 +100,26 @@ async function loadWeights(name, load) {
   return load(spec, await weights.arrayBuffer());
 }
 
+// models/line_reader.tflite, or null when the build has none (a 404): the segmenter's count stands.
+async function loadLineReader() {
+  const response = await fetch("models/line_reader.tflite", { method: "HEAD" });
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`models/line_reader.tflite: HTTP ${response.status}`);
+  return loadAndCompile("models/line_reader.tflite", { accelerator: "wasm" });
+}
+
+// One line (lineInput's) -> the line reader's logits (steps rows of 11) and their steps.
+async function readLine(pixels) {
+  const input = new Tensor(Float32Array.from(pixels, (v) => v / 255), [1, LINE_HEIGHT, LINE_WIDTH, 1]);
+  const outputs = await state.lineReader.run(input);
+  const logits = Float32Array.from(outputs[0].toTypedArray());
+  input.delete();
+  outputs.forEach((t) => t.delete());
+  return { logits, steps: logits.length / 11 };
+}
+
 async function loadPieces() {
+  state.lineReader = await loadLineReader();
   state.oneDigit = await loadWeights("piece_judge", loadPieceJudge);
   state.readPair = await loadWeights("pair_reader", loadPairReader);
 }
@@ -153,11 +176,25 @@ async function readCanvas(source) {
   const image = source.getImageData(0, 0, source.canvas.width, source.canvas.height);
   const ink = inkImage(greyFromRGBA(image.data, image.width, image.height), image.width, image.height);
   let milliseconds = 0;
-  const digits = await findDigits(ink, async (pixels) => {
+  const classifyTimed = async (pixels) => {
     const answer = await classify(pixels);
     milliseconds += answer.milliseconds;
     return answer.probabilities;
-  }, state.oneDigit, state.readPair);
+  };
+  let digits = await findDigits(ink, classifyTimed, state.oneDigit, state.readPair);
+  if (state.lineReader !== null) {
+    let line = null;
+    try {
+      line = lineInput(ink);
+    } catch (error) {
+      if (!(error instanceof NoDigit)) throw error;
+    }
+    if (line !== null) {
+      const { logits, steps } = await readLine(line);
+      digits = await recount(digits, logits, steps,
+        (count) => findDigits(ink, classifyTimed, state.oneDigit, state.readPair, count));
+    }
+  }
   return { digits, milliseconds };
 }
 

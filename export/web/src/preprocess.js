@@ -441,7 +441,9 @@ function normalizeStroke(digit) {
   return cropped;
 }
 
-function areaWeights(source, target) {
+// [target x source] weights (row-major): each target pixel averages the source pixels its footprint
+// covers, weighted by the covered fraction (preprocess.py's area_weights).
+export function areaWeights(source, target) {
   const weights = new Float64Array(target * source);
   const ratio = source / target;
   for (let out = 0; out < target; out++) {

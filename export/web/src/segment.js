@@ -5,7 +5,7 @@
 // same 28x28 inputs as Python.
 import {
   anyOf, findDigitBox, grid, inkNoise, labelCells, NoDigit, perCell, roundHalfUp, sumOf, toInput,
-  withoutLines,
+  windowed, withoutLines,
 } from "./preprocess.js";
 import { DETECTOR_LAYERS, FIELD } from "./judge.js";
 
@@ -453,6 +453,46 @@ class Segmenter {
     return path.reverse();
   }
 
+  // bestPath's digits when the number must have `count` of them (a pair counts two), or null when no
+  // run of the units makes that many (segment.py's counted_path: the same order, the same ties).
+  async countedPath(units, groups, height, everything, count) {
+    const candidates = this.candidates(units, groups, height);
+    await this.score([...candidates.values()].map((c) => c.piece), everything);
+    const pairs = this.pairs(candidates, height);
+    const n = units.length;
+    const best = new Map([["0,0", [1.0, [0, false]]]]);  // "end,digits" -> [value, [start, pair]]
+    for (let end = 1; end <= n; end++) {
+      for (let start = 0; start < end; start++) {
+        const candidate = candidates.get(`${start},${end}`);
+        if (candidate === undefined) continue;
+        const pair = pairs.get(candidate.piece.key);
+        let one = this.value(candidate.piece, candidate.joins, height, candidate.alone);
+        if (PAIR_VETO && pair !== undefined) one *= pair[NOT_A_PAIR];
+        const unsure = pair !== undefined && PAIR_SURE && Math.max(...pair.slice(0, NOT_A_PAIR)) <= pair[NOT_A_PAIR];
+        const two = pair !== undefined && !unsure ? Math.max(...pair.slice(0, NOT_A_PAIR)) * DIGIT * DIGIT : null;
+        for (let digits = 0; digits < count; digits++) {
+          const before = best.get(`${start},${digits}`);
+          if (before === undefined) continue;
+          for (const [added, value, isPair] of [[1, one, false], [2, two, true]]) {
+            if (value === null || digits + added > count) continue;
+            const total = before[0] * value;
+            const key = `${end},${digits + added}`;
+            if (total > (best.has(key) ? best.get(key)[0] : -1.0)) best.set(key, [total, [start, isPair]]);
+          }
+        }
+      }
+    }
+    if (!best.has(`${n},${count}`)) return null;
+    const path = [];
+    for (let [end, digits] = [n, count]; end > 0;) {
+      const [start, isPair] = best.get(`${end},${digits}`)[1];
+      const p = candidates.get(`${start},${end}`).piece;
+      path.push({ piece: p, pair: isPair ? pairs.get(p.key) : null });
+      [end, digits] = [start, digits - (isPair ? 2 : 1)];
+    }
+    return path.reverse();
+  }
+
   // The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
   // conditionals (left: P(x, b) over x; right: P(a, x) over x), boxes and inputs the piece's sides of
   // its candidate cut whose sides the classifier reads most surely as a and b (left side's P(a) x right
@@ -498,15 +538,20 @@ class Segmenter {
   }
 
   // The number's digits left to right ({ image, box, probabilities }); null when it holds a single
-  // digit (prepared as one).
-  async digits() {
+  // digit (prepared as one). With `count` (2 or more), the best reading of exactly that many digits
+  // (countedPath); null when the row holds none.
+  async digits(count = null) {
     const { digits: groups, height } = this.row(this.strokesJoined());
     if (groups.length === 0) return null;
     const labels = new Set(groups.flatMap((g) => [...g]));
     const everything = Uint8Array.from(this.labels, (label) => (labels.has(label) ? 1 : 0));
     const units = this.units(groups, height);
-    if (units.length === 1 && !(PAIR_ALONE && this.readPair !== null)) return null;
-    const path = await this.bestPath(units, groups, height, everything);
+    let path;
+    if (count !== null) {
+      path = await this.countedPath(units, groups, height, everything, count);
+      if (path === null) return null;
+    } else if (units.length === 1 && !(PAIR_ALONE && this.readPair !== null)) return null;
+    else path = await this.bestPath(units, groups, height, everything);
     if (path.length === 1 && path[0].pair === null) return null;
     await this.score(path.filter(({ pair }) => pair === null).map(({ piece: p }) => p), everything);
     const found = [];
@@ -523,12 +568,33 @@ class Segmenter {
 // right, bottom] (exclusive), probabilities }; throws NoDigit when there are none. oneDigit: the
 // piece judge (piece_judge.js), or null: the classifier and the priors alone decide the cuts;
 // readPair: the pair reader (piece_judge.js), or null: every piece is read as one digit.
-export async function findDigits(ink, classify, oneDigit = null, readPair = null) {
-  const digits = await new Segmenter(ink, classify, oneDigit, readPair).digits();
-  if (digits !== null) return digits;
+// count: that many digits (1: the ink read as one digit; 2 or more: the best reading of exactly that
+// many, null when the row holds none).
+export async function findDigits(ink, classify, oneDigit = null, readPair = null, count = null) {
+  const segmenter = new Segmenter(ink, classify, oneDigit, readPair);
+  const digits = count !== 1 ? await segmenter.digits(count) : null;
+  if (digits !== null && (count === null || digits.length === count)) return digits;
+  if (count !== null && count !== 1) return null;
   const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
   const image = toInput(digit);
   return [{ image, box: [left, top, right, bottom], probabilities: await classify(image) }];
+}
+
+// The pixels of the row of digits that number reading reads (ink's [rows * cols] 0/1): the cells of
+// its digit groups and their neighbours (line.py's line_input); throws NoDigit when there is none.
+export function rowPixels(ink) {
+  const segmenter = new Segmenter(ink, null);
+  const { digits: groups } = segmenter.row(segmenter.strokesJoined());
+  if (groups.length === 0) throw new NoDigit("no row of digits found");
+  const labels = new Set(groups.flatMap((g) => [...g]));
+  const near = windowed(grid(segmenter.rows, segmenter.cols,
+    Float64Array.from(segmenter.labels, (label) => (labels.has(label) ? 1 : 0))), 1, Math.max);
+  const cell = segmenter.cell;
+  const keep = new Uint8Array(ink.rows * ink.cols);
+  for (let y = 0; y < ink.rows; y++) {
+    for (let x = 0; x < ink.cols; x++) keep[y * ink.cols + x] = near.data[Math.floor(y / cell) * segmenter.cols + Math.floor(x / cell)] ? 1 : 0;
+  }
+  return keep;
 }
 
 // The width of the inputs a detector reads (segment.py's field_width): 28, or a wider field, as its

@@ -1,0 +1,145 @@
+"""The page's line reading (export/web/src/line.js and segment.js's counted readings, run by Node)
+against digitnet/serving/line.py, core/ctc.py and segment.py: the same line images, the same readings
+of a given count (with the piece judge and the pair reader), the same CTC probabilities and the same
+recounted readings for the same logits.
+
+Node has no LiteRT, so the line reader's logits are made here and given to both sides, and both
+classify with the not-a-digit detector's digit classes, as tests/test_web_segment.py does."""
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitnet.core import ctc
+from digitnet.serving import line, preprocess, segment
+from digitnet.serving.judge import default_judge_folder
+from digitnet.serving.reading import grey_of
+from tests.test_web_segment import WEB, PROBABILITY_TOLERANCE, _detector_classify, _number, _touching_numbers
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js"),
+    pytest.mark.skipif(not segment.PIECE_JUDGE_FILE.is_file(), reason="no digitnet/serving/piece_judge.npz"),
+    pytest.mark.skipif(not segment.PAIR_READER_FILE.is_file(), reason="no digitnet/serving/pair_reader.npz"),
+    pytest.mark.skipif(default_judge_folder() is None, reason="no saved_models/not_a_digit/<version>"),
+]
+
+COUNTS = (1, 2, 3, 4, 5)
+STEPS = 64
+
+NODE_RUNNER = """
+import { readFileSync } from "node:fs";
+const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, pairNpz, outDir, inputPath] = process.argv.slice(2);
+const { packTensors, readNpz } = await import(filesModule);
+const { exportPairReader, exportPieceJudge } = await import(pieceFilesModule);
+const { detectorLogits, loadDetector } = await import(`${src}/judge.js`);
+const { loadPairReader, loadPieceJudge } = await import(`${src}/piece_judge.js`);
+const { inkImage } = await import(`${src}/preprocess.js`);
+const { findDigits } = await import(`${src}/segment.js`);
+const { greedy, lineInput, logProbability, recount } = await import(`${src}/line.js`);
+
+const buffer = (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+const { tensors, bytes } = packTensors(readNpz(detectorNpz));
+const detector = loadDetector({ file: detectorNpz, tensors }, buffer(bytes));
+const classify = (pixels) => {
+  const logits = detectorLogits(detector, pixels).slice(0, 10);
+  const top = Math.max(...logits);
+  const exp = logits.map((v) => Math.exp(v - top));
+  const total = exp.reduce((a, b) => a + b, 0);
+  return exp.map((v) => v / total);
+};
+exportPieceJudge(pieceNpz, outDir);
+exportPairReader(pairNpz, outDir);
+const load = (name, loader) => {
+  const spec = JSON.parse(readFileSync(`${outDir}/${name}.json`, "utf8"));
+  return loader(spec, buffer(readFileSync(`${outDir}/${spec.file}`)));
+};
+const [oneDigit, readPair] = [load("piece_judge", loadPieceJudge), load("pair_reader", loadPairReader)];
+const { photos, counts, steps } = JSON.parse(readFileSync(inputPath, "utf8"));
+const numberOf = (digits) => digits.map(({ probabilities: p }) => p.indexOf(Math.max(...p))).join("");
+const out = [];
+for (const { width, height, grey, logits: encoded } of photos) {
+  const ink = inkImage(Float64Array.from(Buffer.from(grey, "base64"), (v) => v / 255), width, height);
+  const raw = Buffer.from(encoded, "base64");
+  const logits = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  const readCount = (count) => findDigits(ink, classify, oneDigit, readPair, count);
+  const counted = {};
+  for (const count of counts) {
+    const digits = await readCount(count);
+    counted[count] = digits === null ? null : digits.map(({ box, probabilities }) => ({ box, probabilities }));
+  }
+  const digits = await findDigits(ink, classify, oneDigit, readPair);
+  const read = greedy(logits, steps);
+  out.push({
+    line: Buffer.from(lineInput(ink)).toString("base64"), counted, read,
+    logp: [read, numberOf(digits)].map((n) => logProbability(logits, steps, n)),
+    recounted: Object.fromEntries(await Promise.all(["count", "likelier"].map(async (rule) =>
+      [rule, numberOf(await recount(digits, logits, steps, readCount, rule))]))),
+  });
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def _logits_reading(number: str, rng: np.random.Generator) -> np.ndarray:
+    """float32 logits [STEPS, 11] whose best path reads `number`, with noise (so ties never decide)."""
+    logits = rng.normal(0, 0.5, (STEPS, 11)).astype(np.float32)
+    logits[:, ctc.BLANK] += 3
+    for index, digit in enumerate(number):
+        logits[6 + 10 * index, int(digit) + 1] += 6
+    return logits
+
+
+def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_path, monkeypatch):
+    detector_npz = default_judge_folder() / "detector.npz"
+    classify = _detector_classify(detector_npz)
+    one_digit, read_pair = segment.load_piece_judge(), segment.load_pair_reader()
+    photos = _touching_numbers(mnist, 6, monkeypatch)  # 3 touching digits each
+    rng = np.random.default_rng(0)
+    # The line reader reads one digit more, as many, and one fewer than the segmenter, by turns.
+    inks = [preprocess.ink_image(grey_of(p, "number"), "number") for p in photos]
+    firsts = [segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair) for ink in inks]
+    readings = ["".join(str(d) for d in rng.integers(0, 10, max(1, len(f) + (1 - k % 3))))
+                for k, f in enumerate(firsts)]
+    logits = [_logits_reading(r, rng) for r in readings]
+    src = tmp_path / "src"
+    shutil.copytree(WEB / "src", src)
+    (src / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "run.mjs").write_text(NODE_RUNNER)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "input.json").write_text(json.dumps({
+        "counts": COUNTS, "steps": STEPS,
+        "photos": [{"width": p.shape[1], "height": p.shape[0], "grey": base64.b64encode(p.tobytes()).decode(),
+                    "logits": base64.b64encode(g.tobytes()).decode()} for p, g in zip(photos, logits)]}))
+    run = subprocess.run(["node", str(tmp_path / "run.mjs"), str(WEB / "judge_files.mjs"),
+                          str(WEB / "piece_judge_files.mjs"), str(src), str(detector_npz),
+                          str(segment.PIECE_JUDGE_FILE), str(segment.PAIR_READER_FILE), str(tmp_path / "out"),
+                          str(tmp_path / "input.json")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    changed = 0
+    for index, (ink, first, page, g) in enumerate(zip(inks, firsts, json.loads(run.stdout), logits)):
+        python_line = line.line_input(ink, "number")
+        page_line = np.frombuffer(base64.b64decode(page["line"]), np.uint8).reshape(line.LINE_SHAPE)
+        np.testing.assert_array_equal(page_line, python_line, err_msg=str(index))
+
+        def read_count(count):
+            return segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair, count=count)
+
+        for count in COUNTS:
+            python, js = read_count(count), page["counted"][str(count)]
+            assert (js is None) == (python is None), (index, count)
+            if python is not None:
+                assert [d["box"] for d in js] == [list(d.box) for d in python], (index, count)
+                np.testing.assert_allclose([d["probabilities"] for d in js], [d.probabilities for d in python],
+                                           rtol=0, atol=PROBABILITY_TOLERANCE)
+        assert page["read"] == ctc.greedy(g) == readings[index]
+        np.testing.assert_allclose(page["logp"], [ctc.log_probability(g, n) for n in (readings[index], _number(first))],
+                                   rtol=1e-9)
+        for rule in line.RECOUNT_RULES:
+            python = line.number_of(line.recount(first, g, read_count, rule))
+            assert page["recounted"][rule] == python, (index, rule)
+            changed += python != _number(first)
+    assert changed >= 1, "no recount changes a reading here: the test checks nothing"
