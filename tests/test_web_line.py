@@ -9,7 +9,6 @@ import base64
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,8 @@ from digitnet.core import ctc
 from digitnet.serving import line, preprocess, segment
 from digitnet.serving.judge import default_judge_folder
 from digitnet.serving.reading import grey_of
-from tests.test_web_segment import WEB, PROBABILITY_TOLERANCE, _detector_classify, _number, _touching_numbers
+from tests.test_web_segment import (NODE_PRELUDE, PROBABILITY_TOLERANCE, WEB, _detector_classify, _number,
+                                    _touching_numbers)
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js"),
@@ -30,27 +30,8 @@ pytestmark = [
 COUNTS = (1, 2, 3, 4, 5)
 STEPS = 64
 
-NODE_RUNNER = """
-import { readFileSync } from "node:fs";
-const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, pairNpz, outDir, inputPath] = process.argv.slice(2);
-const { packTensors, readNpz } = await import(filesModule);
-const { exportPairReader, exportPieceJudge } = await import(pieceFilesModule);
-const { detectorLogits, loadDetector } = await import(`${src}/judge.js`);
-const { loadPairReader, loadPieceJudge } = await import(`${src}/piece_judge.js`);
-const { inkImage } = await import(`${src}/preprocess.js`);
-const { findDigits } = await import(`${src}/segment.js`);
+NODE_RUNNER = NODE_PRELUDE + """
 const { greedy, lineInput, logProbability, recount } = await import(`${src}/line.js`);
-
-const buffer = (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
-const { tensors, bytes } = packTensors(readNpz(detectorNpz));
-const detector = loadDetector({ file: detectorNpz, tensors }, buffer(bytes));
-const classify = (pixels) => {
-  const logits = detectorLogits(detector, pixels).slice(0, 10);
-  const top = Math.max(...logits);
-  const exp = logits.map((v) => Math.exp(v - top));
-  const total = exp.reduce((a, b) => a + b, 0);
-  return exp.map((v) => v / total);
-};
 exportPieceJudge(pieceNpz, outDir);
 exportPairReader(pairNpz, outDir);
 const load = (name, loader) => {

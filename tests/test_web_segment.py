@@ -30,7 +30,8 @@ PROBABILITY_TOLERANCE = 1e-5
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
-NODE_RUNNER = """
+# What both Node runners start with: the sources and files named on the command line, and `classify`.
+NODE_PRELUDE = """
 import { readFileSync } from "node:fs";
 const [filesModule, pieceFilesModule, src, detectorNpz, pieceNpz, pairNpz, outDir, inputPath] = process.argv.slice(2);
 const { packTensors, readNpz } = await import(filesModule);
@@ -50,7 +51,9 @@ const classify = (pixels) => {  // softmax over the detector's ten digit logits
   const total = exp.reduce((a, b) => a + b, 0);
   return exp.map((v) => v / total);
 };
-if (!exportPieceJudge(pieceNpz, outDir)) throw new Error(`no piece judge at ${pieceNpz}`);
+"""
+
+NODE_RUNNER = NODE_PRELUDE + """if (!exportPieceJudge(pieceNpz, outDir)) throw new Error(`no piece judge at ${pieceNpz}`);
 const spec = JSON.parse(readFileSync(`${outDir}/piece_judge.json`, "utf8"));
 const oneDigit = loadPieceJudge(spec, buffer(readFileSync(`${outDir}/${spec.file}`)));
 if (!exportPairReader(pairNpz, outDir)) throw new Error(`no pair reader at ${pairNpz}`);

@@ -126,14 +126,24 @@ def save_detector(model, folder: str | Path) -> Path:
     return save_weights(model, Path(folder) / DETECTOR_FILE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.detector", description=__doc__,
+def run_parser(module: str, description: str, name: str, cache: str, cache_help: str, seed: int, epochs: int,
+               output_help: str = "run folder") -> argparse.ArgumentParser:
+    """The parser of `python -m digitnet.experiments.<module>` (its docstring `description`), a model
+    trained in a run folder from generated data: --output-dir (runs/<name>), --cache, --seed, --epochs
+    and --fresh."""
+    parser = argparse.ArgumentParser(prog=f"python -m digitnet.experiments.{module}", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder; detector.npz is written there")
-    parser.add_argument("--cache", default="runs/reading_sets", help="folder that keeps the generated sets")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--output-dir", default=f"runs/{name}", help=output_help)
+    parser.add_argument("--cache", default=cache, help=cache_help)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = run_parser("detector", __doc__, NAME, "runs/reading_sets", "folder that keeps the generated sets", SEED, EPOCHS,
+                        "run folder; detector.npz is written there")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     result, model = train_detector(args.output_dir, args.cache, args.seed, args.epochs, fresh=args.fresh)

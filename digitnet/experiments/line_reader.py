@@ -24,7 +24,6 @@ resumes like any run's.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -33,7 +32,8 @@ import numpy as np
 from digitnet.core.ctc import MAX_DIGITS, encode
 from digitnet.core.errors import DataError
 from digitnet.data.sources import DigitArrays
-from digitnet.experiments.piece_judge import Mix, cached, run_shards, written_numbers
+from digitnet.experiments.detector import run_parser
+from digitnet.experiments.piece_judge import Mix, cached, sharded_set, train_and_fit, written_numbers
 from digitnet.models.registry import ModelSpec
 from digitnet.serving import preprocess
 from digitnet.serving.line import LINE_SHAPE, line_input
@@ -41,9 +41,8 @@ from digitnet.serving.reading import grey_of
 
 NAME = "line_reader"
 EPOCHS, BATCH, LEARNING_RATE, SEED = 12, 64, 2e-3, 0
-# Numbers written per purpose, in shards of SHARD (piece_judge.written_numbers' seeds).
+# Numbers written per purpose, in piece_judge's shards (piece_judge.written_numbers' seeds).
 NUMBERS = {"train": 40000, "fit": 2000}
-SHARD = 500
 MIX = Mix(coarse=0.2, tight=0.2)
 LINE_KEYS = ("images", "labels")
 TFLITE_FILE = "line_reader.tflite"  # written in the run folder
@@ -98,7 +97,7 @@ def lines_of(written: list) -> dict[str, np.ndarray]:
             "labels": np.stack(labels) if labels else np.zeros((0, MAX_DIGITS), np.int8)}
 
 
-def line_shard(purpose: str, shard: int, count: int = SHARD, mix: Mix = MIX) -> dict[str, np.ndarray]:
+def line_shard(purpose: str, shard: int, count: int, mix: Mix = MIX) -> dict[str, np.ndarray]:
     """The lines of piece_judge.written_numbers(purpose, shard, count, mix)."""
     return lines_of(written_numbers(purpose, shard, count, mix))
 
@@ -117,22 +116,13 @@ def _cached_line_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
 def line_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
              progress=None, mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
     """The lines of `count` numbers (default NUMBERS[purpose]), shard by shard in `jobs` processes."""
-    count = count or NUMBERS[purpose]
-    sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
-    work = [(purpose, shard, size, mix, None if cache_dir is None else str(cache_dir))
-            for shard, size in enumerate(sizes)]
-    shards = run_shards(_cached_line_shard, work, jobs, progress, purpose)
-    return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
+    return sharded_set(_cached_line_shard, purpose, cache_dir, count or NUMBERS[purpose], jobs, progress, mix)
 
 
 def line_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1, progress=None,
               mix: Mix = MIX) -> DigitArrays:
     """Train split: the "train" purpose's lines; test split: the "fit" purpose's."""
-    counts = counts or {}
-    train = line_set("train", cache_dir, counts.get("train"), jobs, progress, mix)
-    test = line_set("fit", cache_dir, counts.get("fit"), jobs, progress, mix)
-    return DigitArrays(*train, *test, source="number_synth lines of reading_sets' 'train' digits; "
-                                            "tested on those of its 'fit' digits")
+    return train_and_fit(line_set, cache_dir, counts, jobs, progress, mix, "number_synth lines")
 
 
 def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
@@ -173,15 +163,10 @@ def save_tflite(model, path: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     from digitnet.models.tasks import SEQUENCE
 
-    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.line_reader", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder; model.keras is written there")
-    parser.add_argument("--cache", default="runs/line_sets", help="folder that keeps the generated lines")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser = run_parser("line_reader", __doc__, NAME, "runs/line_sets", "folder that keeps the generated lines", SEED,
+                        EPOCHS, f"run folder; model.keras and {TFLITE_FILE} are written there")
     parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write the numbers")
-    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     args = parser.parse_args(argv)
     if args.numbers < 1:
         raise DataError(f"--numbers must be a positive whole number, received {args.numbers}")

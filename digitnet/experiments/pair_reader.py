@@ -31,7 +31,6 @@ chosen by the rule in reports/number_reading.md
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import time
@@ -46,7 +45,7 @@ from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import make_number, number_set
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments import piece_judge
-from digitnet.experiments.detector import build_detector, save_weights
+from digitnet.experiments.detector import build_detector, run_parser, save_weights
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.models.registry import ModelSpec
 from digitnet.serving.segment import NOT_A_PAIR, PAIR_CLASSES, WIDEST_FIELD
@@ -265,14 +264,9 @@ def train_pair_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.pair_reader", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder")
-    parser.add_argument("--cache", default="runs/piece_sets", help="folder that keeps the generated pieces")
+    parser = run_parser("pair_reader", __doc__, NAME, "runs/piece_sets", "folder that keeps the generated pieces", SEED,
+                        EPOCHS)
     parser.add_argument("--save", required=True, help="where the weights go (.npz)")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
     parser.add_argument("--pairs", type=int, default=PAIR_NUMBERS["train"],
                         help="two-digit numbers with touching neighbours learnt from (the first shards are the same)")

@@ -33,7 +33,6 @@ is chosen by the rule in reports/number_reading.md
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from digitnet.core.errors import DataError
 from digitnet.data.coarse import coarse
 from digitnet.data.number_synth import number_set
 from digitnet.data.sources import DigitArrays
-from digitnet.experiments.detector import build_detector, save_weights
+from digitnet.experiments.detector import build_detector, run_parser, save_weights
 from digitnet.experiments.reading_sets import split_digits
 from digitnet.models.registry import ModelSpec
 from digitnet.serving import preprocess, segment
@@ -263,22 +262,34 @@ def piece_set(purpose: str, cache_dir: str | Path | None, count: int | None = No
               progress=None, mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
     """The candidates of `count` numbers (default NUMBERS[purpose]), shard by shard (in `jobs`
     processes), each shard kept in `cache_dir`: an interrupted run keeps its finished shards."""
-    count = count or NUMBERS[purpose]
+    return sharded_set(_cached_shard, purpose, cache_dir, count or NUMBERS[purpose], jobs, progress, mix)
+
+
+def sharded_set(cached_shard, purpose: str, cache_dir: str | Path | None, count: int, jobs: int = 1, progress=None,
+                mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
+    """cached_shard((purpose, shard, size, mix, cache_dir)) -> (images, labels) for each shard of SHARD of
+    `count` numbers (in `jobs` processes), concatenated."""
     sizes = [min(SHARD, count - start) for start in range(0, count, SHARD)]
     work = [(purpose, shard, size, mix, None if cache_dir is None else str(cache_dir))
             for shard, size in enumerate(sizes)]
-    shards = run_shards(_cached_shard, work, jobs, progress, purpose)
+    shards = run_shards(cached_shard, work, jobs, progress, purpose)
     return np.concatenate([images for images, _ in shards]), np.concatenate([labels for _, labels in shards])
 
 
 def piece_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1,
                progress=None, mix: Mix = MIX) -> DigitArrays:
     """Train split: the "train" purpose's pieces; test split: the "fit" purpose's."""
+    return train_and_fit(piece_set, cache_dir, counts, jobs, progress, mix, "number_synth candidates")
+
+
+def train_and_fit(make_set, cache_dir: str | None, counts: dict[str, int] | None, jobs: int, progress, mix: Mix,
+                  what: str) -> DigitArrays:
+    """make_set(purpose, cache_dir, count, jobs, progress, mix) of the "train" purpose as the train split,
+    of the "fit" purpose as the test split (`counts`: their counts, default make_set's)."""
     counts = counts or {}
-    train = piece_set("train", cache_dir, counts.get("train"), jobs, progress, mix)
-    test = piece_set("fit", cache_dir, counts.get("fit"), jobs, progress, mix)
-    return DigitArrays(*train, *test, source="number_synth candidates of reading_sets' 'train' digits; "
-                                            "tested on those of its 'fit' digits")
+    train = make_set("train", cache_dir, counts.get("train"), jobs, progress, mix)
+    test = make_set("fit", cache_dir, counts.get("fit"), jobs, progress, mix)
+    return DigitArrays(*train, *test, source=f"{what} of reading_sets' 'train' digits; tested on those of its 'fit' digits")
 
 
 def train_piece_judge(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
@@ -304,15 +315,10 @@ def save_piece_judge(model, path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.piece_judge", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=f"runs/{NAME}", help="run folder")
-    parser.add_argument("--cache", default="runs/piece_sets", help="folder that keeps the generated pieces")
+    parser = run_parser("piece_judge", __doc__, NAME, "runs/piece_sets", "folder that keeps the generated pieces", SEED,
+                        EPOCHS)
     parser.add_argument("--save", default=str(segment.PIECE_JUDGE_FILE),
                         help="where the weights go (default: the file number reading loads)")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--fresh", action="store_true", help="start over: move an earlier run in --output-dir aside")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write and cut the numbers")
     parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
     parser.add_argument("--coarse", type=float, default=MIX.coarse,
