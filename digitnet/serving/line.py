@@ -52,12 +52,11 @@ def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
     return np.round(np.clip(line / peak if peak > 0 else line, 0, 1) * 255).astype(np.uint8)
 
 
-
 # How a line reader's count may change the segmenter's reading (reports/number_reading.md, "The line
 # reader"): "count" reads the row again with the line reader's count of digits wherever the two counts
 # differ; "likelier" keeps that reading only where the line reader finds it likelier than the first.
 RECOUNT_RULES = ("count", "likelier")
-RECOUNT = "count"  # the rule number reading follows
+RECOUNT = "count"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
 LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
 
