@@ -58,6 +58,6 @@ def log_probability(logits: np.ndarray, number: str) -> float:
     skip = np.array([s >= 2 and labels[s] != BLANK and labels[s] != labels[s - 2] for s in range(states)])
     for step in range(1, len(log_p)):
         before = np.concatenate([[-np.inf], alpha[:-1]])
-        two_before = np.where(skip, np.concatenate([[-np.inf, -np.inf], alpha[:-2]]), -np.inf)
+        two_before = np.where(skip, np.concatenate([[-np.inf, -np.inf], alpha[:-2]])[:states], -np.inf)
         alpha = np.logaddexp(np.logaddexp(alpha, before), two_before) + log_p[step, labels]
     return float(np.logaddexp(alpha[-1], alpha[-2]) if states > 1 else alpha[-1])

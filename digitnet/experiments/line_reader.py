@@ -46,8 +46,8 @@ NUMBERS = {"train": 40000, "fit": 2000}
 MIX = Mix(coarse=0.2, tight=0.2)
 LINE_KEYS = ("images", "labels")
 TFLITE_FILE = "line_reader.tflite"  # written in the run folder
-# The model: convolutions of WIDTHS channels (each block halves the rows; the first two halve the
-# columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
+# The model: convolutions of WIDTHS channels (the blocks pool the 32 rows to 16, 8, 4 and 1; the first
+# two halve the columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
 WIDTHS, STEPS, STEP_UNITS = (16, 32, 48, 64), LINE_SHAPE[1] // 4, 128
 
 

@@ -91,7 +91,7 @@ def all_readings(inks: list[np.ndarray], model: str, line_reader: str, jobs: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.line_selection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--line-reader", required=True, help="the line reader's .tflite (or .keras) file")
+    parser.add_argument("--line-reader", required=True, help="the line reader's .tflite file")
     parser.add_argument("--model", help="the digit classifier (default: the reference model predict uses)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     parser.add_argument("--jobs", type=int, default=1, help="processes that read the numbers")
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, DRAW)
     guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], DRAW),
               ALONE: alone_set(args.limit or GUARDS[ALONE], DRAW)}
+    _load_readers(model, args.line_reader)  # a file that does not load is one error here, not in every worker
     print(f"sets drawn ({time.perf_counter() - started:.0f} s)", flush=True)
     scores = {}
     for name, numbers in {**sets, **guards}.items():

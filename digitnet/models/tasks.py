@@ -61,7 +61,7 @@ def ctc_loss(labels, logits):
 
 
 def _whole_lines(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The share of lines whose best-path reading (serving/line.py's greedy) is their whole number."""
+    """The share of lines whose best-path reading (core/ctc.py's greedy) is their whole number."""
     return float(np.mean([greedy(row) == decode(label) for row, label in zip(logits, labels)]))
 
 
