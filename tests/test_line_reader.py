@@ -140,6 +140,13 @@ def test_recount_takes_the_line_readers_count():
     fours = lambda count: [_Digit(4)] * count  # noqa: E731
     assert line.number_of(line.recount(eights, _logits_reading("888"), fours, "likelier")) == "88"
     assert line.number_of(line.recount(eights, _logits_reading("888"), fours, "count")) == "444"
+    # "likelier-2": as "likelier", but a row the segmenter reads as one digit or none keeps its reading.
+    one = [_Digit(4)]
+    assert line.number_of(line.recount(one, _logits_reading("43"), fours, "likelier")) == "44"
+    assert line.number_of(line.recount(one, _logits_reading("43"), fours, "likelier-2")) == "4"
+    assert line.number_of(line.recount([], _logits_reading("43"), fours, "likelier-2")) == ""
+    assert line.number_of(line.recount(digits, _logits_reading("491"), read_count, "likelier-2")) == "431"
+    assert line.number_of(line.recount(eights, _logits_reading("888"), fours, "likelier-2")) == "88"
     with pytest.raises(ValueError, match="'often'"):
         line.recount(eights, _logits_reading("1"), read_count, "often")
 

@@ -31,7 +31,7 @@ COUNTS = (1, 2, 3, 4, 5)
 STEPS = 64
 
 NODE_RUNNER = NODE_PRELUDE + """
-const { greedy, lineInput, logProbability, recount } = await import(`${src}/line.js`);
+const { greedy, lineInput, logProbability, recount, RECOUNT_RULES } = await import(`${src}/line.js`);
 exportPieceJudge(pieceNpz, outDir);
 exportPairReader(pairNpz, outDir);
 const load = (name, loader) => {
@@ -57,7 +57,7 @@ for (const { width, height, grey, logits: encoded } of photos) {
   out.push({
     line: Buffer.from(lineInput(ink)).toString("base64"), counted, read,
     logp: [read, numberOf(digits)].map((n) => logProbability(logits, steps, n)),
-    recounted: Object.fromEntries(await Promise.all(["count", "likelier"].map(async (rule) =>
+    recounted: Object.fromEntries(await Promise.all(RECOUNT_RULES.map(async (rule) =>
       [rule, numberOf(await recount(digits, logits, steps, readCount, rule))]))),
   });
 }

@@ -1,5 +1,5 @@
-"""The rule of reports/number_reading.md ("The line reader") that chooses whether and how number
-reading uses the line reader's count, as code.
+"""The rules of reports/number_reading.md ("The line reader's count" and "The line reader's count
+in numbers") that choose whether and how number reading uses the line reader's count, as code.
 
 Candidates, simplest first:
 
@@ -8,18 +8,23 @@ Candidates, simplest first:
 - "count": where the line reader's best path reads K >= 1 digits and the segmenter's reading has
   another count, the segmenter's best reading of exactly K digits (serving/line.py's recount),
 - "likelier": the same, kept only where the line reader finds the new reading likelier than the
-  first (its CTC probability).
+  first (its CTC probability),
+- "likelier-2": "likelier" only where the segmenter reads two or more digits.
 
-They read the piece judge rule's four sets in a draw of their own (piece_judge_selection.DRAWS
-"line": validation digits only, three times the small draw's sizes) and PENCIL_PHOTOS single
+Each rule has its draw and its candidates (RULES): "line" compares the first three, "line2" (drawn
+after "line" had been looked at) the segmenter and "likelier-2". A draw holds the piece judge rule's
+four sets (piece_judge_selection.DRAWS: validation digits only, three times the small draw's sizes)
+and PENCIL_PHOTOS single
 validation digits photographed in pencil (strokes that break apart: one digit must stay one) with
 the reference model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
 (--letters, --alone) guard it as they guard the segmenter's settings (choose_guarded): the highest
 total wins unless the segmenter's reading is within the draw's tie, and a winner that reads more
 than the tie fewer letter numbers right or non-digits kept whole gives way to it.
 
-    python -m digitnet.experiments.line_selection --line-reader runs/line_reader/line_reader.tflite \\
+    python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
+    python -m digitnet.experiments.line_selection --draw line2 --line-reader runs/line_reader/line_reader.tflite \\
+        --jobs 2 --output reports/line_selection_numbers.json
 """
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ from digitnet.serving.segment import find_digits, load_piece_judge
 
 SEGMENTER = "segmenter"
 CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
-DRAW = "line"
+RULES = {"line": (SEGMENTER, "count", "likelier"), "line2": (SEGMENTER, "likelier-2")}  # draw -> its candidates
 GUARDS = {LETTERS: 600, ALONE: 900}
 PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted in the total
 
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digitnet.experiments.line_selection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--line-reader", required=True, help="the line reader's .tflite file")
+    parser.add_argument("--draw", choices=sorted(RULES), required=True, help="the rule's draw (RULES)")
     parser.add_argument("--model", help="the digit classifier (default: the reference model predict uses)")
     parser.add_argument("--output", help="a JSON file for the counts and the choice")
     parser.add_argument("--jobs", type=int, default=1, help="processes that read the numbers")
@@ -101,28 +107,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model = str(args.model or default_model()[0])
     limit = dict.fromkeys(("4 digits", "2-6 digits", "one digit", "low resolution"), args.limit) if args.limit else None
-    sets = validation_sets(limit, draw=DRAW)
-    sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, DRAW)
-    guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], DRAW),
-              ALONE: alone_set(args.limit or GUARDS[ALONE], DRAW)}
+    draw, candidates = args.draw, RULES[args.draw]
+    sets = validation_sets(limit, draw=draw)
+    sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, draw)
+    guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], draw),
+              ALONE: alone_set(args.limit or GUARDS[ALONE], draw)}
     _load_readers(model, args.line_reader)  # a file that does not load is one error here, not in every worker
     print(f"sets drawn ({time.perf_counter() - started:.0f} s)", flush=True)
     scores = {}
     for name, numbers in {**sets, **guards}.items():
         scored = kept_whole if name == ALONE else read_right
         found = all_readings([ink for ink, _ in numbers], model, args.line_reader, args.jobs)
-        scores[name] = {c: sum(scored(read[c], number) for read, (_, number) in zip(found, numbers)) for c in CANDIDATES}
+        scores[name] = {c: sum(scored(read[c], number) for read, (_, number) in zip(found, numbers)) for c in candidates}
         print(f"{name} ({len(numbers)}): " + ", ".join(f"{c} {n}" for c, n in scores[name].items())
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
-    totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in CANDIDATES}
-    tie = DRAWS[DRAW].tie
+    totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in candidates}
+    tie = DRAWS[draw].tie
     chosen = None if args.limit else choose_guarded(totals, scores[LETTERS], scores[ALONE], tie=tie)
     print("totals: " + ", ".join(f"{c} {n}" for c, n in totals.items())
           + (f"; chosen: {chosen}" if chosen else " (--limit: no choice)"))
     if args.output:
         write_json(Path(args.output), {
             "sets": {name: len(numbers) for name, numbers in {**sets, **guards}.items()},
-            "draw": DRAW, "model": str(model), "line_reader": args.line_reader, "scores": scores,
+            "draw": draw, "model": str(model), "line_reader": args.line_reader, "scores": scores,
             "totals": totals, "tie": tie, "chosen": chosen,
             "rule": f"highest total; a tie within {tie} goes to '{SEGMENTER}'; a winner scoring over {tie} less "
                     f"on {LETTERS} or {ALONE} gives way to '{SEGMENTER}'"})

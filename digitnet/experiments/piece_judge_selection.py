@@ -114,7 +114,10 @@ DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 70
                        15, 7411, 7511, LARGE_TIE, 7621),
          # Drawn for the line reader's rule (experiments/line_selection.py), after "large" had been looked at.
          "line": Draw(3, {"4 digits": 7031, "2-6 digits": 7032, "one digit": 7033, "low resolution": 7231},
-                      35, 7431, 7531, LARGE_TIE, 7631)}
+                      35, 7431, 7531, LARGE_TIE, 7631),
+         # Drawn for the line reader's second rule, after "line" had been looked at.
+         "line2": Draw(3, {"4 digits": 7041, "2-6 digits": 7042, "one digit": 7043, "low resolution": 7241},
+                       45, 7441, 7541, LARGE_TIE, 7641)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,

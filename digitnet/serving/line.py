@@ -54,8 +54,10 @@ def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
 
 # How a line reader's count may change the segmenter's reading (reports/number_reading.md, "The line
 # reader"): "count" reads the row again with the line reader's count of digits wherever the two counts
-# differ; "likelier" keeps that reading only where the line reader finds it likelier than the first.
-RECOUNT_RULES = ("count", "likelier")
+# differ; "likelier" keeps that reading only where the line reader finds it likelier than the first;
+# "likelier-2" is "likelier" only where the segmenter reads two or more digits (a row it reads as one
+# digit or none, a lone letter among them, keeps its reading).
+RECOUNT_RULES = ("count", "likelier", "likelier-2")
 RECOUNT = "count"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
 LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
@@ -72,11 +74,11 @@ def recount(digits: list, logits: np.ndarray, read_count, rule: str = "count") -
     if rule not in RECOUNT_RULES:
         raise ValueError(f"rule must be one of {', '.join(RECOUNT_RULES)}; received {rule!r}")
     count = len(greedy(logits))
-    if count == 0 or count == len(digits):
+    if count == 0 or count == len(digits) or (rule == "likelier-2" and len(digits) < 2):
         return digits
     other = read_count(count)
     if other is None:
         return digits
-    if rule == "likelier" and log_probability(logits, number_of(other)) <= log_probability(logits, number_of(digits)):
+    if rule != "count" and log_probability(logits, number_of(other)) <= log_probability(logits, number_of(digits)):
         return digits
     return other

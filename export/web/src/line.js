@@ -9,7 +9,7 @@ export const LINE_HEIGHT = 32;
 export const LINE_WIDTH = 256;
 const MARGIN = 2;
 const BLANK = 0;
-export const RECOUNT_RULES = ["count", "likelier"];
+export const RECOUNT_RULES = ["count", "likelier", "likelier-2"];
 export const RECOUNT = "count";
 
 // numpy's round (and Python's): half to even.
@@ -130,10 +130,10 @@ const numberOf = (digits) => digits.map(({ probabilities }) => {
 export async function recount(digits, logits, steps, readCount, rule = RECOUNT) {
   if (!RECOUNT_RULES.includes(rule)) throw new Error(`rule must be one of ${RECOUNT_RULES}; received ${rule}`);
   const count = greedy(logits, steps).length;
-  if (count === 0 || count === digits.length) return digits;
+  if (count === 0 || count === digits.length || (rule === "likelier-2" && digits.length < 2)) return digits;
   const other = await readCount(count);
   if (other === null) return digits;
-  if (rule === "likelier" &&
+  if (rule !== "count" &&
       logProbability(logits, steps, numberOf(other)) <= logProbability(logits, steps, numberOf(digits))) return digits;
   return other;
 }
