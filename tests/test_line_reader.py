@@ -105,6 +105,38 @@ def test_a_reading_of_its_own_count_is_the_reading_and_other_counts_are_that_man
     assert segment.find_digits(ink, "number", classify, judge, count=40) is None
 
 
+def test_a_segmenter_read_again_reads_as_a_new_one_and_classifies_only_new_pieces(mnist):
+    """reading.read recounts with the segmenter that read the row first: its second reading (another
+    count) is a fresh segmenter's, and the pieces both readings share are classified once."""
+    from digitnet.serving.reading import pair_reader, piece_judge, predictor_of
+
+    model = predictor_of(None)
+    classified = []
+
+    def classify(images):
+        classified.append(len(images))
+        return model(images)
+
+    ink, _ = _number_ink(mnist, [3, 8, 1, 5], gap=-1.0)
+    settings = {"one_digit": piece_judge(), "read_pair": pair_reader()}
+    found = {}
+    for count in (3, 2, 5):
+        classified.clear()
+        fresh = segment.Segmenter(ink, "number", classify, **settings).find(count)
+        alone = sum(classified)
+        segmenter = segment.Segmenter(ink, "number", classify, **settings)
+        first = segmenter.find()
+        classified.clear()
+        again = segmenter.find(count)
+        assert (again is None) == (fresh is None), count
+        found[count] = again
+        if fresh is not None:
+            assert [d.box for d in again] == [d.box for d in fresh], count
+            np.testing.assert_array_equal([d.probabilities for d in again], [d.probabilities for d in fresh])
+        assert sum(classified) < alone / 4, (count, sum(classified), alone)
+    assert len(first) == 4 and [len(found[count]) for count in (3, 2, 5)] == [3, 2, 5]
+
+
 class _Digit:
     def __init__(self, digit):
         self.probabilities = np.eye(10)[digit]

@@ -46,19 +46,22 @@ for (const { width, height, grey, logits: encoded } of photos) {
   const ink = inkImage(Float64Array.from(Buffer.from(grey, "base64"), (v) => v / 255), width, height);
   const raw = Buffer.from(encoded, "base64");
   const logits = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-  const readCount = (count) => findDigits(ink, classify, oneDigit, readPair, count);
+  // As the page reads (main.js): one segmenter reads the number, makes its line and reads it again.
+  const segmenter = new Segmenter(ink, classify, oneDigit, readPair);
+  const digits = await segmenter.find();
+  const readCount = (count) => segmenter.find(count);
   const counted = {};
   for (const count of counts) {
-    const digits = await readCount(count);
-    counted[count] = digits === null ? null : digits.map(({ box, probabilities }) => ({ box, probabilities }));
+    const found = await readCount(count);
+    counted[count] = found === null ? null : found.map(({ box, probabilities }) => ({ box, probabilities }));
   }
-  const digits = await findDigits(ink, classify, oneDigit, readPair);
   const read = greedy(logits, steps);
+  const recounted = {};
+  for (const rule of RECOUNT_RULES) recounted[rule] = numberOf(await recount(digits, logits, steps, readCount, rule));
   out.push({
-    line: Buffer.from(lineInput(ink)).toString("base64"), counted, read,
+    line: Buffer.from(lineInput(ink, segmenter)).toString("base64"), counted, read,
     logp: [read, numberOf(digits)].map((n) => logProbability(logits, steps, n)),
-    recounted: Object.fromEntries(await Promise.all(RECOUNT_RULES.map(async (rule) =>
-      [rule, numberOf(await recount(digits, logits, steps, readCount, rule))]))),
+    recounted,
   });
 }
 process.stdout.write(JSON.stringify(out));

@@ -39,7 +39,7 @@ const { exportPairReader, exportPieceJudge } = await import(pieceFilesModule);
 const { detectorLogits, loadDetector } = await import(`${src}/judge.js`);
 const { loadPairReader, loadPieceJudge } = await import(`${src}/piece_judge.js`);
 const { inkImage } = await import(`${src}/preprocess.js`);
-const { findDigits } = await import(`${src}/segment.js`);
+const { findDigits, Segmenter } = await import(`${src}/segment.js`);
 
 const buffer = (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
 const { tensors, bytes } = packTensors(readNpz(detectorNpz));

@@ -31,7 +31,12 @@ LINE_SHAPE = (LINE_HEIGHT, LINE_WIDTH)
 def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
     """preprocess.ink_image's ink [H, W] -> the line uint8 [LINE_HEIGHT, LINE_WIDTH] of its row of digits.
     Raises DataError when the segmenter finds no row of digits in it."""
-    segmenter = Segmenter(ink, name, None)
+    return line_of(Segmenter(ink, name, None))
+
+
+def line_of(segmenter: Segmenter) -> np.ndarray:
+    """line_input of a segmenter's ink (the row it reads: one segmenter serves the reading and its line)."""
+    ink, name = segmenter.ink, segmenter.name
     groups, _ = segmenter.row(segmenter.strokes_joined())
     if not groups:
         raise DataError(f"{name}: no row of digits found")

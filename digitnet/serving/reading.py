@@ -23,8 +23,8 @@ from PIL import Image
 
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
-from digitnet.serving.line import LINE_READER_FILE, RECOUNT, line_input, recount
-from digitnet.serving.segment import PAIR_READER_FILE, find_digits, load_pair_reader, load_piece_judge
+from digitnet.serving.line import LINE_READER_FILE, RECOUNT, line_of, recount
+from digitnet.serving.segment import PAIR_READER_FILE, Segmenter, load_pair_reader, load_piece_judge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,17 +126,17 @@ def read(image, model=None, name: str | None = None, judge_pieces: bool = True, 
     name = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     predictor = predictor_of(model)
     ink = preprocess.ink_image(grey_of(image, name), name)
-    settings = {"one_digit": piece_judge() if judge_pieces else None, "read_pair": pair_reader() if read_pairs else None}
-    digits = find_digits(ink, name, predictor, **settings)
+    segmenter = Segmenter(ink, name, predictor, one_digit=piece_judge() if judge_pieces else None,
+                          read_pair=pair_reader() if read_pairs else None)
+    digits = segmenter.find()
     reader = line_reader() if read_lines else None
     if reader is not None:
         try:
-            line = line_input(ink, name)
+            line = line_of(segmenter)
         except DataError:
             line = None
         if line is not None:
-            digits = recount(digits, reader(line[None])[0],
-                             lambda count: find_digits(ink, name, predictor, count=count, **settings), RECOUNT)
+            digits = recount(digits, reader(line[None])[0], segmenter.find, RECOUNT)
     return Reading(tuple(DigitReading(int(np.argmax(d.probabilities)), float(np.max(d.probabilities)),
                                       tuple(float(p) for p in d.probabilities), tuple(int(v) for v in d.box), d.image)
                          for d in digits))

@@ -152,6 +152,7 @@ class Segmenter:
         rows, cols = self.labels.shape
         # The edges parts lie between: each a column per grid row; 0 and 1 are the grid's sides.
         self.edges = [np.zeros(rows, dtype=np.int64), np.full(rows, cols, dtype=np.int64)]
+        self.edge_index = {edge.tobytes(): index for index, edge in enumerate(self.edges)}
         self.masks: dict[Piece, np.ndarray] = {}
         self.prepared: dict[Piece, tuple[np.ndarray, tuple[int, ...]] | None] = {}
         self.crops: dict[Piece, np.ndarray] = {}  # each prepared piece's cropped ink (find_digit_box's)
@@ -397,9 +398,13 @@ class Segmenter:
         return found
 
     def edge(self, path: np.ndarray) -> int:
-        """The index of a new edge (a column per grid row) in `edges`."""
-        self.edges.append(path)
-        return len(self.edges) - 1
+        """The index of the edge `path` (a column per grid row) in `edges`, added when it is new (so that
+        a second reading of the same ink meets the same pieces, already prepared and scored)."""
+        key = path.astype(np.int64).tobytes()
+        if key not in self.edge_index:
+            self.edge_index[key] = len(self.edges)
+            self.edges.append(path)
+        return self.edge_index[key]
 
     def group_box(self, group: set) -> tuple[int, int, int, int]:
         labels = list(group)
@@ -648,6 +653,22 @@ class Segmenter:
         return found
 
 
+    def find(self, count: int | None = None) -> list[Digit] | None:
+        """find_digits of this segmenter's ink and settings. A second call (another `count`) reuses
+        the pieces the first one prepared and scored."""
+        digits = self.digits(count) if count != 1 else None
+        if digits is not None and (count is None or len(digits) == count):
+            return digits
+        if count is not None and count != 1:
+            return None
+        digit, (top, bottom, left, right) = preprocess.find_digit_box(self.ink, self.name)
+        image = preprocess.to_input(digit)
+        probabilities = np.asarray(self.classify(image[None]))
+        if probabilities.ndim != 2 or probabilities.shape[1] != 10:
+            raise DataError(f"the model is not a classifier (its output has shape {list(probabilities.shape)})")
+        return [Digit(image, (left, top, right, bottom), probabilities[0])]
+
+
 def load_piece_judge(path: str | Path = PIECE_JUDGE_FILE) -> OneDigit | None:
     """The piece judge at `path` (experiments/piece_judge.py trains it) as P(one whole digit)
     per input, or None when there is no such file."""
@@ -715,16 +736,5 @@ def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDi
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE),
     `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO), `pair_sure` (PAIR_SURE), `arcs` (ARCS) and
     `tall_row` (TALL_ROW): other values only to compare them."""
-    segmenter = Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
-                          wide_alone, pair_veto, pair_sure, arcs, tall_row)
-    digits = segmenter.digits(count) if count != 1 else None
-    if digits is not None and (count is None or len(digits) == count):
-        return digits
-    if count is not None and count != 1:
-        return None
-    digit, (top, bottom, left, right) = preprocess.find_digit_box(ink, name)
-    image = preprocess.to_input(digit)
-    probabilities = np.asarray(classify(image[None]))
-    if probabilities.ndim != 2 or probabilities.shape[1] != 10:
-        raise DataError(f"the model is not a classifier (its output has shape {list(probabilities.shape)})")
-    return [Digit(image, (left, top, right, bottom), probabilities[0])]
+    return Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
+                     wide_alone, pair_veto, pair_sure, arcs, tall_row).find(count)

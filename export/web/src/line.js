@@ -20,10 +20,11 @@ function roundHalfEven(x) {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-// ink (inkImage's grid) -> the line, Uint8Array(LINE_HEIGHT * LINE_WIDTH); throws NoDigit when there
+// ink (inkImage's grid) -> the line, Uint8Array(LINE_HEIGHT * LINE_WIDTH), of the row that segmenter
+// (segment.js's, optional: a new one) reads in it; throws NoDigit when there
 // is no row of digits.
-export function lineInput(ink) {
-  const keep = rowPixels(ink);
+export function lineInput(ink, segmenter = undefined) {
+  const keep = rowPixels(ink, segmenter);
   let [top, bottom, left, right] = [ink.rows, 0, ink.cols, 0];
   for (let y = 0; y < ink.rows; y++) {
     for (let x = 0; x < ink.cols; x++) {

@@ -14,7 +14,7 @@ import { judgeDigit, loadDetector } from "./judge.js";
 import { loadPairReader, loadPieceJudge } from "./piece_judge.js";
 import { LINE_HEIGHT, LINE_WIDTH, lineInput, recount } from "./line.js";
 import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
-import { findDigits } from "./segment.js";
+import { Segmenter } from "./segment.js";
 
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -181,18 +181,18 @@ async function readCanvas(source) {
     milliseconds += answer.milliseconds;
     return answer.probabilities;
   };
-  let digits = await findDigits(ink, classifyTimed, state.oneDigit, state.readPair);
+  const segmenter = new Segmenter(ink, classifyTimed, state.oneDigit, state.readPair);
+  let digits = await segmenter.find();
   if (state.lineReader !== null) {
     let line = null;
     try {
-      line = lineInput(ink);
+      line = lineInput(ink, segmenter);
     } catch (error) {
       if (!(error instanceof NoDigit)) throw error;
     }
     if (line !== null) {
       const { logits, steps } = await readLine(line);
-      digits = await recount(digits, logits, steps,
-        (count) => findDigits(ink, classifyTimed, state.oneDigit, state.readPair, count));
+      digits = await recount(digits, logits, steps, (count) => segmenter.find(count));
     }
   }
   return { digits, milliseconds };

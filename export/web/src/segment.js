@@ -56,7 +56,7 @@ function median(values) {
 const piece = (parts) => ({ parts, key: parts.map((p) => `${p.labels.join(",")}|${p.left}|${p.right}`).sort().join(";") });
 const part = (labels, left, right) => ({ labels, left, right });
 
-class Segmenter {
+export class Segmenter {
   // ink: inkImage's grid; classify: async (Uint8Array(784)) -> probabilities (10 numbers);
   // oneDigit (the piece judge, optional): (Uint8Array(784)[]) -> P(one whole digit) of each input;
   // readPair (the pair reader, optional): (Uint8Array(28 * readPair.width)[]) -> PAIR_CLASSES probabilities
@@ -562,6 +562,17 @@ class Segmenter {
     found.sort((a, b) => (a.box[0] + a.box[2]) - (b.box[0] + b.box[2]));  // stable, as Python's sort
     return found.length <= 1 ? null : found;
   }
+
+  // findDigits of this segmenter's ink and settings; a second call (another count) reuses the pieces
+  // the first one prepared and scored.
+  async find(count = null) {
+    const digits = count !== 1 ? await this.digits(count) : null;
+    if (digits !== null && (count === null || digits.length === count)) return digits;
+    if (count !== null && count !== 1) return null;
+    const { digit, box: [top, bottom, left, right] } = findDigitBox(this.ink);
+    const image = toInput(digit);
+    return [{ image, box: [left, top, right, bottom], probabilities: await this.classify(image) }];
+  }
 }
 
 // ink (inkImage's grid) -> the digits left to right, each { image: Uint8Array(784), box: [left, top,
@@ -571,19 +582,13 @@ class Segmenter {
 // count: that many digits (1: the ink read as one digit; 2 or more: the best reading of exactly that
 // many, null when the row holds none).
 export async function findDigits(ink, classify, oneDigit = null, readPair = null, count = null) {
-  const segmenter = new Segmenter(ink, classify, oneDigit, readPair);
-  const digits = count !== 1 ? await segmenter.digits(count) : null;
-  if (digits !== null && (count === null || digits.length === count)) return digits;
-  if (count !== null && count !== 1) return null;
-  const { digit, box: [top, bottom, left, right] } = findDigitBox(ink);
-  const image = toInput(digit);
-  return [{ image, box: [left, top, right, bottom], probabilities: await classify(image) }];
+  return new Segmenter(ink, classify, oneDigit, readPair).find(count);
 }
 
 // The pixels of the row of digits that number reading reads (ink's [rows * cols] 0/1): the cells of
-// its digit groups and their neighbours (line.py's line_input); throws NoDigit when there is none.
-export function rowPixels(ink) {
-  const segmenter = new Segmenter(ink, null);
+// its digit groups and their neighbours (line.py's line_of); throws NoDigit when there is none.
+// segmenter: the one that reads the ink (one segmenter serves the reading and its line).
+export function rowPixels(ink, segmenter = new Segmenter(ink, null)) {
   const { digits: groups } = segmenter.row(segmenter.strokesJoined());
   if (groups.length === 0) throw new NoDigit("no row of digits found");
   const labels = new Set(groups.flatMap((g) => [...g]));
