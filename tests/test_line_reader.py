@@ -19,7 +19,7 @@ def _collapse(path) -> str:
     out, previous = [], None
     for k in path:
         if k != previous and k != ctc.BLANK:
-            out.append(str(k - 1))
+            out.append("?" if k == 11 else str(k - 1))  # class 11: ink that is no digit
         previous = k
     return "".join(out)
 
@@ -27,6 +27,7 @@ def _collapse(path) -> str:
 def test_encode_and_decode():
     assert list(ctc.encode("2026")) == [3, 1, 3, 7, 0, 0, 0, 0]
     assert ctc.decode(ctc.encode("90")) == "90"
+    assert list(ctc.encode("2?6")) == [3, ctc.NOT_A_DIGIT, 7, 0, 0, 0, 0, 0] and ctc.decode(ctc.encode("?")) == "?"
     for bad in ("", "12a", "1" * (ctc.MAX_DIGITS + 1)):
         with pytest.raises(DataError, match=repr(bad).replace("(", r"\(")):
             ctc.encode(bad)
@@ -38,19 +39,22 @@ def test_greedy_merges_repeats_and_drops_blanks():
     logits[np.arange(len(path)), path] = 5.0
     assert ctc.greedy(logits) == "220"
     assert ctc.greedy(np.zeros((4, 11)) + np.eye(11)[0] * 3) == ""
+    marked = np.full((3, ctc.CLASSES), -5.0)
+    marked[[0, 1, 2], [ctc.NOT_A_DIGIT, ctc.BLANK, 8]] = 5.0
+    assert ctc.greedy(marked) == "?7"
 
 
-@pytest.mark.parametrize("number", ["", "1", "11", "12", "121"])
+@pytest.mark.parametrize("number", ["", "1", "11", "10", "101", "?", "1?", "??"])
 def test_log_probability_is_the_sum_over_every_path(number):
-    """Every path of 5 steps over the blank and the digits 0-2 enumerated (4^5): the forward
+    """Every path of 5 steps over the blank, the digits 0-1 and the mark enumerated (4^5): the forward
     algorithm's probability is the total of those that read the number."""
     rng = np.random.default_rng(len(number))
-    logits = rng.normal(size=(5, 11))
-    logits[:, 4:] = -np.inf  # only the blank and 0-2 can be read
+    logits = rng.normal(size=(5, ctc.CLASSES))
+    logits[:, 3:ctc.NOT_A_DIGIT] = -np.inf  # only the blank, 0-1 and the mark can be read
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     total = sum(np.prod([p[t, k] for t, k in enumerate(path)])
-                for path in itertools.product(range(4), repeat=5) if _collapse(path) == number)
+                for path in itertools.product((0, 1, 2, ctc.NOT_A_DIGIT), repeat=5) if _collapse(path) == number)
     assert ctc.log_probability(logits, number) == pytest.approx(np.log(total), rel=1e-9)
     if not number:
         assert total == pytest.approx(np.prod(p[:, 0]))  # the one path of blanks

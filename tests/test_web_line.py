@@ -69,12 +69,17 @@ process.stdout.write(JSON.stringify(out));
 
 
 def _logits_reading(number: str, rng: np.random.Generator) -> np.ndarray:
-    """float32 logits [STEPS, 11] whose best path reads `number`, with noise (so ties never decide)."""
-    logits = rng.normal(0, 0.5, (STEPS, 11)).astype(np.float32)
+    """float32 logits [STEPS, ctc.CLASSES] whose best path reads `number` (digits and ctc.MARK), with
+    noise (so ties never decide)."""
+    logits = rng.normal(0, 0.5, (STEPS, ctc.CLASSES)).astype(np.float32)
     logits[:, ctc.BLANK] += 3
-    for index, digit in enumerate(number):
-        logits[6 + 10 * index, int(digit) + 1] += 6
+    for index, place in enumerate(number):
+        logits[6 + 10 * index, ctc.class_of(place)] += 6
     return logits
+
+
+def test_the_page_has_pythons_line_steps():
+    assert f"export const LINE_STEPS = {line.LINE_STEPS};" in (WEB / "src" / "line.js").read_text()
 
 
 def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_path, monkeypatch):
@@ -88,6 +93,7 @@ def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_p
     firsts = [segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair) for ink in inks]
     readings = ["".join(str(d) for d in rng.integers(0, 10, max(1, len(f) + (1 - k % 3))))
                 for k, f in enumerate(firsts)]
+    readings = [ctc.MARK + r[1:] if k % 2 else r for k, r in enumerate(readings)]  # ink that is no digit first
     logits = [_logits_reading(r, rng) for r in readings]
     src = tmp_path / "src"
     shutil.copytree(WEB / "src", src)

@@ -1,8 +1,10 @@
 """CTC's arithmetic for line readers (digitnet/serving/line.py), in NumPy.
 
-A line reader outputs logits [steps, 11] per line: class BLANK, then the
-digits 0-9 as classes 1-10. A line's label is int8 [MAX_DIGITS]: each digit
-+ 1, then BLANK.
+A line reader outputs logits [steps, CLASSES] per line: class BLANK, the
+digits 0-9 as classes 1-10 and, where it has CLASSES (12) of them, class
+NOT_A_DIGIT for a place whose ink is no digit, written MARK. A line's label
+is int8 [MAX_DIGITS]: each place's class, then BLANK. A reader of 11 classes
+(digits only) never reads MARK.
 """
 from __future__ import annotations
 
@@ -11,21 +13,31 @@ import numpy as np
 from digitnet.core.errors import DataError
 
 BLANK = 0
+NOT_A_DIGIT, MARK = 11, "?"  # MARK: piece_judge.NOT_A_DIGIT_MARK, the place of ink that is no digit
+CLASSES = 12
 MAX_DIGITS = 8
 
 
+def class_of(place: str) -> int:
+    return NOT_A_DIGIT if place == MARK else int(place) + 1
+
+
+def place_of(k: int) -> str:
+    return MARK if k == NOT_A_DIGIT else str(int(k) - 1)
+
+
 def encode(number: str) -> np.ndarray:
-    """'2026' -> int8 [MAX_DIGITS]: each digit + 1, then BLANK."""
-    if not (0 < len(number) <= MAX_DIGITS and number.isdigit()):
-        raise DataError(f"a line's label is 1 to {MAX_DIGITS} digits 0-9, received {number!r}")
+    """'2026' (or '20?6') -> int8 [MAX_DIGITS]: each place's class, then BLANK."""
+    if not (0 < len(number) <= MAX_DIGITS and all(place.isdigit() or place == MARK for place in number)):
+        raise DataError(f"a line's label is 1 to {MAX_DIGITS} places, digits 0-9 or {MARK!r}, received {number!r}")
     label = np.full(MAX_DIGITS, BLANK, np.int8)
-    label[:len(number)] = [int(digit) + 1 for digit in number]
+    label[:len(number)] = [class_of(place) for place in number]
     return label
 
 
 def decode(label: np.ndarray) -> str:
     """encode's inverse."""
-    return "".join(str(int(k) - 1) for k in label if k != BLANK)
+    return "".join(place_of(k) for k in label if k != BLANK)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -34,20 +46,20 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def greedy(logits: np.ndarray) -> str:
-    """The best path's reading of one line's logits [steps, 11]: repeats merged, blanks dropped."""
+    """The best path's reading of one line's logits [steps, classes]: repeats merged, blanks dropped."""
     best = np.argmax(logits, axis=-1)
     kept = best[(best != BLANK) & np.concatenate([[True], best[1:] != best[:-1]])]
-    return "".join(str(int(k) - 1) for k in kept)
+    return "".join(place_of(k) for k in kept)
 
 
 def log_probability(logits: np.ndarray, number: str) -> float:
-    """log P(number | line) of one line's logits [steps, 11] under CTC: the sum over every path
+    """log P(number | line) of one line's logits [steps, classes] under CTC: the sum over every path
     that reads `number` (the forward algorithm, in log space); -inf when no path of that many
     steps can read it."""
     log_p = log_softmax(np.asarray(logits, np.float64))
     labels = [BLANK]
-    for digit in number:
-        labels += [int(digit) + 1, BLANK]
+    for place in number:
+        labels += [class_of(place), BLANK]
     states = len(labels)
     alpha = np.full(states, -np.inf)
     alpha[0] = log_p[0, BLANK]

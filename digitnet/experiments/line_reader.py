@@ -4,14 +4,19 @@ Number reading (serving/segment.py) cuts a row into digits and reads each;
 where two digits touch it can lose one ("4311" read "431"). The line reader
 never cuts: a small CNN reads the row as one line image (serving/line.py's
 line_input, 32x256) column by column and outputs, at each of its 64 steps,
-logits over the blank and the ten digits; CTC (core/ctc.py, tasks.SEQUENCE)
-trains it on the line and the number alone, with no digit boxes.
+logits over the blank, the ten digits and "not a digit" (core/ctc.py's
+CLASSES); CTC (core/ctc.py, tasks.SEQUENCE) trains it on the line and the
+number alone, with no digit boxes.
 
 Its examples are numbers of 1-6 MNIST digits written the way the piece judge's
 are (piece_judge.written_numbers: number_synth's gaps from overlapping to
 wide, baseline wobble, sizes and photo_synth's hard cases, a share with
-coarse digits and a share with tight gaps), each photographed number made
-into its line exactly as reading makes it. Training lines come from the
+coarse digits and a share with tight gaps), and LETTER_NUMBERS rows of 1-6
+places one of which is ink that is no digit (a quarter as many as numbers,
+LETTER_SHARE; pair_reader.letter_numbers:
+negatives' letters, symbols, scribbles and shapes, generated in code; a row
+of one place is such ink alone), labelled core/ctc.py's MARK there. Each
+photographed row is made into its line exactly as reading makes it. Training lines come from the
 digits of reading_sets' "train" purpose (MNIST training digits before the
 validation split), the lines it is tested on at the end of the run from its
 "fit" purpose (the validation split): the test set is never used. Shards are
@@ -29,14 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.core.ctc import MAX_DIGITS, encode
+from digitnet.core.ctc import CLASSES, MAX_DIGITS, encode
 from digitnet.core.errors import DataError
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments.detector import run_parser
+from digitnet.experiments.pair_reader import letter_numbers
 from digitnet.experiments.piece_judge import Mix, cached, sharded_set, train_and_fit, written_numbers
 from digitnet.models.registry import ModelSpec
 from digitnet.serving import preprocess
-from digitnet.serving.line import LINE_SHAPE, line_input
+from digitnet.serving.line import LINE_SHAPE, LINE_STEPS, line_input
 from digitnet.serving.reading import grey_of
 
 NAME = "line_reader"
@@ -44,15 +50,19 @@ EPOCHS, BATCH, LEARNING_RATE, SEED = 12, 64, 2e-3, 0
 # Numbers written per purpose, in piece_judge's shards (piece_judge.written_numbers' seeds).
 NUMBERS = {"train": 40000, "fit": 2000}
 MIX = Mix(coarse=0.2, tight=0.2)
+# Rows with ink that is no digit at one place, per number written (0: a reader of digits only, 11
+# classes), and their places and seeds (the shard's added).
+LETTER_SHARE, LETTER_LENGTHS, LETTER_SEEDS = 0.25, (1, 2, 3, 4, 5, 6), {"train": 9100, "fit": 9400}
 LINE_KEYS = ("images", "labels")
 TFLITE_FILE = "line_reader.tflite"  # written in the run folder
 # The model: convolutions of WIDTHS channels (the blocks pool the 32 rows to 16, 8, 4 and 1; the first
 # two halve the columns too), then STEPS steps of one column band each, read by two 1-D convolutions.
-WIDTHS, STEPS, STEP_UNITS = (16, 32, 48, 64), LINE_SHAPE[1] // 4, 128
+WIDTHS, STEPS, STEP_UNITS = (16, 32, 48, 64), LINE_STEPS, 128
 
 
-def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS):
-    """uint8-scaled [32, 256, 1] lines -> logits [STEPS, 11] (the blank, then the digits 0-9).
+def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS, classes: int = CLASSES):
+    """uint8-scaled [32, 256, 1] lines -> logits [STEPS, classes] (core/ctc.py's: the blank, the digits
+    0-9, "not a digit"; 11 classes: digits only).
     Convolutions only (no recurrent layer), so that TFLite and LiteRT.js run it as they run the
     digit models."""
     import keras
@@ -60,6 +70,8 @@ def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS)
 
     if len(widths) != 4 or min(widths) < 1:
         raise ValueError(f"widths are four positive channel counts, received {widths}")
+    if classes not in (11, CLASSES):
+        raise ValueError(f"classes is 11 (digits) or {CLASSES} (digits and not a digit), received {classes}")
     inputs = keras.Input((*LINE_SHAPE, 1), name="lines")
     x = inputs
     for index, (channels, pool) in enumerate(zip(widths, ((2, 2), (2, 2), (2, 1), (4, 1)))):
@@ -72,20 +84,20 @@ def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS)
     for index in range(2):
         x = layers.Conv1D(units, 5, padding="same", activation="relu", name=f"step_conv{index + 1}")(x)
     x = layers.Dropout(0.2)(x)
-    outputs = layers.Conv1D(11, 1, name="logits")(x)
+    outputs = layers.Conv1D(classes, 1, name="logits")(x)
     return keras.Model(inputs, outputs, name=NAME)
 
 
 LINE_READER_SPEC = ModelSpec(
     build_line_reader, "sequence", EPOCHS, LEARNING_RATE, BATCH,
-    "line reader: a number's row of ink (32x256) -> CTC logits over the blank and the ten digits",
+    "line reader: a number's row of ink (32x256) -> CTC logits over the blank, the ten digits and not a digit",
     warmup_epochs=1,
 )
 
 
 def lines_of(written: list) -> dict[str, np.ndarray]:
     """number_set's (photo, number, boxes) -> "images" uint8 [N, 32, 256] and "labels" int8
-    [N, MAX_DIGITS] (core/ctc.py's encode) of the numbers whose photo holds a row of digits."""
+    [N, MAX_DIGITS] (core/ctc.py's encode) of the numbers whose photo holds a row of ink."""
     images, labels = [], []
     for photo, number, _ in written:
         try:
@@ -113,23 +125,42 @@ def _cached_line_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     return found["images"], found["labels"]
 
 
+def _cached_letter_shard(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    purpose, shard, count, _, cache_dir = job
+    path = None if cache_dir is None else Path(cache_dir) / f"letter_lines_{purpose}_{shard}_{count}.npz"
+    found = cached(path, lambda: lines_of(letter_numbers(purpose, shard, count, LETTER_SEEDS[purpose] + shard,
+                                                         LETTER_LENGTHS)), LINE_KEYS)
+    return found["images"], found["labels"]
+
+
 def line_set(purpose: str, cache_dir: str | Path | None, count: int | None = None, jobs: int = 1,
-             progress=None, mix: Mix = MIX) -> tuple[np.ndarray, np.ndarray]:
-    """The lines of `count` numbers (default NUMBERS[purpose]), shard by shard in `jobs` processes."""
-    return sharded_set(_cached_line_shard, purpose, cache_dir, count or NUMBERS[purpose], jobs, progress, mix)
+             progress=None, mix: Mix = MIX, letter_share: float = LETTER_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of `count` numbers (default NUMBERS[purpose]) and of `letter_share` times as many rows
+    with ink that is no digit, shard by shard in `jobs` processes."""
+    count = count or NUMBERS[purpose]
+    numbers = sharded_set(_cached_line_shard, purpose, cache_dir, count, jobs, progress, mix)
+    letters = round(count * letter_share)
+    if letters == 0:
+        return numbers
+    others = sharded_set(_cached_letter_shard, purpose, cache_dir, letters, jobs, progress, mix)
+    return tuple(np.concatenate([a, b]) for a, b in zip(numbers, others))
 
 
 def line_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1, progress=None,
-              mix: Mix = MIX) -> DigitArrays:
+              mix: Mix = MIX, letter_share: float = LETTER_SHARE) -> DigitArrays:
     """Train split: the "train" purpose's lines; test split: the "fit" purpose's."""
-    return train_and_fit(line_set, cache_dir, counts, jobs, progress, mix, "number_synth lines")
+    def make_set(*args):
+        return line_set(*args, letter_share=letter_share)
+
+    return train_and_fit(make_set, cache_dir, counts, jobs, progress, mix, "number_synth lines")
 
 
 def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
                       counts: dict | None = None, verbose: int = 1, fresh: bool = False, jobs: int = 1,
-                      progress=None, mix: Mix = MIX, build: dict | None = None):
+                      progress=None, mix: Mix = MIX, build: dict | None = None, letter_share: float = LETTER_SHARE):
     """Trains the line reader through the loop in `output_dir`, deterministically; returns (the
-    loop's RunResult, the trained Keras model). `build`: build_line_reader's arguments (tests)."""
+    loop's RunResult, the trained Keras model). `build`: build_line_reader's arguments (tests);
+    `letter_share` 0: a reader of digits only (11 classes)."""
     import dataclasses
 
     import keras
@@ -137,10 +168,9 @@ def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
     from digitnet.training.config import TrainConfig
     from digitnet.training.loop import train
 
-    data = line_data(cache_dir, counts, jobs, progress, mix)
-    spec = LINE_READER_SPEC
-    if build:
-        spec = dataclasses.replace(spec, builder=lambda: build_line_reader(**build))
+    data = line_data(cache_dir, counts, jobs, progress, mix, letter_share)
+    build = {"classes": CLASSES if letter_share else 11, **(build or {})}
+    spec = dataclasses.replace(LINE_READER_SPEC, builder=lambda: build_line_reader(**build))
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
     result = train(config, data=data, spec=spec)
@@ -167,9 +197,13 @@ def main(argv: list[str] | None = None) -> int:
                         EPOCHS, f"run folder; model.keras and {TFLITE_FILE} are written there")
     parser.add_argument("--numbers", type=int, default=NUMBERS["train"], help="training numbers written")
     parser.add_argument("--jobs", type=int, default=1, help="processes that write the numbers")
+    parser.add_argument("--letter-share", type=float, default=LETTER_SHARE,
+                        help="rows with ink that is no digit per number written (0: a reader of digits only)")
     args = parser.parse_args(argv)
     if args.numbers < 1:
         raise DataError(f"--numbers must be a positive whole number, received {args.numbers}")
+    if not 0 <= args.letter_share <= 1:
+        raise DataError(f"--letter-share must be between 0 and 1, received {args.letter_share}")
     started = time.perf_counter()
 
     def progress(purpose: str, done: int, total: int) -> None:
@@ -177,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
               end="\n" if done == total else "", flush=True)
 
     result, model = train_line_reader(args.output_dir, args.cache, args.seed, args.epochs, {"train": args.numbers},
-                                      fresh=args.fresh, jobs=args.jobs, progress=progress)
-    images, labels = line_set("fit", args.cache, mix=MIX)
+                                      fresh=args.fresh, jobs=args.jobs, progress=progress,
+                                      letter_share=args.letter_share)
+    images, labels = line_set("fit", args.cache, mix=MIX, letter_share=args.letter_share)
     logits = model.predict(images[..., None].astype(np.float32) / 255.0, verbose=0)
     whole = SEQUENCE.score(logits, images, labels)["whole_lines"]
     print(f"{result.headline}; {100 * whole:.2f} % of the {len(labels):,} validation lines read whole")

@@ -12,19 +12,24 @@ Candidates, simplest first:
 - "likelier-2": "likelier" only where the segmenter reads two or more digits.
 
 Each rule has its draw and its candidates (RULES): "line" compares the first three, "line2" (drawn
-after "line" had been looked at) the segmenter and "likelier-2". A draw holds the piece judge rule's
+after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after "line2", read
+with a line reader that reads ink that is no digit) the segmenter, "likelier" and "likelier-2". A draw holds the piece judge rule's
 four sets (piece_judge_selection.DRAWS: validation digits only, three times the small draw's sizes)
 and PENCIL_PHOTOS single
 validation digits photographed in pencil (strokes that break apart: one digit must stay one) with
 the reference model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
 (--letters, --alone) guard it as they guard the segmenter's settings (choose_guarded): the highest
 total wins unless the segmenter's reading is within the draw's tie, and a winner that reads more
-than the tie fewer letter numbers right or non-digits kept whole gives way to it.
+than the tie fewer letter numbers right or non-digits kept whole gives way to it. In "line3", a
+candidate that reads more than the tie fewer on a guard is left out first, and the highest total
+of the rest wins (choose_among_guarded).
 
     python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
     python -m digitnet.experiments.line_selection --draw line2 --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection_numbers.json
+    python -m digitnet.experiments.line_selection --draw line3 \\
+        --line-reader runs/line_reader_letters/line_reader.tflite --jobs 2 --output reports/line_selection_letters.json
 """
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ from digitnet.serving.segment import find_digits, load_piece_judge
 
 SEGMENTER = "segmenter"
 CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
-RULES = {"line": (SEGMENTER, "count", "likelier"), "line2": (SEGMENTER, "likelier-2")}  # draw -> its candidates
+# draw -> its candidates; "line3" is read with a line reader of 12 classes (it reads ink that is no digit).
+RULES = {"line": (SEGMENTER, "count", "likelier"), "line2": (SEGMENTER, "likelier-2"),
+         "line3": (SEGMENTER, "likelier", "likelier-2")}
 GUARDS = {LETTERS: 600, ALONE: 900}
 PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted in the total
 
@@ -68,6 +75,15 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
     for rule in RECOUNT_RULES:
         found[rule] = found[SEGMENTER] if logits is None else number_of(recount(digits, logits, read_count, rule))
     return found
+
+
+def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
+    """"line3"'s choice: the candidates that read no more than `tie` fewer than the first (the segmenter) on
+    any guard; of those, the highest total, the first staying within `tie` of it."""
+    first = next(iter(totals))
+    kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
+    best = max(kept, key=lambda c: (totals[c], c == first))
+    return first if totals[best] - totals[first] <= tie else best
 
 
 _READERS: tuple = ()  # (classify, judge, read_pair, read_line) of this process
@@ -123,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in candidates}
     tie = DRAWS[draw].tie
-    chosen = None if args.limit else choose_guarded(totals, scores[LETTERS], scores[ALONE], tie=tie)
+    chose = choose_among_guarded if draw == "line3" else choose_guarded
+    chosen = None if args.limit else chose(totals, scores[LETTERS], scores[ALONE], tie=tie)
     print("totals: " + ", ".join(f"{c} {n}" for c, n in totals.items())
           + (f"; chosen: {chosen}" if chosen else " (--limit: no choice)"))
     if args.output:

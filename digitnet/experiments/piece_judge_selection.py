@@ -117,7 +117,10 @@ DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 70
                       35, 7431, 7531, LARGE_TIE, 7631),
          # Drawn for the line reader's second rule, after "line" had been looked at.
          "line2": Draw(3, {"4 digits": 7041, "2-6 digits": 7042, "one digit": 7043, "low resolution": 7241},
-                       45, 7441, 7541, LARGE_TIE, 7641)}
+                       45, 7441, 7541, LARGE_TIE, 7641),
+         # Drawn for the rule of the line reader that reads ink that is no digit, after "line2" had been looked at.
+         "line3": Draw(3, {"4 digits": 7051, "2-6 digits": 7052, "one digit": 7053, "low resolution": 7251},
+                       55, 7451, 7551, LARGE_TIE, 7651)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,

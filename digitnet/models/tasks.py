@@ -50,8 +50,8 @@ def _bce(reconstructions: np.ndarray, images: np.ndarray) -> float:
 
 
 def ctc_loss(labels, logits):
-    """CTC loss of each line: `labels` [batch, slots] (digit + 1, then the blank 0) against
-    `logits` [batch, steps, 11] (the blank, then the digits 0-9), every step read."""
+    """CTC loss of each line: `labels` [batch, slots] (core/ctc.py's encode: each place's class, then
+    the blank 0) against `logits` [batch, steps, classes] (the blank first), every step read."""
     from keras import ops
 
     labels = ops.cast(labels, "int32")

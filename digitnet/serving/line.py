@@ -1,8 +1,9 @@
 """A number's row of ink as one line image, and what a line reader's outputs say about it.
 
 A line reader (digitnet/experiments/line_reader.py) reads the whole row of a
-number at once: uint8 [LINE_HEIGHT, LINE_WIDTH] -> logits [steps, 11] over
-the blank and the digits 0-9, trained with CTC (digitnet/core/ctc.py).
+number at once: uint8 [LINE_HEIGHT, LINE_WIDTH] -> logits [LINE_STEPS,
+classes] over the blank, the digits 0-9 and, in a reader of 12 classes, ink
+that is no digit, trained with CTC (digitnet/core/ctc.py).
 It counts the digits of a row the way the segmenter cannot when two of them
 touch, because it never has to cut them apart.
 
@@ -26,6 +27,7 @@ from digitnet.serving.segment import Segmenter
 
 LINE_HEIGHT, LINE_WIDTH, MARGIN = 32, 256, 2
 LINE_SHAPE = (LINE_HEIGHT, LINE_WIDTH)
+LINE_STEPS = LINE_WIDTH // 4  # a line reader's steps: one per 4 columns
 
 
 def line_input(ink: np.ndarray, name: str = "image") -> np.ndarray:
@@ -74,7 +76,7 @@ def number_of(digits) -> str:
 
 def recount(digits: list, logits: np.ndarray, read_count, rule: str = "count") -> list:
     """The segmenter's `digits`, or read_count(K) (its reading with exactly K digits, None when it
-    has none) where the line reader's best path (`logits` [steps, 11] of the row's line) reads K >= 1
+    has none) where the line reader's best path (`logits` [steps, classes] of the row's line) reads K >= 1
     digits and `digits` are not K, as `rule` (RECOUNT_RULES) allows."""
     if rule not in RECOUNT_RULES:
         raise ValueError(f"rule must be one of {', '.join(RECOUNT_RULES)}; received {rule!r}")

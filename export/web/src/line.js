@@ -7,6 +7,7 @@ import { rowPixels } from "./segment.js";
 
 export const LINE_HEIGHT = 32;
 export const LINE_WIDTH = 256;
+export const LINE_STEPS = 64;  // a line reader's steps (line.py's LINE_STEPS)
 const MARGIN = 2;
 const BLANK = 0;
 export const RECOUNT_RULES = ["count", "likelier", "likelier-2"];
@@ -72,15 +73,22 @@ export function lineInput(ink, segmenter = undefined) {
   });
 }
 
-// The best path's reading of one line's logits (steps rows of 11, row-major): repeats merged,
+// ctc.py's classes: the blank, the digits 0-9, and (a reader of 12 classes) ink that is no digit, MARK.
+const NOT_A_DIGIT = 11;
+const MARK = "?";
+const classOf = (place) => (place === MARK ? NOT_A_DIGIT : Number(place) + 1);
+const placeOf = (k) => (k === NOT_A_DIGIT ? MARK : String(k - 1));
+
+// The best path's reading of one line's logits (steps rows of classes, row-major): repeats merged,
 // blanks dropped (the first largest logit of each step, as numpy's argmax).
 export function greedy(logits, steps) {
+  const classes = logits.length / steps;
   let out = "";
   let previous = -1;
   for (let t = 0; t < steps; t++) {
     let best = 0;
-    for (let k = 1; k < 11; k++) if (logits[t * 11 + k] > logits[t * 11 + best]) best = k;
-    if (best !== BLANK && best !== previous) out += String(best - 1);
+    for (let k = 1; k < classes; k++) if (logits[t * classes + k] > logits[t * classes + best]) best = k;
+    if (best !== BLANK && best !== previous) out += placeOf(best);
     previous = best;
   }
   return out;
@@ -94,15 +102,16 @@ const logAddExp = (a, b) => {
 
 // log P(number | line) under CTC (ctc.py's log_probability): the forward algorithm in log space.
 export function logProbability(logits, steps, number) {
+  const classes = logits.length / steps;
   const logP = [];
   for (let t = 0; t < steps; t++) {
-    const row = Array.from(logits.slice(t * 11, t * 11 + 11), Number);
+    const row = Array.from(logits.slice(t * classes, (t + 1) * classes), Number);
     const top = Math.max(...row);
     const total = Math.log(row.reduce((sum, v) => sum + Math.exp(v - top), 0));
     logP.push(row.map((v) => v - top - total));
   }
   const labels = [BLANK];
-  for (const digit of number) labels.push(Number(digit) + 1, BLANK);
+  for (const place of number) labels.push(classOf(place), BLANK);
   const states = labels.length;
   let alpha = new Array(states).fill(-Infinity);
   alpha[0] = logP[0][BLANK];

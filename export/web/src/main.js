@@ -12,7 +12,7 @@
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
 import { judgeDigit, loadDetector } from "./judge.js";
 import { loadPairReader, loadPieceJudge } from "./piece_judge.js";
-import { LINE_HEIGHT, LINE_WIDTH, lineInput, recount } from "./line.js";
+import { LINE_HEIGHT, LINE_STEPS, LINE_WIDTH, lineInput, recount } from "./line.js";
 import { FIELD, greyFromRGBA, inkImage, NoDigit, toMnist } from "./preprocess.js";
 import { Segmenter } from "./segment.js";
 
@@ -108,14 +108,14 @@ async function loadLineReader() {
   return loadAndCompile("models/line_reader.tflite", { accelerator: "wasm" });
 }
 
-// One line (lineInput's) -> the line reader's logits (steps rows of 11) and their steps.
+// One line (lineInput's) -> the line reader's logits (LINE_STEPS rows of its classes) and their steps.
 async function readLine(pixels) {
   const input = new Tensor(Float32Array.from(pixels, (v) => v / 255), [1, LINE_HEIGHT, LINE_WIDTH, 1]);
   const outputs = await state.lineReader.run(input);
   const logits = Float32Array.from(outputs[0].toTypedArray());
   input.delete();
   outputs.forEach((t) => t.delete());
-  return { logits, steps: logits.length / 11 };
+  return { logits, steps: LINE_STEPS };
 }
 
 async function loadPieces() {
