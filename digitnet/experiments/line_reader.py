@@ -25,7 +25,7 @@ it trains through digitnet's one loop (loop.train with LINE_READER_SPEC, a
 ModelSpec outside the REGISTRY like the detector's), so its run folder
 resumes like any run's.
 
-    python -m digitnet.experiments.line_reader --jobs 2 --output-dir runs/line_reader
+    python -m digitnet.experiments.line_reader --jobs 2 --output-dir runs/line_reader_letters
 """
 from __future__ import annotations
 
