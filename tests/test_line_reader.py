@@ -239,3 +239,15 @@ def test_read_follows_the_line_readers_count(mnist, monkeypatch):
     assert len(reading.read(ink_photo, read_lines=False).number) == 3 and not lines
     assert len(reading.read(ink_photo).number) == 2
     assert len(lines) == 1 and lines[0].shape == line.LINE_SHAPE
+
+
+def test_the_line3_rule_leaves_out_what_a_guard_rejects_then_takes_the_highest_total():
+    from digitnet.experiments.line_selection import choose_among_guarded
+
+    totals = {"segmenter": 100, "likelier": 120, "likelier-2": 110}
+    letters = {"segmenter": 50, "likelier": 44, "likelier-2": 46}  # likelier: 6 fewer, over the tie of 5
+    alone = {"segmenter": 90, "likelier": 95, "likelier-2": 90}
+    assert choose_among_guarded(totals, letters, alone, tie=5) == "likelier-2"
+    assert choose_among_guarded(totals, {**letters, "likelier": 45}, alone, tie=5) == "likelier"
+    assert choose_among_guarded({**totals, "likelier-2": 105}, letters, alone, tie=5) == "segmenter"  # within the tie
+    assert choose_among_guarded(totals, letters, {**alone, "likelier-2": 80}, tie=5) == "segmenter"  # both left out
