@@ -11,13 +11,13 @@ number alone, with no digit boxes.
 Its examples are numbers of 1-6 MNIST digits written the way the piece judge's
 are (piece_judge.written_numbers: number_synth's gaps from overlapping to
 wide, baseline wobble, sizes and photo_synth's hard cases, a share with
-coarse digits and a share with tight gaps), and LETTER_NUMBERS rows of 1-6
-places one of which is ink that is no digit (a quarter as many as numbers,
-LETTER_SHARE; pair_reader.letter_numbers:
-negatives' letters, symbols, scribbles and shapes, generated in code; a row
-of one place is such ink alone), labelled core/ctc.py's MARK there. Each
-photographed row is made into its line exactly as reading makes it. Training lines come from the
-digits of reading_sets' "train" purpose (MNIST training digits before the
+coarse digits and a share with tight gaps), and rows of 1-6 places one of
+which is ink that is no digit, a quarter as many as numbers (LETTER_SHARE;
+pair_reader.letter_numbers: negatives' letters, symbols, scribbles and
+shapes, generated in code; a row of one place is such ink alone), labelled
+core/ctc.py's MARK there. Each photographed row is made into its line
+exactly as reading makes it. Training lines come from the digits of
+reading_sets' "train" purpose (MNIST training digits before the
 validation split), the lines it is tested on at the end of the run from its
 "fit" purpose (the validation split): the test set is never used. Shards are
 kept in --cache, so a run interrupted while writing keeps its finished shards;

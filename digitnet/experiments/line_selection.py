@@ -11,18 +11,19 @@ Candidates, simplest first:
   first (its CTC probability),
 - "likelier-2": "likelier" only where the segmenter reads two or more digits.
 
-Each rule has its draw and its candidates (RULES): "line" compares the first three, "line2" (drawn
-after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after "line2", read
-with a line reader that reads ink that is no digit) the segmenter, "likelier" and "likelier-2". A draw holds the piece judge rule's
-four sets (piece_judge_selection.DRAWS: validation digits only, three times the small draw's sizes)
-and PENCIL_PHOTOS single
-validation digits photographed in pencil (strokes that break apart: one digit must stay one) with
-the reference model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
-(--letters, --alone) guard it as they guard the segmenter's settings (choose_guarded): the highest
-total wins unless the segmenter's reading is within the draw's tie, and a winner that reads more
-than the tie fewer letter numbers right or non-digits kept whole gives way to it. In "line3", a
-candidate that reads more than the tie fewer on a guard is left out first, and the highest total
-of the rest wins (choose_among_guarded).
+Each rule has its draw, its candidates and its choice (RULES): "line" compares the first three,
+"line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
+"line2", read with a line reader that reads ink that is no digit) the segmenter, "likelier" and
+"likelier-2". A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation
+digits only, three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
+photographed in pencil (strokes that break apart: one digit must stay one), read with the reference
+model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
+(--letters, --alone) guard it. In "line" and "line2" they guard as they guard the segmenter's
+settings (choose_guarded): the highest total wins unless the segmenter's reading is within the
+draw's tie, and a winner that reads more than the tie fewer letter numbers right or non-digits kept
+whole gives way to it. In "line3" a candidate that reads more than the tie fewer on a guard is left
+out first, and the highest total of the rest wins, the segmenter within the tie
+(choose_among_guarded).
 
     python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
@@ -34,7 +35,9 @@ of the rest wins (choose_among_guarded).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +54,6 @@ from digitnet.serving.segment import find_digits, load_piece_judge
 
 SEGMENTER = "segmenter"
 CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
-# draw -> its candidates; "line3" is read with a line reader of 12 classes (it reads ink that is no digit).
-RULES = {"line": (SEGMENTER, "count", "likelier"), "line2": (SEGMENTER, "likelier-2"),
-         "line3": (SEGMENTER, "likelier", "likelier-2")}
 GUARDS = {LETTERS: 600, ALONE: 900}
 PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted in the total
 
@@ -84,6 +84,23 @@ def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: i
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
     best = max(kept, key=lambda c: (totals[c], c == first))
     return first if totals[best] - totals[first] <= tie else best
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    candidates: tuple[str, ...]  # the segmenter first
+    choose: Callable[..., str]  # (totals, letters, alone, tie=) -> the candidate chosen
+    words: str  # the choice, said in reports/*.json
+
+
+GUARDED = ("highest total; a tie within {tie} goes to 'segmenter'; a winner scoring over {tie} less on letters or "
+           "alone gives way to 'segmenter'")
+# draw -> its rule; "line3" is read with a line reader of 12 classes (it reads ink that is no digit).
+RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED),
+         "line2": Rule((SEGMENTER, "likelier-2"), choose_guarded, GUARDED),
+         "line3": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
+                       "candidates scoring over {tie} less than 'segmenter' on letters or alone are left out; of the "
+                       "rest, the highest total, a tie within {tie} going to 'segmenter'")}
 
 
 _READERS: tuple = ()  # (classify, judge, read_pair, read_line) of this process
@@ -123,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model = str(args.model or default_model()[0])
     limit = dict.fromkeys(("4 digits", "2-6 digits", "one digit", "low resolution"), args.limit) if args.limit else None
-    draw, candidates = args.draw, RULES[args.draw]
+    draw, rule = args.draw, RULES[args.draw]
+    candidates = rule.candidates
     sets = validation_sets(limit, draw=draw)
     sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, draw)
     guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], draw),
@@ -139,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in candidates}
     tie = DRAWS[draw].tie
-    chose = choose_among_guarded if draw == "line3" else choose_guarded
-    chosen = None if args.limit else chose(totals, scores[LETTERS], scores[ALONE], tie=tie)
+    chosen = None if args.limit else rule.choose(totals, scores[LETTERS], scores[ALONE], tie=tie)
     print("totals: " + ", ".join(f"{c} {n}" for c, n in totals.items())
           + (f"; chosen: {chosen}" if chosen else " (--limit: no choice)"))
     if args.output:
@@ -148,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             "sets": {name: len(numbers) for name, numbers in {**sets, **guards}.items()},
             "draw": draw, "model": str(model), "line_reader": args.line_reader, "scores": scores,
             "totals": totals, "tie": tie, "chosen": chosen,
-            "rule": f"highest total; a tie within {tie} goes to '{SEGMENTER}'; a winner scoring over {tie} less "
-                    f"on {LETTERS} or {ALONE} gives way to '{SEGMENTER}'"})
+            "rule": rule.words.format(tie=tie)})
     return 0
 
 
