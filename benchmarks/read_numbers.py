@@ -1,7 +1,7 @@
 """How well digitnet reads whole numbers: generated photos of MNIST test digits, and other writers' digits.
 
     python benchmarks/read_numbers.py [--model saved_models/tflite/committee/5/committee_int8.tflite]
-                                 [--n 200] [--singles 500] [--uci 100] [--letters 200]
+                                 [--n 200] [--singles 500] [--uci 100] [--letters 200] [--figure misread.png]
 
 Numbers: --n photos of 4-digit numbers and --n of 2-6 digits
 (digitnet.data.number_synth: MNIST test digits, gaps from overlapping to wide,
@@ -42,6 +42,9 @@ from digitnet.data.photo_synth import photo_set
 from digitnet.data.sources import load_digits
 
 
+FIGURE_NUMBERS = 24  # numbers read wrong that --figure draws
+
+
 def common_digits(a: str, b: str) -> int:
     """Length of the longest common subsequence of two strings."""
     previous = [0] * (len(b) + 1)
@@ -53,7 +56,9 @@ def common_digits(a: str, b: str) -> int:
     return previous[-1]
 
 
-def score(numbers, predictor) -> dict:
+def score(numbers, predictor, pictures: list | None = None) -> dict:
+    """Numbers read whole and digits right; `pictures` (a list) collects (photo, number, the reading's
+    digits) of the numbers read wrong, for figures.plot_misread_numbers."""
     from digitnet.core.errors import DataError
     from digitnet.serving.reading import read
 
@@ -62,14 +67,17 @@ def score(numbers, predictor) -> dict:
     misread = []
     for photo, number, _ in numbers:
         try:
-            got = read(photo, predictor).number
+            reading = read(photo, predictor)
         except DataError:
-            got = ""
+            reading = None
+        got = "" if reading is None else reading.number
         whole += got == number
         digits += common_digits(got, number)
         total += len(number)
         if got != number and len(misread) < 20:
             misread.append([number, got])
+        if got != number and pictures is not None:
+            pictures.append((np.asarray(photo), number, [] if reading is None else list(reading.digits)))
     return {"n": len(numbers), "whole": whole / len(numbers), "digits_right": digits / total,
             "ms_per_number": 1000 * (time.perf_counter() - started) / len(numbers), "misread_examples": misread}
 
@@ -119,6 +127,8 @@ def main() -> None:
     parser.add_argument("--letters", type=int, default=0, help="numbers with a generated letter (0: none)")
     parser.add_argument("--seed", type=int, default=20, help="sets use seed, seed + 1, seed + 2, seed + 3 (see above)")
     parser.add_argument("--output", default="read_numbers", help="name of the JSON file in benchmarks/results")
+    parser.add_argument("--figure", help="a PNG of the first FIGURE_NUMBERS 4-digit numbers read wrong, "
+                                         "each digit's box drawn (green: the right digit in its place)")
     args = parser.parse_args()
     for flag in ("n", "singles", "uci", "letters"):
         if getattr(args, flag) < 0 or (flag == "n" and args.n == 0):
@@ -136,7 +146,19 @@ def main() -> None:
     if args.uci:
         fields, labels = uci_glyphs()
         sets["UCI, 4 digits"] = number_set(fields, labels, [4] * args.uci, args.seed + 2)
-    results = {name: score(numbers, predictor) for name, numbers in sets.items()}
+    pictures: list = []
+    results = {name: score(numbers, predictor, pictures if name == "4 digits" else None)
+               for name, numbers in sets.items()}
+    if args.figure:
+        from digitnet.core.figures import plot_misread_numbers
+
+        if pictures:
+            plot_misread_numbers(pictures[:FIGURE_NUMBERS], args.figure,
+                                 f"4-digit numbers of MNIST test digits read wrong ({len(pictures)} of {args.n}, "
+                                 f"seed {args.seed}; the first {min(len(pictures), FIGURE_NUMBERS)})")
+            print(f"{args.figure}: {min(len(pictures), FIGURE_NUMBERS)} of the {len(pictures)} numbers read wrong")
+        else:
+            print(f"no 4-digit number read wrong: {args.figure} not written")
     if args.letters:
         from digitnet.experiments.pair_reader import letter_numbers
         from digitnet.serving.judged_reading import judge_for

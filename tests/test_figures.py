@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import run_python
-from matplotlib.colors import to_rgba
+from matplotlib.colors import to_hex, to_rgba
 from PIL import Image
 
 from digitnet.core import figures
@@ -226,3 +226,22 @@ def test_curves_show_each_mean_from_epoch_one(drawn, tmp_path):
     np.testing.assert_allclose(bpnn.get_ydata(), [0.8, 0.85, 0.9])
     assert len(axis.collections) == 1 and _fill_range(axis.collections[0]) == pytest.approx((0.9, 0.99))
     assert [t.get_text() for t in axis.get_legend().get_texts()] == ["lenet", "bpnn"]
+
+
+def test_misread_numbers_box_each_digit_green_only_where_it_is_right(drawn, tmp_path):
+    from types import SimpleNamespace
+
+    def digits(read):
+        return [SimpleNamespace(digit=int(d), box=(10 * k, 2, 10 * k + 8, 20)) for k, d in enumerate(read)]
+
+    photo = np.full((24, 50), 255, np.uint8)
+    misread = [(photo, "4731", digits("4734")), (photo, "4311", digits("431")), (photo, "12", [])]
+    figures.plot_misread_numbers(misread, tmp_path / "misread.png", "toy", columns=2)
+    axes = [axis for axis in drawn[0].axes if axis.get_title()]
+    assert [axis.get_title() for axis in axes] == ["4731 read 4734", "4311 read 431", "12 read (nothing)"]
+    colours = [[to_hex(box.get_edgecolor()) for box in axis.patches] for axis in axes]
+    green, red = to_hex("tab:green"), to_hex("tab:red")
+    assert colours == [[green, green, green, red], [red, red, red], []]
+    assert [box.get_x() for box in axes[0].patches] == [0, 10, 20, 30]
+    with pytest.raises(ValueError, match="no misread numbers"):
+        figures.plot_misread_numbers([], tmp_path / "none.png", "toy")

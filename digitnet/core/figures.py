@@ -211,3 +211,26 @@ def plot_curves(curves: dict[str, np.ndarray], path, title: str, xlabel: str, yl
     axis.legend()
     axis.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def plot_misread_numbers(misread: list[tuple[np.ndarray, str, list]], path, title: str, columns: int = 3) -> str:
+    """Numbers read wrong: each (photo [H, W] or [H, W, 3], the number, the reading's digits: objects with
+    .box (left, top, right, bottom) and .digit), every digit's box drawn on its photo, green where the
+    reading has the number's digit at that place and red elsewhere (all red when the counts differ)."""
+    if not misread:
+        raise ValueError("no misread numbers to draw")
+    rows = -(-len(misread) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 3.2, rows * 1.5), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, (photo, number, digits) in zip(axes.ravel(), misread):
+        read = "".join(str(d.digit) for d in digits)
+        axis.imshow(photo, cmap="gray", vmin=0, vmax=255)
+        for place, digit in enumerate(digits):
+            left, top, right, bottom = digit.box
+            right_place = len(read) == len(number) and read[place] == number[place]
+            axis.add_patch(plt.Rectangle((left, top), right - left, bottom - top, fill=False, linewidth=1.2,
+                                         edgecolor="tab:green" if right_place else "tab:red"))
+        axis.set_title(f"{number} read {read or '(nothing)'}", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
