@@ -78,8 +78,11 @@ def _logits_reading(number: str, rng: np.random.Generator) -> np.ndarray:
     return logits
 
 
-def test_the_page_has_pythons_line_steps():
-    assert f"export const LINE_STEPS = {line.LINE_STEPS};" in (WEB / "src" / "line.js").read_text()
+def test_the_page_has_pythons_line_steps_and_recount_rules():
+    source = (WEB / "src" / "line.js").read_text()
+    assert f"export const LINE_STEPS = {line.LINE_STEPS};" in source
+    assert f"export const RECOUNT_RULES = {json.dumps(list(line.RECOUNT_RULES))};" in source
+    assert f"export const RECOUNT = {json.dumps(line.RECOUNT)};" in source
 
 
 def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_path, monkeypatch):
