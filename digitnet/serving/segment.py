@@ -652,7 +652,6 @@ class Segmenter:
             return None
         return found
 
-
     def find(self, count: int | None = None) -> list[Digit] | None:
         """find_digits of this segmenter's ink and settings. A second call (another `count`) reuses
         the pieces the first one prepared and scored."""
