@@ -3,8 +3,8 @@
 A line reader outputs logits [steps, CLASSES] per line: class BLANK, the
 digits 0-9 as classes 1-10 and, where it has CLASSES (12) of them, class
 NOT_A_DIGIT for a place whose ink is no digit, written MARK. A line's label
-is int8 [MAX_DIGITS]: each place's class, then BLANK. A reader of 11 classes
-(digits only) never reads MARK.
+is int8 [MAX_DIGITS]: each place's class, then BLANK. A reader of
+DIGIT_CLASSES (11, digits only) never reads MARK.
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import numpy as np
 from digitnet.core.errors import DataError
 
 BLANK = 0
-NOT_A_DIGIT, MARK = 11, "?"  # MARK: piece_judge.NOT_A_DIGIT_MARK, the place of ink that is no digit
-CLASSES = 12
+DIGIT_CLASSES = 11  # a reader of digits only: the blank and 0-9
+NOT_A_DIGIT, MARK = DIGIT_CLASSES, "?"  # MARK: piece_judge.NOT_A_DIGIT_MARK, the place of ink that is no digit
+CLASSES = DIGIT_CLASSES + 1
 MAX_DIGITS = 8
 
 

@@ -29,12 +29,13 @@ resumes like any run's.
 """
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import numpy as np
 
-from digitnet.core.ctc import CLASSES, MAX_DIGITS, encode
+from digitnet.core.ctc import CLASSES, DIGIT_CLASSES, MAX_DIGITS, encode
 from digitnet.core.errors import DataError
 from digitnet.data.sources import DigitArrays
 from digitnet.experiments.detector import run_parser
@@ -70,8 +71,9 @@ def build_line_reader(widths: tuple[int, ...] = WIDTHS, units: int = STEP_UNITS,
 
     if len(widths) != 4 or min(widths) < 1:
         raise ValueError(f"widths are four positive channel counts, received {widths}")
-    if classes not in (11, CLASSES):
-        raise ValueError(f"classes is 11 (digits) or {CLASSES} (digits and not a digit), received {classes}")
+    if classes not in (DIGIT_CLASSES, CLASSES):
+        raise ValueError(f"classes is {DIGIT_CLASSES} (digits) or {CLASSES} (digits and not a digit), "
+                         f"received {classes}")
     inputs = keras.Input((*LINE_SHAPE, 1), name="lines")
     x = inputs
     for index, (channels, pool) in enumerate(zip(widths, ((2, 2), (2, 2), (2, 1), (4, 1)))):
@@ -149,10 +151,7 @@ def line_set(purpose: str, cache_dir: str | Path | None, count: int | None = Non
 def line_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1, progress=None,
               mix: Mix = MIX, letter_share: float = LETTER_SHARE) -> DigitArrays:
     """Train split: the "train" purpose's lines; test split: the "fit" purpose's."""
-    def make_set(*args):
-        return line_set(*args, letter_share=letter_share)
-
-    return train_and_fit(make_set, cache_dir, counts, jobs, progress, mix, "number_synth lines")
+    return train_and_fit(functools.partial(line_set, letter_share=letter_share), cache_dir, counts, jobs, progress, mix, "number_synth lines")
 
 
 def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
@@ -169,7 +168,7 @@ def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int =
     from digitnet.training.loop import train
 
     data = line_data(cache_dir, counts, jobs, progress, mix, letter_share)
-    build = {"classes": CLASSES if letter_share else 11, **(build or {})}
+    build = {"classes": CLASSES if letter_share else DIGIT_CLASSES, **(build or {})}
     spec = dataclasses.replace(LINE_READER_SPEC, builder=lambda: build_line_reader(**build))
     config = TrainConfig(arch=NAME, epochs=epochs, seed=seed, deterministic=True, output_dir=str(output_dir),
                          verbose=verbose, fresh=fresh)
