@@ -222,9 +222,12 @@ def test_trains_through_the_loop_resumes_and_exports(tmp_path):
 
 
 def test_read_follows_the_line_readers_count(mnist, monkeypatch):
-    """reading.read asks the line reader (here one that always reads two digits) and reads a row of
-    three digits just apart again as two; without it, or with read_lines=False, the three stay."""
+    """reading.read asks the line reader (here one that always reads two digits) and, under the
+    "count" rule, reads a row of three digits just apart again as two; without it, or with
+    read_lines=False, the three stay."""
     from digitnet.serving import reading
+
+    monkeypatch.setattr(reading, "RECOUNT", "count")
 
     ink_photo, _ = make_number(mnist.test_images[[3, 2, 1]], (), np.random.default_rng(0), noise=False, gap=(0.0, 0.0))
     lines = []

@@ -65,7 +65,7 @@ def line_of(segmenter: Segmenter) -> np.ndarray:
 # "likelier-2" is "likelier" only where the segmenter reads two or more digits (a row it reads as one
 # digit or none, a lone letter among them, keeps its reading).
 RECOUNT_RULES = ("count", "likelier", "likelier-2")
-RECOUNT = "count"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
+RECOUNT = "likelier"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
 LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
 

@@ -11,7 +11,7 @@ export const LINE_STEPS = 64;  // a line reader's steps (line.py's LINE_STEPS)
 const MARGIN = 2;
 const BLANK = 0;
 export const RECOUNT_RULES = ["count", "likelier", "likelier-2"];
-export const RECOUNT = "count";
+export const RECOUNT = "likelier";
 
 // numpy's round (and Python's): half to even.
 function roundHalfEven(x) {
