@@ -52,6 +52,17 @@ def machine_label(facts: dict) -> str:
     return f"{'-'.join(re.findall(r'[a-z0-9.]+', name)) or 'cpu'}-{facts.get('cores', 0)}cores"
 
 
+def uci_digits(script: str):
+    """scikit-learn's copy of the UCI digits (13 writers outside MNIST, 1,797 8x8 scans: .images, .target);
+    exits with code 2 naming what to install where scikit-learn is missing."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        print(f"{script}: needs scikit-learn for the UCI digits: pip install -e '.[benchmarks]'", file=sys.stderr)
+        raise SystemExit(2) from None
+    return load_digits()
+
+
 def portable_argument(argument: str) -> str:
     """An argument as the results may record it: no absolute path of this machine."""
     if not os.path.isabs(argument):

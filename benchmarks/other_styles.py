@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from common import portable_argument, print_table, write_results
+from common import portable_argument, print_table, uci_digits, write_results
 
 NO_DIGIT = -1
 
@@ -140,13 +140,9 @@ def main() -> None:
             pages, truths["other styles"], _ = measuring_set(args.styles, args.seed)
             answers["other styles"] = read_pages(models, pages, Path(folder), "styles")
         if args.uci:
-            try:
-                from sklearn.datasets import load_digits as uci_digits
-            except ImportError:
-                parser.exit(2, "other_styles.py: needs scikit-learn for the UCI digits (pip install scikit-learn)\n")
             from other_writers import scan_pages
 
-            uci = uci_digits()
+            uci = uci_digits("other_styles.py")
             truths["UCI digits"] = uci.target[:args.uci]
             answers["UCI digits"] = read_pages(models, scan_pages(uci.images[:args.uci], args.seed), Path(folder),
                                                "uci")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import print_table, write_results
+from common import print_table, uci_digits, write_results
 from PIL import Image
 
 
@@ -47,13 +47,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="other_writers", help="name of the JSON file in benchmarks/results")
     args = parser.parse_args()
-    try:
-        from sklearn.datasets import load_digits as uci_digits
-    except ImportError:
-        parser.exit(2, "other_writers.py: needs scikit-learn for the UCI digits (pip install scikit-learn)\n")
+    uci = uci_digits("other_writers.py")
     from digitnet.predict import predict_files
 
-    uci = uci_digits()
     images, labels = uci.images[:args.n], uci.target[:args.n]
     scores = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -34,7 +34,7 @@ import argparse
 import time
 
 import numpy as np
-from common import print_table, write_results
+from common import print_table, uci_digits, write_results
 from PIL import Image
 
 from digitnet.data.number_synth import number_set
@@ -108,9 +108,7 @@ def score_letters(numbers, predictor, judge) -> dict:
 
 def uci_glyphs() -> tuple[np.ndarray, np.ndarray]:
     """The UCI digits as 28x28 MNIST-polarity fields: each 8x8 scan enlarged to 20x20, centred."""
-    from sklearn.datasets import load_digits as uci_digits
-
-    uci = uci_digits()
+    uci = uci_digits("read_numbers.py")
     fields = np.zeros((len(uci.images), 28, 28), np.uint8)
     for index, counts in enumerate(uci.images):
         digit = Image.fromarray(np.uint8(np.round(counts * (255 / 16)))).resize((20, 20), Image.Resampling.BILINEAR)
