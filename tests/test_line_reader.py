@@ -254,3 +254,28 @@ def test_the_line3_rule_leaves_out_what_a_guard_rejects_then_takes_the_highest_t
     assert choose_among_guarded(totals, {**letters, "likelier": 45}, alone, tie=5) == "likelier"
     assert choose_among_guarded({**totals, "likelier-2": 105}, letters, alone, tie=5) == "segmenter"  # within the tie
     assert choose_among_guarded(totals, letters, {**alone, "likelier-2": 80}, tie=5) == "segmenter"  # both left out
+
+
+def test_the_line4_rule_also_leaves_out_a_candidate_that_loses_single_photos():
+    from digitnet.experiments.line_selection import RULES, choose_among_guarded
+    from digitnet.experiments.piece_judge_selection import ALONE, LETTERS, SINGLES
+
+    rule = RULES["line4"]
+    assert rule.guards == (LETTERS, ALONE, SINGLES) and rule.choose is choose_among_guarded
+    totals = {"segmenter": 100, "likelier": 120, "likelier-2": 110}
+    letters = {"segmenter": 50, "likelier": 60, "likelier-2": 52}
+    alone = {"segmenter": 90, "likelier": 95, "likelier-2": 96}
+    singles = {"segmenter": 2990, "likelier": 2984, "likelier-2": 2990}  # likelier: 6 fewer, over the tie of 5
+    assert rule.choose(totals, letters, alone, singles, tie=5) == "likelier-2"
+    assert rule.choose(totals, letters, alone, {**singles, "likelier": 2985}, tie=5) == "likelier"
+
+
+def test_single_photos_are_seeded_validation_digits_one_to_a_photo():
+    from digitnet.experiments.piece_judge_selection import single_photo_set
+
+    first, again = single_photo_set(3, "line4"), single_photo_set(3, "line4")
+    assert [number for _, number in first] == [number for _, number in again]
+    assert all(len(number) == 1 and number.isdigit() for _, number in first)
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, again))
+    with pytest.raises(ValueError, match="line3"):
+        single_photo_set(3, "line3")

@@ -14,7 +14,7 @@ Candidates, simplest first:
 Each rule has its draw, its candidates and its choice (RULES): "line" compares the first three,
 "line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
 "line2", read with a line reader that reads ink that is no digit) the segmenter, "likelier" and
-"likelier-2". A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation
+"likelier-2", and "line4" (drawn after "line3") the same three with single photos as a third guard. A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation
 digits only, three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
 photographed in pencil (strokes that break apart: one digit must stay one), read with the reference
 model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
@@ -23,7 +23,8 @@ settings (choose_guarded): the highest total wins unless the segmenter's reading
 draw's tie, and a winner that reads more than the tie fewer letter numbers right or non-digits kept
 whole gives way to it. In "line3" a candidate that reads more than the tie fewer on a guard is left
 out first, and the highest total of the rest wins, the segmenter within the tie
-(choose_among_guarded).
+(choose_among_guarded); "line4" chooses so with a third guard, SINGLES single validation digits
+photographed with photo_synth's random mix of hard cases, read right.
 
     python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
@@ -31,6 +32,8 @@ out first, and the highest total of the rest wins, the segmenter within the tie
         --jobs 2 --output reports/line_selection_numbers.json
     python -m digitnet.experiments.line_selection --draw line3 \\
         --line-reader runs/line_reader_letters/line_reader.tflite --jobs 2 --output reports/line_selection_letters.json
+    python -m digitnet.experiments.line_selection --draw line4 \
+        --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_singles.json
 """
 from __future__ import annotations
 
@@ -44,9 +47,9 @@ import numpy as np
 
 from digitnet.core.errors import DataError
 from digitnet.core.files import write_json
-from digitnet.experiments.piece_judge_selection import (ALONE, DRAWS, LETTERS, PHOTOS, alone_set, choose_guarded,
-                                                        kept_whole, letter_set, photo_set_of, read_right,
-                                                        validation_sets)
+from digitnet.experiments.piece_judge_selection import (ALONE, DRAWS, LETTERS, PHOTOS, SINGLES, alone_set,
+                                                        choose_guarded, kept_whole, letter_set, photo_set_of,
+                                                        read_right, single_photo_set, validation_sets)
 from digitnet.serving.line import RECOUNT_RULES, line_input, number_of, recount
 from digitnet.serving.reading import pair_reader, predictor_of
 from digitnet.serving.runtimes import default_model, load_predictor
@@ -54,7 +57,7 @@ from digitnet.serving.segment import find_digits, load_piece_judge
 
 SEGMENTER = "segmenter"
 CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
-GUARDS = {LETTERS: 600, ALONE: 900}
+GUARDS = {LETTERS: 600, ALONE: 900, SINGLES: 3000}  # each guard's size (SINGLES: only in the rules that name it)
 PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted in the total
 
 
@@ -78,7 +81,7 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
 
 
 def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
-    """"line3"'s choice: the candidates that read no more than `tie` fewer than the first (the segmenter) on
+    """"line3"'s and "line4"'s choice: the candidates that read no more than `tie` fewer than the first (the segmenter) on
     any guard; of those, the highest total, the first staying within `tie` of it."""
     first = next(iter(totals))
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
@@ -89,18 +92,23 @@ def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: i
 @dataclasses.dataclass(frozen=True)
 class Rule:
     candidates: tuple[str, ...]  # the segmenter first
-    choose: Callable[..., str]  # (totals, letters, alone, tie=) -> the candidate chosen
+    choose: Callable[..., str]  # (totals, *the guards' scores, tie=) -> the candidate chosen
     words: str  # the choice, said in reports/*.json
+    guards: tuple[str, ...] = (LETTERS, ALONE)  # GUARDS' sets read besides, in the order `choose` takes them
 
 
 GUARDED = ("highest total; a tie within {tie} goes to 'segmenter'; a winner scoring over {tie} less on letters or "
            "alone gives way to 'segmenter'")
-# draw -> its rule; "line3" is read with a line reader of 12 classes (it reads ink that is no digit).
+# draw -> its rule; "line3" and "line4" are read with a line reader of 12 classes (it reads ink that is no digit).
 RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED),
          "line2": Rule((SEGMENTER, "likelier-2"), choose_guarded, GUARDED),
          "line3": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
                        "candidates scoring over {tie} less than 'segmenter' on letters or alone are left out; of the "
-                       "rest, the highest total, a tie within {tie} going to 'segmenter'")}
+                       "rest, the highest total, a tie within {tie} going to 'segmenter'"),
+         "line4": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
+                       "candidates scoring over {tie} less than 'segmenter' on letters, alone or single photos are "
+                       "left out; of the rest, the highest total, a tie within {tie} going to 'segmenter'",
+                       (LETTERS, ALONE, SINGLES))}
 
 
 _READERS: tuple = ()  # (classify, judge, read_pair, read_line) of this process
@@ -144,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     candidates = rule.candidates
     sets = validation_sets(limit, draw=draw)
     sets[PHOTOS] = photo_set_of(args.limit or PENCIL_PHOTOS, draw)
-    guards = {LETTERS: letter_set(args.limit or GUARDS[LETTERS], draw),
-              ALONE: alone_set(args.limit or GUARDS[ALONE], draw)}
+    guard_sets = {LETTERS: letter_set, ALONE: alone_set, SINGLES: single_photo_set}
+    guards = {name: guard_sets[name](args.limit or GUARDS[name], draw) for name in rule.guards}
     _load_readers(model, args.line_reader)  # a file that does not load is one error here, not in every worker
     print(f"sets drawn ({time.perf_counter() - started:.0f} s)", flush=True)
     scores = {}
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     totals = {candidate: sum(scores[name][candidate] for name in sets) for candidate in candidates}
     tie = DRAWS[draw].tie
-    chosen = None if args.limit else rule.choose(totals, scores[LETTERS], scores[ALONE], tie=tie)
+    chosen = None if args.limit else rule.choose(totals, *(scores[name] for name in rule.guards), tie=tie)
     print("totals: " + ", ".join(f"{c} {n}" for c, n in totals.items())
           + (f"; chosen: {chosen}" if chosen else " (--limit: no choice)"))
     if args.output:

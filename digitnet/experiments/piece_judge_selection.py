@@ -91,6 +91,7 @@ LOW_RESOLUTION_POOL, POOL_SEED = 3000, 5
 LETTERS, LETTERS_SEED = "letters", 7401
 ALONE, ALONE_SEED = "alone", 7501
 PHOTOS = "pencil photos"
+SINGLES = "single photos"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Draw:
     alone_seed: int
     tie: int | None  # None: TIE (read when the rule runs)
     photos_seed: int = 7601
+    singles_seed: int | None = None  # the single photos' (line_selection's SINGLES guard), where the rule has it
 
 
 LARGE_TIE = 5  # three times the numbers: the differences' spread grows about sqrt(3) times
@@ -120,7 +122,10 @@ DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 70
                        45, 7441, 7541, LARGE_TIE, 7641),
          # Drawn for the rule of the line reader that reads ink that is no digit, after "line2" had been looked at.
          "line3": Draw(3, {"4 digits": 7051, "2-6 digits": 7052, "one digit": 7053, "low resolution": 7251},
-                       55, 7451, 7551, LARGE_TIE, 7651)}
+                       55, 7451, 7551, LARGE_TIE, 7651),
+         # Drawn for the line reader's rule with single photos as a guard, after "line3" had been looked at.
+         "line4": Draw(3, {"4 digits": 7061, "2-6 digits": 7062, "one digit": 7063, "low resolution": 7261},
+                       65, 7461, 7561, LARGE_TIE, 7661, singles_seed=7761)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,
@@ -163,6 +168,18 @@ def photo_set_of(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]
     chosen = np.random.default_rng(seed).choice(len(labels), count, replace=False)
     return [(preprocess.ink_image(grey_of(photo, PHOTOS), PHOTOS), str(labels[index]))
             for photo, index in zip(photo_set(digits[chosen], ("pencil",), seed=seed), chosen)]
+
+
+def single_photo_set(count: int, draw: str) -> list[tuple[np.ndarray, str]]:
+    """[(ink image, its digit)]: validation digits photographed one to a photo, each with photo_synth's
+    random mix of hard cases (benchmarks/photo_accuracy.py's "mix"), with the draw's singles_seed."""
+    digits, labels = split_digits("fit")
+    seed = DRAWS[draw].singles_seed
+    if seed is None:
+        raise ValueError(f"draw {draw!r} has no single photos (singles_seed)")
+    chosen = np.random.default_rng(seed).choice(len(labels), count, replace=False)
+    return [(preprocess.ink_image(grey_of(photo, SINGLES), SINGLES), str(labels[index]))
+            for photo, index in zip(photo_set(digits[chosen], None, seed=seed), chosen)]
 
 
 def kept_whole(read: str, number: str) -> bool:
