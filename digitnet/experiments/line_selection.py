@@ -14,8 +14,9 @@ Candidates, simplest first:
 Each rule has its draw, its candidates and its choice (RULES): "line" compares the first three,
 "line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
 "line2", read with a line reader that reads ink that is no digit) the segmenter, "likelier" and
-"likelier-2", and "line4" (drawn after "line3") the same three with single photos as a third guard. A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation
-digits only, three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
+"likelier-2", and "line4" (drawn after "line3") the same three with single photos as a third guard.
+A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation digits only,
+three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
 photographed in pencil (strokes that break apart: one digit must stay one), read with the reference
 model; the score is the count read whole over the five sets. Letter numbers and non-digits alone
 (--letters, --alone) guard it. In "line" and "line2" they guard as they guard the segmenter's
@@ -32,7 +33,7 @@ photographed with photo_synth's random mix of hard cases, read right.
         --jobs 2 --output reports/line_selection_numbers.json
     python -m digitnet.experiments.line_selection --draw line3 \\
         --line-reader runs/line_reader_letters/line_reader.tflite --jobs 2 --output reports/line_selection_letters.json
-    python -m digitnet.experiments.line_selection --draw line4 \
+    python -m digitnet.experiments.line_selection --draw line4 \\
         --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_singles.json
 """
 from __future__ import annotations
@@ -81,8 +82,8 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
 
 
 def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
-    """"line3"'s and "line4"'s choice: the candidates that read no more than `tie` fewer than the first (the segmenter) on
-    any guard; of those, the highest total, the first staying within `tie` of it."""
+    """"line3"'s and "line4"'s choice: the candidates that read no more than `tie` fewer than the first
+    (the segmenter) on any guard; of those, the highest total, the first staying within `tie` of it."""
     first = next(iter(totals))
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
     best = max(kept, key=lambda c: (totals[c], c == first))
