@@ -441,9 +441,10 @@ def test_drawing_a_non_digit_says_so_and_the_box_turns_the_judge_off(page, tmp_p
         _stroke(page, [(x + (a[0] + (b[0] - a[0]) * t / 10) * w, y + (a[1] + (b[1] - a[1]) * t / 10) * h)
                        for t in range(11)])
     page.wait_for_function("document.getElementById('digit').textContent === 'not a digit'", timeout=30_000)
+    python = _pad_reading(page, tmp_path)  # the line reader may count the "#" as two places: each is refused
+    assert python.not_a_digit
     assert page.eval_on_selector_all(".reading h2", "hs => hs.map(h => [h.textContent, h.title])") == [
-        ["not a digit", _pad_reading(page, tmp_path).verdicts[0].reason]]
-    assert _pad_reading(page, tmp_path).not_a_digit
+        ["not a digit", verdict.reason] for verdict in python.verdicts]
     page.uncheck("#judge")  # without the judge, the model's digit and its served probabilities
     try:
         page.wait_for_function("/^[0-9]+$/.test(document.getElementById('digit').textContent)", timeout=30_000)
