@@ -161,25 +161,27 @@ def alone_set(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
             for photo, number, _ in letter_numbers("fit", 0, count, seed=DRAWS[draw].alone_seed, lengths=(1,))]
 
 
-def photo_set_of(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
-    """[(ink image, its digit)] of --photos: validation digits photographed in pencil, one to a photo."""
+def photographed(count: int, seed: int, cases, name: str) -> list[tuple[np.ndarray, str]]:
+    """[(ink image, its digit)]: `count` validation digits chosen with `seed`, photographed one to a photo
+    with photo_synth's `cases` (None: its random mix of hard cases)."""
     digits, labels = split_digits("fit")
-    seed = DRAWS[draw].photos_seed
     chosen = np.random.default_rng(seed).choice(len(labels), count, replace=False)
-    return [(preprocess.ink_image(grey_of(photo, PHOTOS), PHOTOS), str(labels[index]))
-            for photo, index in zip(photo_set(digits[chosen], ("pencil",), seed=seed), chosen)]
+    return [(preprocess.ink_image(grey_of(photo, name), name), str(labels[index]))
+            for photo, index in zip(photo_set(digits[chosen], cases, seed=seed), chosen)]
+
+
+def photo_set_of(count: int, draw: str = "small") -> list[tuple[np.ndarray, str]]:
+    """--photos: validation digits photographed in pencil, one to a photo (photographed)."""
+    return photographed(count, DRAWS[draw].photos_seed, ("pencil",), PHOTOS)
 
 
 def single_photo_set(count: int, draw: str) -> list[tuple[np.ndarray, str]]:
-    """[(ink image, its digit)]: validation digits photographed one to a photo, each with photo_synth's
+    """line_selection's SINGLES guard: validation digits photographed one to a photo with photo_synth's
     random mix of hard cases (benchmarks/photo_accuracy.py's "mix"), with the draw's singles_seed."""
-    digits, labels = split_digits("fit")
     seed = DRAWS[draw].singles_seed
     if seed is None:
         raise ValueError(f"draw {draw!r} has no single photos (singles_seed)")
-    chosen = np.random.default_rng(seed).choice(len(labels), count, replace=False)
-    return [(preprocess.ink_image(grey_of(photo, SINGLES), SINGLES), str(labels[index]))
-            for photo, index in zip(photo_set(digits[chosen], None, seed=seed), chosen)]
+    return photographed(count, seed, None, SINGLES)
 
 
 def kept_whole(read: str, number: str) -> bool:
