@@ -151,7 +151,8 @@ def line_set(purpose: str, cache_dir: str | Path | None, count: int | None = Non
 def line_data(cache_dir: str | None, counts: dict[str, int] | None = None, jobs: int = 1, progress=None,
               mix: Mix = MIX, letter_share: float = LETTER_SHARE) -> DigitArrays:
     """Train split: the "train" purpose's lines; test split: the "fit" purpose's."""
-    return train_and_fit(functools.partial(line_set, letter_share=letter_share), cache_dir, counts, jobs, progress, mix, "number_synth lines")
+    return train_and_fit(functools.partial(line_set, letter_share=letter_share), cache_dir, counts, jobs, progress,
+                         mix, "number_synth lines")
 
 
 def train_line_reader(output_dir: str | Path, cache_dir: str | None, seed: int = SEED, epochs: int = EPOCHS,
