@@ -9,12 +9,15 @@ Candidates, simplest first:
   another count, the segmenter's best reading of exactly K digits (serving/line.py's recount),
 - "likelier": the same, kept only where the line reader finds the new reading likelier than the
   first (its CTC probability),
-- "likelier-2": "likelier" only where the segmenter reads two or more digits.
+- "likelier-2": "likelier" only where the segmenter reads two or more digits,
+- "spelled": "likelier", then, where the line reader's best path reads another number of digits
+  only, the segmenter's best reading of that number, kept where the line reader finds it likelier.
 
 Each rule has its draw, its candidates and its choice (RULES): "line" compares the first three,
 "line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
 "line2", read with a line reader that reads ink that is no digit) the segmenter, "likelier" and
-"likelier-2", and "line4" (drawn after "line3") the same three with single photos as a third guard.
+"likelier-2", "line4" (drawn after "line3") the same three with single photos as a third guard, and
+"line5" (drawn after "line4") the shipped "likelier" and "spelled", with the same three guards.
 A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation digits only,
 three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
 photographed in pencil (strokes that break apart: one digit must stay one), read with the reference
@@ -25,7 +28,8 @@ draw's tie, and a winner that reads more than the tie fewer letter numbers right
 whole gives way to it. In "line3" a candidate that reads more than the tie fewer on a guard is left
 out first, and the highest total of the rest wins, the segmenter within the tie
 (choose_among_guarded); "line4" chooses so with a third guard, SINGLES single validation digits
-photographed with photo_synth's random mix of hard cases, read right.
+photographed with photo_synth's random mix of hard cases, read right, and "line5" so with "likelier"
+in the segmenter's place.
 
     python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
@@ -35,6 +39,8 @@ photographed with photo_synth's random mix of hard cases, read right.
         --line-reader runs/line_reader_letters/line_reader.tflite --jobs 2 --output reports/line_selection_letters.json
     python -m digitnet.experiments.line_selection --draw line4 \\
         --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_singles.json
+    python -m digitnet.experiments.line_selection --draw line5 \\
+        --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_spelled.json
 """
 from __future__ import annotations
 
@@ -54,7 +60,7 @@ from digitnet.experiments.piece_judge_selection import (ALONE, DRAWS, LETTERS, P
 from digitnet.serving.line import RECOUNT_RULES, line_input, number_of, recount
 from digitnet.serving.reading import pair_reader, predictor_of
 from digitnet.serving.runtimes import default_model, load_predictor
-from digitnet.serving.segment import find_digits, load_piece_judge
+from digitnet.serving.segment import Segmenter, load_piece_judge
 
 SEGMENTER = "segmenter"
 CANDIDATES = (SEGMENTER, *RECOUNT_RULES)
@@ -64,11 +70,9 @@ PENCIL_PHOTOS = 1500  # single validation digits photographed in pencil, counted
 
 def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str, str]:
     """candidate -> the number it reads from `ink` ('' where no digit is found)."""
-    def read_count(count):
-        return find_digits(ink, "number", classify, judge, read_pair=read_pair, count=count)
-
+    segmenter = Segmenter(ink, "number", classify, judge, read_pair=read_pair)  # as reading.read reads
     try:
-        digits = find_digits(ink, "number", classify, judge, read_pair=read_pair)
+        digits = segmenter.find()
     except DataError:
         return {candidate: "" for candidate in CANDIDATES}
     try:
@@ -77,13 +81,13 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
         logits = None
     found = {SEGMENTER: number_of(digits)}
     for rule in RECOUNT_RULES:
-        found[rule] = found[SEGMENTER] if logits is None else number_of(recount(digits, logits, read_count, rule))
+        found[rule] = found[SEGMENTER] if logits is None else number_of(recount(digits, logits, segmenter.find, rule))
     return found
 
 
 def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
-    """"line3"'s and "line4"'s choice: the candidates that read no more than `tie` fewer than the first
-    (the segmenter) on any guard; of those, the highest total, the first staying within `tie` of it."""
+    """"line3"'s to "line5"'s choice: the candidates that read no more than `tie` fewer than the first
+    (the segmenter; in "line5" the shipped "likelier") on any guard; of those, the highest total, the first staying within `tie` of it."""
     first = next(iter(totals))
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
     best = max(kept, key=lambda c: (totals[c], c == first))
@@ -92,7 +96,7 @@ def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: i
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    candidates: tuple[str, ...]  # the segmenter first
+    candidates: tuple[str, ...]  # first the one the others are measured against (the segmenter or the shipped rule)
     choose: Callable[..., str]  # (totals, *the guards' scores, tie=) -> the candidate chosen
     words: str  # the choice, said in reports/*.json
     guards: tuple[str, ...] = (LETTERS, ALONE)  # GUARDS' sets read besides, in the order `choose` takes them
@@ -100,7 +104,7 @@ class Rule:
 
 GUARDED = ("highest total; a tie within {tie} goes to 'segmenter'; a winner scoring over {tie} less on letters or "
            "alone gives way to 'segmenter'")
-# draw -> its rule; "line3" and "line4" are read with a line reader of 12 classes (it reads ink that is no digit).
+# draw -> its rule; "line3" to "line5" are read with a line reader of 12 classes (it reads ink that is no digit).
 RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED),
          "line2": Rule((SEGMENTER, "likelier-2"), choose_guarded, GUARDED),
          "line3": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
@@ -109,6 +113,10 @@ RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED)
          "line4": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
                        "candidates scoring over {tie} less than 'segmenter' on letters, alone or single photos are "
                        "left out; of the rest, the highest total, a tie within {tie} going to 'segmenter'",
+                       (LETTERS, ALONE, SINGLES)),
+         "line5": Rule(("likelier", "spelled"), choose_among_guarded,
+                       "candidates scoring over {tie} less than 'likelier' on letters, alone or single photos are "
+                       "left out; of the rest, the highest total, a tie within {tie} going to 'likelier'",
                        (LETTERS, ALONE, SINGLES))}
 
 

@@ -125,7 +125,10 @@ DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 70
                        55, 7451, 7551, LARGE_TIE, 7651),
          # Drawn for the line reader's rule with single photos as a guard, after "line3" had been looked at.
          "line4": Draw(3, {"4 digits": 7061, "2-6 digits": 7062, "one digit": 7063, "low resolution": 7261},
-                       65, 7461, 7561, LARGE_TIE, 7661, singles_seed=7761)}
+                       65, 7461, 7561, LARGE_TIE, 7661, singles_seed=7761),
+         # Drawn for the rule of the line reader's spelling, after "line4" had been looked at.
+         "line5": Draw(3, {"4 digits": 7071, "2-6 digits": 7072, "one digit": 7073, "low resolution": 7271},
+                       75, 7471, 7571, LARGE_TIE, 7671, singles_seed=7771)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,

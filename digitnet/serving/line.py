@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.core.ctc import greedy, log_probability
+from digitnet.core.ctc import MARK, greedy, log_probability
 from digitnet.core.errors import DataError
 from digitnet.serving import preprocess
 from digitnet.serving.segment import Segmenter
@@ -63,8 +63,10 @@ def line_of(segmenter: Segmenter) -> np.ndarray:
 # reader"): "count" reads the row again with the line reader's count of digits wherever the two counts
 # differ; "likelier" keeps that reading only where the line reader finds it likelier than the first;
 # "likelier-2" is "likelier" only where the segmenter reads two or more digits (a row it reads as one
-# digit or none, a lone letter among them, keeps its reading).
-RECOUNT_RULES = ("count", "likelier", "likelier-2")
+# digit or none, a lone letter among them, keeps its reading); "spelled" is "likelier", then, where
+# the line reader's best path reads digits only and another number, the segmenter's best reading
+# of that number (segment.Segmenter.counted_path's spelling), kept only where the line reader finds it likelier.
+RECOUNT_RULES = ("count", "likelier", "likelier-2", "spelled")
 RECOUNT = "likelier"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
 LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
@@ -77,9 +79,12 @@ def number_of(digits) -> str:
 def recount(digits: list, logits: np.ndarray, read_count, rule: str = "count") -> list:
     """The segmenter's `digits`, or read_count(K) (its reading with exactly K digits, None when it
     has none) where the line reader's best path (`logits` [steps, classes] of the row's line) reads K >= 1
-    digits and `digits` are not K, as `rule` (RECOUNT_RULES) allows."""
+    digits and `digits` are not K, as `rule` (RECOUNT_RULES) allows; "spelled" also calls
+    read_count(K, spelling) (its reading of the K digits spelled, None when it has none)."""
     if rule not in RECOUNT_RULES:
         raise ValueError(f"rule must be one of {', '.join(RECOUNT_RULES)}; received {rule!r}")
+    if rule == "spelled":
+        return spelled(recount(digits, logits, read_count, "likelier"), logits, read_count)
     count = len(greedy(logits))
     if count == 0 or count == len(digits) or (rule == "likelier-2" and len(digits) < 2):
         return digits
@@ -87,5 +92,18 @@ def recount(digits: list, logits: np.ndarray, read_count, rule: str = "count") -
     if other is None:
         return digits
     if rule != "count" and log_probability(logits, number_of(other)) <= log_probability(logits, number_of(digits)):
+        return digits
+    return other
+
+
+def spelled(digits: list, logits: np.ndarray, read_count) -> list:
+    """recount's last step of "spelled": `digits`, or the segmenter's reading of the number the line
+    reader's best path reads, where that path reads digits only, another number, and that reading
+    (read_count(K, spelling)) is likelier under the line reader than `digits`."""
+    spelling = greedy(logits)
+    if not spelling or MARK in spelling or spelling == number_of(digits):
+        return digits
+    other = read_count(len(spelling), spelling)
+    if other is None or log_probability(logits, number_of(other)) <= log_probability(logits, number_of(digits)):
         return digits
     return other

@@ -452,8 +452,9 @@ class Segmenter:
         box_a, box_b = self.group_box(a), self.group_box(b)
         return max(0, box_a[2] - box_b[3], box_b[2] - box_a[3])
 
-    def value(self, piece: Piece, joins: int, height: float, alone: bool = False) -> float:
-        """How likely the piece is one digit: the classifier's confidence times the width prior
+    def value(self, piece: Piece, joins: int, height: float, alone: bool = False, digit: int | None = None) -> float:
+        """How likely the piece is one digit (`digit`, when given): the classifier's confidence (its
+        probability of `digit`) times the width prior
         (1 up to width_free of max(its height, the row's), then falling by width_slope per such
         height, never below FLOOR; SLIVER when narrower than NARROW) times JOIN for each pair of groups it joins
         times the piece judge's P(one whole digit), when there is one; FLOOR for no digit or
@@ -473,7 +474,8 @@ class Segmenter:
         for _ in range(joins):  # multiplied, not powered: the page computes the same bits
             join *= JOIN
         judged = max(FLOOR, self.whole_digit[piece]) ** PIECE_POWER if piece in self.whole_digit else 1.0
-        return float(scores.max()) * prior * join * DIGIT * judged
+        confidence = float(scores.max() if digit is None else scores[digit])
+        return confidence * prior * join * DIGIT * judged
 
     def pairs(self, candidates: dict, height: float) -> dict:
         """Piece -> the pair reader's probabilities [PAIR_CLASSES], for the candidates of one group
@@ -529,10 +531,13 @@ class Segmenter:
             end = start
         return pieces[::-1]
 
-    def counted_path(self, units, groups, height, everything, count: int) -> list[tuple[Piece, np.ndarray | None]] | None:
+    def counted_path(self, units, groups, height, everything, count: int,
+                     spelling: str | None = None) -> list[tuple[Piece, np.ndarray | None]] | None:
         """best_path's digits when the number must have `count` of them (a pair counts two): the runs
         of units valued as best_path values them, the best of those that make `count` digits; None
-        when no run of the units makes that many."""
+        when no run of the units makes that many. With `spelling` (`count` digits), the runs are
+        valued as reading it: each piece by its probability of the digit in its place, a pair by its
+        probability of the two in theirs."""
         candidates = self.candidates(units, groups, height)
         self.score([piece for piece, _, _ in candidates.values()], everything)
         pairs = self.pairs(candidates, height)
@@ -552,7 +557,9 @@ class Segmenter:
                     before = best.get((start, digits))
                     if before is None:
                         continue
-                    for added, value, pair in ((1, one, False), (2, two, True)):
+                    values = (one, two) if spelling is None else \
+                        self.spelled(piece, joins, height, alone, pairs, spelling[digits:digits + 2], two is not None)
+                    for added, value, pair in ((1, values[0], False), (2, values[1], True)):
                         if value is None or digits + added > count:
                             continue
                         total = before[0] * value
@@ -567,6 +574,17 @@ class Segmenter:
             pieces.append((piece, pairs[piece] if pair else None))
             end, digits = start, digits - (2 if pair else 1)
         return pieces[::-1]
+
+    def spelled(self, piece: Piece, joins: int, height: float, alone: bool, pairs: dict, places: str,
+                may_pair: bool) -> tuple[float, float | None]:
+        """counted_path's values of a piece read as the first digit of `places` (one or two digits), and
+        read as a pair of both (None when it may not be read as a pair or `places` holds one digit)."""
+        one = self.value(piece, joins, height, alone, int(places[0]))
+        if self.pair_veto and piece in pairs:
+            one *= float(pairs[piece][NOT_A_PAIR])
+        two = float(pairs[piece][10 * int(places[0]) + int(places[1])]) * DIGIT * DIGIT \
+            if may_pair and len(places) == 2 else None
+        return one, two
 
     def split_pair(self, piece: Piece, pair: np.ndarray, height: float, everything: np.ndarray) -> list[Digit]:
         """The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
@@ -621,17 +639,17 @@ class Segmenter:
                 found.append((self.wide_input(piece, width), prepared[1]))
         return found
 
-    def digits(self, count: int | None = None) -> list[Digit] | None:
+    def digits(self, count: int | None = None, spelling: str | None = None) -> list[Digit] | None:
         """The number's digits left to right; None when it holds a single digit (prepared as one).
         With `count` (2 or more), the best reading of exactly that many digits (counted_path); None
-        when the row holds no such reading."""
+        when the row holds no such reading; with `spelling` too, the best reading as it."""
         groups, height = self.row(self.strokes_joined())
         if len(groups) == 0:
             return None
         everything = np.isin(self.labels, [label for g in groups for label in g])
         units = self.units(groups, height)
         if count is not None:
-            path = self.counted_path(units, groups, height, everything, count)
+            path = self.counted_path(units, groups, height, everything, count, spelling)
             if path is None:
                 return None
         elif len(units) == 1 and not (self.pair_alone and self.read_pair is not None):
@@ -652,10 +670,14 @@ class Segmenter:
             return None
         return found
 
-    def find(self, count: int | None = None) -> list[Digit] | None:
+    def find(self, count: int | None = None, spelling: str | None = None) -> list[Digit] | None:
         """find_digits of this segmenter's ink and settings. A second call (another `count`) reuses
         the pieces the first one prepared and scored."""
-        digits = self.digits(count) if count != 1 else None
+        if spelling is not None:
+            if not spelling or set(spelling) - set("0123456789") or count not in (None, len(spelling)):
+                raise ValueError(f"a spelling is `count` digits 0-9; received {spelling!r} for count {count}")
+            count = len(spelling)
+        digits = self.digits(count, spelling) if count != 1 else None
         if digits is not None and (count is None or len(digits) == count):
             return digits
         if count is not None and count != 1:
@@ -726,14 +748,15 @@ def find_digits(ink: np.ndarray, name: str, classify: Classify, one_digit: OneDi
                 read_pair: ReadPair | None = None, pair_alone: bool = PAIR_ALONE,
                 wide_alone: float | None = None, pair_veto: bool = PAIR_VETO,
                 pair_sure: bool = PAIR_SURE, arcs: bool = ARCS, tall_row: bool = TALL_ROW,
-                count: int | None = None) -> list[Digit] | None:
+                count: int | None = None, spelling: str | None = None) -> list[Digit] | None:
     """ink [H, W] (preprocess.ink_image) -> the digits, left to right; a DataError when there are none.
     `count`: that many digits (1: the ink read as one digit; 2 or more: the best reading of exactly
-    that many, None when the row holds none);
+    that many, None when the row holds none); `spelling`: a string of digits, read as its count is,
+    the pieces valued by their probability of the digit in their place (counted_path);
     `one_digit`: the piece judge (None: the classifier and the priors alone decide the cuts);
     `read_pair`: the pair reader (None: every piece is read as one digit);
     `width_prior` (WIDTH_FREE, WIDTH_SLOPE), `cuts` (CUTS), `seam` (SEAM), `pair_alone` (PAIR_ALONE),
     `wide_alone` (WIDE_ALONE), `pair_veto` (PAIR_VETO), `pair_sure` (PAIR_SURE), `arcs` (ARCS) and
     `tall_row` (TALL_ROW): other values only to compare them."""
     return Segmenter(ink, name, classify, one_digit, width_prior, cuts, seam, read_pair, pair_alone,
-                     wide_alone, pair_veto, pair_sure, arcs, tall_row).find(count)
+                     wide_alone, pair_veto, pair_sure, arcs, tall_row).find(count, spelling)
