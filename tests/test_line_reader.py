@@ -187,6 +187,58 @@ def test_recount_takes_the_line_readers_count():
         line.recount(eights, _logits_reading("1"), read_count, "often")
 
 
+def test_spelled_recount_reads_the_row_again_as_the_line_readers_number():
+    digits = [_Digit(6), _Digit(2), _Digit(1), _Digit(0)]  # a 0 and a 2 cut in the wrong column: "6210"
+    asked = []
+
+    def read_count(count, spelling=None):
+        asked.append((count, spelling))
+        if spelling is None:
+            return None  # no reading of another count
+        return [_Digit(int(d)) for d in spelling.replace("5", "8")]  # the classifier reads a 5 as an 8
+
+    # The line reader reads "0210": the row read again as "0210" is kept, being likelier.
+    assert line.number_of(line.recount(digits, _logits_reading("0210"), read_count, "spelled")) == "0210"
+    assert asked == [(4, "0210")]
+    # "likelier" never asks for a spelling.
+    assert line.number_of(line.recount(digits, _logits_reading("0210"), read_count, "likelier")) == "6210"
+    # A reading of the spelling that the classifier reads otherwise and the line reader finds no
+    # likelier is not kept; nor is anything where the line reader reads the number as it is.
+    assert line.number_of(line.recount(digits, _logits_reading("6215"), read_count, "spelled")) == "6210"
+    asked.clear()
+    assert line.number_of(line.recount(digits, _logits_reading("6210"), read_count, "spelled")) == "6210"
+    assert asked == []
+    # A place the line reader reads as no digit: no spelling is asked for.
+    marked = np.concatenate([_logits_reading("0210"), np.full((16, 1), -4.0)], axis=1)
+    marked[1] = -4.0
+    marked[1, ctc.NOT_A_DIGIT] = 4.0
+    assert ctc.greedy(marked) == "?210"
+    assert line.number_of(line.recount(digits, marked, read_count, "spelled")) == "6210"
+    assert asked == []
+    # A spelling of another count: "likelier" comes first, then the spelling.
+    two = [_Digit(4), _Digit(3)]
+    counted = lambda count, spelling=None: [_Digit(int(d)) for d in (spelling or "9" * count)]  # noqa: E731
+    assert line.number_of(line.recount(two, _logits_reading("431"), counted, "likelier")) == "43"
+    assert line.number_of(line.recount(two, _logits_reading("431"), counted, "spelled")) == "431"
+
+
+def test_a_spelled_reading_of_the_segmenters_own_number_is_its_reading(mnist):
+    """Valued by the probability of the digit in each place, the segmenter's own reading is worth what
+    it was worth and no other run of the units is worth more: spelled as itself, it reads the same."""
+    from digitnet.serving.reading import pair_reader, piece_judge, predictor_of
+
+    ink, _ = _number_ink(mnist, [3, 8, 1, 5], gap=-1.0)
+    segmenter = segment.Segmenter(ink, "number", predictor_of(None), piece_judge(), read_pair=pair_reader())
+    first = segmenter.find(4)
+    again = segmenter.find(spelling=line.number_of(first))
+    assert [d.box for d in again] == [d.box for d in first]
+    other = segmenter.find(spelling="7" + line.number_of(first)[1:])
+    assert other is not None and len(other) == 4
+    for wrong in ("", "38a5", "3815", "٣٨١٥"):
+        with pytest.raises(ValueError, match=repr(wrong)):
+            segmenter.find(count=3 if wrong == "3815" else None, spelling=wrong)
+
+
 def test_lines_batch_with_their_labels_in_order():
     from digitnet.data.pipeline import make_dataset
     from digitnet.models.tasks import SEQUENCE

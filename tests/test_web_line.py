@@ -1,6 +1,6 @@
 """The page's line reading (export/web/src/line.js and segment.js's counted readings, run by Node)
 against digitnet/serving/line.py, core/ctc.py and segment.py: the same line images, the same readings
-of a given count (with the piece judge and the pair reader), the same CTC probabilities and the same
+of a given count and of a given spelling (with the piece judge and the pair reader), the same CTC probabilities and the same
 recounted readings for the same logits.
 
 Node has no LiteRT, so the line reader's logits are made here and given to both sides, and both
@@ -40,26 +40,26 @@ const load = (name, loader) => {
 };
 const [oneDigit, readPair] = [load("piece_judge", loadPieceJudge), load("pair_reader", loadPairReader)];
 const { photos, counts, steps } = JSON.parse(readFileSync(inputPath, "utf8"));
+const shown = (found) => (found === null ? null : found.map(({ box, probabilities }) => ({ box, probabilities })));
 const numberOf = (digits) => digits.map(({ probabilities: p }) => p.indexOf(Math.max(...p))).join("");
 const out = [];
-for (const { width, height, grey, logits: encoded } of photos) {
+for (const { width, height, grey, logits: encoded, spellings } of photos) {
   const ink = inkImage(Float64Array.from(Buffer.from(grey, "base64"), (v) => v / 255), width, height);
   const raw = Buffer.from(encoded, "base64");
   const logits = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
   // As the page reads (main.js): one segmenter reads the number, makes its line and reads it again.
   const segmenter = new Segmenter(ink, classify, oneDigit, readPair);
   const digits = await segmenter.find();
-  const readCount = (count) => segmenter.find(count);
+  const readCount = (count, spelling = null) => segmenter.find(count, spelling);
   const counted = {};
-  for (const count of counts) {
-    const found = await readCount(count);
-    counted[count] = found === null ? null : found.map(({ box, probabilities }) => ({ box, probabilities }));
-  }
+  for (const count of counts) counted[count] = shown(await readCount(count));
+  const spelled = {};
+  for (const spelling of spellings) spelled[spelling] = shown(await readCount(spelling.length, spelling));
   const read = greedy(logits, steps);
   const recounted = {};
   for (const rule of RECOUNT_RULES) recounted[rule] = numberOf(await recount(digits, logits, steps, readCount, rule));
   out.push({
-    line: Buffer.from(lineInput(ink, segmenter)).toString("base64"), counted, read,
+    line: Buffer.from(lineInput(ink, segmenter)).toString("base64"), counted, spelled, read,
     logp: [read, numberOf(digits)].map((n) => logProbability(logits, steps, n)),
     recounted,
   });
@@ -98,6 +98,10 @@ def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_p
                 for k, f in enumerate(firsts)]
     readings = [ctc.MARK + r[1:] if k % 2 else r for k, r in enumerate(readings)]  # ink that is no digit first
     logits = [_logits_reading(r, rng) for r in readings]
+    # Readings spelled as given (segment.py's spelling): the first reading with its first digit changed,
+    # a digit more, and one fewer.
+    spellings = [[str((int(_number(f)[0]) + 3) % 10) + _number(f)[1:], _number(f) + "7", _number(f)[:-1] or "1"]
+                 for f in firsts]
     src = tmp_path / "src"
     shutil.copytree(WEB / "src", src)
     (src / "package.json").write_text('{"type": "module"}')
@@ -106,26 +110,32 @@ def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_p
     (tmp_path / "input.json").write_text(json.dumps({
         "counts": COUNTS, "steps": STEPS,
         "photos": [{"width": p.shape[1], "height": p.shape[0], "grey": base64.b64encode(p.tobytes()).decode(),
-                    "logits": base64.b64encode(g.tobytes()).decode()} for p, g in zip(photos, logits)]}))
+                    "logits": base64.b64encode(g.tobytes()).decode(), "spellings": spelled}
+                   for p, g, spelled in zip(photos, logits, spellings)]}))
     run = subprocess.run(["node", str(tmp_path / "run.mjs"), str(WEB / "judge_files.mjs"),
                           str(WEB / "piece_judge_files.mjs"), str(src), str(detector_npz),
                           str(segment.PIECE_JUDGE_FILE), str(segment.PAIR_READER_FILE), str(tmp_path / "out"),
                           str(tmp_path / "input.json")], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
-    changed = 0
+    changed = spelled_apart = 0
     for index, (ink, first, page, g) in enumerate(zip(inks, firsts, json.loads(run.stdout), logits)):
         python_line = line.line_input(ink, "number")
         page_line = np.frombuffer(base64.b64decode(page["line"]), np.uint8).reshape(line.LINE_SHAPE)
         np.testing.assert_array_equal(page_line, python_line, err_msg=str(index))
 
-        def read_count(count):
-            return segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair, count=count)
+        def read_count(count, spelling=None):
+            return segment.find_digits(ink, "number", classify, one_digit, read_pair=read_pair, count=count,
+                                       spelling=spelling)
 
-        for count in COUNTS:
-            python, js = read_count(count), page["counted"][str(count)]
-            assert (js is None) == (python is None), (index, count)
+        for count, spelling in [(count, None) for count in COUNTS] + [(len(s), s) for s in spellings[index]]:
+            python = read_count(count, spelling)
+            js = page["counted"][str(count)] if spelling is None else page["spelled"][spelling]
+            assert (js is None) == (python is None), (index, count, spelling)
+            if python is not None and spelling is not None:
+                counted = read_count(count)
+                spelled_apart += counted is None or [d.box for d in counted] != [d.box for d in python]
             if python is not None:
-                assert [d["box"] for d in js] == [list(d.box) for d in python], (index, count)
+                assert [d["box"] for d in js] == [list(d.box) for d in python], (index, count, spelling)
                 np.testing.assert_allclose([d["probabilities"] for d in js], [d.probabilities for d in python],
                                            rtol=0, atol=PROBABILITY_TOLERANCE)
         assert page["read"] == ctc.greedy(g) == readings[index]
@@ -136,3 +146,4 @@ def test_the_page_makes_pythons_lines_counted_readings_and_recounts(mnist, tmp_p
             assert page["recounted"][rule] == python, (index, rule)
             changed += python != _number(first)
     assert changed >= 1, "no recount changes a reading here: the test checks nothing"
+    assert spelled_apart >= 1, "no spelling changes a reading's cuts here: the spelled readings check nothing"

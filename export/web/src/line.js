@@ -10,7 +10,7 @@ export const LINE_WIDTH = 256;
 export const LINE_STEPS = 64;  // a line reader's steps (line.py's LINE_STEPS)
 const MARGIN = 2;
 const BLANK = 0;
-export const RECOUNT_RULES = ["count", "likelier", "likelier-2"];
+export const RECOUNT_RULES = ["count", "likelier", "likelier-2", "spelled"];
 export const RECOUNT = "likelier";
 
 // numpy's round (and Python's): half to even.
@@ -136,14 +136,27 @@ const numberOf = (digits) => digits.map(({ probabilities }) => {
 
 // The segmenter's digits, or await readCount(K) (its reading of exactly K digits, null when it has
 // none) where the line reader's best path reads K >= 1 digits and the digits are not K, as `rule`
-// (RECOUNT_RULES) allows (line.py's recount).
+// (RECOUNT_RULES) allows; "spelled" also awaits readCount(K, spelling) (line.py's recount).
 export async function recount(digits, logits, steps, readCount, rule = RECOUNT) {
   if (!RECOUNT_RULES.includes(rule)) throw new Error(`rule must be one of ${RECOUNT_RULES}; received ${rule}`);
+  if (rule === "spelled") return spelled(await recount(digits, logits, steps, readCount, "likelier"), logits, steps, readCount);
   const count = greedy(logits, steps).length;
   if (count === 0 || count === digits.length || (rule === "likelier-2" && digits.length < 2)) return digits;
   const other = await readCount(count);
   if (other === null) return digits;
   if (rule !== "count" &&
+      logProbability(logits, steps, numberOf(other)) <= logProbability(logits, steps, numberOf(digits))) return digits;
+  return other;
+}
+
+// recount's last step of "spelled" (line.py's spelled): the digits, or the segmenter's reading of the
+// number the line reader's best path reads, where it reads digits only, another number, and that
+// reading is likelier under the line reader.
+async function spelled(digits, logits, steps, readCount) {
+  const spelling = greedy(logits, steps);
+  if (spelling === "" || spelling.includes(MARK) || spelling === numberOf(digits)) return digits;
+  const other = await readCount(spelling.length, spelling);
+  if (other === null ||
       logProbability(logits, steps, numberOf(other)) <= logProbability(logits, steps, numberOf(digits))) return digits;
   return other;
 }

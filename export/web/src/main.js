@@ -192,7 +192,7 @@ async function readCanvas(source) {
     }
     if (line !== null) {
       const { logits, steps } = await readLine(line);
-      digits = await recount(digits, logits, steps, (count) => segmenter.find(count));
+      digits = await recount(digits, logits, steps, (count, spelling = null) => segmenter.find(count, spelling));
     }
   }
   return { digits, milliseconds };

@@ -372,10 +372,11 @@ export class Segmenter {
     return found;
   }
 
-  // How likely the piece is one digit: its confidence x the width prior (none for the whole of the
-  // only group) x JOIN per pair of groups joined x DIGIT x the piece judge's P(one digit) (at least
-  // FLOOR) to PIECE_POWER; FLOOR for no digit or one lower than SHORT of the row's height.
-  value(p, joins, height, alone = false) {
+  // How likely the piece is one digit (`digit`, when given): its confidence (its probability of
+  // `digit`) x the width prior (none for the whole of the only group) x JOIN per pair of groups joined
+  // x DIGIT x the piece judge's P(one digit) (at least FLOOR) to PIECE_POWER; FLOOR for no digit or
+  // one lower than SHORT of the row's height.
+  value(p, joins, height, alone = false, digit = null) {
     const prepared = this.prepared.get(p.key);
     const scores = this.scores.get(p.key);
     if (prepared == null || scores == null || prepared.box[3] - prepared.box[1] < SHORT * height * this.cell) return FLOOR;
@@ -391,7 +392,7 @@ export class Segmenter {
       judged = whole;  // whole ^ PIECE_POWER multiplied out (p for 1, p * p for 2): Python's bits
       for (let k = 1; k < PIECE_POWER; k++) judged *= whole;
     }
-    return Math.max(...scores) * prior * join * DIGIT * judged;
+    return (digit === null ? Math.max(...scores) : scores[digit]) * prior * join * DIGIT * judged;
   }
 
   // The prepared piece's input in a field `width` pixels wide (toInput's); its 28x28 input when width is 28.
@@ -454,8 +455,9 @@ export class Segmenter {
   }
 
   // bestPath's digits when the number must have `count` of them (a pair counts two), or null when no
-  // run of the units makes that many (segment.py's counted_path: the same order, the same ties).
-  async countedPath(units, groups, height, everything, count) {
+  // run of the units makes that many (segment.py's counted_path: the same order, the same ties). With
+  // `spelling` (`count` digits), the runs are valued as reading it (spelled).
+  async countedPath(units, groups, height, everything, count, spelling = null) {
     const candidates = this.candidates(units, groups, height);
     await this.score([...candidates.values()].map((c) => c.piece), everything);
     const pairs = this.pairs(candidates, height);
@@ -473,7 +475,9 @@ export class Segmenter {
         for (let digits = 0; digits < count; digits++) {
           const before = best.get(`${start},${digits}`);
           if (before === undefined) continue;
-          for (const [added, value, isPair] of [[1, one, false], [2, two, true]]) {
+          const values = spelling === null ? [one, two] :
+            this.spelled(candidate, height, pair, spelling.slice(digits, digits + 2), two !== null);
+          for (const [added, value, isPair] of [[1, values[0], false], [2, values[1], true]]) {
             if (value === null || digits + added > count) continue;
             const total = before[0] * value;
             const key = `${end},${digits + added}`;
@@ -491,6 +495,15 @@ export class Segmenter {
       [end, digits] = [start, digits - (isPair ? 2 : 1)];
     }
     return path.reverse();
+  }
+
+  // countedPath's values of a candidate read as the first digit of `places` (one or two digits), and
+  // read as a pair of both (null when it may not be read as a pair or `places` holds one digit).
+  spelled(candidate, height, pair, places, mayPair) {
+    let one = this.value(candidate.piece, candidate.joins, height, candidate.alone, Number(places[0]));
+    if (PAIR_VETO && pair !== undefined) one *= pair[NOT_A_PAIR];
+    const two = mayPair && places.length === 2 ? pair[10 * Number(places[0]) + Number(places[1])] * DIGIT * DIGIT : null;
+    return [one, two];
   }
 
   // The two digits of a piece read as a pair (a, b, the likeliest pair): probabilities the pair's
@@ -539,8 +552,8 @@ export class Segmenter {
 
   // The number's digits left to right ({ image, box, probabilities }); null when it holds a single
   // digit (prepared as one). With `count` (2 or more), the best reading of exactly that many digits
-  // (countedPath); null when the row holds none.
-  async digits(count = null) {
+  // (countedPath); null when the row holds none; with `spelling` too, the best reading as it.
+  async digits(count = null, spelling = null) {
     const { digits: groups, height } = this.row(this.strokesJoined());
     if (groups.length === 0) return null;
     const labels = new Set(groups.flatMap((g) => [...g]));
@@ -548,7 +561,7 @@ export class Segmenter {
     const units = this.units(groups, height);
     let path;
     if (count !== null) {
-      path = await this.countedPath(units, groups, height, everything, count);
+      path = await this.countedPath(units, groups, height, everything, count, spelling);
       if (path === null) return null;
     } else if (units.length === 1 && !(PAIR_ALONE && this.readPair !== null)) return null;
     else path = await this.bestPath(units, groups, height, everything);
@@ -565,8 +578,14 @@ export class Segmenter {
 
   // findDigits of this segmenter's ink and settings; a second call (another count) reuses the pieces
   // the first one prepared and scored.
-  async find(count = null) {
-    const digits = count !== 1 ? await this.digits(count) : null;
+  async find(count = null, spelling = null) {
+    if (spelling !== null) {
+      if (!/^[0-9]+$/.test(spelling) || (count !== null && count !== spelling.length)) {
+        throw new Error(`a spelling is \`count\` digits 0-9; received ${JSON.stringify(spelling)} for count ${count}`);
+      }
+      count = spelling.length;
+    }
+    const digits = count !== 1 ? await this.digits(count, spelling) : null;
     if (digits !== null && (count === null || digits.length === count)) return digits;
     if (count !== null && count !== 1) return null;
     const { digit, box: [top, bottom, left, right] } = findDigitBox(this.ink);
@@ -580,9 +599,10 @@ export class Segmenter {
 // piece judge (piece_judge.js), or null: the classifier and the priors alone decide the cuts;
 // readPair: the pair reader (piece_judge.js), or null: every piece is read as one digit.
 // count: that many digits (1: the ink read as one digit; 2 or more: the best reading of exactly that
-// many, null when the row holds none).
-export async function findDigits(ink, classify, oneDigit = null, readPair = null, count = null) {
-  return new Segmenter(ink, classify, oneDigit, readPair).find(count);
+// many, null when the row holds none); spelling: a string of digits, read as its count is, the pieces
+// valued by their probability of the digit in their place.
+export async function findDigits(ink, classify, oneDigit = null, readPair = null, count = null, spelling = null) {
+  return new Segmenter(ink, classify, oneDigit, readPair).find(count, spelling);
 }
 
 // The pixels of the row of digits that number reading reads (ink's [rows * cols] 0/1): the cells of
