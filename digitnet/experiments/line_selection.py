@@ -17,7 +17,8 @@ Each rule has its draw, its candidates and its choice (RULES): "line" compares t
 "line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
 "line2", read with a line reader that reads ink that is no digit) the segmenter, "likelier" and
 "likelier-2", "line4" (drawn after "line3") the same three with single photos as a third guard, and
-"line5" (drawn after "line4") the shipped "likelier" and "spelled", with the same three guards.
+"line5" (drawn after "line4") the shipped "likelier" and "spelled", with the same three guards, and
+"line6" the same two on a draw of ten times the small draw's numbers (after "line5" ended in a tie).
 A draw holds the piece judge rule's four sets (piece_judge_selection.DRAWS: validation digits only,
 three times the small draw's sizes) and PENCIL_PHOTOS single validation digits
 photographed in pencil (strokes that break apart: one digit must stay one), read with the reference
@@ -29,7 +30,7 @@ whole gives way to it. In "line3" a candidate that reads more than the tie fewer
 out first, and the highest total of the rest wins, the segmenter within the tie
 (choose_among_guarded); "line4" chooses so with a third guard, SINGLES single validation digits
 photographed with photo_synth's random mix of hard cases, read right, and "line5" so with "likelier"
-in the segmenter's place.
+in the segmenter's place, as does "line6".
 
     python -m digitnet.experiments.line_selection --draw line --line-reader runs/line_reader/line_reader.tflite \\
         --jobs 2 --output reports/line_selection.json
@@ -41,6 +42,8 @@ in the segmenter's place.
         --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_singles.json
     python -m digitnet.experiments.line_selection --draw line5 \\
         --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_spelled.json
+    python -m digitnet.experiments.line_selection --draw line6 \\
+        --line-reader digitnet/serving/line_reader.tflite --jobs 2 --output reports/line_selection_spelled_large.json
 """
 from __future__ import annotations
 
@@ -86,8 +89,8 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
 
 
 def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
-    """"line3"'s to "line5"'s choice: the candidates that read no more than `tie` fewer than the first
-    (the segmenter; in "line5" the shipped "likelier") on any guard; of those, the highest total, the first staying within `tie` of it."""
+    """"line3"'s to "line6"'s choice: the candidates that read no more than `tie` fewer than the first
+    (the segmenter; in "line5" and "line6" the shipped "likelier") on any guard; of those, the highest total, the first staying within `tie` of it."""
     first = next(iter(totals))
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
     best = max(kept, key=lambda c: (totals[c], c == first))
@@ -104,7 +107,9 @@ class Rule:
 
 GUARDED = ("highest total; a tie within {tie} goes to 'segmenter'; a winner scoring over {tie} less on letters or "
            "alone gives way to 'segmenter'")
-# draw -> its rule; "line3" to "line5" are read with a line reader of 12 classes (it reads ink that is no digit).
+SPELLED = ("candidates scoring over {tie} less than 'likelier' on letters, alone or single photos are left out; of "
+           "the rest, the highest total, a tie within {tie} going to 'likelier'")
+# draw -> its rule; "line3" to "line6" are read with a line reader of 12 classes (it reads ink that is no digit).
 RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED),
          "line2": Rule((SEGMENTER, "likelier-2"), choose_guarded, GUARDED),
          "line3": Rule((SEGMENTER, "likelier", "likelier-2"), choose_among_guarded,
@@ -114,10 +119,8 @@ RULES = {"line": Rule((SEGMENTER, "count", "likelier"), choose_guarded, GUARDED)
                        "candidates scoring over {tie} less than 'segmenter' on letters, alone or single photos are "
                        "left out; of the rest, the highest total, a tie within {tie} going to 'segmenter'",
                        (LETTERS, ALONE, SINGLES)),
-         "line5": Rule(("likelier", "spelled"), choose_among_guarded,
-                       "candidates scoring over {tie} less than 'likelier' on letters, alone or single photos are "
-                       "left out; of the rest, the highest total, a tie within {tie} going to 'likelier'",
-                       (LETTERS, ALONE, SINGLES))}
+         "line5": Rule(("likelier", "spelled"), choose_among_guarded, SPELLED, (LETTERS, ALONE, SINGLES)),
+         "line6": Rule(("likelier", "spelled"), choose_among_guarded, SPELLED, (LETTERS, ALONE, SINGLES))}
 
 
 _READERS: tuple = ()  # (classify, judge, read_pair, read_line) of this process

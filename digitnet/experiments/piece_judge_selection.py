@@ -128,7 +128,11 @@ DRAWS = {"small": Draw(1, {"4 digits": 7001, "2-6 digits": 7002, "one digit": 70
                        65, 7461, 7561, LARGE_TIE, 7661, singles_seed=7761),
          # Drawn for the rule of the line reader's spelling, after "line4" had been looked at.
          "line5": Draw(3, {"4 digits": 7071, "2-6 digits": 7072, "one digit": 7073, "low resolution": 7271},
-                       75, 7471, 7571, LARGE_TIE, 7671, singles_seed=7771)}
+                       75, 7471, 7571, LARGE_TIE, 7671, singles_seed=7771),
+         # Drawn after "line5" ended within its tie: ten times the small draw's numbers, the tie grown as their
+         # spread (about sqrt(10) times the small draw's 3).
+         "line6": Draw(10, {"4 digits": 7081, "2-6 digits": 7082, "one digit": 7083, "low resolution": 7281},
+                       85, 7481, 7581, 9, 7681, singles_seed=7781)}
 
 
 def validation_sets(counts: dict[str, int] | None = None,
