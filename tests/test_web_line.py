@@ -1,7 +1,7 @@
 """The page's line reading (export/web/src/line.js and segment.js's counted readings, run by Node)
 against digitnet/serving/line.py, core/ctc.py and segment.py: the same line images, the same readings
-of a given count and of a given spelling (with the piece judge and the pair reader), the same CTC probabilities and the same
-recounted readings for the same logits.
+of a given count and of a given spelling (with the piece judge and the pair reader), the same CTC
+probabilities and the same recounted readings for the same logits.
 
 Node has no LiteRT, so the line reader's logits are made here and given to both sides, and both
 classify with the not-a-digit detector's digit classes, as tests/test_web_segment.py does."""

@@ -90,7 +90,8 @@ def readings(ink: np.ndarray, classify, judge, read_pair, read_line) -> dict[str
 
 def choose_among_guarded(totals: dict[str, int], *guards: dict[str, int], tie: int) -> str:
     """"line3"'s to "line6"'s choice: the candidates that read no more than `tie` fewer than the first
-    (the segmenter; in "line5" and "line6" the shipped "likelier") on any guard; of those, the highest total, the first staying within `tie` of it."""
+    (the segmenter; in "line5" and "line6" the shipped "likelier") on any guard; of those, the highest
+    total, the first staying within `tie` of it."""
     first = next(iter(totals))
     kept = [c for c in totals if all(guard[c] >= guard[first] - tie for guard in guards)]
     best = max(kept, key=lambda c: (totals[c], c == first))

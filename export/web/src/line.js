@@ -139,7 +139,9 @@ const numberOf = (digits) => digits.map(({ probabilities }) => {
 // (RECOUNT_RULES) allows; "spelled" also awaits readCount(K, spelling) (line.py's recount).
 export async function recount(digits, logits, steps, readCount, rule = RECOUNT) {
   if (!RECOUNT_RULES.includes(rule)) throw new Error(`rule must be one of ${RECOUNT_RULES}; received ${rule}`);
-  if (rule === "spelled") return spelled(await recount(digits, logits, steps, readCount, "likelier"), logits, steps, readCount);
+  if (rule === "spelled") {
+    return spelled(await recount(digits, logits, steps, readCount, "likelier"), logits, steps, readCount);
+  }
   const count = greedy(logits, steps).length;
   if (count === 0 || count === digits.length || (rule === "likelier-2" && digits.length < 2)) return digits;
   const other = await readCount(count);

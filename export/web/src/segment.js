@@ -502,7 +502,8 @@ export class Segmenter {
   spelled(candidate, height, pair, places, mayPair) {
     let one = this.value(candidate.piece, candidate.joins, height, candidate.alone, Number(places[0]));
     if (PAIR_VETO && pair !== undefined) one *= pair[NOT_A_PAIR];
-    const two = mayPair && places.length === 2 ? pair[10 * Number(places[0]) + Number(places[1])] * DIGIT * DIGIT : null;
+    const both = 10 * Number(places[0]) + Number(places[1]);
+    const two = mayPair && places.length === 2 ? pair[both] * DIGIT * DIGIT : null;
     return [one, two];
   }
 
