@@ -120,7 +120,8 @@ def test_a_touching_pair_is_cut(templates):
     grey, _ = page_of(images, "4035", [6, -4, 6])  # the 0 and the 3 overlap by 4 MNIST pixels
     marks = preprocess.ink_image(grey) > 0.1
     assert preprocess.label_cells(marks)[1] == 4  # the 4, the 0 and the 3 touching, the 5 (its cap apart)
-    assert read(grey, classify, judge_pieces=False).number == "4035"  # the stub and the priors alone
+    # The stub and the priors alone: no line reader, whose spelling a stub's probabilities cannot check.
+    assert read(grey, classify, judge_pieces=False, read_lines=False).number == "4035"
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ def line_of(segmenter: Segmenter) -> np.ndarray:
 # the line reader's best path reads digits only and another number, the segmenter's best reading of
 # that number (Segmenter.counted_path's spelling), kept only where the line reader finds it likelier.
 RECOUNT_RULES = ("count", "likelier", "likelier-2", "spelled")
-RECOUNT = "likelier"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
+RECOUNT = "spelled"  # the rule reading.read and the page (line.js) follow where LINE_READER_FILE exists
 LINE_READER_FILE = Path(__file__).with_name("line_reader.tflite")  # experiments/line_reader.py writes it
 
 

@@ -11,7 +11,7 @@ export const LINE_STEPS = 64;  // a line reader's steps (line.py's LINE_STEPS)
 const MARGIN = 2;
 const BLANK = 0;
 export const RECOUNT_RULES = ["count", "likelier", "likelier-2", "spelled"];
-export const RECOUNT = "likelier";
+export const RECOUNT = "spelled";
 
 // numpy's round (and Python's): half to even.
 function roundHalfEven(x) {
