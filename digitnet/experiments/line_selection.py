@@ -10,8 +10,8 @@ Candidates, simplest first:
 - "likelier": the same, kept only where the line reader finds the new reading likelier than the
   first (its CTC probability),
 - "likelier-2": "likelier" only where the segmenter reads two or more digits,
-- "spelled": "likelier", then, where the line reader's best path reads another number of digits
-  only, the segmenter's best reading of that number, kept where the line reader finds it likelier.
+- "spelled": "likelier", then, where the line reader's best path reads digits only and another
+  number, the segmenter's best reading of that number, kept where the line reader finds it likelier.
 
 Each rule has its draw, its candidates and its choice (RULES): "line" compares the first three,
 "line2" (drawn after "line" had been looked at) the segmenter and "likelier-2", "line3" (drawn after
